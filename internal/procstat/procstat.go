@@ -1,0 +1,66 @@
+// Package procstat reads what attribution needs to know about processes
+// from procfs: the CPU time of every process each tick, and — once per
+// process lifetime — its executable, name, command line and cgroup.
+//
+// A process is identified by its PID and its start time (field 22 of
+// /proc/<pid>/stat, in clock ticks since boot): a PID reused by a new
+// process is a new process.
+package procstat
+
+import "time"
+
+// UserHZ is the unit of the CPU-time fields of /proc/<pid>/stat and
+// /proc/stat. The kernel exports them in USER_HZ, which is 100 on every
+// Linux architecture wattlens runs on (proc(5): "sysconf(_SC_CLK_TCK)").
+const UserHZ = 100
+
+// TicksToDuration converts USER_HZ clock ticks to a duration.
+func TicksToDuration(ticks uint64) time.Duration {
+	return time.Duration(ticks) * (time.Second / UserHZ)
+}
+
+// Key identifies one process lifetime.
+type Key struct {
+	PID       int
+	StartTime uint64 // clock ticks since boot, /proc/<pid>/stat field 22
+}
+
+// Meta is what is read once per process lifetime. It is shared between
+// ticks and never modified after it is built.
+type Meta struct {
+	Exe     string // readlink /proc/<pid>/exe; empty when unreadable (kernel threads, permission)
+	Comm    string // /proc/<pid>/comm, or field 2 of stat
+	Cmdline string // /proc/<pid>/cmdline, NUL separators turned into spaces
+	Cgroup  string // the cgroup path (v2 unified line, else the first v1 line's path); empty when unknown
+	// VM is the virtual machine name when the process is a qemu/KVM guest,
+	// set by a MetaHook (see Reader options); empty otherwise.
+	VM string
+	// Workload is free for a MetaHook to attach what it resolved from the
+	// cgroup (a container or pod); nil otherwise.
+	Workload any
+}
+
+// Proc is one process at one tick.
+type Proc struct {
+	Key
+	// CPU is utime + stime of all the process's threads, in USER_HZ ticks.
+	CPU  uint64
+	Meta *Meta
+}
+
+// CPUTimes is the machine-wide CPU time from the first line of /proc/stat,
+// in USER_HZ ticks, summed over all CPUs.
+type CPUTimes struct {
+	Busy  uint64 // user + nice + system + irq + softirq + steal
+	Total uint64 // Busy + idle + iowait
+	CPUs  int    // number of cpuN lines
+}
+
+// Stats counts what a read could not see.
+type Stats struct {
+	// Seen is the number of PIDs listed in procfs.
+	Seen int
+	// Skipped is the number of processes that vanished or could not be
+	// read during the tick (PID 1 in some sandboxes, races with exit).
+	Skipped int
+}

@@ -1,0 +1,125 @@
+// Package snapshot holds the immutable value that attribution produces once
+// per tick and every exporter reads: the host's energy for one interval and
+// since start, each zone's, each consumer's, and where each figure came from.
+//
+// A Snapshot is never modified after attribution returns it; exporters may
+// read it from any number of goroutines.
+package snapshot
+
+import (
+	"time"
+
+	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/units"
+)
+
+// Snapshot is the state of the books after one tick.
+type Snapshot struct {
+	// Seq counts ticks from 1.
+	Seq uint64
+	// Time is the wall-clock time at the end of the interval.
+	Time time.Time
+	// Interval is the length of the interval the deltas cover.
+	Interval time.Duration
+
+	// Sensor is the name of the sensor set ("powercap_rapl", "estimate", …).
+	Sensor string
+	// Method says, for estimated figures, how they were estimated.
+	Method string
+	// SensorUp is false when the last read failed; the figures are then
+	// those of the last good tick, and SensorError says why.
+	SensorUp    bool
+	SensorError string
+
+	// Host is the whole machine: psys where present, else packages + dram
+	// (+ gpus).
+	Host Energy
+	// Idle is the energy booked to the idle pseudo-consumer; zero
+	// throughout under the shared idle policy.
+	Idle Energy
+	// IdlePower is the idle baseline in use, and IdleOrigin where it came
+	// from: "flag", "model", "learned" or "learning" (not yet known: 0).
+	IdlePower  units.Power
+	IdleOrigin string
+	// IdlePolicy is "separate" or "shared".
+	IdlePolicy string
+	// Exited is the cumulative energy of processes that have exited since
+	// start: Σ Processes[].Total + Exited + Idle.Total = Host.Total.
+	Exited units.Energy
+	// Unattributed is the active energy of intervals in which no process
+	// used any CPU time (it cannot be split by CPU share); it is part of
+	// the books like Exited:
+	// Σ Processes[].Delta + Unattributed.Delta + Idle.Delta = Host.Delta.
+	Unattributed Energy
+
+	// Utilisation is the machine's busy CPU share over the interval, 0..1.
+	Utilisation float64
+	// CPUs is the number of logical CPUs.
+	CPUs int
+
+	Zones     []Zone
+	Processes []Process // sorted by interval energy, highest first
+
+	Stats Stats
+}
+
+// Energy is a figure for the interval and since start.
+type Energy struct {
+	Total  units.Energy // cumulative since the agent started, wrap-corrected
+	Delta  units.Energy // this interval
+	Power  units.Power  // Delta / Interval
+	Source sensor.Source
+}
+
+// Zone is one energy counter's books.
+type Zone struct {
+	ID     string
+	Kind   string
+	Name   string
+	Socket int // -1 when none
+	Energy
+}
+
+// Process is one process lifetime's books.
+type Process struct {
+	procstat.Key
+	*procstat.Meta
+	Energy
+	// CPUDelta is the CPU time used in the interval; CPUTotal since the
+	// process was first seen.
+	CPUDelta time.Duration
+	CPUTotal time.Duration
+}
+
+// Stats are the agent's own figures for the tick.
+type Stats struct {
+	Processes    int           // processes read this tick
+	Skipped      int           // processes that vanished or could not be read
+	TickDuration time.Duration // time spent reading sensors and procfs
+	Wraps        int           // counter wraps seen since start
+	Resets       int           // counter resets seen since start
+}
+
+// TopN returns the first n processes (all when n <= 0 or n exceeds the
+// count) and everything else the books hold besides idle: the other
+// processes, the exited ones and the unattributed energy. So for every n,
+// Σ head + rest + Idle = Host, both for the interval and since start. The
+// head is a sub-slice of s.Processes: read only.
+func (s *Snapshot) TopN(n int) (head []Process, rest Energy, restCount int) {
+	head = s.Processes
+	if n > 0 && n < len(s.Processes) {
+		head = s.Processes[:n]
+	}
+	rest = Energy{Source: s.Host.Source}
+	for _, p := range s.Processes[len(head):] {
+		rest.Total += p.Total
+		rest.Delta += p.Delta
+	}
+	rest.Total += s.Exited + s.Unattributed.Total
+	rest.Delta += s.Unattributed.Delta
+	if s.Interval > 0 {
+		rest.Power = units.PowerOf(rest.Delta, s.Interval)
+	}
+	return head, rest, len(s.Processes) - len(head)
+}
