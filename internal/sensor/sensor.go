@@ -6,6 +6,7 @@ package sensor
 
 import (
 	"errors"
+	"log/slog"
 
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -92,3 +93,15 @@ var ErrUnavailable = errors.New("sensor unavailable")
 // ErrPermission marks a sensor whose counters exist but cannot be read by
 // this user (energy_uj is root-only since Linux 5.10, CVE-2020-8694).
 var ErrPermission = errors.New("permission denied")
+
+// Options is what every sensor constructor receives. Roots are injected so
+// tests can point sensors at fixture trees.
+type Options struct {
+	SysFS  string // default "/sys"
+	ProcFS string // default "/proc"
+	DevFS  string // default "/dev"
+	// VMPath is the guest's share written by the host's qemu exporter
+	// (default "/var/wattlens"), used by the vm sensor.
+	VMPath string
+	Logger *slog.Logger
+}
