@@ -1,0 +1,313 @@
+// Package attribution turns two consecutive samples into a snapshot: it
+// computes the host's energy over the interval and splits it among
+// processes by their share of CPU time. It does no I/O and reads no clock:
+// the same samples always give the same snapshot.
+//
+// For an interval of length Δt (see ARCHITECTURE.md):
+//
+//	ΔE_host   = psys where present, else Σ packages + Σ dram (+ Σ gpu)
+//	E_idle    = min(ΔE_host, P_idle·Δt)
+//	E_active  = ΔE_host − E_idle
+//	E_p       = E_active × Δcpu_p / Σ_q Δcpu_q
+//
+// Under the shared idle policy E_idle is split by the same shares instead
+// of being booked to the idle pseudo-consumer. Shares are computed in whole
+// microjoules by the largest-remainder method, so
+// Σ processes + idle + unattributed = host holds exactly, every tick.
+package attribution
+
+import (
+	"slices"
+	"time"
+
+	"github.com/wattlens/wattlens/internal/counter"
+	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/units"
+)
+
+// Idle policies.
+const (
+	PolicySeparate = "separate"
+	PolicyShared   = "shared"
+)
+
+// Options configure an Attributor.
+type Options struct {
+	// Sensor names the sensor set, Method describes how estimated figures
+	// are made; both are copied into snapshots.
+	Sensor string
+	Method string
+	// IdlePolicy is PolicySeparate (default) or PolicyShared.
+	IdlePolicy string
+	// IdlePower, when IdleOrigin is IdleFromFlag or IdleFromModel, is the
+	// fixed idle baseline. With IdleOrigin empty the baseline is learned.
+	IdlePower  units.Power
+	IdleOrigin string
+}
+
+// Attributor keeps the books between ticks. It is not safe for concurrent
+// use: the sampler owns it.
+type Attributor struct {
+	opts Options
+
+	started bool
+	seq     uint64
+	last    Sample // time, zones and CPU times of the previous tick
+
+	lastRaw map[string]uint64 // zone ID → last raw counter
+
+	zoneTotal    map[string]units.Energy
+	host         units.Energy
+	idle         units.Energy
+	unattributed units.Energy
+	exited       units.Energy
+	wraps        int
+	resets       int
+
+	procs   map[procstat.Key]*procBooks
+	learner idleLearner
+
+	// scratch, reused every tick
+	weights []uint64
+	shares  []uint64
+	rem     []remainder
+}
+
+type procBooks struct {
+	lastCPU  uint64
+	cpuTotal uint64
+	total    units.Energy
+	seen     bool // present in the current tick
+}
+
+// New returns an Attributor with empty books.
+func New(opts Options) *Attributor {
+	if opts.IdlePolicy == "" {
+		opts.IdlePolicy = PolicySeparate
+	}
+	return &Attributor{
+		opts:      opts,
+		lastRaw:   make(map[string]uint64),
+		zoneTotal: make(map[string]units.Energy),
+		procs:     make(map[procstat.Key]*procBooks),
+	}
+}
+
+// Observe records a sample. The first call only sets the baseline and
+// returns nil; each later call returns the snapshot of the interval since
+// the previous call. Samples must come in time order.
+func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
+	if !a.started {
+		a.started = true
+		a.baseline(cur)
+		return nil
+	}
+	prev := a.last
+	dt := cur.Time.Sub(prev.Time)
+	a.seq++
+
+	snap := &snapshot.Snapshot{
+		Seq:        a.seq,
+		Time:       cur.Time,
+		Interval:   dt,
+		Sensor:     a.opts.Sensor,
+		Method:     a.opts.Method,
+		SensorUp:   true,
+		IdlePolicy: a.opts.IdlePolicy,
+		CPUs:       cur.CPU.CPUs,
+	}
+	snap.Utilisation = utilisation(prev.CPU, cur.CPU)
+
+	hostDelta := a.zones(snap, cur.Zones, dt)
+	hostPower := units.PowerOf(hostDelta, dt)
+
+	idlePower, origin := a.idleBaseline()
+	idleDelta := min(hostDelta, idlePower.EnergyOver(dt))
+	active := hostDelta - idleDelta
+	snap.IdlePower, snap.IdleOrigin = idlePower, origin
+
+	toSplit, idleBooked := active, idleDelta
+	if a.opts.IdlePolicy == PolicyShared {
+		toSplit, idleBooked = hostDelta, 0
+	}
+	lost := a.processes(snap, prev, cur, toSplit)
+
+	a.host += hostDelta
+	a.idle += idleBooked
+	a.unattributed += lost
+	snap.Host = a.energy(a.host, hostDelta, dt, snap.Host.Source)
+	snap.Idle = a.energy(a.idle, idleBooked, dt, snap.Host.Source)
+	snap.Unattributed = a.energy(a.unattributed, lost, dt, snap.Host.Source)
+	snap.Exited = a.exited
+	snap.Stats = snapshot.Stats{
+		Processes:    len(cur.Procs),
+		Skipped:      cur.ProcStats.Skipped,
+		TickDuration: cur.ReadDuration,
+		Wraps:        a.wraps,
+		Resets:       a.resets,
+	}
+
+	// Learn from this interval only after using the old baseline, so a
+	// tick is never judged by itself; without CPU times there is nothing
+	// to judge utilisation by.
+	if cur.CPU.Total > prev.CPU.Total {
+		a.learner.observe(hostPower, snap.Utilisation)
+	}
+	a.last = Sample{Time: cur.Time, BootTicks: cur.BootTicks, CPU: cur.CPU}
+	return snap
+}
+
+func (a *Attributor) baseline(cur Sample) {
+	for _, z := range cur.Zones {
+		a.lastRaw[z.ID] = uint64(z.Energy)
+	}
+	for _, p := range cur.Procs {
+		a.procs[p.Key] = &procBooks{lastCPU: p.CPU}
+	}
+	a.last = Sample{Time: cur.Time, BootTicks: cur.BootTicks, CPU: cur.CPU}
+}
+
+func (a *Attributor) energy(total, delta units.Energy, dt time.Duration, src sensor.Source) snapshot.Energy {
+	return snapshot.Energy{Total: total, Delta: delta, Power: units.PowerOf(delta, dt), Source: src}
+}
+
+func (a *Attributor) idleBaseline() (units.Power, string) {
+	switch a.opts.IdleOrigin {
+	case IdleFromFlag, IdleFromModel:
+		return a.opts.IdlePower, a.opts.IdleOrigin
+	}
+	return a.learner.baseline()
+}
+
+// zones books every zone's delta, fills snap.Zones and snap.Host.Source,
+// and returns the host delta. A zone seen for the first time contributes
+// nothing this tick (its counter's past is unknown); a zone that is gone is
+// forgotten.
+func (a *Attributor) zones(snap *snapshot.Snapshot, zones []sensor.Zone, dt time.Duration) units.Energy {
+	psys := hasPsys(zones)
+	snap.Zones = make([]snapshot.Zone, 0, len(zones))
+	snap.Host.Source = sensor.Measured
+	var host units.Energy
+	seen := make(map[string]bool, len(zones))
+	for _, z := range zones {
+		seen[z.ID] = true
+		var d uint64
+		if prev, ok := a.lastRaw[z.ID]; ok {
+			var kind counter.Kind
+			d, kind = counter.Delta(prev, uint64(z.Energy), uint64(z.MaxRange))
+			switch kind {
+			case counter.Wrapped:
+				a.wraps++
+			case counter.Reset:
+				a.resets++
+			}
+		}
+		a.lastRaw[z.ID] = uint64(z.Energy)
+		delta := units.Energy(d)
+		a.zoneTotal[z.ID] += delta
+		snap.Zones = append(snap.Zones, snapshot.Zone{
+			ID: z.ID, Kind: z.Kind, Name: z.Name, Socket: z.Socket,
+			Energy: a.energy(a.zoneTotal[z.ID], delta, dt, z.Source),
+		})
+		if countsInHost(z.Kind, psys) {
+			host += delta
+			if z.Source == sensor.Estimated {
+				snap.Host.Source = sensor.Estimated
+			}
+		}
+	}
+	for id := range a.lastRaw {
+		if !seen[id] {
+			delete(a.lastRaw, id)
+		}
+	}
+	return host
+}
+
+// processes splits energy among the processes of cur by their CPU time
+// since prev, fills snap.Processes, moves the books of processes that are
+// gone into the exited total, and returns the energy that could not be
+// split because no process used any CPU time.
+func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy units.Energy) units.Energy {
+	n := len(cur.Procs)
+	a.weights = slices.Grow(a.weights[:0], n)[:n]
+	a.shares = slices.Grow(a.shares[:0], n)[:n]
+	books := make([]*procBooks, n)
+	for i, p := range cur.Procs {
+		b, ok := a.procs[p.Key]
+		if !ok {
+			b = &procBooks{}
+			if prev.BootTicks != 0 && p.StartTime >= prev.BootTicks {
+				// Born during the interval: all its CPU time is in it.
+				b.lastCPU = 0
+			} else {
+				b.lastCPU = p.CPU // its past is not this interval's
+			}
+			a.procs[p.Key] = b
+		}
+		var d uint64
+		if p.CPU > b.lastCPU {
+			d = p.CPU - b.lastCPU
+		}
+		b.lastCPU = p.CPU
+		b.cpuTotal += d
+		b.seen = true
+		a.weights[i] = d
+		books[i] = b
+	}
+	a.rem = split(uint64(energy), a.weights, a.shares, a.rem)
+
+	var lost units.Energy = energy
+	snap.Processes = make([]snapshot.Process, n)
+	for i, p := range cur.Procs {
+		share := units.Energy(a.shares[i])
+		lost -= share
+		b := books[i]
+		b.total += share
+		snap.Processes[i] = snapshot.Process{
+			Key:      p.Key,
+			Meta:     p.Meta,
+			Energy:   a.energy(b.total, share, snap.Interval, snap.Host.Source),
+			CPUDelta: procstat.TicksToDuration(a.weights[i]),
+			CPUTotal: procstat.TicksToDuration(b.cpuTotal),
+		}
+	}
+	for k, b := range a.procs {
+		if !b.seen {
+			a.exited += b.total
+			delete(a.procs, k)
+			continue
+		}
+		b.seen = false
+	}
+	slices.SortFunc(snap.Processes, byEnergy)
+	return lost
+}
+
+func byEnergy(x, y snapshot.Process) int {
+	switch {
+	case x.Delta != y.Delta:
+		if x.Delta > y.Delta {
+			return -1
+		}
+		return 1
+	case x.Total != y.Total:
+		if x.Total > y.Total {
+			return -1
+		}
+		return 1
+	case x.PID != y.PID:
+		return x.PID - y.PID
+	}
+	return 0
+}
+
+func utilisation(prev, cur procstat.CPUTimes) float64 {
+	if cur.Total <= prev.Total || cur.Busy < prev.Busy {
+		return 0
+	}
+	u := float64(cur.Busy-prev.Busy) / float64(cur.Total-prev.Total)
+	return min(max(u, 0), 1)
+}

@@ -1,0 +1,25 @@
+package attribution
+
+import (
+	"time"
+
+	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/sensor"
+)
+
+// Sample is everything the sampler read at one tick, stamped with one time.
+type Sample struct {
+	// Time is when the reads were made (with its monotonic reading).
+	Time time.Time
+	// BootTicks is the same instant in USER_HZ ticks since boot
+	// (CLOCK_BOOTTIME), the clock of a process's start time; 0 when
+	// unknown. It lets a process born during the interval count all its
+	// CPU time, not only what it used after it was first seen.
+	BootTicks uint64
+	Zones     []sensor.Zone
+	Procs     []procstat.Proc
+	CPU       procstat.CPUTimes
+	// ProcStats and ReadDuration describe the read itself.
+	ProcStats    procstat.Stats
+	ReadDuration time.Duration
+}
