@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/config"
+	"github.com/wattlens/wattlens/internal/exporter"
+	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/sampler"
+	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/sensor/registry"
+	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/units"
+)
+
+// env is what every command gets: the validated config, a logger and the
+// standard streams.
+type env struct {
+	cfg            config.Config
+	log            *slog.Logger
+	stdout, stderr io.Writer
+}
+
+func (e *env) sensorOptions() sensor.Options {
+	return sensor.Options{
+		SysFS: e.cfg.SysFS, ProcFS: e.cfg.ProcFS, DevFS: e.cfg.DevFS,
+		VMPath: e.cfg.VMPath, Logger: e.log,
+	}
+}
+
+// openSensor opens the configured sensor set, explaining auto's choice.
+func (e *env) openSensor() (sensor.Sensor, error) {
+	names := e.cfg.Sensors
+	if e.cfg.VM {
+		names = []string{registry.VM}
+	}
+	return registry.Open(names, e.sensorOptions(), e.log)
+}
+
+// newSampler opens the sensor and builds the sampler around it. hooks run
+// once per process lifetime when a process's metadata is read.
+func (e *env) newSampler(hooks ...procstat.MetaHook) (*sampler.Sampler, sensor.Sensor, error) {
+	sen, err := e.openSensor()
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := attribution.Options{Sensor: sen.Name(), IdlePolicy: e.cfg.IdlePolicy}
+	if d, ok := sen.(sensor.Describer); ok {
+		opts.Method = d.Method()
+	}
+	switch {
+	case e.cfg.IdlePowerSet:
+		opts.IdlePower, opts.IdleOrigin = units.FromWatts(e.cfg.IdlePower), attribution.IdleFromFlag
+	case sensor.HasIdleModel(sen):
+		opts.IdlePower, opts.IdleOrigin = sen.(sensor.IdleModeller).IdlePower(), attribution.IdleFromModel
+	}
+	var ropts []procstat.Option
+	for _, h := range hooks {
+		ropts = append(ropts, procstat.WithMetaHook(h))
+	}
+	procs := procstat.NewReader(e.cfg.ProcFS, ropts...)
+	return sampler.New(sen, procs, attribution.New(opts), e.log), sen, nil
+}
+
+// stream runs the sampler every step for timeout (0: until interrupted)
+// and hands each snapshot to every exporter. An exporter's error is logged
+// and the loop goes on.
+func (e *env) stream(ctx context.Context, step, timeout time.Duration, exps ...exporter.Exporter) error {
+	smp, sen, err := e.newSampler()
+	if err != nil {
+		return err
+	}
+	defer closeSensor(sen, e.log)
+	return e.loop(ctx, smp, step, timeout, exps...)
+}
+
+func (e *env) loop(ctx context.Context, smp *sampler.Sampler, step, timeout time.Duration, exps ...exporter.Exporter) error {
+	if step <= 0 {
+		return usageError{errors.New("--step must be more than 0")}
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	smp.Run(ctx, step, func(s *snapshot.Snapshot) {
+		for _, x := range exps {
+			if err := x.Export(ctx, s); err != nil && ctx.Err() == nil {
+				e.log.Warn("export failed; measuring goes on", "err", err)
+			}
+		}
+	})
+	return nil
+}
+
+func closeSensor(s sensor.Sensor, log *slog.Logger) {
+	if c, ok := s.(sensor.Closer); ok {
+		if err := c.Close(); err != nil {
+			log.Warn("closing sensor", "sensor", s.Name(), "err", err)
+		}
+	}
+}
+
+// durationValue is a kingpin value for --step and --timeout: plain seconds
+// or a Go duration.
+type durationValue time.Duration
+
+func (d *durationValue) Set(s string) error {
+	v, err := config.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+// durationFlag declares a duration flag with a default; kingpin parses
+// the default through the same Set.
+func durationFlag(f *kingpin.FlagClause, def string) *time.Duration {
+	v := new(time.Duration)
+	f.Default(def).SetValue((*durationValue)(v))
+	return v
+}

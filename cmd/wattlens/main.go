@@ -1,0 +1,157 @@
+// Command wattlens measures how many watts a machine draws and which
+// processes draw them, and ships the figures to an exporter:
+//
+//	wattlens [global flags] <exporter> [exporter flags]
+//
+// This package parses flags into a config.Config, wires sensor, sampler and
+// exporter, and is the only place that exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/wattlens/wattlens/internal/config"
+	"github.com/wattlens/wattlens/internal/sensor/registry"
+	"github.com/wattlens/wattlens/internal/version"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// action runs a command once flags are parsed.
+type action func(ctx context.Context, e *env) error
+
+// command is one subcommand: an exporter or a tool (info, model, run).
+type command struct {
+	name, help string
+	// setup declares the command's flags and returns what runs it.
+	setup func(cmd *kingpin.CmdClause) action
+}
+
+// commands is the table of subcommands, in the order help lists them.
+func commands() []command {
+	return []command{
+		{"stdout", "Print host power and the top consumers to the terminal.", setupStdout},
+		{"json", "Write one JSON object per tick (NDJSON) to a file or standard output.", setupJSON},
+		{"prometheus", "Serve Prometheus metrics over HTTP.", setupPrometheus},
+		{"prometheus-push", "Push Prometheus metrics to a Pushgateway every step.", setupPush},
+		{"qemu", "On a hypervisor: write each qemu/KVM guest's energy into a powercap-shaped tree it can read.", setupQemu},
+		{"run", "Run a command and report the energy it took.", setupRun},
+		{"info", "Show which power sources exist here, which one is used and why the others are not.", setupInfo},
+		{"model", "Print the estimation model's power curve for a machine.", setupModel},
+	}
+}
+
+// usageError marks errors that exit with status 2.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	app := kingpin.New("wattlens", "Power metrology: how many watts this machine draws, and who draws them.")
+	app.Version(version.String())
+	app.HelpFlag.Short('h')
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+
+	cfg := config.Default()
+	g := bindGlobal(app, &cfg)
+
+	actions := map[string]action{}
+	for _, c := range commands() {
+		clause := app.Command(c.name, c.help)
+		actions[clause.FullCommand()] = c.setup(clause)
+	}
+
+	selected, err := app.Parse(args)
+	if err == nil {
+		err = g.finish(&cfg)
+	}
+	if err == nil {
+		err = cfg.Validate(registry.Names())
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wattlens: error: %s\n", oneLine(err))
+		return 2
+	}
+
+	e := &env{cfg: cfg, log: newLogger(stderr, cfg), stdout: stdout, stderr: stderr}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if err := actions[selected](ctx, e); err != nil {
+		var u usageError
+		if errors.As(err, &u) {
+			fmt.Fprintf(stderr, "wattlens: error: %s\n", oneLine(err))
+			return 2
+		}
+		var ex exitStatus
+		if errors.As(err, &ex) {
+			return int(ex)
+		}
+		fmt.Fprintf(stderr, "wattlens: %s\n", oneLine(err))
+		return 1
+	}
+	return 0
+}
+
+// exitStatus lets a command (run) hand back a status of its own.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func oneLine(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+}
+
+// global holds flag values that need work after parsing.
+type global struct {
+	sensors      string
+	idlePower    float64
+	idlePowerSet bool
+	logLevel     string
+}
+
+func bindGlobal(app *kingpin.Application, cfg *config.Config) *global {
+	g := &global{}
+	app.Flag("sensor", "Power source: auto, or one or more of "+strings.Join(registry.Names(), ", ")+" separated by commas.").
+		Short('s').Default("auto").StringVar(&g.sensors)
+	app.Flag("path.sysfs", "sysfs mount point.").Default(config.DefaultSysFS).StringVar(&cfg.SysFS)
+	app.Flag("path.procfs", "procfs mount point.").Default(config.DefaultProcFS).StringVar(&cfg.ProcFS)
+	app.Flag("path.devfs", "devfs mount point (for /dev/cpu/N/msr).").Default(config.DefaultDevFS).StringVar(&cfg.DevFS)
+	app.Flag("vm", "Run inside a virtual machine whose host runs the wattlens qemu exporter; read the share at --vm.path.").BoolVar(&cfg.VM)
+	app.Flag("vm.path", "Where the host's share is mounted in this guest.").Default(config.DefaultVMPath).Envar("WATTLENS_VM_PATH").StringVar(&cfg.VMPath)
+	app.Flag("idle-power", "Idle power of the host in watts; overrides the learned or modelled baseline.").
+		PlaceHolder("WATTS").IsSetByUser(&g.idlePowerSet).Float64Var(&g.idlePower)
+	app.Flag("idle-policy", "Where idle energy goes: separate (an idle pseudo-consumer) or shared (spread over processes by CPU share).").
+		Default(config.DefaultIdlePolicy).EnumVar(&cfg.IdlePolicy, config.IdlePolicies...)
+	app.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").EnumVar(&g.logLevel, "debug", "info", "warn", "error")
+	app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt").EnumVar(&cfg.LogFormat, "logfmt", "json")
+	return g
+}
+
+func (g *global) finish(cfg *config.Config) error {
+	cfg.Sensors = config.ParseSensors(g.sensors)
+	cfg.IdlePower, cfg.IdlePowerSet = g.idlePower, g.idlePowerSet
+	return cfg.LogLevel.UnmarshalText([]byte(g.logLevel))
+}
+
+func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

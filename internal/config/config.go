@@ -1,0 +1,118 @@
+// Package config holds the agent's configuration as a plain value, its
+// defaults and its validation. Flags are parsed in cmd/wattlens only; this
+// package never sees a flag.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults.
+const (
+	DefaultSysFS      = "/sys"
+	DefaultProcFS     = "/proc"
+	DefaultDevFS      = "/dev"
+	DefaultVMPath     = "/var/wattlens"
+	DefaultIdlePolicy = "separate"
+	DefaultStep       = 2 * time.Second
+)
+
+// IdlePolicies are the accepted --idle-policy values.
+var IdlePolicies = []string{"separate", "shared"}
+
+// Config is what the global flags say.
+type Config struct {
+	// Sensors is the sensor set: ["auto"], or one or more sensor names.
+	Sensors []string
+	SysFS   string
+	ProcFS  string
+	DevFS   string
+	// VM runs as a guest of a wattlens host, reading VMPath.
+	VM     bool
+	VMPath string
+	// IdlePower overrides the idle baseline when IdlePowerSet.
+	IdlePower    float64 // watts
+	IdlePowerSet bool
+	IdlePolicy   string
+	LogLevel     slog.Level
+	LogFormat    string // "logfmt" or "json"
+}
+
+// Default returns the configuration with every default filled in.
+func Default() Config {
+	return Config{
+		Sensors:    []string{"auto"},
+		SysFS:      DefaultSysFS,
+		ProcFS:     DefaultProcFS,
+		DevFS:      DefaultDevFS,
+		VMPath:     DefaultVMPath,
+		IdlePolicy: DefaultIdlePolicy,
+		LogLevel:   slog.LevelInfo,
+		LogFormat:  "logfmt",
+	}
+}
+
+// Validate checks c against the known sensor names. Its errors are one
+// line and name the valid choices.
+func (c Config) Validate(knownSensors []string) error {
+	if len(c.Sensors) == 0 {
+		return fmt.Errorf("no sensor given; valid sensors: auto, %s", strings.Join(knownSensors, ", "))
+	}
+	for _, s := range c.Sensors {
+		if s == "auto" && len(c.Sensors) == 1 {
+			continue
+		}
+		if !slices.Contains(knownSensors, s) {
+			return fmt.Errorf("unknown sensor %q; valid sensors: auto, %s", s, strings.Join(knownSensors, ", "))
+		}
+	}
+	if !slices.Contains(IdlePolicies, c.IdlePolicy) {
+		return fmt.Errorf("unknown idle policy %q; valid policies: %s", c.IdlePolicy, strings.Join(IdlePolicies, ", "))
+	}
+	if c.IdlePowerSet && (c.IdlePower < 0 || c.IdlePower > 1e6) {
+		return fmt.Errorf("idle power %g W out of range: give watts between 0 and 1000000", c.IdlePower)
+	}
+	return nil
+}
+
+// ParseSensors splits a comma-separated sensor list.
+func ParseSensors(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// ParseDuration accepts plain seconds ("2", "0.5", as Scaphandre does) or a
+// Go duration ("2s", "500ms"). Negative durations are refused.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty duration: give seconds (2) or a duration (2s, 500ms)")
+	}
+	var d time.Duration
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f > float64(1<<62)/float64(time.Second) {
+			return 0, fmt.Errorf("duration %q too long", s)
+		}
+		d = time.Duration(f * float64(time.Second))
+	} else {
+		d, err = time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("bad duration %q: give seconds (2) or a duration (2s, 500ms)", s)
+		}
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("negative duration %q", s)
+	}
+	return d, nil
+}

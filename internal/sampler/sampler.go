@@ -1,0 +1,144 @@
+// Package sampler runs the tick loop: at each tick it reads every energy
+// counter and every process's CPU time as close together as possible,
+// stamps them with one time, and hands them to attribution. Exporters never
+// trigger a read; they receive the snapshot each tick produces.
+package sampler
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/snapshot"
+)
+
+// ProcReader is what the sampler needs of procstat.Reader.
+type ProcReader interface {
+	Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, error)
+	CPUTimes() (procstat.CPUTimes, error)
+}
+
+// Sampler owns the sensor, the process reader and the attributor.
+type Sampler struct {
+	sensor sensor.Sensor
+	procs  ProcReader
+	attr   *attribution.Attributor
+	log    *slog.Logger
+
+	now       func() time.Time
+	bootTicks func() uint64
+
+	buf  []procstat.Proc
+	last *snapshot.Snapshot
+	up   bool
+	// pending is true once a baseline sample has been taken.
+	pending bool
+}
+
+// Option adjusts a Sampler.
+type Option func(*Sampler)
+
+// WithClock replaces the wall clock (tests).
+func WithClock(now func() time.Time) Option { return func(s *Sampler) { s.now = now } }
+
+// WithBootTicks replaces the boot clock (tests); return 0 for unknown.
+func WithBootTicks(f func() uint64) Option { return func(s *Sampler) { s.bootTicks = f } }
+
+// New returns a Sampler. Nothing is read until the first Tick.
+func New(sen sensor.Sensor, procs ProcReader, attr *attribution.Attributor, log *slog.Logger, opts ...Option) *Sampler {
+	s := &Sampler{sensor: sen, procs: procs, attr: attr, log: log, now: time.Now, bootTicks: bootTicks, up: true}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// bootTicks reads CLOCK_BOOTTIME, the clock of /proc/<pid>/stat's start
+// time, in USER_HZ ticks.
+func bootTicks() uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0
+	}
+	return uint64(ts.Nano()) / uint64(time.Second/procstat.UserHZ)
+}
+
+// Tick reads once. The first successful read only sets the baseline and
+// returns nil. When the sensor cannot be read the books are left as they
+// were (the next good read covers the whole gap, so no energy is lost) and
+// Tick returns the last snapshot marked down, with the reason.
+func (s *Sampler) Tick() *snapshot.Snapshot {
+	start := time.Now()
+	reading, err := s.sensor.Read()
+	if err != nil {
+		return s.down(err)
+	}
+	smp := attribution.Sample{Zones: reading.Zones}
+	smp.Time = s.now()
+	smp.BootTicks = s.bootTicks()
+	if cpu, err := s.procs.CPUTimes(); err == nil {
+		smp.CPU = cpu
+	} else {
+		s.log.Debug("cannot read cpu times", "err", err)
+	}
+	procs, stats, err := s.procs.Read(s.buf[:0])
+	if err != nil {
+		return s.down(err)
+	}
+	s.buf = procs
+	smp.Procs, smp.ProcStats = procs, stats
+	smp.ReadDuration = time.Since(start)
+
+	if !s.up {
+		s.log.Info("sensor is back", "sensor", s.sensor.Name())
+		s.up = true
+	}
+	snap := s.attr.Observe(smp)
+	if snap == nil {
+		return nil
+	}
+	s.last = snap
+	return snap
+}
+
+func (s *Sampler) down(err error) *snapshot.Snapshot {
+	if s.up {
+		s.log.Warn("sensor is down; figures are held at the last good reading until it recovers", "sensor", s.sensor.Name(), "err", err)
+		s.up = false
+	}
+	var d snapshot.Snapshot
+	if s.last != nil {
+		d = *s.last
+	} else {
+		d = snapshot.Snapshot{Sensor: s.sensor.Name(), Time: s.now()}
+	}
+	d.SensorUp = false
+	d.SensorError = err.Error()
+	return &d
+}
+
+// Run ticks every step until ctx is done, and calls publish with each
+// snapshot (the first comes one step after the start). publish runs on the
+// sampler's goroutine; a slow publish delays the next read, never skips it.
+func (s *Sampler) Run(ctx context.Context, step time.Duration, publish func(*snapshot.Snapshot)) {
+	if snap := s.Tick(); snap != nil {
+		publish(snap)
+	}
+	t := time.NewTicker(step)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if snap := s.Tick(); snap != nil {
+				publish(snap)
+			}
+		}
+	}
+}
