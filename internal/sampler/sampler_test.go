@@ -1,0 +1,80 @@
+package sampler
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/units"
+)
+
+type fakeSensor struct {
+	uj  uint64
+	err error
+}
+
+func (f *fakeSensor) Name() string { return "fake" }
+func (f *fakeSensor) Read() (sensor.Reading, error) {
+	if f.err != nil {
+		return sensor.Reading{}, f.err
+	}
+	return sensor.Reading{Zones: []sensor.Zone{{ID: "z", Kind: sensor.KindPackage, Energy: units.Energy(f.uj), Source: sensor.Measured}}}, nil
+}
+
+type fakeProcs struct{ cpu uint64 }
+
+func (f *fakeProcs) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, error) {
+	return append(dst, procstat.Proc{Key: procstat.Key{PID: 7, StartTime: 1}, CPU: f.cpu, Meta: &procstat.Meta{Comm: "x"}}), procstat.Stats{Seen: 1}, nil
+}
+func (f *fakeProcs) CPUTimes() (procstat.CPUTimes, error) { return procstat.CPUTimes{CPUs: 1}, nil }
+
+// TestSensorDownHoldsTheBooks checks that a sensor that fails for a few
+// ticks is reported down with the last figures (never zeros), and that the
+// energy of the gap is booked when it recovers.
+func TestSensorDownHoldsTheBooks(t *testing.T) {
+	sen := &fakeSensor{}
+	procs := &fakeProcs{}
+	now := time.Unix(1000, 0)
+	s := New(sen, procs, attribution.New(attribution.Options{Sensor: "fake"}), slog.New(slog.NewTextHandler(io.Discard, nil)),
+		WithClock(func() time.Time { return now }), WithBootTicks(func() uint64 { return 0 }))
+
+	step := func(uj uint64, err error) {
+		now = now.Add(time.Second)
+		sen.uj, sen.err = uj, err
+		procs.cpu += 10
+	}
+	if snap := s.Tick(); snap != nil {
+		t.Fatal("baseline tick returned a snapshot")
+	}
+	step(5_000_000, nil)
+	snap := s.Tick()
+	if !snap.SensorUp || snap.Host.Total != 5_000_000 {
+		t.Fatalf("tick 1: up=%v total=%d", snap.SensorUp, snap.Host.Total)
+	}
+	step(0, errors.New("zone intel-rapl:0 vanished"))
+	snap = s.Tick()
+	if snap.SensorUp || snap.SensorError == "" || snap.Host.Total != 5_000_000 {
+		t.Fatalf("down tick: up=%v err=%q total=%d; want down with held total", snap.SensorUp, snap.SensorError, snap.Host.Total)
+	}
+	step(12_000_000, nil)
+	snap = s.Tick()
+	if !snap.SensorUp || snap.Host.Total != 12_000_000 || snap.Interval != 2*time.Second {
+		t.Fatalf("recovered: up=%v total=%d interval=%v; want the gap booked over 2 s", snap.SensorUp, snap.Host.Total, snap.Interval)
+	}
+	if snap.Processes[0].Total != 12_000_000 {
+		t.Errorf("process total %d, want all 12 J", snap.Processes[0].Total)
+	}
+}
+
+func TestDownBeforeFirstReading(t *testing.T) {
+	s := New(&fakeSensor{err: errors.New("no zones")}, &fakeProcs{}, attribution.New(attribution.Options{}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	snap := s.Tick()
+	if snap == nil || snap.SensorUp || snap.Sensor != "fake" {
+		t.Fatalf("got %+v, want a down snapshot naming the sensor", snap)
+	}
+}
