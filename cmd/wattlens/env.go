@@ -51,19 +51,14 @@ func (e *env) newSampler(hooks ...procstat.MetaHook) (*sampler.Sampler, sensor.S
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := attribution.Options{Sensor: sen.Name(), IdlePolicy: e.cfg.IdlePolicy}
-	if d, ok := sen.(sensor.Describer); ok {
-		opts.Method = d.Method()
-	}
-	switch {
-	case e.cfg.IdlePowerSet:
-		opts.IdlePower, opts.IdleOrigin = units.FromWatts(e.cfg.IdlePower), attribution.IdleFromFlag
-	case sensor.HasIdleModel(sen):
-		opts.IdlePower, opts.IdleOrigin = sen.(sensor.IdleModeller).IdlePower(), attribution.IdleFromModel
-	}
+	opts := e.attributionOptions(sen)
 	var ropts []procstat.Option
-	for _, h := range hooks {
-		ropts = append(ropts, procstat.WithMetaHook(h))
+	if len(hooks) > 0 {
+		ropts = append(ropts, procstat.WithMetaHook(func(pid int, m *procstat.Meta) {
+			for _, h := range hooks {
+				h(pid, m)
+			}
+		}))
 	}
 	procs := procstat.NewReader(e.cfg.ProcFS, ropts...)
 	return sampler.New(sen, procs, attribution.New(opts), e.log), sen, nil
@@ -99,6 +94,8 @@ func (e *env) loop(ctx context.Context, smp *sampler.Sampler, step, timeout time
 	})
 	return nil
 }
+
+func unitsWatts(w float64) units.Power { return units.FromWatts(w) }
 
 func closeSensor(s sensor.Sensor, log *slog.Logger) {
 	if c, ok := s.(sensor.Closer); ok {

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -101,6 +102,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &ex) {
 			return int(ex)
 		}
+		var k killedBy
+		if errors.As(err, &k) {
+			return dieOf(syscall.Signal(k))
+		}
 		fmt.Fprintf(stderr, "wattlens: %s\n", oneLine(err))
 		return 1
 	}
@@ -111,6 +116,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 type exitStatus int
 
 func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// dieOf ends wattlens with the signal that ended the command it ran, so
+// that a shell or CI runner sees the same end. Should the signal not kill
+// (it is ignored or blocked), the shell's convention 128+signal remains.
+func dieOf(sig syscall.Signal) int {
+	signal.Reset(sig)
+	_ = syscall.Kill(os.Getpid(), sig)
+	time.Sleep(100 * time.Millisecond)
+	return 128 + int(sig)
+}
+
+func withLevel(cfg config.Config, l slog.Level) config.Config {
+	cfg.LogLevel = l
+	return cfg
+}
 
 func oneLine(err error) string {
 	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")

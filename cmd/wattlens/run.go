@@ -3,11 +3,123 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/run"
+	"github.com/wattlens/wattlens/internal/sensor"
 )
 
-// setupRun is being written; see the issue for this command.
 func setupRun(cmd *kingpin.CmdClause) action {
-	return func(ctx context.Context, e *env) error { return errors.New("run: not built yet") }
+	asJSON := cmd.Flag("json", "Print the summary as JSON.").Bool()
+	output := cmd.Flag("output", "Write the summary to FILE instead of standard error.").PlaceHolder("FILE").String()
+	carbon := cmd.Flag("carbon-intensity", "Grid carbon intensity in gCO2e per kWh; adds an emissions figure.").PlaceHolder("G").Float64()
+	repeat := cmd.Flag("repeat", "Run the command N times and report the median and spread.").Default("1").Int()
+	step := durationFlag(cmd.Flag("step", "Sampling period: seconds or a duration. The power series has one point per step."), "1")
+	argv := cmd.Arg("command", "The command and its arguments (put them after --).").Required().Strings()
+
+	return func(ctx context.Context, e *env) error {
+		if *repeat < 1 {
+			return usageError{errors.New("--repeat must be at least 1")}
+		}
+		if *carbon < 0 {
+			return usageError{errors.New("--carbon-intensity must not be negative")}
+		}
+		if *step <= 0 {
+			return usageError{errors.New("--step must be more than 0")}
+		}
+		if e.cfg.LogLevel == slog.LevelInfo {
+			// The summary is the output; keep the sensor's start-up chatter out of it.
+			e.log = newLogger(e.stderr, withLevel(e.cfg, slog.LevelWarn))
+		}
+		sen, err := e.openSensor()
+		if err != nil {
+			return err
+		}
+		defer closeSensor(sen, e.log)
+
+		opts := run.Options{
+			Sensor:      sen,
+			Procs:       procstat.NewReader(e.cfg.ProcFS),
+			Attribution: e.attributionOptions(sen),
+			Step:        *step,
+			Stdin:       os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+			Log: e.log,
+		}
+		rep := run.Report{CarbonIntensity: *carbon}
+		var last run.Result
+		for i := 0; i < *repeat; i++ {
+			res, err := run.Run(*argv, opts)
+			if err != nil {
+				if errors.Is(err, run.ErrStart) {
+					fmt.Fprintf(e.stderr, "wattlens: %s\n", err)
+					return exitStatus(127)
+				}
+				return err
+			}
+			rep.Runs = append(rep.Runs, res)
+			last = res
+			if res.ExitCode != 0 {
+				break // a failing command is not a figure to compare
+			}
+		}
+		if err := writeReport(rep, *asJSON, *output, e.stderr); err != nil {
+			return err
+		}
+		if last.Signal != 0 {
+			return killedBy(last.Signal)
+		}
+		if last.ExitCode != 0 {
+			return exitStatus(last.ExitCode)
+		}
+		return nil
+	}
 }
+
+func writeReport(rep run.Report, asJSON bool, output string, stderr io.Writer) error {
+	w := stderr
+	if output != "" {
+		f, err := os.Create(output)
+		if err != nil {
+			return fmt.Errorf("summary: %w", err)
+		}
+		defer f.Close()
+		w = f
+	}
+	write := rep.WriteText
+	if asJSON {
+		write = rep.WriteJSON
+	}
+	if err := write(w); err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	return nil
+}
+
+// attributionOptions are the attribution settings the config and sensor
+// call for.
+func (e *env) attributionOptions(sen sensor.Sensor) attribution.Options {
+	opts := attribution.Options{Sensor: sen.Name(), IdlePolicy: e.cfg.IdlePolicy}
+	if d, ok := sen.(sensor.Describer); ok {
+		opts.Method = d.Method()
+	}
+	switch {
+	case e.cfg.IdlePowerSet:
+		opts.IdlePower, opts.IdleOrigin = unitsWatts(e.cfg.IdlePower), attribution.IdleFromFlag
+	case sensor.HasIdleModel(sen):
+		opts.IdlePower, opts.IdleOrigin = sen.(sensor.IdleModeller).IdlePower(), attribution.IdleFromModel
+	}
+	return opts
+}
+
+// killedBy asks main to die of the same signal as the command did.
+type killedBy syscall.Signal
+
+func (k killedBy) Error() string { return "killed by " + syscall.Signal(k).String() }

@@ -44,8 +44,13 @@ type Meta struct {
 type Proc struct {
 	Key
 	// CPU is utime + stime of all the process's threads, in USER_HZ ticks.
-	CPU  uint64
-	Meta *Meta
+	CPU uint64
+	// PPID is the parent's PID (field 4).
+	PPID int
+	// ChildCPU is cutime + cstime (fields 16, 17): the CPU time of the
+	// children this process has waited for, in USER_HZ ticks.
+	ChildCPU uint64
+	Meta     *Meta
 }
 
 // CPUTimes is the machine-wide CPU time from the first line of /proc/stat,

@@ -51,16 +51,16 @@ func WithBootTicks(f func() uint64) Option { return func(s *Sampler) { s.bootTic
 
 // New returns a Sampler. Nothing is read until the first Tick.
 func New(sen sensor.Sensor, procs ProcReader, attr *attribution.Attributor, log *slog.Logger, opts ...Option) *Sampler {
-	s := &Sampler{sensor: sen, procs: procs, attr: attr, log: log, now: time.Now, bootTicks: bootTicks, up: true}
+	s := &Sampler{sensor: sen, procs: procs, attr: attr, log: log, now: time.Now, bootTicks: BootTicks, up: true}
 	for _, o := range opts {
 		o(s)
 	}
 	return s
 }
 
-// bootTicks reads CLOCK_BOOTTIME, the clock of /proc/<pid>/stat's start
-// time, in USER_HZ ticks.
-func bootTicks() uint64 {
+// BootTicks reads CLOCK_BOOTTIME, the clock of /proc/<pid>/stat's start
+// time, in USER_HZ ticks; 0 when it cannot be read.
+func BootTicks() uint64 {
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
 		return 0

@@ -1,0 +1,44 @@
+# wattlens — make targets. `make test` is what CI runs (.ci/run).
+GO              ?= go
+GOLANGCI_LINT   ?= $(shell go env GOPATH)/bin/golangci-lint
+GOLANGCI_VER    ?= v2.15.0
+BIN             ?= bin/wattlens
+# go-nvml's header marks some calls deprecated; the warnings are not ours.
+export CGO_CFLAGS ?= -Wno-deprecated-declarations
+
+.PHONY: all build test test-setup unit e2e lint bench generate clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/wattlens
+
+# Installs what the end-to-end tests use (Debian's prometheus,
+# prometheus-pushgateway and qemu-system-x86), then runs every test with
+# the race detector. CI runs exactly this.
+test: test-setup
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+test-setup:
+	bash test/setup.sh
+
+unit:
+	$(GO) test -race -count=1 -short ./...
+
+e2e: test-setup
+	$(GO) test -race -count=1 -timeout 15m ./test/...
+
+lint:
+	@test -x $(GOLANGCI_LINT) || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VER)
+	gofmt -l . | (! grep .) || (echo "gofmt would change the files above" && false)
+	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
+
+generate:
+	$(GO) generate ./...
+
+clean:
+	rm -rf bin

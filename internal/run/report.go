@@ -1,0 +1,249 @@
+package run
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wattlens/wattlens/internal/sensor"
+)
+
+// Report is what `wattlens run` prints: one or more runs of a command and,
+// for several, their spread.
+type Report struct {
+	Runs []Result
+	// CarbonIntensity is grams of CO2e per kWh; 0 for none.
+	CarbonIntensity float64
+}
+
+// runJSON is the --json schema of one run.
+type runJSON struct {
+	Command           []string `json:"command"`
+	Start             string   `json:"start"`
+	End               string   `json:"end"`
+	DurationSeconds   float64  `json:"duration_seconds"`
+	ExitCode          int      `json:"exit_code"`
+	Signal            string   `json:"signal,omitempty"`
+	EnergyJoules      float64  `json:"energy_joules"`
+	HostEnergyJoules  float64  `json:"host_energy_joules"`
+	AveragePowerWatts float64  `json:"average_power_watts"`
+	PeakPowerWatts    float64  `json:"peak_power_watts"`
+	CPUSeconds        float64  `json:"cpu_seconds"`
+	HostCPUSeconds    float64  `json:"host_cpu_seconds"`
+	Processes         int      `json:"processes"`
+	Sensor            string   `json:"sensor"`
+	Source            string   `json:"source"`
+	Method            string   `json:"method,omitempty"`
+	SensorUp          bool     `json:"sensor_up"`
+	CarbonGrams       *float64 `json:"carbon_grams_co2e,omitempty"`
+	Series            []Point  `json:"series"`
+}
+
+// Spread summarises one figure over repeated runs.
+type Spread struct {
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	// Stdev is the sample standard deviation; RelStdev is it over the mean.
+	Stdev    float64 `json:"stdev"`
+	RelStdev float64 `json:"relative_stdev"`
+}
+
+func (r Report) one(res Result) runJSON {
+	j := runJSON{
+		Command:           res.Command,
+		Start:             res.Start.Format(time.RFC3339Nano),
+		End:               res.End.Format(time.RFC3339Nano),
+		DurationSeconds:   res.Duration().Seconds(),
+		ExitCode:          res.ExitCode,
+		EnergyJoules:      res.Energy.Joules(),
+		HostEnergyJoules:  res.HostEnergy.Joules(),
+		AveragePowerWatts: res.AveragePower().Watts(),
+		PeakPowerWatts:    res.PeakPower.Watts(),
+		CPUSeconds:        res.CPU.Seconds(),
+		HostCPUSeconds:    res.HostCPU.Seconds(),
+		Processes:         res.Processes,
+		Sensor:            res.Sensor,
+		Source:            string(res.Source),
+		Method:            res.Method,
+		SensorUp:          res.SensorUp,
+		Series:            res.Series,
+	}
+	if res.Signal != 0 {
+		j.Signal = res.Signal.String()
+	}
+	if j.Series == nil {
+		j.Series = []Point{}
+	}
+	if r.CarbonIntensity > 0 {
+		g := r.carbon(res)
+		j.CarbonGrams = &g
+	}
+	return j
+}
+
+func (r Report) carbon(res Result) float64 {
+	return res.Energy.Joules() / 3.6e6 * r.CarbonIntensity
+}
+
+// WriteJSON writes the report: one run as an object; several as
+// {"runs": [...], "summary": {figure: spread}}.
+func (r Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if len(r.Runs) == 1 {
+		return enc.Encode(r.one(r.Runs[0]))
+	}
+	out := struct {
+		Runs    []runJSON         `json:"runs"`
+		Summary map[string]Spread `json:"summary"`
+	}{Summary: r.summary()}
+	for _, res := range r.Runs {
+		out.Runs = append(out.Runs, r.one(res))
+	}
+	return enc.Encode(out)
+}
+
+func (r Report) summary() map[string]Spread {
+	figures := map[string]func(Result) float64{
+		"energy_joules":       func(x Result) float64 { return x.Energy.Joules() },
+		"host_energy_joules":  func(x Result) float64 { return x.HostEnergy.Joules() },
+		"duration_seconds":    func(x Result) float64 { return x.Duration().Seconds() },
+		"average_power_watts": func(x Result) float64 { return x.AveragePower().Watts() },
+		"cpu_seconds":         func(x Result) float64 { return x.CPU.Seconds() },
+	}
+	out := map[string]Spread{}
+	for name, f := range figures {
+		var v []float64
+		for _, res := range r.Runs {
+			v = append(v, f(res))
+		}
+		out[name] = spread(v)
+	}
+	return out
+}
+
+func spread(v []float64) Spread {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n == 0 {
+		return Spread{}
+	}
+	med := s[n/2]
+	if n%2 == 0 {
+		med = (s[n/2-1] + s[n/2]) / 2
+	}
+	var mean, ss float64
+	for _, x := range s {
+		mean += x
+	}
+	mean /= float64(n)
+	for _, x := range s {
+		ss += (x - mean) * (x - mean)
+	}
+	out := Spread{Median: med, Min: s[0], Max: s[n-1]}
+	if n > 1 {
+		out.Stdev = math.Sqrt(ss / float64(n-1))
+	}
+	if mean != 0 {
+		out.RelStdev = out.Stdev / mean
+	}
+	return out
+}
+
+// WriteText writes the human summary.
+func (r Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	for i, res := range r.Runs {
+		if len(r.Runs) > 1 {
+			fmt.Fprintf(&b, "run %d/%d: ", i+1, len(r.Runs))
+		}
+		r.text(&b, res)
+	}
+	if len(r.Runs) > 1 {
+		sum := r.summary()
+		fmt.Fprintf(&b, "wattlens: %d runs — median, [min … max], relative spread\n", len(r.Runs))
+		line := func(label, unit string, s Spread) {
+			fmt.Fprintf(&b, "  %-10s %s %s  [%s … %s]  ±%.1f %%\n", label, num(s.Median), unit, num(s.Min), num(s.Max), 100*s.RelStdev)
+		}
+		line("energy", "J", sum["energy_joules"])
+		line("duration", "s", sum["duration_seconds"])
+		line("power", "W", sum["average_power_watts"])
+		line("cpu", "s", sum["cpu_seconds"])
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (r Report) text(b *strings.Builder, res Result) {
+	status := fmt.Sprintf("exit %d", res.ExitCode)
+	if res.Signal != 0 {
+		status = "killed by " + res.Signal.String()
+	}
+	fmt.Fprintf(b, "wattlens: %s — %.1f s, %s\n", strings.Join(res.Command, " "), res.Duration().Seconds(), status)
+	fmt.Fprintf(b, "  %-10s %s J  (%s Wh)   host %s J over the same time\n", "energy",
+		num(res.Energy.Joules()), wh(res.Energy.Joules()), num(res.HostEnergy.Joules()))
+	fmt.Fprintf(b, "  %-10s %.1f W average, %.1f W peak (%s)\n", "power", res.AveragePower().Watts(), res.PeakPower.Watts(), stepLabel(res))
+	fmt.Fprintf(b, "  %-10s %.1f s across %d processes\n", "cpu", res.CPU.Seconds(), res.Processes)
+	if r.CarbonIntensity > 0 {
+		fmt.Fprintf(b, "  %-10s %.3f gCO2e at %g g/kWh\n", "carbon", r.carbon(res), r.CarbonIntensity)
+	}
+	src := fmt.Sprintf("%s (%s)", res.Sensor, res.Source)
+	if res.Source == sensor.Estimated && res.Method != "" {
+		src += " — " + res.Method
+	}
+	if !res.SensorUp {
+		src += " — sensor down at the end: figures stop at its last good reading"
+	}
+	fmt.Fprintf(b, "  %-10s %s\n", "source", src)
+}
+
+func stepLabel(res Result) string {
+	if len(res.Series) > 1 {
+		d := res.Series[1].Seconds - res.Series[0].Seconds
+		return fmt.Sprintf("%.0f s", math.Max(1, math.Round(d)))
+	}
+	return "1 s"
+}
+
+// num prints a figure with thin grouping of thousands ("1 734") and a
+// sensible number of decimals.
+func num(x float64) string {
+	switch {
+	case math.Abs(x) >= 1000:
+		return group(fmt.Sprintf("%.0f", x))
+	case math.Abs(x) >= 10:
+		return fmt.Sprintf("%.1f", x)
+	default:
+		return fmt.Sprintf("%.2f", x)
+	}
+}
+
+func wh(j float64) string {
+	w := j / 3600
+	if w >= 0.01 {
+		return fmt.Sprintf("%.2f", w)
+	}
+	return fmt.Sprintf("%.4f", w)
+}
+
+func group(s string) string {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -1,0 +1,186 @@
+// Package run measures the energy of one command: it starts the command
+// with its standard streams and environment untouched, samples the sensor
+// and the command's process tree every step, and reports what the command
+// took — its share of the host's energy by the ordinary attribution — and
+// what the whole host took over the same time.
+package run
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/sampler"
+	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/units"
+)
+
+// Options configure a Runner.
+type Options struct {
+	Sensor      sensor.Sensor
+	Procs       sampler.ProcReader
+	Attribution attribution.Options
+	// Step is the sampling period (and the resolution of the series).
+	Step time.Duration
+	// Stdin, Stdout and Stderr are handed to the command as they are;
+	// *os.File values are passed straight through (no copying).
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Log            *slog.Logger
+}
+
+// Point is one step of the power series.
+type Point struct {
+	Seconds        float64 `json:"t"` // since the start, at the end of the step
+	PowerWatts     float64 `json:"power_watts"`
+	HostPowerWatts float64 `json:"host_power_watts"`
+}
+
+// Result is one run of the command.
+type Result struct {
+	Command    []string
+	Start, End time.Time
+	ExitCode   int
+	// Signal is the signal that killed the command, if one did.
+	Signal     syscall.Signal
+	Energy     units.Energy
+	HostEnergy units.Energy
+	PeakPower  units.Power
+	CPU        time.Duration
+	// HostCPU is the CPU time of every process over the same time (the
+	// denominator of the command's share).
+	HostCPU   time.Duration
+	Processes int
+	Sensor    string
+	Source    sensor.Source
+	Method    string
+	SensorUp  bool
+	Series    []Point
+}
+
+// Duration is how long the command ran.
+func (r Result) Duration() time.Duration { return r.End.Sub(r.Start) }
+
+// AveragePower is the command's energy over its duration.
+func (r Result) AveragePower() units.Power { return units.PowerOf(r.Energy, r.Duration()) }
+
+// ErrStart wraps a failure to start the command (not found, not
+// executable).
+var ErrStart = errors.New("cannot start command")
+
+// Run runs argv once. Signals SIGINT, SIGTERM, SIGHUP and SIGQUIT that
+// reach wattlens are forwarded to the command, which decides when it ends.
+func Run(argv []string, o Options) (Result, error) {
+	if len(argv) == 0 {
+		return Result{}, fmt.Errorf("%w: no command given", ErrStart)
+	}
+	tree := newTreeReader(o.Procs)
+	smp := sampler.New(o.Sensor, tree, attribution.New(o.Attribution), o.Log)
+	res := Result{Command: argv, Sensor: o.Sensor.Name(), Method: o.Attribution.Method}
+
+	smp.Tick() // the baseline, just before the start
+
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+
+	res.Start = time.Now()
+	if err := cmd.Start(); err != nil {
+		return res, fmt.Errorf("%w %q: %w", ErrStart, argv[0], err)
+	}
+	tree.setRoot(cmd.Process.Pid, sampler.BootTicks(), argv)
+
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	ticker := time.NewTicker(o.Step)
+	defer ticker.Stop()
+	var last *snapshot.Snapshot
+	record := func(s *snapshot.Snapshot) {
+		if s == nil {
+			return
+		}
+		last = s
+		for _, p := range s.Processes {
+			res.HostCPU += p.CPUDelta
+		}
+		res.Series = append(res.Series, point(s, cmd.Process.Pid, res.Start, o.Step, &res.PeakPower))
+	}
+	for waiting := true; waiting; {
+		select {
+		case sig := <-sigs:
+			_ = cmd.Process.Signal(sig)
+		case <-ticker.C:
+			record(smp.Tick())
+		case <-done:
+			waiting = false
+		}
+	}
+	res.End = time.Now()
+	tree.setExited(rusageTicks(cmd.ProcessState))
+	record(smp.Tick()) // just after the exit
+	res.ExitCode, res.Signal = exitStatus(cmd.ProcessState)
+	res.Processes = tree.processes()
+	if last != nil {
+		res.Energy, res.CPU = commandBooks(last, cmd.Process.Pid)
+		res.HostEnergy, res.Source, res.SensorUp = last.Host.Total, last.Host.Source, last.SensorUp
+	}
+	return res, nil
+}
+
+// point is the step's figures, and keeps the peak of full-length steps.
+func point(s *snapshot.Snapshot, pid int, start time.Time, step time.Duration, peak *units.Power) Point {
+	var p units.Power
+	for _, proc := range s.Processes {
+		if proc.PID == pid {
+			p = proc.Power
+			break
+		}
+	}
+	if s.Interval >= step/2 && p > *peak {
+		*peak = p
+	}
+	return Point{Seconds: s.Time.Sub(start).Seconds(), PowerWatts: p.Watts(), HostPowerWatts: s.Host.Power.Watts()}
+}
+
+func commandBooks(s *snapshot.Snapshot, pid int) (units.Energy, time.Duration) {
+	for _, p := range s.Processes {
+		if p.PID == pid {
+			return p.Total, p.CPUTotal
+		}
+	}
+	return 0, 0
+}
+
+// rusageTicks is the command's CPU time with its reaped descendants, from
+// wait4's rusage, in USER_HZ ticks.
+func rusageTicks(ps *os.ProcessState) uint64 {
+	if ps == nil {
+		return 0
+	}
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0
+	}
+	us := ru.Utime.Nano()/1000 + ru.Stime.Nano()/1000
+	return uint64(us) / (1_000_000 / procstat.UserHZ)
+}
+
+func exitStatus(ps *os.ProcessState) (int, syscall.Signal) {
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), ws.Signal()
+	}
+	return ps.ExitCode(), 0
+}

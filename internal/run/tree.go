@@ -1,0 +1,122 @@
+package run
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/sampler"
+)
+
+// treeReader wraps the process reader: it folds the command's whole
+// process tree into one pseudo-process whose CPU time is the tree's, so
+// that the ordinary attribution gives the command's energy.
+//
+// The tree's CPU time at a tick is Σ (utime + stime + cutime + cstime) over
+// the live descendants of the command (the command included). A
+// descendant's CPU time moves into its parent's cutime/cstime when the
+// parent reaps it, so processes that live shorter than one tick still
+// count, and the sum does not jump when one exits. Once the command has
+// exited the tree's CPU time is the command's rusage from wait4, which
+// holds the command and every descendant it (or its descendants) reaped.
+// Descendants that daemonise away from the tree (re-parented to init)
+// count while they are in it.
+type treeReader struct {
+	inner sampler.ProcReader
+
+	mu       sync.Mutex
+	root     int
+	start    uint64 // the pseudo-process's start time, boot ticks
+	meta     *procstat.Meta
+	exitCPU  uint64 // ticks, set when the command has exited
+	exited   bool
+	lastCPU  uint64
+	seen     map[int]struct{}
+	children map[int][]int
+	index    map[int]int
+}
+
+func newTreeReader(inner sampler.ProcReader) *treeReader {
+	return &treeReader{inner: inner, seen: map[int]struct{}{}, children: map[int][]int{}, index: map[int]int{}}
+}
+
+func (t *treeReader) setRoot(pid int, start uint64, argv []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.root, t.start = pid, start
+	t.meta = &procstat.Meta{Comm: argv[0], Cmdline: strings.Join(argv, " ")}
+	t.seen[pid] = struct{}{}
+}
+
+func (t *treeReader) setExited(cpu uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.exited, t.exitCPU = true, cpu
+}
+
+// processes is the number of distinct processes seen in the tree.
+func (t *treeReader) processes() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.seen)
+}
+
+func (t *treeReader) CPUTimes() (procstat.CPUTimes, error) { return t.inner.CPUTimes() }
+
+func (t *treeReader) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, error) {
+	procs, st, err := t.inner.Read(dst)
+	if err != nil {
+		return procs, st, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.root == 0 {
+		return procs, st, nil
+	}
+	inTree := t.descendants(procs)
+	var cpu uint64
+	kept := procs[:0]
+	for i, p := range procs {
+		if inTree[i] {
+			cpu += p.CPU + p.ChildCPU
+			t.seen[p.PID] = struct{}{}
+			continue
+		}
+		kept = append(kept, p)
+	}
+	if t.exited {
+		cpu = max(cpu, t.exitCPU)
+	}
+	cpu = max(cpu, t.lastCPU) // never backwards, whatever the races
+	t.lastCPU = cpu
+	kept = append(kept, procstat.Proc{Key: procstat.Key{PID: t.root, StartTime: t.start}, CPU: cpu, Meta: t.meta})
+	return kept, st, nil
+}
+
+// descendants marks the processes of the command's tree.
+func (t *treeReader) descendants(procs []procstat.Proc) []bool {
+	clear(t.children)
+	clear(t.index)
+	for i, p := range procs {
+		t.children[p.PPID] = append(t.children[p.PPID], i)
+		t.index[p.PID] = i
+	}
+	in := make([]bool, len(procs))
+	i, ok := t.index[t.root]
+	if !ok {
+		return in
+	}
+	queue := []int{i}
+	in[i] = true
+	for len(queue) > 0 {
+		p := procs[queue[0]]
+		queue = queue[1:]
+		for _, c := range t.children[p.PID] {
+			if !in[c] {
+				in[c] = true
+				queue = append(queue, c)
+			}
+		}
+	}
+	return in
+}

@@ -1,0 +1,176 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type runSummary struct {
+	Command           []string                          `json:"command"`
+	DurationSeconds   float64                           `json:"duration_seconds"`
+	ExitCode          int                               `json:"exit_code"`
+	EnergyJoules      float64                           `json:"energy_joules"`
+	HostEnergyJoules  float64                           `json:"host_energy_joules"`
+	AveragePowerWatts float64                           `json:"average_power_watts"`
+	PeakPowerWatts    float64                           `json:"peak_power_watts"`
+	CPUSeconds        float64                           `json:"cpu_seconds"`
+	HostCPUSeconds    float64                           `json:"host_cpu_seconds"`
+	Processes         int                               `json:"processes"`
+	Sensor            string                            `json:"sensor"`
+	Source            string                            `json:"source"`
+	Series            []struct{ T, PowerWatts float64 } `json:"series"`
+}
+
+// wattlensRun runs `wattlens <global> run --json --output F -- argv` and
+// returns the summary and the exit error.
+func wattlensRun(t *testing.T, global []string, argv ...string) (runSummary, error) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "summary.json")
+	args := append(append(global, "run", "--json", "--output", out, "--"), argv...)
+	cmd := exec.Command(wattlensBin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	t.Logf("wattlens %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	var s runSummary
+	b, rerr := os.ReadFile(out)
+	if rerr != nil {
+		t.Fatalf("no summary: %v", rerr)
+	}
+	if jerr := json.Unmarshal(b, &s); jerr != nil {
+		t.Fatalf("bad summary %s: %v", b, jerr)
+	}
+	return s, err
+}
+
+func TestRunTreeEnergy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	sysfs, _ := fakeRAPL(t, map[string]float64{"intel-rapl:0": 40, "intel-rapl:1": 20}, 0)
+	report := filepath.Join(t.TempDir(), "cpu")
+	// The burner, its child and its grandchild each burn 30 % of a CPU.
+	s, err := wattlensRun(t, []string{"-s", "powercap_rapl", "--path.sysfs", sysfs, "--idle-power", "15"},
+		burnerBin, "-duty", "0.3", "-for", "4s", "-children", "2", "-report", report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	selfCPU, _ := strconv.ParseFloat(string(b), 64)
+	t.Logf("summary: %+v; the burner's own rusage: %.3f s", s, selfCPU)
+	if s.Processes < 3 {
+		t.Errorf("processes = %d, want the burner, its child and grandchild", s.Processes)
+	}
+	if e := relErr(s.CPUSeconds, selfCPU); e > 0.05 {
+		t.Errorf("cpu %.3f s, the tree's own rusage says %.3f s: off by %.1f %%", s.CPUSeconds, selfCPU, 100*e)
+	}
+	if e := relErr(s.HostEnergyJoules/s.DurationSeconds, 60); e > 0.05 {
+		t.Errorf("host %.2f W, helper wrote 60 W", s.HostEnergyJoules/s.DurationSeconds)
+	}
+	share := (s.HostEnergyJoules - 15*s.DurationSeconds) * s.CPUSeconds / s.HostCPUSeconds
+	if e := relErr(s.EnergyJoules, share); e > 0.05 {
+		t.Errorf("energy %.2f J, its CPU share of the active energy is %.2f J: off by %.1f %%", s.EnergyJoules, share, 100*e)
+	}
+	if s.Source != "measured" || s.Sensor != "powercap_rapl" || len(s.Series) < 3 {
+		t.Errorf("source %q sensor %q series %d points", s.Source, s.Sensor, len(s.Series))
+	}
+}
+
+func TestRunShortCommandGetsAFigure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	sysfs, _ := fakeRAPL(t, map[string]float64{"intel-rapl:0": 40}, 0)
+	s, err := wattlensRun(t, []string{"-s", "powercap_rapl", "--path.sysfs", sysfs}, burnerBin, "-duty", "1", "-for", "200ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.EnergyJoules <= 0 || s.CPUSeconds <= 0 {
+		t.Errorf("a 0.2 s command got %.4f J and %.3f s cpu; want non-zero", s.EnergyJoules, s.CPUSeconds)
+	}
+}
+
+func TestRunEstimateSaysSo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	s, err := wattlensRun(t, []string{"-s", "estimate"}, burnerBin, "-duty", "1", "-for", "1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Source != "estimated" || s.EnergyJoules <= 0 {
+		t.Errorf("estimate: source %q energy %.3f J", s.Source, s.EnergyJoules)
+	}
+}
+
+func TestRunExitStatusAndSignals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	global := []string{"-s", "estimate"}
+	_, err := wattlensRun(t, global, burnerBin, "-duty", "0", "-for", "10ms", "-exit", "3")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Errorf("exit status: %v, want 3", err)
+	}
+	_, err = wattlensRun(t, global, "sh", "-c", "kill -USR1 $$")
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGUSR1 {
+		t.Errorf("a command killed by SIGUSR1: wattlens ended with %v, want the same signal", err)
+	}
+
+	// SIGTERM sent to wattlens reaches the command.
+	cmd := exec.Command(wattlensBin, "-s", "estimate", "run", "--", "sh", "-c", "trap 'exit 42' TERM; sleep 20 & wait")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if !errors.As(err, &ee) || ee.ExitCode() != 42 {
+			t.Errorf("after SIGTERM: %v, want the command's own exit 42", err)
+		}
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("SIGTERM was not forwarded: wattlens run still running")
+	}
+}
+
+func TestRunStreamsUntouched(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	in := make([]byte, 3<<20)
+	_, _ = rand.Read(in)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, wattlensBin, "-s", "estimate", "run", "--output", filepath.Join(t.TempDir(), "s"), "--", "cat")
+	cmd.Stdin = bytes.NewReader(in)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	if !bytes.Equal(in, out.Bytes()) {
+		t.Errorf("wattlens run -- cat changed the stream: %d bytes in, %d out", len(in), out.Len())
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("with --output, standard error should be untouched; got %q", stderr.String())
+	}
+}
