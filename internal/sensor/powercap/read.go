@@ -1,0 +1,71 @@
+package powercap
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"golang.org/x/sys/unix"
+)
+
+// readInto reads the small file at path into buf, up to len(buf) bytes or
+// end of file, and returns the byte count. It opens, reads and closes with
+// plain system calls: an os.File costs an allocation and an fstat per open,
+// on a path taken once per zone per tick.
+func readInto(path string, buf []byte) (int, error) {
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return 0, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, nil
+}
+
+var (
+	errEmpty    = errors.New("empty")
+	errOverflow = errors.New("beyond 64 bits")
+)
+
+// parseMicrojoules parses the contents of energy_uj or max_energy_range_uj:
+// a decimal unsigned integer, optionally surrounded by white space (the
+// kernel writes "%llu\n").
+func parseMicrojoules(b []byte) (uint64, error) {
+	digits := bytes.TrimSpace(b)
+	if len(digits) == 0 {
+		return 0, errEmpty
+	}
+	var v uint64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("want a count of microjoules, got %q", digits)
+		}
+		d := uint64(c - '0')
+		if v > (^uint64(0)-d)/10 {
+			return 0, fmt.Errorf("%s: %w", digits, errOverflow)
+		}
+		v = v*10 + d
+	}
+	return v, nil
+}
