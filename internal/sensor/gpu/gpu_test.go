@@ -3,12 +3,10 @@ package gpu
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wattlens/wattlens/internal/sensor"
-	"github.com/wattlens/wattlens/internal/units"
 )
 
 func TestSharesOf(t *testing.T) {
@@ -63,25 +61,6 @@ func TestSharesOf(t *testing.T) {
 				t.Errorf("shares sum to %g > 1", sum)
 			}
 		})
-	}
-}
-
-func TestIntegratorTrapezoid(t *testing.T) {
-	var g integrator
-	t0 := time.Unix(1000, 0)
-	g.add(t0, 100*uint64(units.Watt))
-	if got := g.add(t0.Add(3*time.Second), 300*uint64(units.Watt)); got != 600*units.Joule {
-		t.Errorf("100 → 300 W over 3 s: %d µJ, want 600 J", got)
-	}
-	// 1 mW for 1 µs is 10^-3 µJ: a thousand steps make exactly 1 µJ more.
-	g2 := integrator{}
-	g2.add(t0, 1000)
-	var got units.Energy
-	for i := 1; i <= 1000; i++ {
-		got = g2.add(t0.Add(time.Duration(i)*time.Microsecond), 1000)
-	}
-	if got != 1 {
-		t.Errorf("1 mW for 1 ms: %d µJ, want 1", got)
 	}
 }
 

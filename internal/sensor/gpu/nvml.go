@@ -13,6 +13,7 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
+	"github.com/wattlens/wattlens/internal/counter"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -30,8 +31,8 @@ type device struct {
 	model  string
 	handle nvml.Device
 
-	energyCounter bool        // GetTotalEnergyConsumption works
-	power         *integrator // else: GetPowerUsage integrated
+	energyCounter bool                // GetTotalEnergyConsumption works
+	power         *counter.Integrator // else: GetPowerUsage integrated
 
 	procUtil bool   // GetProcessUtilization works
 	lastSeen uint64 // newest process sample timestamp seen (µs)
@@ -123,8 +124,8 @@ func (s *gpuSensor) probe(i int) (*device, error) {
 	if _, ret := h.GetTotalEnergyConsumption(); ret == nvml.SUCCESS {
 		d.energyCounter = true
 	} else if p, ret2 := h.GetPowerUsage(); ret2 == nvml.SUCCESS {
-		d.power = &integrator{}
-		d.power.add(s.now(), uint64(p)*uint64(units.Milliwatt))
+		d.power = &counter.Integrator{}
+		d.power.Add(s.now(), units.Power(p)*units.Milliwatt)
 	} else {
 		return nil, fmt.Errorf("total energy: %w; power usage: %w", ret, ret2)
 	}
@@ -201,7 +202,7 @@ func (s *gpuSensor) readEnergy(d *device) error {
 	if ret != nvml.SUCCESS {
 		return fmt.Errorf("power usage: %w", ret)
 	}
-	d.zone.Energy = d.power.add(s.now(), uint64(mw)*uint64(units.Milliwatt))
+	d.zone.Energy = d.power.Add(s.now(), units.Power(mw)*units.Milliwatt)
 	return nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/counter"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -42,7 +43,7 @@ func New(opts sensor.Options) (sensor.Sensor, error) {
 type zone struct {
 	sensor.Zone
 	file  string
-	power *integrator // nil for an energy counter
+	power *counter.Integrator // nil for an energy counter
 }
 
 type hwmonSensor struct {
@@ -125,8 +126,8 @@ func (s *hwmonSensor) probe(d device, ch channel, spec zoneSpec) (*zone, error) 
 		file: ch.file,
 	}
 	if ch.typ == "power" {
-		z.power = &integrator{}
-		z.power.add(s.now(), v)
+		z.power = &counter.Integrator{}
+		z.power.Add(s.now(), units.Power(v))
 	}
 	return z, nil
 }
@@ -145,7 +146,7 @@ func (s *hwmonSensor) Read() (sensor.Reading, error) {
 			return sensor.Reading{}, fmt.Errorf("hwmon %s: %w", z.ID, err)
 		}
 		if z.power != nil {
-			z.Energy = z.power.add(s.now(), v)
+			z.Energy = z.power.Add(s.now(), units.Power(v))
 		} else {
 			z.Energy = units.Energy(v)
 		}

@@ -348,29 +348,6 @@ func TestNewErrors(t *testing.T) {
 	})
 }
 
-func TestIntegratorExact(t *testing.T) {
-	var g integrator
-	t0 := time.Unix(0, 0)
-	g.add(t0, 1) // 1 µW
-	// 1 µW for 1 ms is 10^-3 µJ: a thousand steps make exactly 1 µJ.
-	var got units.Energy
-	for i := 1; i <= 1000; i++ {
-		got = g.add(t0.Add(time.Duration(i)*time.Millisecond), 1)
-		if i < 1000 && got != 0 {
-			t.Fatalf("step %d: %d µJ before a whole µJ was reached", i, got)
-		}
-	}
-	if got != 1 {
-		t.Errorf("after 1 s at 1 µW: %d µJ, want 1", got)
-	}
-	// A large machine: 10 kW for an hour.
-	var big integrator
-	big.add(t0, 10_000*uint64(units.Watt))
-	if got := big.add(t0.Add(time.Hour), 10_000*uint64(units.Watt)); got != 36_000_000*units.Joule {
-		t.Errorf("10 kW for 1 h: %d µJ", got)
-	}
-}
-
 // BenchmarkRead reads two amd_energy socket counters and a power meter.
 func BenchmarkRead(b *testing.B) {
 	s := &sysfs{t: b, root: b.TempDir()}
