@@ -5,9 +5,43 @@ import (
 	"errors"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/wattlens/wattlens/internal/exporter/jsonexp"
 )
 
-// setupJSON is being written; see the issue for this command.
+// setupJSON declares the json command: one JSON object per tick, one per
+// line, to --file or standard output (schema: docs/json.md).
 func setupJSON(cmd *kingpin.CmdClause) action {
-	return func(ctx context.Context, e *env) error { return errors.New("json: not built yet") }
+	timeout := durationFlag(cmd.Flag("timeout", "How long to run, in seconds or as a duration; 0 runs until interrupted.").Short('t'), "0")
+	step := durationFlag(cmd.Flag("step", "Interval between two lines, in seconds or as a duration (2, 500ms)."), "2")
+	top := cmd.Flag("max-top-consumers", "Processes listed in each line; the rest is summed into one \"other\" entry. 0 lists them all.").
+		Default("10").Int()
+	filter := cmd.Flag("process-regex", "List only the processes whose executable path or command line matches this regular expression (RE2 syntax); the others go into \"other\".").
+		PlaceHolder("REGEX").String()
+	file := cmd.Flag("file", "Append the lines to this file (created if absent) instead of standard output.").
+		Short('f').PlaceHolder("PATH").String()
+
+	return func(ctx context.Context, e *env) error {
+		if *top < 0 {
+			return usageError{errors.New("--max-top-consumers must be 0 (all) or more")}
+		}
+		f, err := compileFilter("--process-regex", *filter)
+		if err != nil {
+			return err
+		}
+		w := e.stdout
+		if *file != "" {
+			fh, err := jsonexp.OpenFile(*file)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if err := fh.Close(); err != nil {
+					e.log.Warn("closing the json file", "exporter", "json", "file", *file, "err", err)
+				}
+			}()
+			w = fh
+		}
+		return e.stream(ctx, *step, *timeout, jsonexp.New(w, jsonexp.Options{MaxConsumers: *top, Filter: f}))
+	}
 }

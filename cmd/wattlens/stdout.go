@@ -3,11 +3,46 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"regexp"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/wattlens/wattlens/internal/exporter/jsonexp"
+	"github.com/wattlens/wattlens/internal/exporter/stdout"
 )
 
-// setupStdout is being written; see the issue for this command.
+// setupStdout declares the stdout command: Scaphandre's stdout exporter,
+// with -t 0 meaning "until interrupted" as Scaphandre's docs say.
 func setupStdout(cmd *kingpin.CmdClause) action {
-	return func(ctx context.Context, e *env) error { return errors.New("stdout: not built yet") }
+	timeout := durationFlag(cmd.Flag("timeout", "How long to run, in seconds or as a duration (10, 1m); 0 runs until interrupted.").Short('t'), "10")
+	step := durationFlag(cmd.Flag("step", "Interval between two measurements, in seconds or as a duration (2, 500ms)."), "2")
+	procs := cmd.Flag("processes", "Number of top consumers listed; 0 lists them all.").Short('p').Default("5").Int()
+	filter := cmd.Flag("regex-filter", "List only the processes whose executable path or command line matches this regular expression (RE2 syntax).").
+		Short('r').PlaceHolder("REGEX").String()
+
+	return func(ctx context.Context, e *env) error {
+		if *procs < 0 {
+			return usageError{errors.New("--processes must be 0 (all) or more")}
+		}
+		f, err := compileFilter("--regex-filter", *filter)
+		if err != nil {
+			return err
+		}
+		x := stdout.New(e.stdout, stdout.Options{Processes: *procs, Filter: f})
+		return e.stream(ctx, *step, *timeout, x)
+	}
+}
+
+// compileFilter compiles a process regex flag; an empty one means no
+// filter, a bad one is a usage error.
+func compileFilter(flag, expr string) (*jsonexp.Filter, error) {
+	if expr == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("%s: %w", flag, err)}
+	}
+	return jsonexp.NewFilter(re), nil
 }

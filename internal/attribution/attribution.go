@@ -186,7 +186,7 @@ func (a *Attributor) idleBaseline() (units.Power, string) {
 // nothing this tick (its counter's past is unknown); a zone that is gone is
 // forgotten.
 func (a *Attributor) zones(snap *snapshot.Snapshot, zones []sensor.Zone, dt time.Duration) units.Energy {
-	psys := hasPsys(zones)
+	view := viewOf(zones)
 	snap.Zones = make([]snapshot.Zone, 0, len(zones))
 	snap.Host.Source = sensor.Measured
 	var host units.Energy
@@ -211,7 +211,7 @@ func (a *Attributor) zones(snap *snapshot.Snapshot, zones []sensor.Zone, dt time
 			ID: z.ID, Kind: z.Kind, Name: z.Name, Socket: z.Socket,
 			Energy: a.energy(a.zoneTotal[z.ID], delta, dt, z.Source),
 		})
-		if countsInHost(z.Kind, psys) {
+		if countsInHost(z.Kind, view) {
 			host += delta
 			if z.Source == sensor.Estimated {
 				snap.Host.Source = sensor.Estimated

@@ -99,6 +99,12 @@ func TestObserve(t *testing.T) {
 			want:  want{host: 111, procs: map[int]uint64{1: 111}},
 		},
 		{
+			name:  "a wall meter holds the gpus already",
+			first: sample(0, []sensor.Zone{{ID: "w", Kind: sensor.KindPsys, Name: WallMeterName, Socket: -1}, zone("g0", sensor.KindGPU, 0)}, proc(1, 1, 0)),
+			next:  sample(1, []sensor.Zone{{ID: "w", Kind: sensor.KindPsys, Name: WallMeterName, Socket: -1, Energy: 300}, zone("g0", sensor.KindGPU, 100)}, proc(1, 1, 1)),
+			want:  want{host: 300, procs: map[int]uint64{1: 300}},
+		},
+		{
 			name:  "remainders are distributed so the split is exact",
 			first: sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, proc(1, 1, 0), proc(2, 1, 0), proc(3, 1, 0)),
 			next:  sample(1, []sensor.Zone{pkg("p0", 0, 100, 0)}, proc(1, 1, 1), proc(2, 1, 1), proc(3, 1, 1)),
