@@ -53,9 +53,9 @@ func TestTreeReaderFoldsTheTree(t *testing.T) {
 			wantCPU: 67, wantPID: []int{100},
 		},
 		{
-			name:    "after exit the rusage counts",
-			procs:   []procstat.Proc{p(1, 0, 5, 0)},
-			exited:  true, exitCPU: 80,
+			name:   "after exit the rusage counts",
+			procs:  []procstat.Proc{p(1, 0, 5, 0)},
+			exited: true, exitCPU: 80,
 			wantCPU: 80, wantPID: []int{1, 100},
 		},
 	}
