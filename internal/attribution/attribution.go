@@ -17,6 +17,8 @@
 package attribution
 
 import (
+	"cmp"
+	"math/bits"
 	"slices"
 	"time"
 
@@ -120,7 +122,7 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 	}
 	snap.Utilisation = utilisation(prev.CPU, cur.CPU)
 
-	hostDelta := a.zones(snap, cur.Zones, dt)
+	hostDelta, devices := a.zones(snap, cur.Zones, dt)
 	hostPower := units.PowerOf(hostDelta, dt)
 
 	idlePower, origin := a.idleBaseline()
@@ -132,7 +134,7 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 	if a.opts.IdlePolicy == PolicyShared {
 		toSplit, idleBooked = hostDelta, 0
 	}
-	lost := a.processes(snap, prev, cur, toSplit)
+	lost := a.processes(snap, prev, cur, toSplit, a.deviceParts(devices, cur.Shares, toSplit, hostDelta))
 
 	a.host += hostDelta
 	a.idle += idleBooked
@@ -182,10 +184,11 @@ func (a *Attributor) idleBaseline() (units.Power, string) {
 }
 
 // zones books every zone's delta, fills snap.Zones and snap.Host.Source,
-// and returns the host delta. A zone seen for the first time contributes
-// nothing this tick (its counter's past is unknown); a zone that is gone is
-// forgotten.
-func (a *Attributor) zones(snap *snapshot.Snapshot, zones []sensor.Zone, dt time.Duration) units.Energy {
+// and returns the host delta and the deltas of the host's device zones
+// (GPUs). A zone seen for the first time contributes nothing this tick (its
+// counter's past is unknown); a zone that is gone is forgotten.
+func (a *Attributor) zones(snap *snapshot.Snapshot, zones []sensor.Zone, dt time.Duration) (units.Energy, map[string]units.Energy) {
+	var devices map[string]units.Energy
 	view := viewOf(zones)
 	snap.Zones = make([]snapshot.Zone, 0, len(zones))
 	snap.Host.Source = sensor.Measured
@@ -213,6 +216,12 @@ func (a *Attributor) zones(snap *snapshot.Snapshot, zones []sensor.Zone, dt time
 		})
 		if countsInHost(z.Kind, view) {
 			host += delta
+			if z.Kind == sensor.KindGPU && delta > 0 {
+				if devices == nil {
+					devices = map[string]units.Energy{}
+				}
+				devices[z.ID] = delta
+			}
 			if z.Source == sensor.Estimated {
 				snap.Host.Source = sensor.Estimated
 			}
@@ -223,14 +232,44 @@ func (a *Attributor) zones(snap *snapshot.Snapshot, zones []sensor.Zone, dt time
 			delete(a.lastRaw, id)
 		}
 	}
-	return host
+	return host, devices
 }
 
-// processes splits energy among the processes of cur by their CPU time
-// since prev, fills snap.Processes, moves the books of processes that are
-// gone into the exited total, and returns the energy that could not be
-// split because no process used any CPU time.
-func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy units.Energy) units.Energy {
+// devicePart is the share of a device zone's energy that goes to processes
+// by their use of the device.
+type devicePart struct {
+	energy units.Energy
+	shares sensor.Shares
+}
+
+// deviceParts takes out of the energy to split the part that belongs to
+// device zones with process shares: each such zone gives its delta scaled
+// by toSplit/host, so that the idle baseline weighs on devices and CPUs
+// alike.
+func (a *Attributor) deviceParts(devices map[string]units.Energy, shares map[string]sensor.Shares, toSplit, host units.Energy) []devicePart {
+	if len(devices) == 0 || len(shares) == 0 || host == 0 {
+		return nil
+	}
+	var parts []devicePart
+	for id, d := range devices {
+		sh := shares[id]
+		if len(sh) == 0 {
+			continue
+		}
+		hi, lo := bits.Mul64(uint64(d), uint64(toSplit))
+		q, _ := bits.Div64(hi, lo, uint64(host)) // d ≤ host, so no overflow
+		parts = append(parts, devicePart{energy: units.Energy(q), shares: sh})
+	}
+	slices.SortFunc(parts, func(x, y devicePart) int { return cmp.Compare(x.energy, y.energy) })
+	return parts
+}
+
+// processes splits energy among the processes of cur — the device parts by
+// their shares of each device, the rest by their CPU time since prev —,
+// fills snap.Processes, moves the books of processes that are gone into the
+// exited total, and returns the energy that could not be split because no
+// process used any CPU time (or no process that used a device is alive).
+func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy units.Energy, devices []devicePart) units.Energy {
 	n := len(cur.Procs)
 	a.weights = slices.Grow(a.weights[:0], n)[:n]
 	a.shares = slices.Grow(a.shares[:0], n)[:n]
@@ -257,7 +296,15 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 		a.weights[i] = d
 		books[i] = b
 	}
-	a.rem = split(uint64(energy), a.weights, a.shares, a.rem)
+	gpu := a.splitDevices(cur.Procs, devices)
+	var cpuPool units.Energy = energy
+	for _, g := range gpu {
+		cpuPool -= units.Energy(g)
+	}
+	a.rem = split(uint64(cpuPool), a.weights, a.shares, a.rem)
+	for i, g := range gpu {
+		a.shares[i] += g
+	}
 
 	var lost units.Energy = energy
 	snap.Processes = make([]snapshot.Process, n)
@@ -284,6 +331,34 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 	}
 	slices.SortFunc(snap.Processes, byEnergy)
 	return lost
+}
+
+// splitDevices splits each device part among the processes of procs by
+// their shares; shares of processes that are gone are left out and the
+// others renormalised. It returns per-process energy, or nil when there is
+// no device part.
+func (a *Attributor) splitDevices(procs []procstat.Proc, devices []devicePart) []uint64 {
+	if len(devices) == 0 {
+		return nil
+	}
+	total := make([]uint64, len(procs))
+	weights := make([]uint64, len(procs))
+	out := make([]uint64, len(procs))
+	for _, d := range devices {
+		var used bool
+		for i, p := range procs {
+			weights[i] = uint64(d.shares[p.PID] * 1e9)
+			used = used || weights[i] > 0
+		}
+		if !used {
+			continue // nobody alive used it: its energy stays with the CPU split
+		}
+		a.rem = split(uint64(d.energy), weights, out, a.rem)
+		for i := range out {
+			total[i] += out[i]
+		}
+	}
+	return total
 }
 
 func byEnergy(x, y snapshot.Process) int {

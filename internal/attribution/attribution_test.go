@@ -105,6 +105,19 @@ func TestObserve(t *testing.T) {
 			want:  want{host: 300, procs: map[int]uint64{1: 300}},
 		},
 		{
+			name:  "gpu energy goes by gpu shares, the rest by cpu time",
+			opts:  Options{IdlePower: 100 * units.Microwatt, IdleOrigin: IdleFromFlag},
+			first: sample(0, []sensor.Zone{pkg("p0", 0, 0, 0), zone("gpu:0", sensor.KindGPU, 0)}, proc(1, 1, 0), proc(2, 1, 0), proc(3, 1, 0)),
+			next: func() Sample {
+				s := sample(1, []sensor.Zone{pkg("p0", 0, 200, 0), zone("gpu:0", sensor.KindGPU, 200)}, proc(1, 1, 1), proc(2, 1, 1), proc(3, 1, 0))
+				s.Shares = map[string]sensor.Shares{"gpu:0": {3: 0.75, 2: 0.25, 99: 5}}
+				return s
+			}(),
+			// host 400, idle 100: 3/4 of each zone is active. gpu 150 by
+			// shares (pid 99 is gone: renormalised), cpu 150 by cpu time.
+			want: want{host: 400, idle: 100, procs: map[int]uint64{1: 75, 2: 75 + 38, 3: 112}},
+		},
+		{
 			name:  "remainders are distributed so the split is exact",
 			first: sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, proc(1, 1, 0), proc(2, 1, 0), proc(3, 1, 0)),
 			next:  sample(1, []sensor.Zone{pkg("p0", 0, 100, 0)}, proc(1, 1, 1), proc(2, 1, 1), proc(3, 1, 1)),

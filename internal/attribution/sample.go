@@ -17,7 +17,10 @@ type Sample struct {
 	// CPU time, not only what it used after it was first seen.
 	BootTicks uint64
 	Zones     []sensor.Zone
-	Procs     []procstat.Proc
+	// Shares, per zone ID, divide a device's energy among processes by
+	// their use of it (GPU utilisation) instead of by CPU time.
+	Shares map[string]sensor.Shares
+	Procs  []procstat.Proc
 	CPU       procstat.CPUTimes
 	// ProcStats and ReadDuration describe the read itself.
 	ProcStats    procstat.Stats

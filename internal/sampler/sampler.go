@@ -79,6 +79,9 @@ func (s *Sampler) Tick() *snapshot.Snapshot {
 		return s.down(err)
 	}
 	smp := attribution.Sample{Zones: reading.Zones}
+	if ps, ok := s.sensor.(sensor.ProcessSharer); ok {
+		smp.Shares = ps.ProcessShares()
+	}
 	smp.Time = s.now()
 	smp.BootTicks = s.bootTicks()
 	if cpu, err := s.procs.CPUTimes(); err == nil {

@@ -86,3 +86,19 @@ func HasIdleModel(s Sensor) bool {
 	_, ok := s.(IdleModeller)
 	return ok
 }
+
+// ProcessShares merges the members' shares (zone IDs do not collide).
+func (m multi) ProcessShares() map[string]Shares {
+	var out map[string]Shares
+	for _, s := range m {
+		if ps, ok := s.(ProcessSharer); ok {
+			for id, sh := range ps.ProcessShares() {
+				if out == nil {
+					out = map[string]Shares{}
+				}
+				out[id] = sh
+			}
+		}
+	}
+	return out
+}

@@ -81,6 +81,20 @@ type Describer interface {
 	Method() string
 }
 
+// Shares maps a PID to its share of one zone's energy over the interval
+// since the previous Read; the shares sum to 1, or the map is empty when
+// no process used the device.
+type Shares map[int]float64
+
+// ProcessSharer is implemented by sensors that know which processes used
+// a device (the gpu sensor): ProcessShares returns, per zone ID, how the
+// zone's energy between the last two Reads divides among processes.
+// Attribution splits such a zone's active energy by these shares instead
+// of by CPU time. Zones absent from the map are split by CPU time.
+type ProcessSharer interface {
+	ProcessShares() map[string]Shares
+}
+
 // Closer is implemented by sensors that hold resources.
 type Closer interface {
 	Close() error

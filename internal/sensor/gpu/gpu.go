@@ -17,30 +17,24 @@
 // sensor.ErrUnavailable.
 package gpu
 
+import "github.com/wattlens/wattlens/internal/sensor"
+
 // Name is the sensor's registry name.
 const Name = "gpu"
 
-// Shares maps a PID to its share of one GPU's energy over an interval.
-// The shares sum to 1 when any process used the GPU's SMs in the
-// interval, and the map is empty when none did.
-type Shares map[int]float64
+// Shares maps a PID to its share of one GPU's energy over an interval
+// (see sensor.Shares). The gpu sensor implements sensor.ProcessSharer:
+// each PID's share is its SM utilisation summed over NVML's samples in the
+// interval, divided by the sum over all PIDs. A GPU whose driver does not
+// report per-process utilisation (nvmlDeviceGetProcessUtilization
+// unsupported, or failing this interval) is absent from the map. PIDs are
+// as NVML reports them: the host's PID namespace. NVML's samples cannot
+// give absolute utilisation (it reports only processes that ran, not how
+// many sample periods passed idle), so the shares are relative.
+type Shares = sensor.Shares
 
-// ProcessSharer is implemented by the gpu sensor. ProcessShares returns,
-// per GPU zone ID ("gpu:0", …), how the energy that zone spent between the
-// last two calls of Read divides among processes: each PID's share is its
-// SM utilisation summed over NVML's samples in that interval, divided by
-// the sum over all PIDs. A GPU whose driver does not report per-process
-// utilisation (nvmlDeviceGetProcessUtilization unsupported, or failing
-// this interval) is absent from the map. PIDs are as NVML reports them:
-// the host's PID namespace.
-//
-// The shares are relative, like CPU-time shares: apply them to the GPU's
-// energy above its idle baseline, and book the idle part as for the CPU.
-// NVML's samples cannot give absolute utilisation (it reports only
-// processes that ran, not how many sample periods passed idle).
-type ProcessSharer interface {
-	ProcessShares() map[string]Shares
-}
+// ProcessSharer is sensor.ProcessSharer.
+type ProcessSharer = sensor.ProcessSharer
 
 // utilSample is the part of nvml.ProcessUtilizationSample the share
 // arithmetic uses.
