@@ -2,12 +2,362 @@ package main
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/procfs"
+
+	"github.com/wattlens/wattlens/internal/sensor/registry"
+	"github.com/wattlens/wattlens/internal/units"
 )
 
-// setupInfo is being written; see the issue for this command.
+// setupInfo declares the info command: which power sources exist here,
+// which one is used, and why the others are not.
 func setupInfo(cmd *kingpin.CmdClause) action {
-	return func(ctx context.Context, e *env) error { return errors.New("info: not built yet") }
+	asJSON := cmd.Flag("json", "Write the report as one JSON object, for machines.").Bool()
+	return func(_ context.Context, e *env) error {
+		rep := e.info()
+		if *asJSON {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false)
+			return enc.Encode(rep)
+		}
+		return rep.write(e.stdout)
+	}
+}
+
+// infoReport is what info says; its JSON form is `info --json`.
+type infoReport struct {
+	Machine machineInfo  `json:"machine"`
+	Sensors []sensorInfo `json:"sensors"`
+	// Use is the sensor set the other commands would open with the same
+	// global flags; UseWhy says how it was chosen.
+	Use    []string `json:"use"`
+	UseWhy string   `json:"use_why"`
+}
+
+type machineInfo struct {
+	CPUModel string `json:"cpu_model,omitempty"`
+	Sockets  int    `json:"sockets"`
+	Cores    int    `json:"cores"`
+	Threads  int    `json:"threads"`
+	// CPUInfoError says why <procfs>/cpuinfo could not be read.
+	CPUInfoError string `json:"cpuinfo_error,omitempty"`
+	// VirtualMachine is true when this looks like a guest; VMEvidence
+	// says from what.
+	VirtualMachine bool     `json:"virtual_machine"`
+	VMEvidence     []string `json:"vm_evidence,omitempty"`
+	SysVendor      string   `json:"sys_vendor,omitempty"`
+	ProductName    string   `json:"product_name,omitempty"`
+}
+
+type sensorInfo struct {
+	Name  string `json:"name"`
+	Help  string `json:"help"`
+	Works bool   `json:"works"`
+	// Reason says why not, with the fix where there is one.
+	Reason     string     `json:"reason,omitempty"`
+	Permission bool       `json:"permission_denied,omitempty"`
+	Method     string     `json:"method,omitempty"`
+	Auto       string     `json:"auto,omitempty"` // "cpu", "add", or empty: never chosen by auto
+	Zones      []zoneInfo `json:"zones,omitempty"`
+}
+
+type zoneInfo struct {
+	ID     string `json:"id"`
+	Kind   string `json:"kind"`
+	Name   string `json:"name,omitempty"`
+	Socket int    `json:"socket"` // -1 when none
+	Source string `json:"source"`
+	// MaxEnergyRangeUJ is the value the counter wraps at, in µJ; 0 when
+	// unknown.
+	MaxEnergyRangeUJ uint64 `json:"max_energy_range_uj"`
+}
+
+// info probes every sensor once (none is kept open) and looks at the
+// machine.
+func (e *env) info() infoReport {
+	statuses := registry.Probe(e.sensorOptions())
+	rep := infoReport{Machine: machine(e.cfg.ProcFS, e.cfg.SysFS)}
+	auto := map[string]string{}
+	for _, en := range registry.Entries() {
+		auto[en.Name] = en.Auto
+	}
+	for _, st := range statuses {
+		si := sensorInfo{Name: st.Name, Help: st.Help, Works: st.Works, Reason: st.Reason,
+			Permission: st.Permission, Method: st.Method, Auto: auto[st.Name]}
+		for _, z := range st.Zones {
+			si.Zones = append(si.Zones, zoneInfo{ID: z.ID, Kind: z.Kind, Name: z.Name, Socket: z.Socket,
+				Source: string(z.Source), MaxEnergyRangeUJ: z.MaxRange.Microjoules()})
+		}
+		rep.Sensors = append(rep.Sensors, si)
+	}
+	switch {
+	case e.cfg.VM:
+		rep.Use, rep.UseWhy = []string{registry.VM}, "--vm"
+	case len(e.cfg.Sensors) == 1 && e.cfg.Sensors[0] == "auto":
+		rep.Use = registry.AutoChoice(statuses)
+		rep.UseWhy = autoRule()
+	default:
+		rep.Use, rep.UseWhy = e.cfg.Sensors, "--sensor"
+	}
+	if e.cfg.VM || rep.UseWhy == "--sensor" {
+		works := map[string]bool{}
+		for _, st := range statuses {
+			works[st.Name] = st.Works
+		}
+		for _, n := range rep.Use {
+			if !works[n] {
+				rep.UseWhy += "; " + n + " does not work here, so the exporters will not start"
+			}
+		}
+	}
+	if rep.Use == nil {
+		rep.Use = []string{}
+	}
+	return rep
+}
+
+// autoRule says in words what auto chooses, from the registry's table.
+func autoRule() string {
+	var cpu, add []string
+	for _, en := range registry.Entries() {
+		switch en.Auto {
+		case "cpu":
+			cpu = append(cpu, en.Name)
+		case "add":
+			add = append(add, en.Name)
+		}
+	}
+	rule := "auto: the first that works of " + strings.Join(cpu, ", ")
+	if len(add) > 0 {
+		rule += "; plus " + strings.Join(add, ", ") + " where it works"
+	}
+	return rule
+}
+
+// machine describes the CPUs (from <procfs>/cpuinfo) and whether this is
+// a virtual machine: the cpuinfo "hypervisor" flag (set by the CPUID bit
+// hypervisors raise) or a DMI vendor/product of a known hypervisor
+// (<sysfs>/class/dmi/id/sys_vendor and product_name).
+func machine(procRoot, sysRoot string) machineInfo {
+	var m machineInfo
+	cpus, err := cpuInfo(procRoot)
+	if err != nil {
+		m.CPUInfoError = err.Error()
+	}
+	summariseCPUs(&m, cpus)
+	dmi := filepath.Join(sysRoot, "class", "dmi", "id")
+	m.SysVendor = readTrimmed(filepath.Join(dmi, "sys_vendor"))
+	m.ProductName = readTrimmed(filepath.Join(dmi, "product_name"))
+	if hv := dmiHypervisor(m.SysVendor, m.ProductName); hv != "" {
+		m.VMEvidence = append(m.VMEvidence, "DMI names "+hv)
+	}
+	m.VirtualMachine = len(m.VMEvidence) > 0
+	return m
+}
+
+func cpuInfo(procRoot string) ([]procfs.CPUInfo, error) {
+	fs, err := procfs.NewFS(procRoot)
+	if err != nil {
+		return nil, err
+	}
+	return fs.CPUInfo()
+}
+
+// summariseCPUs counts sockets (distinct physical ids), cores (distinct
+// physical id, core id pairs) and threads (processor entries).
+func summariseCPUs(m *machineInfo, cpus []procfs.CPUInfo) {
+	sockets, cores := map[string]bool{}, map[[2]string]bool{}
+	hypervisor := false
+	for _, c := range cpus {
+		if m.CPUModel == "" {
+			m.CPUModel = strings.Join(strings.Fields(c.ModelName), " ")
+		}
+		sockets[c.PhysicalID] = true
+		cores[[2]string{c.PhysicalID, c.CoreID}] = true
+		hypervisor = hypervisor || slices.Contains(c.Flags, "hypervisor")
+	}
+	m.Threads = len(cpus)
+	m.Sockets, m.Cores = len(sockets), len(cores)
+	if len(cpus) > 0 && cpus[0].CoreID == "" {
+		m.Cores = 0 // not given (some architectures, some hypervisors)
+	}
+	if hypervisor {
+		m.VMEvidence = append(m.VMEvidence, "cpuinfo has the hypervisor flag")
+	}
+}
+
+// hypervisorVendors are DMI sys_vendor or product_name fragments that
+// hypervisors and clouds set in their guests.
+var hypervisorVendors = []string{
+	"QEMU", "KVM", "VMware", "VirtualBox", "innotek", "Xen", "Bochs", "Parallels",
+	"Amazon EC2", "Google Compute Engine", "OpenStack", "DigitalOcean", "Hetzner vServer",
+	"Virtual Machine", // Microsoft Hyper-V and Azure: "Microsoft Corporation" / "Virtual Machine"
+	"BHYVE", "Cloud Hypervisor", "Firecracker", "Nutanix AHV", "oVirt", "RHEV",
+}
+
+// dmiHypervisor returns the DMI field that names a hypervisor, or "".
+func dmiHypervisor(vendor, product string) string {
+	for _, f := range []string{vendor, product} {
+		for _, v := range hypervisorVendors {
+			if strings.Contains(strings.ToLower(f), strings.ToLower(v)) {
+				return fmt.Sprintf("%q", f)
+			}
+		}
+	}
+	return ""
+}
+
+// readTrimmed returns the file's content without surrounding space, or ""
+// when it cannot be read (no DMI on many ARM boards; product_name is
+// root-only on none, but sys_vendor may be absent).
+func readTrimmed(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// write prints the report for people.
+func (r infoReport) write(w io.Writer) error {
+	var b strings.Builder
+	m := r.Machine
+	b.WriteString("Machine\n")
+	model := m.CPUModel
+	if model == "" {
+		model = "unknown"
+	}
+	rows := [][]string{{"CPU", model}}
+	switch {
+	case m.CPUInfoError != "":
+		rows = append(rows, []string{"topology", "unknown: " + m.CPUInfoError})
+	case m.Cores > 0:
+		rows = append(rows, []string{"topology", fmt.Sprintf("%s, %d cores, %d threads", plural(m.Sockets, "socket"), m.Cores, m.Threads)})
+	default:
+		rows = append(rows, []string{"topology", fmt.Sprintf("%s, %d threads", plural(m.Sockets, "socket"), m.Threads)})
+	}
+	if m.SysVendor != "" || m.ProductName != "" {
+		rows = append(rows, []string{"system", strings.TrimSpace(m.SysVendor + " " + m.ProductName)})
+	}
+	if m.VirtualMachine {
+		rows = append(rows, []string{"virtual machine", "yes: " + strings.Join(m.VMEvidence, "; ")})
+	} else {
+		rows = append(rows, []string{"virtual machine", "no sign of one"})
+	}
+	columns(&b, rows)
+
+	b.WriteString("\nSensors\n")
+	width := 0
+	for _, s := range r.Sensors {
+		width = max(width, len(s.Name))
+	}
+	indent := strings.Repeat(" ", 2+width+2)
+	for _, s := range r.Sensors {
+		state := "works"
+		if !s.Works {
+			state = "no"
+		}
+		fmt.Fprintf(&b, "  %-*s  %-5s  %s\n", width, s.Name, state, s.Help)
+		switch {
+		case !s.Works:
+			fmt.Fprintf(&b, "%swhy: %s\n", indent, s.Reason)
+		case s.Method != "":
+			fmt.Fprintf(&b, "%smethod: %s\n", indent, s.Method)
+		}
+	}
+
+	b.WriteString("\nIn use\n")
+	if len(r.Use) == 0 {
+		fmt.Fprintf(&b, "  none: no sensor works here (%s)\n", r.UseWhy)
+	} else {
+		fmt.Fprintf(&b, "  %s (%s)\n", strings.Join(r.Use, ", "), r.UseWhy)
+	}
+
+	zones(&b, r.Sensors)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// zones lists the zones of every working sensor with the range their
+// counter wraps at, and how long that takes at 100 W.
+func zones(b *strings.Builder, sensors []sensorInfo) {
+	rows := [][]string{{"sensor", "id", "kind", "name", "socket", "source", "wraps at"}}
+	for _, s := range sensors {
+		for _, z := range s.Zones {
+			socket := "-"
+			if z.Socket >= 0 {
+				socket = strconv.Itoa(z.Socket)
+			}
+			rows = append(rows, []string{s.Name, z.ID, z.Kind, z.Name, socket, z.Source, wrapRange(z.MaxEnergyRangeUJ)})
+		}
+	}
+	if len(rows) > 1 {
+		b.WriteString("\nZones\n")
+		columns(b, rows)
+	}
+}
+
+// columns writes rows indented by two spaces, each column padded to its
+// widest cell and two spaces from the next.
+func columns(b *strings.Builder, rows [][]string) {
+	var widths []int
+	for _, row := range rows {
+		for i, cell := range row {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+		}
+	}
+	for _, row := range rows {
+		b.WriteString(" ")
+		for i, cell := range row {
+			b.WriteString(" ")
+			b.WriteString(cell)
+			if i < len(row)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell)+1))
+			}
+		}
+		b.WriteString("\n")
+	}
+}
+
+// wrapRange writes a counter's range in joules and the time it lasts at
+// 100 W.
+func wrapRange(uj uint64) string {
+	if uj == 0 {
+		return "unknown (a decrease is taken as a reset)"
+	}
+	e := units.Energy(uj)
+	secs := e.Joules() / 100
+	var lasts string
+	switch {
+	case secs < 120:
+		lasts = fmt.Sprintf("%.0f s", secs)
+	case secs < 2*3600:
+		lasts = fmt.Sprintf("%.0f min", secs/60)
+	case secs < 2*86400:
+		lasts = fmt.Sprintf("%.1f h", secs/3600)
+	default:
+		lasts = fmt.Sprintf("%.0f days", secs/86400)
+	}
+	return fmt.Sprintf("%d µJ (%.0f J, %s at 100 W)", uj, e.Joules(), lasts)
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -22,6 +22,9 @@ func setupJSON(cmd *kingpin.CmdClause) action {
 		Short('f').PlaceHolder("PATH").String()
 
 	return func(ctx context.Context, e *env) error {
+		if *step <= 0 {
+			return usageError{errors.New("--step must be more than 0")}
+		}
 		if *top < 0 {
 			return usageError{errors.New("--max-top-consumers must be 0 (all) or more")}
 		}

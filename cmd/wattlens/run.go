@@ -13,7 +13,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/run"
+	runcmd "github.com/wattlens/wattlens/internal/run"
 	"github.com/wattlens/wattlens/internal/sensor"
 )
 
@@ -45,7 +45,7 @@ func setupRun(cmd *kingpin.CmdClause) action {
 		}
 		defer closeSensor(sen, e.log)
 
-		opts := run.Options{
+		opts := runcmd.Options{
 			Sensor:      sen,
 			Procs:       procstat.NewReader(e.cfg.ProcFS),
 			Attribution: e.attributionOptions(sen),
@@ -53,12 +53,12 @@ func setupRun(cmd *kingpin.CmdClause) action {
 			Stdin:       os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			Log: e.log,
 		}
-		rep := run.Report{CarbonIntensity: *carbon}
-		var last run.Result
+		rep := runcmd.Report{CarbonIntensity: *carbon}
+		var last runcmd.Result
 		for i := 0; i < *repeat; i++ {
-			res, err := run.Run(*argv, opts)
+			res, err := runcmd.Run(*argv, opts)
 			if err != nil {
-				if errors.Is(err, run.ErrStart) {
+				if errors.Is(err, runcmd.ErrStart) {
 					fmt.Fprintf(e.stderr, "wattlens: %s\n", err)
 					return exitStatus(127)
 				}
@@ -83,7 +83,7 @@ func setupRun(cmd *kingpin.CmdClause) action {
 	}
 }
 
-func writeReport(rep run.Report, asJSON bool, output string, stderr io.Writer) error {
+func writeReport(rep runcmd.Report, asJSON bool, output string, stderr io.Writer) error {
 	w := stderr
 	if output != "" {
 		f, err := os.Create(output)

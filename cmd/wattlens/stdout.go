@@ -22,6 +22,9 @@ func setupStdout(cmd *kingpin.CmdClause) action {
 		Short('r').PlaceHolder("REGEX").String()
 
 	return func(ctx context.Context, e *env) error {
+		if *step <= 0 {
+			return usageError{errors.New("--step must be more than 0")}
+		}
 		if *procs < 0 {
 			return usageError{errors.New("--processes must be 0 (all) or more")}
 		}

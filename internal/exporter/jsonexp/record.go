@@ -1,0 +1,245 @@
+package jsonexp
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/wattlens/wattlens/internal/snapshot"
+)
+
+// Consumer kinds.
+const (
+	KindProcess = "process"
+	KindVM      = "vm"
+	KindOther   = "other"
+)
+
+// Record is one line of the JSON output: the schema, documented in
+// docs/json.md. Energies are in joules and powers in watts, converted from
+// the snapshot's microjoules and microwatts. In every record
+//
+//	Σ Consumers[].EnergyJoules + Idle.EnergyJoules = Host.EnergyJoules
+//	Σ Consumers[].IntervalEnergyJoules + Idle.IntervalEnergyJoules = Host.IntervalEnergyJoules
+//
+// exactly in microjoules (each figure is a whole number of microjoules
+// divided by 10⁶).
+type Record struct {
+	Timestamp       Timestamp `json:"timestamp"`
+	Seq             uint64    `json:"seq"`
+	IntervalSeconds float64   `json:"interval_seconds"`
+	Sensor          string    `json:"sensor"`
+	SensorUp        bool      `json:"sensor_up"`
+	SensorError     string    `json:"sensor_error,omitempty"`
+	Method          string    `json:"method,omitempty"`
+
+	Host      Host       `json:"host"`
+	Idle      Idle       `json:"idle"`
+	Zones     []Zone     `json:"zones"`
+	Consumers []Consumer `json:"consumers"`
+
+	Utilisation float64 `json:"utilisation"`
+	CPUs        int     `json:"cpus"`
+	Processes   int     `json:"processes"`
+	Skipped     int     `json:"skipped"`
+	// Matched is the number of processes --process-regex kept; absent
+	// without a regex.
+	Matched *int `json:"matched,omitempty"`
+	Wraps   int  `json:"wraps"`
+	Resets  int  `json:"resets"`
+}
+
+// Host is the whole machine.
+type Host struct {
+	EnergyJoules         float64 `json:"energy_joules"`
+	IntervalEnergyJoules float64 `json:"interval_energy_joules"`
+	PowerWatts           float64 `json:"power_watts"`
+	IdlePowerWatts       float64 `json:"idle_power_watts"`
+	IdleOrigin           string  `json:"idle_origin"`
+	Source               string  `json:"source"`
+}
+
+// Idle is the idle pseudo-consumer.
+type Idle struct {
+	EnergyJoules         float64 `json:"energy_joules"`
+	IntervalEnergyJoules float64 `json:"interval_energy_joules"`
+	PowerWatts           float64 `json:"power_watts"`
+	Policy               string  `json:"policy"`
+}
+
+// Zone is one energy counter.
+type Zone struct {
+	Zone                 string  `json:"zone"` // kind: package, core, uncore, dram, psys, gpu
+	Name                 string  `json:"name"`
+	ID                   string  `json:"id"`
+	Socket               int     `json:"socket"` // -1 when none
+	EnergyJoules         float64 `json:"energy_joules"`
+	IntervalEnergyJoules float64 `json:"interval_energy_joules"`
+	PowerWatts           float64 `json:"power_watts"`
+	Source               string  `json:"source"`
+}
+
+// Consumer is one listed process (kind "process" or "vm"), or the sum of
+// everything else besides idle (kind "other", always the last entry).
+type Consumer struct {
+	Kind string `json:"kind"`
+	PID  int    `json:"pid,omitempty"`
+	// StartTime is the process's start in clock ticks since boot
+	// (/proc/<pid>/stat field 22): with PID, it tells a reused PID apart.
+	StartTime uint64 `json:"start_time,omitempty"`
+	VM        string `json:"vm,omitempty"`
+	Exe       string `json:"exe,omitempty"`
+	Comm      string `json:"comm,omitempty"`
+	Cmdline   string `json:"cmdline,omitempty"`
+	// Count is, for "other", the number of running processes it sums
+	// (exited processes and unattributed energy come on top).
+	Count *int `json:"count,omitempty"`
+
+	EnergyJoules         float64 `json:"energy_joules"`
+	IntervalEnergyJoules float64 `json:"interval_energy_joules"`
+	PowerWatts           float64 `json:"power_watts"`
+	CPUSeconds           float64 `json:"cpu_seconds"`
+	CPUSecondsTotal      float64 `json:"cpu_seconds_total"`
+}
+
+// Options choose which consumers a record lists.
+type Options struct {
+	// MaxConsumers is the number of processes listed before the rest is
+	// summed into the "other" entry; 0 or less lists every process.
+	MaxConsumers int
+	// Filter, when set, lists only the processes it keeps; the others go
+	// into "other" too.
+	Filter *Filter
+}
+
+// NewRecord builds the record of s. When the sensor is down the snapshot
+// holds the books of the last good tick: the record keeps their
+// cumulative figures, and its interval figures and powers are 0 (nothing
+// was measured; the next good line covers the gap).
+func NewRecord(s *snapshot.Snapshot, opts Options) Record {
+	var r Record
+	fillRecord(&r, s, opts)
+	return r
+}
+
+// fillRecord builds the record of s into r, reusing r's slices.
+func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
+	up := s.SensorUp
+	*r = Record{
+		Timestamp:       Timestamp(s.Time),
+		Seq:             s.Seq,
+		IntervalSeconds: s.Interval.Seconds(),
+		Sensor:          s.Sensor,
+		SensorUp:        up,
+		SensorError:     s.SensorError,
+		Method:          s.Method,
+		Host: Host{
+			IdlePowerWatts: s.IdlePower.Watts(),
+			IdleOrigin:     s.IdleOrigin,
+			Source:         string(s.Host.Source),
+		},
+		Idle:        Idle{Policy: s.IdlePolicy},
+		Zones:       r.Zones[:0],
+		Consumers:   r.Consumers[:0],
+		Utilisation: s.Utilisation,
+		CPUs:        s.CPUs,
+		Processes:   s.Stats.Processes,
+		Skipped:     s.Stats.Skipped,
+		Wraps:       s.Stats.Wraps,
+		Resets:      s.Stats.Resets,
+	}
+	if r.Zones == nil {
+		r.Zones = make([]Zone, 0, len(s.Zones)) // [] rather than null
+	}
+	if !up {
+		r.IntervalSeconds, r.Utilisation = 0, 0
+	}
+	r.Host.EnergyJoules, r.Host.IntervalEnergyJoules, r.Host.PowerWatts = figures(s.Host, up)
+	r.Idle.EnergyJoules, r.Idle.IntervalEnergyJoules, r.Idle.PowerWatts = figures(s.Idle, up)
+	for _, z := range s.Zones {
+		rz := Zone{Zone: z.Kind, Name: z.Name, ID: z.ID, Socket: z.Socket, Source: string(z.Source)}
+		rz.EnergyJoules, rz.IntervalEnergyJoules, rz.PowerWatts = figures(z.Energy, up)
+		r.Zones = append(r.Zones, rz)
+	}
+
+	sel := Select(s, opts.MaxConsumers, opts.Filter)
+	if opts.Filter != nil {
+		m := sel.Matched
+		r.Matched = &m
+	}
+	for _, p := range sel.Head {
+		c := Consumer{
+			Kind:            KindProcess,
+			PID:             p.PID,
+			StartTime:       p.StartTime,
+			CPUSecondsTotal: p.CPUTotal.Seconds(),
+		}
+		if m := p.Meta; m != nil {
+			c.Exe, c.Comm, c.Cmdline, c.VM = m.Exe, m.Comm, m.Cmdline, m.VM
+			if m.VM != "" {
+				c.Kind = KindVM
+			}
+		}
+		c.EnergyJoules, c.IntervalEnergyJoules, c.PowerWatts = figures(p.Energy, up)
+		if up {
+			c.CPUSeconds = p.CPUDelta.Seconds()
+		}
+		r.Consumers = append(r.Consumers, c)
+	}
+	count := sel.RestCount
+	other := Consumer{Kind: KindOther, Count: &count, CPUSecondsTotal: sel.RestCPUTotal.Seconds()}
+	other.EnergyJoules, other.IntervalEnergyJoules, other.PowerWatts = figures(sel.Rest, up)
+	if up {
+		other.CPUSeconds = sel.RestCPU.Seconds()
+	}
+	r.Consumers = append(r.Consumers, other)
+}
+
+// figures converts one set of books; a tick with the sensor down measured
+// nothing, so only the cumulative figure stands.
+func figures(e snapshot.Energy, up bool) (total, interval, power float64) {
+	if !up {
+		return e.Total.Joules(), 0, 0
+	}
+	return e.Total.Joules(), e.Delta.Joules(), e.Power.Watts()
+}
+
+// TimestampLayout is RFC 3339 with microseconds, in UTC.
+const TimestampLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// Timestamp is a time that encodes as RFC 3339 with a fixed six-digit
+// fraction, so that every line has sub-second precision and the same
+// length of timestamp.
+type Timestamp time.Time
+
+// Time returns t as a time.Time.
+func (t Timestamp) Time() time.Time { return time.Time(t) }
+
+// Equal reports whether t and u are the same instant.
+func (t Timestamp) Equal(u Timestamp) bool { return time.Time(t).Equal(time.Time(u)) }
+
+// MarshalJSON implements json.Marshaler.
+func (t Timestamp) MarshalJSON() ([]byte, error) {
+	tt := time.Time(t).UTC()
+	if y := tt.Year(); y < 0 || y > 9999 {
+		return nil, fmt.Errorf("timestamp year %d outside [0,9999]", y)
+	}
+	b := make([]byte, 0, len(TimestampLayout)+2)
+	b = append(b, '"')
+	b = tt.AppendFormat(b, TimestampLayout)
+	return append(b, '"'), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler; it accepts any RFC 3339 time.
+func (t *Timestamp) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("timestamp: %w", err)
+	}
+	tt, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("timestamp: %w", err)
+	}
+	*t = Timestamp(tt)
+	return nil
+}

@@ -1,0 +1,112 @@
+package jsonexp
+
+import (
+	"regexp"
+	"time"
+
+	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/units"
+)
+
+// Selection is a snapshot's consumers the way exporters list them: the
+// listed processes, then everything else the books hold besides idle, so
+// that Σ Head + Rest + Idle = Host, for the interval and since start.
+type Selection struct {
+	// Head is the listed processes, highest interval energy first. Without
+	// a filter it is a sub-slice of the snapshot's processes: read only.
+	Head []snapshot.Process
+	// Rest is the processes not listed, those that exited since start and
+	// the energy no process could be given (snapshot.TopN's rest).
+	Rest snapshot.Energy
+	// RestCount is the number of running processes in Rest.
+	RestCount int
+	// RestCPU and RestCPUTotal sum the CPU time of the running processes
+	// in Rest, for the interval and since each was first seen.
+	RestCPU, RestCPUTotal time.Duration
+	// Matched is the number of processes the filter kept (all of them
+	// without a filter).
+	Matched int
+}
+
+// Select lists the first n processes of s (all when n <= 0) that f keeps
+// (every process when f is nil) and sums the rest.
+func Select(s *snapshot.Snapshot, n int, f *Filter) Selection {
+	if f == nil {
+		head, rest, count := s.TopN(n)
+		sel := Selection{Head: head, Rest: rest, RestCount: count, Matched: len(s.Processes)}
+		for _, p := range s.Processes[len(head):] {
+			sel.RestCPU += p.CPUDelta
+			sel.RestCPUTotal += p.CPUTotal
+		}
+		return sel
+	}
+	f.next()
+	sel := Selection{Rest: snapshot.Energy{Source: s.Host.Source}}
+	for _, p := range s.Processes {
+		if f.match(p.Meta) {
+			sel.Matched++
+			if n <= 0 || len(sel.Head) < n {
+				sel.Head = append(sel.Head, p)
+				continue
+			}
+		}
+		sel.Rest.Total += p.Total
+		sel.Rest.Delta += p.Delta
+		sel.RestCPU += p.CPUDelta
+		sel.RestCPUTotal += p.CPUTotal
+		sel.RestCount++
+	}
+	// What TopN adds besides the processes: exited and unattributed.
+	_, all, _ := s.TopN(0)
+	sel.Rest.Total += all.Total
+	sel.Rest.Delta += all.Delta
+	sel.Rest.Power = units.PowerOf(sel.Rest.Delta, s.Interval)
+	return sel
+}
+
+// Filter keeps the processes whose executable path or command line
+// matches a regular expression. A process's metadata never changes during
+// its lifetime, so the answer is remembered per process for as long as it
+// is seen, and forgotten one tick after it is gone. A Filter is not safe
+// for concurrent use: each exporter owns one.
+type Filter struct {
+	re        *regexp.Regexp
+	cur, prev map[*procstat.Meta]bool
+}
+
+// NewFilter returns a filter on re.
+func NewFilter(re *regexp.Regexp) *Filter {
+	return &Filter{re: re, cur: map[*procstat.Meta]bool{}, prev: map[*procstat.Meta]bool{}}
+}
+
+// String returns the regular expression.
+func (f *Filter) String() string { return f.re.String() }
+
+// Match reports whether the process described by m is kept. A process
+// with no metadata matches only what an empty string matches.
+func (f *Filter) Match(m *procstat.Meta) bool {
+	if m == nil {
+		return f.re.MatchString("")
+	}
+	return f.re.MatchString(m.Exe) || f.re.MatchString(m.Cmdline)
+}
+
+// next starts a tick: what was looked up during the previous tick is kept
+// one more tick, the rest is forgotten.
+func (f *Filter) next() {
+	f.prev, f.cur = f.cur, f.prev
+	clear(f.cur)
+}
+
+func (f *Filter) match(m *procstat.Meta) bool {
+	if ok, seen := f.cur[m]; seen {
+		return ok
+	}
+	ok, seen := f.prev[m]
+	if !seen {
+		ok = f.Match(m)
+	}
+	f.cur[m] = ok
+	return ok
+}
