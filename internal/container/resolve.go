@@ -29,7 +29,7 @@ func NewResolver(maxEntries int) *Resolver {
 }
 
 // Resolve returns the workload of a cgroup path as /proc/<pid>/cgroup
-// shows it (see ParseCgroupFile), e.g.
+// shows it (see procstat.CgroupPath), e.g.
 // "/system.slice/docker-<id>.scope". It never returns nil: a process in no
 // container and no service gets a Workload of KindNone. The result is
 // shared between callers and must not be modified.

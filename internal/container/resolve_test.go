@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wattlens/wattlens/internal/procstat"
 )
 
 // Container IDs and pod UIDs seen in real cgroup files.
@@ -378,38 +380,10 @@ func TestResolveCgroupFile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := ParseCgroupFile(strings.NewReader(tt.file))
+			path := procstat.CgroupPath([]byte(tt.file))
 			got := NewResolver(0).Resolve(path)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Resolve(%q) mismatch (-want +got):\n%s", path, diff)
-			}
-		})
-	}
-}
-
-func TestParseCgroupFile(t *testing.T) {
-	tests := []struct {
-		name, file, want string
-	}{
-		{"v2", "0::/system.slice/nginx.service\n", "/system.slice/nginx.service"},
-		{"v2 no newline", "0::/a/b", "/a/b"},
-		{"v1 cpu line not first", "12:pids:/p\n4:cpu,cpuacct:/c\n1:name=systemd:/c\n", "/c"},
-		{"v1 cpuacct,cpu order", "12:pids:/p\n3:cpuacct,cpu:/c\n", "/c"},
-		{"v1 cpu alone", "5:cpuset:/s\n4:cpu:/c\n", "/c"},
-		{"v1 no cpu line: name=systemd", "12:pids:/p\n1:name=systemd:/n\n", "/n"},
-		{"v1 no cpu nor systemd: first", "12:pids:/p\n11:memory:/m\n", "/p"},
-		{"hybrid, unified elsewhere: cpu", "3:cpu,cpuacct:/docker/x\n0::/system.slice/containerd.service\n", "/docker/x"},
-		{"hybrid, unified deeper: unified", "3:cpu,cpuacct:/user.slice\n0::/user.slice/user-1000.slice/session-2.scope\n", "/user.slice/user-1000.slice/session-2.scope"},
-		{"hybrid, cpu at root: unified", "3:cpu,cpuacct:/\n0::/system.slice/a.service\n", "/system.slice/a.service"},
-		{"hybrid, prefix is not a parent", "3:cpu,cpuacct:/system.slice/a\n0::/system.slice/ab.service\n", "/system.slice/a"},
-		{"path with colons", "0::/x.slice:cri-containerd:abc\n", "/x.slice:cri-containerd:abc"},
-		{"garbage", "nothing here\n", ""},
-		{"empty", "", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := ParseCgroupFile(strings.NewReader(tt.file)); got != tt.want {
-				t.Errorf("ParseCgroupFile() = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -1,12 +1,12 @@
-package container
+package procstat
 
 import (
 	"bufio"
-	"io"
+	"bytes"
 	"strings"
 )
 
-// ParseCgroupFile returns the cgroup path to resolve from the content of
+// CgroupPath returns the cgroup path that places a process, from the content of
 // /proc/<pid>/cgroup (cgroups(7), "/proc/pid/cgroup"): lines of
 // "<hierarchy-id>:<controllers>:<path>", where the cgroup v2 line is
 // "0::<path>". The path may itself contain ':'.
@@ -23,10 +23,10 @@ import (
 //     "4:cpu,cpuacct:/system.slice" but "0::/system.slice/cron.service".
 //
 // It returns "" when no line parses.
-func ParseCgroupFile(r io.Reader) string {
+func CgroupPath(b []byte) string {
 	var first, cpu, unified, named string
 	var haveFirst, haveCPU, haveUnified, haveNamed bool
-	sc := bufio.NewScanner(r)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		id, rest, ok := strings.Cut(sc.Text(), ":")
 		if !ok {

@@ -1,0 +1,492 @@
+package procstat
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wattlens/wattlens/internal/procstat/procfstest"
+)
+
+// seen is what a test compares of a Proc: its Meta by value.
+type seen struct {
+	PID       int
+	StartTime uint64
+	CPU       uint64
+	Meta      Meta
+}
+
+func summarize(t *testing.T, procs []Proc) []seen {
+	t.Helper()
+	out := make([]seen, 0, len(procs))
+	for _, p := range procs {
+		if p.Meta == nil {
+			t.Fatalf("pid %d: nil Meta", p.PID)
+		}
+		out = append(out, seen{PID: p.PID, StartTime: p.StartTime, CPU: p.CPU, Meta: *p.Meta})
+	}
+	slices.SortFunc(out, func(a, b seen) int { return a.PID - b.PID })
+	return out
+}
+
+func proc(pid int, start, utime, stime uint64, cmd ...string) procfstest.Proc {
+	return procfstest.Proc{
+		PID: pid, PPID: 1, Comm: filepath.Base(cmd[0]), UTime: utime, STime: stime, StartTime: start,
+		Cmdline: cmd, Exe: cmd[0], Cgroup: procfstest.CgroupV2("/user.slice/p" + filepath.Base(cmd[0])),
+	}
+}
+
+func meta(cmd ...string) Meta {
+	return Meta{
+		Exe: cmd[0], Comm: filepath.Base(cmd[0]), Cmdline: strings.Join(cmd, " "),
+		Cgroup: "/user.slice/p" + filepath.Base(cmd[0]),
+	}
+}
+
+// TestReadSteps runs reads over a tree that changes between ticks.
+func TestReadSteps(t *testing.T) {
+	type step struct {
+		name   string
+		change func(fs *procfstest.FS)
+		want   []seen
+		stats  Stats
+	}
+	tests := []struct {
+		name  string
+		start []procfstest.Proc
+		steps []step
+	}{
+		{
+			name: "processes come and go",
+			start: []procfstest.Proc{
+				proc(100, 1000, 10, 5, "/bin/a", "-x"),
+				proc(200, 2000, 1, 1, "/bin/b"),
+			},
+			steps: []step{
+				{
+					name: "first read",
+					want: []seen{
+						{PID: 100, StartTime: 1000, CPU: 15, Meta: meta("/bin/a", "-x")},
+						{PID: 200, StartTime: 2000, CPU: 2, Meta: meta("/bin/b")},
+					},
+					stats: Stats{Seen: 2},
+				},
+				{
+					name: "one exits, one starts, one burns CPU",
+					change: func(fs *procfstest.FS) {
+						fs.Remove(200)
+						fs.Add(proc(300, 3000, 0, 0, "/bin/c", "--flag"))
+						fs.SetCPUTime(100, 30, 9)
+					},
+					want: []seen{
+						{PID: 100, StartTime: 1000, CPU: 39, Meta: meta("/bin/a", "-x")},
+						{PID: 300, StartTime: 3000, CPU: 0, Meta: meta("/bin/c", "--flag")},
+					},
+					stats: Stats{Seen: 2},
+				},
+				{
+					name:   "all gone",
+					change: func(fs *procfstest.FS) { fs.Remove(100); fs.Remove(300) },
+					want:   []seen{},
+					stats:  Stats{},
+				},
+			},
+		},
+		{
+			name:  "PID reused with another start time",
+			start: []procfstest.Proc{proc(100, 1000, 50, 50, "/bin/old")},
+			steps: []step{
+				{
+					name:  "old process",
+					want:  []seen{{PID: 100, StartTime: 1000, CPU: 100, Meta: meta("/bin/old")}},
+					stats: Stats{Seen: 1},
+				},
+				{
+					name: "new process, same PID",
+					change: func(fs *procfstest.FS) {
+						fs.Remove(100)
+						fs.Add(proc(100, 5000, 1, 0, "/bin/new", "arg"))
+					},
+					want:  []seen{{PID: 100, StartTime: 5000, CPU: 1, Meta: meta("/bin/new", "arg")}},
+					stats: Stats{Seen: 1},
+				},
+			},
+		},
+		{
+			name: "unreadable processes are skipped and counted",
+			start: []procfstest.Proc{
+				proc(100, 1000, 1, 2, "/bin/a"),
+				proc(200, 2000, 3, 4, "/bin/b"),
+				proc(300, 3000, 5, 6, "/bin/c"),
+			},
+			steps: []step{
+				{
+					name: "no stat, garbage stat",
+					change: func(fs *procfstest.FS) {
+						fs.RemoveFile(200, "stat")
+						fs.WriteFile(300, "stat", []byte("300 (c) S 1 2 3 garbage\n"))
+					},
+					want:  []seen{{PID: 100, StartTime: 1000, CPU: 3, Meta: meta("/bin/a")}},
+					stats: Stats{Seen: 3, Skipped: 2},
+				},
+				{
+					name:   "stat readable again",
+					change: func(fs *procfstest.FS) { fs.SetCPUTime(300, 7, 7) },
+					want: []seen{
+						{PID: 100, StartTime: 1000, CPU: 3, Meta: meta("/bin/a")},
+						{PID: 300, StartTime: 3000, CPU: 14, Meta: meta("/bin/c")},
+					},
+					stats: Stats{Seen: 3, Skipped: 1},
+				},
+			},
+		},
+		{
+			name: "non-process entries are ignored",
+			start: []procfstest.Proc{
+				proc(100, 1000, 1, 2, "/bin/a"),
+			},
+			steps: []step{
+				{
+					name: "self, sys, a numeric file",
+					change: func(fs *procfstest.FS) {
+						for _, d := range []string{"self", "sys", "12ab"} {
+							if err := os.Mkdir(filepath.Join(fs.Root, d), 0o755); err != nil {
+								t.Fatal(err)
+							}
+						}
+						if err := os.WriteFile(filepath.Join(fs.Root, "4242"), nil, 0o644); err != nil {
+							t.Fatal(err)
+						}
+					},
+					want:  []seen{{PID: 100, StartTime: 1000, CPU: 3, Meta: meta("/bin/a")}},
+					stats: Stats{Seen: 1},
+				},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := procfstest.Build(t, t.TempDir(), tt.start)
+			r := NewReader(fs.Root)
+			var buf []Proc
+			for _, s := range tt.steps {
+				if s.change != nil {
+					s.change(fs)
+				}
+				var st Stats
+				var err error
+				buf, st, err = r.Read(buf)
+				if err != nil {
+					t.Fatalf("%s: Read: %v", s.name, err)
+				}
+				if diff := cmp.Diff(s.want, summarize(t, buf)); diff != "" {
+					t.Errorf("%s: procs mismatch (-want +got):\n%s", s.name, diff)
+				}
+				if diff := cmp.Diff(s.stats, st); diff != "" {
+					t.Errorf("%s: stats mismatch (-want +got):\n%s", s.name, diff)
+				}
+				if got, want := len(r.cache), len(buf); got != want {
+					t.Errorf("%s: %d cache entries, want %d (one per live process)", s.name, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestMetaReadOnce shows that Meta is read once per process lifetime: a
+// later change of its files is not seen, the hook runs once, and every
+// tick hands out the same *Meta. A PID reused by a new process gets a new
+// Meta and a new hook call.
+func TestMetaReadOnce(t *testing.T) {
+	fs := procfstest.Build(t, t.TempDir(), []procfstest.Proc{proc(100, 1000, 1, 1, "/usr/bin/qemu-system-x86_64", "-name", "guest=web")})
+	var calls []Key
+	hook := func(pid int, m *Meta) {
+		calls = append(calls, Key{PID: pid})
+		m.VM = "vm-of-" + m.Comm
+	}
+	r := NewReader(fs.Root, WithMetaHook(hook))
+
+	first, _, err := r.Read(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs.WriteFile(100, "cmdline", []byte("changed\x00"))
+	fs.WriteFile(100, "comm", []byte("changed\n"))
+	fs.SetCPUTime(100, 5, 5)
+	second, _, err := r.Read(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 1 || len(second) != 1 {
+		t.Fatalf("got %d then %d procs, want 1 and 1", len(first), len(second))
+	}
+	if first[0].Meta != second[0].Meta {
+		t.Errorf("Meta pointer changed between ticks: the process's Meta was read again")
+	}
+	want := Meta{
+		Exe: "/usr/bin/qemu-system-x86_64", Comm: "qemu-system-x86_64",
+		Cmdline: "/usr/bin/qemu-system-x86_64 -name guest=web", Cgroup: "/user.slice/pqemu-system-x86_64",
+		VM: "vm-of-qemu-system-x86_64",
+	}
+	if diff := cmp.Diff(want, *second[0].Meta); diff != "" {
+		t.Errorf("cached Meta mismatch (-want +got):\n%s", diff)
+	}
+	if second[0].CPU != 10 {
+		t.Errorf("CPU = %d, want 10 (CPU is read every tick)", second[0].CPU)
+	}
+	if diff := cmp.Diff([]Key{{PID: 100}}, calls); diff != "" {
+		t.Errorf("hook calls after two reads (-want +got):\n%s", diff)
+	}
+
+	// Same PID, new start time: a new process.
+	fs.Remove(100)
+	fs.Add(proc(100, 9000, 0, 0, "/bin/sh"))
+	third, _, err := r.Read(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]Key{{PID: 100}, {PID: 100}}, calls); diff != "" {
+		t.Errorf("hook calls after PID reuse (-want +got):\n%s", diff)
+	}
+	if got := third[0].Meta; got == first[0].Meta || got.Cmdline != "/bin/sh" || got.VM != "vm-of-sh" {
+		t.Errorf("after PID reuse Meta = %+v, want a fresh one for /bin/sh", *got)
+	}
+}
+
+// TestCachePruned shows that the cache does not grow with processes that
+// have exited.
+func TestCachePruned(t *testing.T) {
+	fs := procfstest.New(t, t.TempDir())
+	r := NewReader(fs.Root)
+	var buf []Proc
+	const perTick = 5
+	fs.Add(proc(1, 1, 0, 0, "/sbin/init"))
+	for tick := range 10 {
+		// perTick short-lived processes per tick, plus one that stays.
+		for i := range perTick {
+			pid := 1000 + tick*perTick + i
+			fs.Add(proc(pid, uint64(pid), 0, 0, "/bin/true"))
+		}
+		var err error
+		if buf, _, err = r.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+		if len(buf) != perTick+1 || len(r.cache) != perTick+1 {
+			t.Fatalf("tick %d: %d procs, %d cache entries; want %d and %d", tick, len(buf), len(r.cache), perTick+1, perTick+1)
+		}
+		for i := range perTick {
+			fs.Remove(1000 + tick*perTick + i)
+		}
+	}
+}
+
+func TestReadHostileMeta(t *testing.T) {
+	long := bytes.Repeat([]byte("A\x00"), 512*1024) // 1 MiB
+	tests := []struct {
+		name  string
+		proc  procfstest.Proc
+		files map[string][]byte // written after the process
+		check func(t *testing.T, m Meta)
+		want  *Meta
+	}{
+		{
+			name: "comm with ) ( inside",
+			proc: procfstest.Proc{PID: 10, Comm: "evil) (S 1 2", StartTime: 1, UTime: 3, Cmdline: []string{"x"}},
+			want: &Meta{Comm: "evil) (S 1 2", Cmdline: "x", Cgroup: "/"},
+		},
+		{
+			name:  "control characters and invalid UTF-8",
+			proc:  procfstest.Proc{PID: 11, Comm: "c", StartTime: 1, Exe: "/tmp/a\nb\xff"},
+			files: map[string][]byte{"cmdline": []byte("ls\x00--color\x1b[31m\x00caf\xc3\xa9\x00\xfe\x00\x00"), "comm": []byte("c\x07\n")},
+			want:  &Meta{Exe: "/tmp/a b\uFFFD", Comm: "c\uFFFD", Cmdline: "ls --color\uFFFD[31m café \uFFFD", Cgroup: "/"},
+		},
+		{
+			name:  "megabyte command line",
+			proc:  procfstest.Proc{PID: 12, Comm: "big", StartTime: 1},
+			files: map[string][]byte{"cmdline": long},
+			check: func(t *testing.T, m Meta) {
+				if len(m.Cmdline) > maxCmdline {
+					t.Errorf("len(Cmdline) = %d, want at most %d", len(m.Cmdline), maxCmdline)
+				}
+				if !strings.HasPrefix(m.Cmdline, "A A A") {
+					t.Errorf("Cmdline starts %q, want A A A…", m.Cmdline[:10])
+				}
+			},
+		},
+		{
+			name:  "cut in the middle of a character",
+			proc:  procfstest.Proc{PID: 13, Comm: "u", StartTime: 1},
+			files: map[string][]byte{"cmdline": append(bytes.Repeat([]byte("a"), maxCmdline-1), "éé"...)},
+			check: func(t *testing.T, m Meta) {
+				if !utf8.ValidString(m.Cmdline) || len(m.Cmdline) > maxCmdline {
+					t.Errorf("Cmdline is %d bytes, valid UTF-8 %v", len(m.Cmdline), utf8.ValidString(m.Cmdline))
+				}
+			},
+		},
+		{
+			name: "kernel thread: no exe, empty cmdline",
+			proc: procfstest.Proc{PID: 14, Comm: "kworker/0:1-events", StartTime: 1},
+			files: map[string][]byte{
+				"cgroup": []byte("12:pids:/\n0::/\n"),
+			},
+			want: &Meta{Comm: "kworker/0:1-events", Cgroup: "/"},
+		},
+		{
+			name:  "comm from stat when the comm file is missing",
+			proc:  procfstest.Proc{PID: 15, Comm: "from-stat", StartTime: 1},
+			files: map[string][]byte{"comm": nil},
+			want:  &Meta{Comm: "from-stat", Cgroup: "/"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := procfstest.Build(t, t.TempDir(), []procfstest.Proc{tt.proc})
+			for name, data := range tt.files {
+				if data == nil {
+					fs.RemoveFile(tt.proc.PID, name)
+					continue
+				}
+				fs.WriteFile(tt.proc.PID, name, data)
+			}
+			procs, st, err := NewReader(fs.Root).Read(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(procs) != 1 || st.Skipped != 0 {
+				t.Fatalf("got %d procs, %d skipped; want 1 and 0", len(procs), st.Skipped)
+			}
+			if tt.proc.UTime != 0 && procs[0].CPU != tt.proc.UTime {
+				t.Errorf("CPU = %d, want %d", procs[0].CPU, tt.proc.UTime)
+			}
+			m := *procs[0].Meta
+			for _, s := range []string{m.Exe, m.Comm, m.Cmdline, m.Cgroup} {
+				if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+					t.Errorf("unsafe string in Meta: %q", s)
+				}
+			}
+			if tt.want != nil {
+				if diff := cmp.Diff(*tt.want, m); diff != "" {
+					t.Errorf("Meta mismatch (-want +got):\n%s", diff)
+				}
+			}
+			if tt.check != nil {
+				tt.check(t, m)
+			}
+		})
+	}
+}
+
+func TestReadMissingProcfs(t *testing.T) {
+	r := NewReader(filepath.Join(t.TempDir(), "nope"))
+	if _, _, err := r.Read(nil); err == nil {
+		t.Error("Read of a missing procfs: no error")
+	}
+	if _, err := r.CPUTimes(); err == nil {
+		t.Error("CPUTimes of a missing procfs: no error")
+	}
+}
+
+func TestCPUTimesFake(t *testing.T) {
+	fs := procfstest.New(t, t.TempDir())
+	fs.SetCPU(procfstest.CPU{User: 100, Nice: 1, System: 50, Idle: 1000, IOWait: 7, IRQ: 2, SoftIRQ: 3, Steal: 4, Guest: 40, GuestNice: 1}, 8)
+	got, err := NewReader(fs.Root).CPUTimes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := CPUTimes{Busy: 100 + 1 + 50 + 2 + 3 + 4, Total: 100 + 1 + 50 + 2 + 3 + 4 + 1000 + 7, CPUs: 8}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("CPUTimes mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestCPUTimesLongStat reads a /proc/stat whose cpu lines do not fit in
+// the first read buffer.
+func TestCPUTimesLongStat(t *testing.T) {
+	fs := procfstest.New(t, t.TempDir())
+	fs.SetCPU(procfstest.CPU{User: 1 << 40, Idle: 1 << 41}, 1024)
+	got, err := NewReader(fs.Root).CPUTimes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(CPUTimes{Busy: 1 << 40, Total: 3 << 40, CPUs: 1024}, got); diff != "" {
+		t.Errorf("CPUTimes mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestReadRealProc reads the machine's /proc and finds this test process,
+// with the CPU time it has just burnt.
+func TestReadRealProc(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc:", err)
+	}
+	burn(50 * time.Millisecond)
+	r := NewReader("/proc")
+	procs, st, err := r.Read(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Seen < len(procs) || len(procs) == 0 {
+		t.Fatalf("Seen %d, %d procs", st.Seen, len(procs))
+	}
+	i := slices.IndexFunc(procs, func(p Proc) bool { return p.PID == os.Getpid() })
+	if i < 0 {
+		t.Fatalf("own PID %d not among %d procs (%d skipped)", os.Getpid(), len(procs), st.Skipped)
+	}
+	self := procs[i]
+	if self.CPU == 0 || self.StartTime == 0 {
+		t.Errorf("own process: CPU %d, start time %d; want both > 0", self.CPU, self.StartTime)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if self.Meta.Exe != exe {
+		t.Errorf("own Exe = %q, want %q", self.Meta.Exe, exe)
+	}
+	if !strings.Contains(self.Meta.Cmdline, "-test.") {
+		t.Errorf("own Cmdline = %q, want the test binary's flags", self.Meta.Cmdline)
+	}
+
+	burn(30 * time.Millisecond)
+	procs, _, err = r.Read(procs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i = slices.IndexFunc(procs, func(p Proc) bool { return p.PID == os.Getpid() })
+	if i < 0 {
+		t.Fatal("own PID gone on second read")
+	}
+	if procs[i].CPU <= self.CPU || procs[i].Meta != self.Meta {
+		t.Errorf("second read: CPU %d (was %d), same Meta %v; want more CPU and the same Meta",
+			procs[i].CPU, self.CPU, procs[i].Meta == self.Meta)
+	}
+
+	c, err := r.CPUTimes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CPUs < 1 || c.Busy == 0 || c.Total <= c.Busy {
+		t.Errorf("CPUTimes = %+v, want CPUs ≥ 1 and 0 < Busy < Total", c)
+	}
+}
+
+// burn spins for at least d of CPU time, so that the kernel's USER_HZ
+// counters move by a few ticks.
+func burn(d time.Duration) {
+	x := 0
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		for i := range 100000 {
+			x += i * i
+		}
+	}
+	sink = x
+}
+
+var sink int

@@ -1,0 +1,136 @@
+package procstat
+
+import (
+	"encoding/binary"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The helpers below are thin wrappers over open/read/close/getdents64 that
+// take NUL-terminated []byte paths, so that the per-tick loop allocates
+// nothing: the x/sys/unix functions that take a string copy it to the heap
+// on every call.
+
+// cstring returns s followed by a NUL byte.
+func cstring(s string) []byte { return append([]byte(s), 0) }
+
+// openat opens path, which must end with a NUL byte, relative to dirfd
+// (unix.AT_FDCWD for the working directory), read-only.
+func openat(dirfd int, path []byte, flags int) (int, error) {
+	for {
+		fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd),
+			uintptr(unsafe.Pointer(&path[0])), uintptr(flags|unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
+		switch errno {
+		case 0:
+			return int(fd), nil
+		case unix.EINTR:
+			continue
+		default:
+			return -1, errno
+		}
+	}
+}
+
+// readlinkat reads the target of the link path (NUL-terminated) relative
+// to dirfd into buf.
+func readlinkat(dirfd int, path, buf []byte) (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_READLINKAT, uintptr(dirfd),
+		uintptr(unsafe.Pointer(&path[0])), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// readOnce opens path relative to dirfd, reads it with a single read(2)
+// into buf and closes it. One read is enough for a procfs file that fits
+// in buf: the kernel fills as much as it has in one call.
+func readOnce(dirfd int, path, buf []byte) (int, error) {
+	fd, err := openat(dirfd, path, 0)
+	if err != nil {
+		return 0, err
+	}
+	n, err := unix.Read(fd, buf)
+	unix.Close(fd)
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// readFull opens path relative to dirfd and reads it into buf until EOF or
+// buf is full, then closes it. Longer files are cut at len(buf).
+func readFull(dirfd int, path, buf []byte) (int, error) {
+	fd, err := openat(dirfd, path, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// Offsets in struct linux_dirent64 (getdents64(2)).
+const (
+	direntReclen = 16 // d_reclen, uint16
+	direntType   = 18 // d_type, uint8
+	direntName   = 19 // d_name, NUL-terminated
+)
+
+// appendPIDs lists the directory dirfd with getdents64(2), using buf, and
+// appends to pids every entry whose name is a decimal number (a process
+// directory in procfs). The directory must be freshly opened.
+func appendPIDs(dirfd int, buf []byte, pids []int) ([]int, error) {
+	for {
+		n, err := unix.Getdents(dirfd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return pids, err
+		}
+		if n <= 0 {
+			return pids, nil
+		}
+		for off := 0; off+direntName < n; {
+			reclen := int(binary.NativeEndian.Uint16(buf[off+direntReclen:]))
+			if reclen <= direntName || off+reclen > n {
+				break // malformed; never seen from the kernel
+			}
+			if t := buf[off+direntType]; t == unix.DT_DIR || t == unix.DT_UNKNOWN {
+				if pid, ok := direntPID(buf[off+direntName : off+reclen]); ok {
+					pids = append(pids, pid)
+				}
+			}
+			off += reclen
+		}
+	}
+}
+
+// direntPID parses a NUL-terminated directory entry name as a PID.
+func direntPID(name []byte) (int, bool) {
+	pid := 0
+	i := 0
+	for ; i < len(name) && name[i] != 0; i++ {
+		c := name[i] - '0'
+		if c > 9 || pid > (1<<31)/10 {
+			return 0, false
+		}
+		pid = pid*10 + int(c)
+	}
+	return pid, i > 0
+}
