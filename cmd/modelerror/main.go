@@ -1,0 +1,66 @@
+// Command modelerror measures the estimate sensor's power model against
+// published SPECpower_ssj2008 results and writes the error table, next to
+// the fixed TDP-ratio curve and Cloud Carbon Footprint's linear model.
+//
+//	go run ./cmd/modelerror                                # print the report
+//	go run ./cmd/modelerror -out docs/estimation-error.md  # regenerate the doc
+//	go run ./cmd/modelerror -fit                           # print fitted coefficients
+//
+// The data and the provenance of every row are in
+// internal/model/testdata/specpower (see its README.md).
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/wattlens/wattlens/internal/model"
+)
+
+func main() {
+	dir := flag.String("data", "internal/model/testdata/specpower", "directory holding results.csv and curves.csv")
+	out := flag.String("out", "", "write the Markdown report to this file instead of standard output")
+	fit := flag.Bool("fit", false, "print the coefficients fitted on all the data as Go, for DefaultParams")
+	flag.Parse()
+	if err := run(*dir, *out, *fit); err != nil {
+		fmt.Fprintln(os.Stderr, "modelerror:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir, out string, fit bool) error {
+	results, err := load(filepath.Join(dir, "results.csv"), model.ReadResults)
+	if err != nil {
+		return err
+	}
+	curves, err := load(filepath.Join(dir, "curves.csv"), model.ReadCurves)
+	if err != nil {
+		return err
+	}
+	rep := model.Evaluate(results, curves, model.DefaultParams())
+	if fit {
+		fmt.Println(rep.Params.GoString())
+		return nil
+	}
+	if out == "" {
+		fmt.Print(rep.Markdown())
+		return nil
+	}
+	return os.WriteFile(out, []byte(rep.Markdown()), 0o644)
+}
+
+func load(path string, read func(io.Reader) ([]model.Sample, error)) ([]model.Sample, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	ss, err := read(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ss, nil
+}

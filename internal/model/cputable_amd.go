@@ -1,0 +1,71 @@
+package model
+
+// cpuTableAMD holds AMD and Arm rows; see cpuTable for the conventions.
+var cpuTableAMD = []CPU{
+	// EPYC 7001 (Naples). quattor lists one thread per core for some of
+	// these; the SPECpower disclosures of the same parts show two.
+	c("7601", "EPYC 7601", "naples", 32, 64, 180, srcQuattor+"amd/epyc_7601.pan"+srcSPEC),
+	c("7571", "EPYC 7571 (AWS)", "naples", 32, 64, 200, srcTeads),
+	c("7551p", "EPYC 7551P", "naples", 32, 64, 180, srcQuattor+"amd/epyc_7551p.pan"),
+	c("7501", "EPYC 7501", "naples", 32, 64, 170, srcQuattor+"amd/epyc_7501.pan"),
+	c("7351", "EPYC 7351", "naples", 16, 32, 170, srcQuattor+"amd/epyc_7351.pan"+srcSPEC),
+	// EPYC 7002 (Rome)
+	c("7742", "EPYC 7742", "rome", 64, 128, 225, srcTPU+"epyc-7742.c2245"),
+	c("7702", "EPYC 7702", "rome", 64, 128, 200, srcTPU+"epyc-7702.c2246"),
+	c("7702p", "EPYC 7702P", "rome", 64, 128, 200, srcTPU+"epyc-7702p.c2259"),
+	c("7h12", "EPYC 7H12", "rome", 64, 128, 280, srcTPU+"epyc-7h12.c2244"),
+	c("7642", "EPYC 7642", "rome", 48, 96, 225, srcTPU+"epyc-7642.c2247"),
+	c("7552", "EPYC 7552", "rome", 48, 96, 200, srcTPU+"epyc-7552.c2248"),
+	c("7r32", "EPYC 7R32 (AWS)", "rome", 48, 96, 280, srcTeads),
+	c("7502", "EPYC 7502", "rome", 32, 64, 180, srcTPU+"epyc-7502.c2250"),
+	c("7452", "EPYC 7452", "rome", 32, 64, 155, srcTPU+"epyc-7452.c2251"),
+	c("7402", "EPYC 7402", "rome", 24, 48, 180, srcTPU+"epyc-7402.c2252"),
+	// EPYC 7003 (Milan)
+	c("7763", "EPYC 7763", "milan", 64, 128, 280, srcTPU+"epyc-7763.c2373"),
+	c("7713", "EPYC 7713", "milan", 64, 128, 225, srcTPU+"epyc-7713.c2374"),
+	c("7773x", "EPYC 7773X", "milan", 64, 128, 280, srcTPU+"epyc-7773x.c2759"),
+	c("7663", "EPYC 7663", "milan", 56, 112, 240, srcTPU+"epyc-7663.c2376"),
+	c("7r13", "EPYC 7R13 (AWS)", "milan", 48, 96, 225, "gadgetversus.com/processor/amd-epyc-7r13-specs (in Boavizta boaviztapi cpu_specs.csv): estimate"),
+	c("7543", "EPYC 7543", "milan", 32, 64, 225, srcTPU+"epyc-7543.c2379"),
+	c("7513", "EPYC 7513", "milan", 32, 64, 200, srcTPU+"epyc-7513.c2381"),
+	c("7443", "EPYC 7443", "milan", 24, 48, 200, srcTPU+"epyc-7443.c2384"),
+	// EPYC 9004 (Genoa), 97x4 (Bergamo), 8004 (Siena)
+	c("9654", "EPYC 9654", "genoa", 96, 192, 360, srcTPU+"epyc-9654.c2933"),
+	c("9654p", "EPYC 9654P", "genoa", 96, 192, 360, srcTPU+"epyc-9654p.c2934"),
+	c("9r14", "EPYC 9R14 (AWS)", "genoa", 96, 96, 280, srcBoav),
+	c("9554", "EPYC 9554", "genoa", 64, 128, 360, srcTPU+"epyc-9554.c2930"),
+	c("9534", "EPYC 9534", "genoa", 64, 128, 280, srcTPU+"epyc-9534.c2929"),
+	c("9454", "EPYC 9454", "genoa", 48, 96, 290, srcTPU+"epyc-9454.c2926"),
+	c("9354", "EPYC 9354", "genoa", 32, 64, 280, srcTPU+"epyc-9354.c2923"),
+	c("9334", "EPYC 9334", "genoa", 32, 64, 210, srcTPU+"epyc-9334.c2922"),
+	c("9254", "EPYC 9254", "genoa", 24, 48, 200, srcTPU+"epyc-9254.c2920"),
+	c("9124", "EPYC 9124", "genoa", 16, 32, 200, srcTPU+"epyc-9124.c2917"),
+	c("9754", "EPYC 9754", "bergamo", 128, 256, 360, srcQuattor+"amd/epyc_9754.pan"),
+	c("8534p", "EPYC 8534P", "siena", 64, 128, 200, srcQuattor+"amd/epyc_8534p.pan"),
+	c("8534pn", "EPYC 8534PN", "siena", 64, 128, 175, srcQuattor+"amd/epyc_8534pn.pan"),
+	c("8434p", "EPYC 8434P", "siena", 48, 96, 200, srcQuattor+"amd/epyc_8434p.pan"),
+	c("8324p", "EPYC 8324P", "siena", 32, 64, 180, srcQuattor+"amd/epyc_8324p.pan"),
+	c("8224p", "EPYC 8224P", "siena", 24, 48, 160, srcQuattor+"amd/epyc_8224p.pan"),
+	// EPYC 9005 (Turin)
+	c("9965", "EPYC 9965", "turin", 192, 384, 500, srcQuattor+"amd/epyc_9965.pan"),
+	c("9845", "EPYC 9845", "turin", 160, 320, 390, srcQuattor+"amd/epyc_9845.pan"),
+	c("9755", "EPYC 9755", "turin", 128, 256, 500, srcQuattor+"amd/epyc_9755.pan"),
+	c("9745", "EPYC 9745", "turin", 128, 256, 400, srcQuattor+"amd/epyc_9745.pan"),
+	c("9655|9655p", "EPYC 9655/9655P", "turin", 96, 192, 400, srcQuattor+"amd/epyc_9655.pan"),
+	// Ryzen desktop and laptop
+	c("3700x", "Ryzen 7 3700X", "zen-client", 8, 16, 65, srcTPU+"ryzen-7-3700x.c2130"),
+	c("3900x", "Ryzen 9 3900X", "zen-client", 12, 24, 105, srcTPU+"ryzen-9-3900x.c2128"),
+	c("3950x", "Ryzen 9 3950X", "zen-client", 16, 32, 105, srcTPU+"ryzen-9-3950x.c2203"),
+	c("5700g", "Ryzen 7 5700G", "zen-client", 8, 16, 65, srcTPU+"ryzen-7-5700g.c2472"),
+	c("5800x", "Ryzen 7 5800X", "zen-client", 8, 16, 105, srcTPU+"ryzen-7-5800x.c2362"),
+	c("5800u", "Ryzen 7 5800U", "zen-client", 8, 16, 15, srcTPU+"ryzen-7-5800u.c2746"),
+	c("6800u", "Ryzen 7 6800U", "zen-client", 8, 16, 15, srcTPU+"ryzen-7-6800u.c2523"),
+	c("7700", "Ryzen 7 7700", "zen-client", 8, 16, 65, srcTPU+"ryzen-7-7700.c2960"),
+	c("7700x", "Ryzen 7 7700X", "zen-client", 8, 16, 105, srcTPU+"ryzen-7-7700x.c2848"),
+	c("7800x3d", "Ryzen 7 7800X3D", "zen-client", 8, 16, 120, srcTPU+"ryzen-7-7800x3d.c3022"),
+	c("7840hs", "Ryzen 7 7840HS", "zen-client", 8, 16, 35, srcTPU+"ryzen-7-7840hs.c3033"),
+	// Arm servers
+	c("m128-30", "Ampere Altra Max M128-30", "neoverse-n1", 128, 128, 250, srcQuattor+"ampere/altra_max_m128-30.pan"),
+	c("graviton2", "AWS Graviton2", "neoverse-n1", 64, 64, 150, srcTeads),
+	c("graviton3", "AWS Graviton3", "neoverse-v1", 64, 64, 220, srcBoav),
+}

@@ -1,0 +1,277 @@
+package model
+
+import (
+	"math"
+	"sort"
+)
+
+// minGroupRows is the number of results an idle group needs before it gets
+// its own coefficient; smaller groups share "default".
+const minGroupRows = 3
+
+// The CPU idle fraction and the board cannot be told apart from wall power
+// when a group's machines are alike (entry servers: one socket, 72–95 W
+// TDP). A weak prior pulls each group's idle fraction towards idlePrior
+// where the data are indifferent: 0.10 is AnandTech's measured package
+// idle of Cascade Lake-SP and Ice Lake-SP, about 27 W per socket of
+// 205–270 W TDP ("Intel 3rd Gen Xeon Scalable (Ice Lake SP) Review",
+// 2021-04-06, page "Power & Efficiency"). With weight 10, moving a group's
+// idle fraction by 0.01 costs as much as one result off by 10 %. It raises
+// the cross-validated error by 0.2 points (docs/estimation.md).
+const (
+	idlePrior       = 0.10
+	idlePriorWeight = 10.0
+)
+
+// Fit fits the coefficients: the idle fractions, CPU full-load fraction,
+// memory and board coefficients to the idle and full-load power of results
+// (weighted least squares on relative error, all coefficients ≥ 0), then
+// the load-curve shapes to curves. PSUEfficiency and HostSockets are kept
+// from base. Samples whose CPU has no table row are ignored.
+func Fit(results, curves []Sample, base Params) Params {
+	return fitShapes(curves, fitLinear(results, base))
+}
+
+// design is one linear equation: w · (x · β − y).
+type design struct {
+	x    map[string]float64
+	y, w float64
+}
+
+func fitLinear(results []Sample, base Params) Params {
+	counts := map[string]int{}
+	for _, s := range results {
+		if m := Lookup(Query{Name: s.Machine.CPU}); m.Exact {
+			counts[m.Arch.Idle]++
+		}
+	}
+	var eqs []design
+	for _, s := range results {
+		eqs = append(eqs, equations(s, counts, base.PSUEfficiency)...)
+	}
+	for g, n := range counts {
+		if n >= minGroupRows {
+			eqs = append(eqs, design{x: map[string]float64{"i:" + g: 1}, y: idlePrior, w: idlePriorWeight})
+		}
+	}
+	beta := nnls(eqs)
+	p := base.clone()
+	p.IdleFrac = map[string]float64{}
+	p.FullFrac = map[string]float64{}
+	for k, v := range beta {
+		switch {
+		case len(k) > 2 && k[:2] == "a:":
+			p.FullFrac[k[2:]] = v
+		case k == "m0":
+			p.MemIdleW = v
+		case k == "m1":
+			p.MemFullW = v
+		case len(k) > 2 && k[:2] == "i:":
+			p.IdleFrac[k[2:]] = v
+		}
+	}
+	for _, class := range []string{ClassServer, ClassEntry} {
+		b := base.board(class)
+		if v, ok := beta["B:"+class]; ok {
+			b.Base = v
+		}
+		if v, ok := beta["b:"+class]; ok {
+			b.PerSocket = v
+		}
+		p.Board[class] = b
+	}
+	p.IdleFrac["default"] = weightedMean(p.IdleFrac, counts)
+	p.FullFrac["default"] = weightedMean(p.FullFrac, counts)
+	return p
+}
+
+// equations returns the idle and full-load equations of a result.
+func equations(s Sample, counts map[string]int, eta float64) []design {
+	m := Lookup(Query{Name: s.Machine.CPU})
+	if !m.Exact {
+		return nil
+	}
+	group := m.Arch.Idle
+	if counts[group] < minGroupRows {
+		return nil // too few results to tell this group's idle fraction
+	}
+	sock := float64(max(s.Machine.Sockets, 1))
+	tdp := sock * m.CPU.TDP
+	board := map[string]float64{"B:" + m.Arch.Class: 1, "b:" + m.Arch.Class: sock}
+	var out []design
+	for i, load := range s.Loads {
+		x := map[string]float64{}
+		for k, v := range board {
+			x[k] = v
+		}
+		switch load {
+		case 0:
+			x["i:"+group], x["m0"] = tdp, s.Machine.MemoryGB
+		case 100:
+			x["a:"+group], x["m1"] = tdp, s.Machine.MemoryGB
+		default:
+			continue
+		}
+		y := eta * s.Watts[i]
+		out = append(out, design{x: x, y: y, w: 1 / y})
+	}
+	return out
+}
+
+// nnls solves min Σ (w(x·β − y))² subject to β ≥ 0 by cyclic coordinate
+// descent on the normal equations.
+func nnls(eqs []design) map[string]float64 {
+	var names []string
+	idx := map[string]int{}
+	for _, e := range eqs {
+		for k := range e.x {
+			if _, ok := idx[k]; !ok {
+				idx[k] = len(names)
+				names = append(names, k)
+			}
+		}
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		idx[n] = i
+	}
+	n := len(names)
+	q := make([][]float64, n)
+	for i := range q {
+		q[i] = make([]float64, n)
+	}
+	c := make([]float64, n)
+	for _, e := range eqs {
+		w2 := e.w * e.w
+		for ki, vi := range e.x {
+			c[idx[ki]] += w2 * vi * e.y
+			for kj, vj := range e.x {
+				q[idx[ki]][idx[kj]] += w2 * vi * vj
+			}
+		}
+	}
+	beta := make([]float64, n)
+	for sweep := 0; sweep < 200000; sweep++ {
+		moved := 0.0
+		for j := range beta {
+			if q[j][j] == 0 {
+				continue
+			}
+			g := -c[j]
+			for k := range beta {
+				g += q[j][k] * beta[k]
+			}
+			nb := math.Max(0, beta[j]-g/q[j][j])
+			moved = math.Max(moved, math.Abs(nb-beta[j]))
+			beta[j] = nb
+		}
+		if moved < 1e-12 {
+			break
+		}
+	}
+	out := map[string]float64{}
+	for i, nm := range names {
+		out[nm] = beta[i]
+	}
+	return out
+}
+
+func weightedMean(fracs map[string]float64, counts map[string]int) float64 {
+	sum, n := 0.0, 0
+	for g, v := range fracs {
+		sum += v * float64(counts[g])
+		n += counts[g]
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// prepared is a curve sample reduced to what the shape changes:
+// wall(u) = wall0 + dcpu·f(u) + dmem·u.
+type prepared struct {
+	group             string
+	wall0, dcpu, dmem float64
+	loads, watts      []float64
+}
+
+func prepare(s Sample, p Params) (prepared, bool) {
+	md := ForParams(s.Machine, p)
+	if !md.match.Exact {
+		return prepared{}, false
+	}
+	lo, hi := md.Power(0), md.Power(1)
+	eta := p.PSUEfficiency
+	return prepared{group: md.match.Arch.Shape, wall0: lo.Wall, dcpu: (hi.CPU - lo.CPU) / eta,
+		dmem: (hi.Memory - lo.Memory) / eta, loads: s.Loads, watts: s.Watts}, true
+}
+
+// fitShapes fits one shape per group that has at least two curves, and
+// "default" to all curves.
+func fitShapes(curves []Sample, p Params) Params {
+	var all []prepared
+	groups := map[string][]prepared{}
+	for _, s := range curves {
+		if pr, ok := prepare(s, p); ok {
+			all = append(all, pr)
+			groups[pr.group] = append(groups[pr.group], pr)
+		}
+	}
+	p = p.clone()
+	if len(all) > 0 {
+		p.Shape = map[string]Shape{"default": bestShape(all)}
+	}
+	for g, prs := range groups {
+		if len(prs) >= 2 {
+			p.Shape[g] = bestShape(prs)
+		}
+	}
+	return p
+}
+
+// bestShape grid-searches the shape with the least mean absolute relative
+// error over the intermediate load levels, then refines around it.
+func bestShape(prs []prepared) Shape {
+	best, bestErr := Shape{}, math.Inf(1)
+	try := func(s Shape) {
+		if s.Wake < 0 || s.Wake > 1 || s.Exp <= 0 {
+			return
+		}
+		if e := shapeError(prs, s); e < bestErr {
+			best, bestErr = s, e
+		}
+	}
+	for w := 0.0; w <= 0.6001; w += 0.02 {
+		for g := 0.5; g <= 3.0001; g += 0.05 {
+			try(Shape{w, g})
+		}
+	}
+	for step := 0.01; step > 0.0005; step /= 2 {
+		c := best
+		for dw := -2; dw <= 2; dw++ {
+			for dg := -2; dg <= 2; dg++ {
+				try(Shape{c.Wake + float64(dw)*step, c.Exp + 2*float64(dg)*step})
+			}
+		}
+	}
+	return Shape{Wake: round4(best.Wake), Exp: round4(best.Exp)}
+}
+
+func shapeError(prs []prepared, s Shape) float64 {
+	sum, n := 0.0, 0
+	for _, pr := range prs {
+		for i, l := range pr.loads {
+			if l <= 0 || l >= 100 {
+				continue
+			}
+			u := l / 100
+			w := pr.wall0 + pr.dcpu*s.at(u) + pr.dmem*u
+			sum += math.Abs(w-pr.watts[i]) / pr.watts[i]
+			n++
+		}
+	}
+	return sum / float64(max(n, 1))
+}
+
+func round4(x float64) float64 { return math.Round(x*10000) / 10000 }

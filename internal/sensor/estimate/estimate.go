@@ -1,0 +1,187 @@
+// Package estimate is the sensor for machines without energy counters:
+// virtual machines, cloud instances, anything without RAPL. It turns CPU
+// utilisation into power with the model of internal/model (documented in
+// docs/estimation.md) and integrates that power over time into cumulative
+// energy counters. Every zone it reports is Source Estimated.
+//
+// It reads, under the procfs root, cpuinfo (CPU model, sockets, threads,
+// the hypervisor flag), meminfo (MemTotal) and stat (CPU time), and under
+// the sysfs root class/dmi/id/sys_vendor and product_name (virtual
+// machine detection).
+//
+// Zones: estimate:cpu (KindPackage), estimate:dram (KindDRAM) and
+// estimate:platform (KindPlatform: board, fans, drives, network and power
+// supply losses). Their sum is the estimated power at the wall, and
+// IdlePower is the idle of that same sum, so host energy must count all
+// three kinds.
+package estimate
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/wattlens/wattlens/internal/model"
+	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/units"
+)
+
+// Name is the sensor's registry name.
+const Name = "estimate"
+
+// KindPlatform is the kind of the zone holding the rest of the machine at
+// the wall. attribution.KindPlatform has the same value.
+const KindPlatform = "platform"
+
+// Zone IDs.
+const (
+	ZoneCPU      = "estimate:cpu"
+	ZoneDRAM     = "estimate:dram"
+	ZonePlatform = "estimate:platform"
+)
+
+// Sensor is the estimate sensor. It is safe for concurrent use.
+type Sensor struct {
+	procfs  string
+	now     func() time.Time
+	model   model.Model
+	method  string
+	cpuZone int // socket of the CPU zone: 0, or -1 when it spans several
+	mu      sync.Mutex
+	started bool
+	prev    cpuTimes
+	prevAt  time.Time
+	util    float64
+	energy  [3]float64 // joules: cpu, dram, platform
+}
+
+// New builds the sensor from the machine it runs on.
+func New(opts sensor.Options) (sensor.Sensor, error) {
+	return NewWithClock(opts, time.Now)
+}
+
+// NewWithClock is New with the clock injected; now must be monotonic
+// (time.Now is).
+func NewWithClock(opts sensor.Options, now func() time.Time) (*Sensor, error) {
+	procfs, sysfs := or(opts.ProcFS, "/proc"), or(opts.SysFS, "/sys")
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("sensor", Name)
+	if _, err := readStatFile(procfs); err != nil {
+		return nil, fmt.Errorf("%w: %w", sensor.ErrUnavailable, err)
+	}
+	m, evidence := describeMachine(procfs, sysfs, log)
+	md := model.For(m)
+	s := &Sensor{procfs: procfs, now: now, model: md, cpuZone: 0}
+	if !m.VM && m.Sockets > 1 {
+		s.cpuZone = -1
+	}
+	s.method = evidence + "; " + md.Method()
+	log.Info("estimate sensor ready", "vm", m.VM, "cpu", md.Match().CPU.Name, "idle_watts", md.Idle().Wall, "method", s.method)
+	return s, nil
+}
+
+// describeMachine reads what the model needs; what cannot be read is
+// logged and left at its zero value (the model then uses its generic row).
+func describeMachine(procfs, sysfs string, log *slog.Logger) (model.Machine, string) {
+	var m model.Machine
+	var ci model.CPUInfo
+	if b, err := os.ReadFile(filepath.Join(procfs, "cpuinfo")); err != nil {
+		log.Warn("cpuinfo unreadable, using generic CPU figures", "err", err)
+	} else {
+		ci, err = model.ParseCPUInfo(bytes.NewReader(b))
+		if err != nil {
+			log.Warn("cpuinfo unparsable, using generic CPU figures", "err", err)
+		}
+	}
+	m.CPU, m.Query, m.Sockets, m.Threads = ci.ModelName, ci.Query(), ci.Sockets, ci.Threads
+	if b, err := os.ReadFile(filepath.Join(procfs, "meminfo")); err != nil {
+		log.Warn("meminfo unreadable, memory power left out", "err", err)
+	} else {
+		total, err := model.ParseMemTotal(bytes.NewReader(b))
+		if err != nil {
+			log.Warn("meminfo unparsable, memory power left out", "err", err)
+		}
+		m.MemoryGB = float64(total) / (1 << 30)
+	}
+	vm, evidence := isVM(ci.Hypervisor, readDMI(sysfs))
+	m.VM = vm
+	return m, evidence
+}
+
+// Name implements sensor.Sensor.
+func (s *Sensor) Name() string { return Name }
+
+// Read implements sensor.Sensor: it reads /proc/stat, takes the
+// utilisation since the previous Read, and adds the model's power at that
+// utilisation times the elapsed time to the counters. The first Read only
+// starts the interval and returns zero counters.
+func (s *Sensor) Read() (sensor.Reading, error) {
+	t, err := readStatFile(s.procfs)
+	if err != nil {
+		return sensor.Reading{}, err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		if dt := now.Sub(s.prevAt).Seconds(); dt > 0 {
+			s.util = utilisation(s.prev, t, s.util)
+			b := s.model.Power(s.util)
+			s.energy[0] += b.CPU * dt
+			s.energy[1] += b.Memory * dt
+			s.energy[2] += b.Platform * dt
+		}
+	}
+	s.started, s.prev, s.prevAt = true, t, now
+	return s.reading(), nil
+}
+
+func (s *Sensor) reading() sensor.Reading {
+	zone := func(id, kind, name string, socket int, joules float64) sensor.Zone {
+		return sensor.Zone{ID: id, Kind: kind, Socket: socket, Name: name, Energy: units.FromJoules(joules), Source: sensor.Estimated}
+	}
+	return sensor.Reading{Zones: []sensor.Zone{
+		zone(ZoneCPU, sensor.KindPackage, "package", s.cpuZone, s.energy[0]),
+		zone(ZoneDRAM, sensor.KindDRAM, "dram", -1, s.energy[1]),
+		zone(ZonePlatform, KindPlatform, "platform", -1, s.energy[2]),
+	}}
+}
+
+// IdlePower implements sensor.IdleModeller: the model's power at zero
+// utilisation, summed over the three zones (the wall).
+func (s *Sensor) IdlePower() units.Power { return units.FromWatts(s.model.Idle().Wall) }
+
+// Method implements sensor.Describer.
+func (s *Sensor) Method() string { return s.method }
+
+// Model returns the power model the sensor uses.
+func (s *Sensor) Model() model.Model { return s.model }
+
+// Utilisation returns the utilisation of the last interval (0..1).
+func (s *Sensor) Utilisation() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.util
+}
+
+func readStatFile(procfs string) (cpuTimes, error) {
+	b, err := os.ReadFile(filepath.Join(procfs, "stat"))
+	if err != nil {
+		return cpuTimes{}, err
+	}
+	return parseStat(bytes.NewReader(b))
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
