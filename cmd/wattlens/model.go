@@ -5,9 +5,38 @@ import (
 	"errors"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/wattlens/wattlens/internal/model"
 )
 
-// setupModel is being written; see the issue for this command.
 func setupModel(cmd *kingpin.CmdClause) action {
-	return func(ctx context.Context, e *env) error { return errors.New("model: not built yet") }
+	cpu := cmd.Flag("cpu", `CPU model name, as /proc/cpuinfo or a vendor page writes it ("Intel Xeon Gold 6248").`).Required().String()
+	sockets := cmd.Flag("sockets", "Sockets (bare metal).").Default("1").Int()
+	threads := cmd.Flag("threads", "Logical CPUs in all (vCPUs for a VM); 0 takes the CPU's own count × sockets.").Default("0").Int()
+	memory := cmd.Flag("memory-gb", "Memory in GB.").Default("16").Float64()
+	vcpus := cmd.Flag("vcpus", "Estimate a virtual machine with this many vCPUs: its share of a host with --cpu.").Default("0").Int()
+	asJSON := cmd.Flag("json", `Print {"loads":[…],"wall_watts":[…],"cpu_watts":[…],"memory_watts":[…]}.`).Bool()
+
+	return func(_ context.Context, e *env) error {
+		switch {
+		case *sockets < 1 || *sockets > 64:
+			return usageError{errors.New("--sockets must be between 1 and 64")}
+		case *threads < 0 || *threads > 1<<16:
+			return usageError{errors.New("--threads must be between 0 and 65536")}
+		case *memory < 0 || *memory > 1<<24:
+			return usageError{errors.New("--memory-gb must be between 0 and 16777216")}
+		case *vcpus < 0 || *vcpus > 1<<16:
+			return usageError{errors.New("--vcpus must be between 0 and 65536")}
+		}
+		mc := model.Machine{CPU: *cpu, Sockets: *sockets, Threads: *threads, MemoryGB: *memory}
+		if *vcpus > 0 {
+			mc.VM, mc.Threads = true, *vcpus
+		}
+		m := model.For(mc)
+		c := m.Curve(model.StandardLoads())
+		if *asJSON {
+			return model.WriteJSON(e.stdout, c)
+		}
+		return model.PrintTable(e.stdout, c)
+	}
 }

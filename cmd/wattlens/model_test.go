@@ -1,0 +1,42 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestModelCommand(t *testing.T) {
+	code, out, stderr := runWattlens(t, "model", "--cpu", "Intel Xeon Gold 6248", "--sockets", "2", "--threads", "80", "--memory-gb", "384", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var c struct {
+		Loads  []float64 `json:"loads"`
+		Wall   []float64 `json:"wall_watts"`
+		CPU    []float64 `json:"cpu_watts"`
+		Memory []float64 `json:"memory_watts"`
+	}
+	if err := json.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatalf("bad json %q: %v", out, err)
+	}
+	if len(c.Loads) != 11 || c.Loads[0] != 0 || c.Loads[10] != 100 || len(c.Wall) != 11 || len(c.CPU) != 11 || len(c.Memory) != 11 {
+		t.Fatalf("curve shape: %+v", c)
+	}
+	for i := 1; i < 11; i++ {
+		if c.Wall[i] <= c.Wall[i-1] {
+			t.Errorf("wall power not rising with load at %v %%: %v", c.Loads[i], c.Wall)
+		}
+		if c.CPU[i]+c.Memory[i] > c.Wall[i] {
+			t.Errorf("parts exceed the wall at %v %%", c.Loads[i])
+		}
+	}
+
+	code, out, _ = runWattlens(t, "model", "--cpu", "AMD EPYC 7R13", "--vcpus", "4", "--memory-gb", "8")
+	if code != 0 || !strings.Contains(out, "estimated") || !strings.Contains(out, "VM share: 4 vCPUs") {
+		t.Errorf("vm curve: exit %d\n%s", code, out)
+	}
+	if code, _, stderr = runWattlens(t, "model", "--cpu", "x", "--sockets", "0"); code != 2 || !strings.Contains(stderr, "--sockets") {
+		t.Errorf("bad --sockets: exit %d, %q", code, stderr)
+	}
+}
