@@ -18,8 +18,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/alecthomas/kingpin/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/wattlens/wattlens/internal/config"
 	"github.com/wattlens/wattlens/internal/sensor/registry"
@@ -118,10 +120,15 @@ type exitStatus int
 func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 // dieOf ends wattlens with the signal that ended the command it ran, so
-// that a shell or CI runner sees the same end. Should the signal not kill
-// (it is ignored or blocked), the shell's convention 128+signal remains.
+// that a shell or CI runner sees the same end. The Go runtime catches most
+// signals and ignores those nobody asked for (SIGUSR1, …), so the kernel's
+// default action is put back first with a raw rt_sigaction, as the runtime
+// itself does before it dies of a signal. Should the signal still not kill,
+// the shell's convention 128+signal remains.
 func dieOf(sig syscall.Signal) int {
 	signal.Reset(sig)
+	var dfl [4]uint64 // struct kernel_sigaction{handler: SIG_DFL, flags, restorer, mask}: all zero
+	_, _, _ = unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
 	_ = syscall.Kill(os.Getpid(), sig)
 	time.Sleep(100 * time.Millisecond)
 	return 128 + int(sig)

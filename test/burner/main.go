@@ -25,7 +25,11 @@ func main() {
 	children := flag.Int("children", 0, "depth of descendants to start (each burns the same)")
 	exit := flag.Int("exit", 0, "exit status")
 	report := flag.String("report", "", "file to write the CPU seconds used to")
+	trace := flag.String("trace", "", "file to append \"<unix ns> <cpu seconds>\" to every 50 ms (own CPU time, getrusage)")
 	flag.Parse()
+	if *trace != "" {
+		go traceCPU(*trace)
+	}
 
 	var kids []*exec.Cmd
 	if *children > 0 {
@@ -52,19 +56,43 @@ func main() {
 	os.Exit(*exit)
 }
 
+// traceCPU appends the process's own CPU time with the time it was read,
+// so a test can tell how much CPU the burner used between any two instants
+// without asking procfs.
+func traceCPU(path string) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "burner:", err)
+		return
+	}
+	for {
+		var self syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+		fmt.Fprintf(f, "%d %.6f\n", time.Now().UnixNano(), tv(self.Utime)+tv(self.Stime))
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 
+// burn keeps to an absolute schedule — period k starts at start + k×10 ms —
+// so that oversleeping in one period is made up in the next and the duty
+// cycle holds on average.
 func burn(duty float64, d time.Duration) {
 	const period = 10 * time.Millisecond
-	end := time.Now().Add(d)
+	start := time.Now()
+	end := start.Add(d)
 	busy := time.Duration(duty * float64(period))
 	x := 0
-	for time.Now().Before(end) {
-		start := time.Now()
-		for time.Since(start) < busy {
+	for k := 0; ; k++ {
+		p := start.Add(time.Duration(k) * period)
+		if !p.Before(end) {
+			break
+		}
+		for time.Now().Before(p.Add(busy)) {
 			x++
 		}
-		if rest := period - time.Since(start); rest > 0 {
+		if rest := time.Until(p.Add(period)); rest > 0 {
 			time.Sleep(rest)
 		}
 	}

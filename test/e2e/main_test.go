@@ -85,6 +85,36 @@ func startBurner(t *testing.T, duty float64, d time.Duration, extra ...string) *
 	return cmd
 }
 
+// cpuTrace reads a burner's -trace file and returns its CPU seconds at t,
+// interpolated between the two samples around it.
+func cpuTrace(t *testing.T, path string, at time.Time) float64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type pt struct {
+		ns  int64
+		cpu float64
+	}
+	var pts []pt
+	for _, l := range lines(strings.NewReader(string(b))) {
+		var p pt
+		if _, err := fmt.Sscan(l, &p.ns, &p.cpu); err == nil {
+			pts = append(pts, p)
+		}
+	}
+	ns := at.UnixNano()
+	for i := 1; i < len(pts); i++ {
+		if pts[i].ns >= ns && pts[i-1].ns <= ns {
+			f := float64(ns-pts[i-1].ns) / float64(pts[i].ns-pts[i-1].ns)
+			return pts[i-1].cpu + f*(pts[i].cpu-pts[i-1].cpu)
+		}
+	}
+	t.Fatalf("trace %s does not cover %v", path, at)
+	return 0
+}
+
 // runWattlens runs the binary to completion (bounded by limit) and returns
 // its standard output; standard error is logged.
 func runWattlens(t *testing.T, limit time.Duration, args ...string) []byte {

@@ -17,19 +17,22 @@ import (
 )
 
 type runSummary struct {
-	Command           []string                          `json:"command"`
-	DurationSeconds   float64                           `json:"duration_seconds"`
-	ExitCode          int                               `json:"exit_code"`
-	EnergyJoules      float64                           `json:"energy_joules"`
-	HostEnergyJoules  float64                           `json:"host_energy_joules"`
-	AveragePowerWatts float64                           `json:"average_power_watts"`
-	PeakPowerWatts    float64                           `json:"peak_power_watts"`
-	CPUSeconds        float64                           `json:"cpu_seconds"`
-	HostCPUSeconds    float64                           `json:"host_cpu_seconds"`
-	Processes         int                               `json:"processes"`
-	Sensor            string                            `json:"sensor"`
-	Source            string                            `json:"source"`
-	Series            []struct{ T, PowerWatts float64 } `json:"series"`
+	Command           []string `json:"command"`
+	DurationSeconds   float64  `json:"duration_seconds"`
+	ExitCode          int      `json:"exit_code"`
+	EnergyJoules      float64  `json:"energy_joules"`
+	HostEnergyJoules  float64  `json:"host_energy_joules"`
+	AveragePowerWatts float64  `json:"average_power_watts"`
+	PeakPowerWatts    float64  `json:"peak_power_watts"`
+	CPUSeconds        float64  `json:"cpu_seconds"`
+	HostCPUSeconds    float64  `json:"host_cpu_seconds"`
+	Processes         int      `json:"processes"`
+	Sensor            string   `json:"sensor"`
+	Source            string   `json:"source"`
+	Series            []struct {
+		T          float64 `json:"t"`
+		PowerWatts float64 `json:"power_watts"`
+	} `json:"series"`
 }
 
 // wattlensRun runs `wattlens <global> run --json --output F -- argv` and
@@ -87,6 +90,11 @@ func TestRunTreeEnergy(t *testing.T) {
 	}
 	if s.Source != "measured" || s.Sensor != "powercap_rapl" || len(s.Series) < 3 {
 		t.Errorf("source %q sensor %q series %d points", s.Source, s.Sensor, len(s.Series))
+	}
+	for _, p := range s.Series[:len(s.Series)-1] {
+		if p.PowerWatts <= 0 || p.PowerWatts > 60 {
+			t.Errorf("series point %+v: want the command's power, between 0 and the host's 60 W", p)
+		}
 	}
 }
 
