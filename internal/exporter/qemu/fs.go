@@ -1,0 +1,220 @@
+package qemu
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// Modes of what the exporter creates: the guest (through virtiofsd or
+// qemu's 9p server) reads, nobody but the exporter writes.
+const (
+	dirMode  = 0o755
+	fileMode = 0o644
+)
+
+// errNotDir marks a path component under --qemu.dir that is a symbolic
+// link or not a directory: it is never followed.
+var errNotDir = errors.New("is a symbolic link or not a directory; not followed")
+
+// Every path below the root is walked one component at a time with the
+// *at system calls relative to an open directory, with O_NOFOLLOW, so a
+// symbolic link planted under --qemu.dir (by a guest with a writable share,
+// or anyone else) is never followed, and no name can climb out of the
+// root: names handed to these functions are single components (see
+// DirName), and a component that is a link is refused, not resolved.
+
+// openRoot opens the directory dir, creating it (and its parents) with
+// mode 0755 when missing. Symbolic links in dir itself are followed: it
+// is the administrator's choice.
+func openRoot(dir string) (int, error) {
+	fd, err := retry(func() (int, error) {
+		return unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	})
+	if errors.Is(err, unix.ENOENT) {
+		if err := mkdirAll(dir); err != nil {
+			return -1, err
+		}
+		fd, err = retry(func() (int, error) {
+			return unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		})
+	}
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	return fd, nil
+}
+
+// mkdirAll is os.MkdirAll with every directory it creates made mode 0755
+// whatever the umask: qemu's 9p server may run as an unprivileged user
+// that must get through them.
+func mkdirAll(dir string) error {
+	fi, err := os.Stat(dir)
+	if err == nil {
+		if !fi.IsDir() {
+			return &os.PathError{Op: "mkdir", Path: dir, Err: unix.ENOTDIR}
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, dirMode); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		return err
+	}
+	return os.Chmod(dir, dirMode)
+}
+
+// openSubdir opens the directory name inside dirfd without following a
+// symbolic link, creating it with mode 0755 first when create is set and
+// it is missing.
+func openSubdir(dirfd int, name string, create bool) (int, error) {
+	open := func() (int, error) {
+		return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	}
+	fd, err := retry(open)
+	if errors.Is(err, unix.ENOENT) && create {
+		if err := unix.Mkdirat(dirfd, name, dirMode); err != nil && !errors.Is(err, unix.EEXIST) {
+			return -1, fmt.Errorf("mkdir %s: %w", name, err)
+		}
+		fd, err = retry(open)
+		if err == nil {
+			// mkdir's mode went through the umask; the guest must read.
+			if err := unix.Fchmod(fd, dirMode); err != nil {
+				closeFD(fd)
+				return -1, fmt.Errorf("chmod %s: %w", name, err)
+			}
+		}
+	}
+	switch {
+	case errors.Is(err, unix.ELOOP), errors.Is(err, unix.ENOTDIR):
+		return -1, fmt.Errorf("%s %w", name, errNotDir)
+	case err != nil:
+		return -1, fmt.Errorf("open %s: %w", name, err)
+	}
+	return fd, nil
+}
+
+// writeFileAt replaces the file name inside dirfd with data, atomically:
+// data goes to a temporary file in the same directory, made mode 0644,
+// which is then renamed over name. A reader opening name sees the old
+// content or the new, never a part. rename(2) replaces a symbolic link
+// planted at name rather than writing through it; the temporary file is
+// created with O_EXCL|O_NOFOLLOW after removing any leftover of that name.
+func writeFileAt(dirfd int, name string, data []byte, sync bool) (err error) {
+	tmp := "." + name + "." + strconv.Itoa(os.Getpid()) + ".tmp"
+	if err := unix.Unlinkat(dirfd, tmp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove %s: %w", tmp, err)
+	}
+	fd, err := retry(func() (int, error) {
+		return unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, fileMode)
+	})
+	if err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = unix.Unlinkat(dirfd, tmp, 0)
+		}
+	}()
+	err = writeAll(fd, data)
+	if err == nil {
+		err = unix.Fchmod(fd, fileMode)
+	}
+	if err == nil && sync {
+		err = unix.Fsync(fd)
+	}
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err = unix.Renameat(dirfd, tmp, dirfd, name); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", tmp, name, err)
+	}
+	return nil
+}
+
+// readFileAt reads the small regular file name inside dirfd, without
+// following a symbolic link, up to len(buf) bytes.
+func readFileAt(dirfd int, name string, buf []byte) (int, error) {
+	fd, err := retry(func() (int, error) {
+		return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer closeFD(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return 0, fmt.Errorf("%s: not a regular file", name)
+	}
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// isFileAt reports whether name inside dirfd is a regular file (not
+// following a symbolic link).
+func isFileAt(dirfd int, name string) bool {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return false
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFREG
+}
+
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// retry repeats f while it fails with EINTR (opens on network and FUSE
+// file systems can be interrupted).
+func retry(f func() (int, error)) (int, error) {
+	for {
+		fd, err := f()
+		if !errors.Is(err, unix.EINTR) {
+			return fd, err
+		}
+	}
+}
+
+// closeFD closes a descriptor the exporter only read through or whose
+// writes are already checked (writeFileAt checks its own close).
+func closeFD(fd int) { _ = unix.Close(fd) }

@@ -1,0 +1,367 @@
+// Package qemu is the hypervisor side of wattlens's VM support: it writes,
+// for every qemu/KVM guest the host runs, the energy that guest's process
+// used into a powercap-shaped tree the guest reads through a shared
+// directory (virtiofs or 9p; see docs/vm.md).
+//
+// Per VM, below the directory given to New (--qemu.dir):
+//
+//	<vm>/intel-rapl:0/name                 package-0
+//	<vm>/intel-rapl:0/energy_uj            Σ the VM's interval energy since first seen, µJ
+//	<vm>/intel-rapl:0/max_energy_range_uj  where energy_uj wraps
+//	<vm>/wattlens.json                     heartbeat and source (see Meta)
+//
+// A VM is a process whose procstat.Meta.VM is set (by vmdetect.MetaHook);
+// its energy is the sum of its processes' interval energy
+// (snapshot.Process.Delta), which attribution computes as a share of ΔE
+// over the interval: energy, in microjoules, never power added up as if it
+// were energy (Scaphandre's qemu exporter adds µW into its µJ counter once
+// per 5 s, so its guests see a fifth of their power).
+//
+// Each file is replaced atomically (temporary file and rename in the same
+// directory), so a guest never reads a torn value. A VM seen for the first
+// time gets its directory in the same tick; a VM that stops keeps its
+// directory, which is no longer updated (its heartbeat stops). A counter
+// found on disk from an earlier run of the exporter is carried on, so a
+// host restart is not seen by the guest as a counter going backwards.
+//
+// Nothing under the directory is trusted: VM names are made safe (DirName)
+// and no symbolic link below the directory is ever followed (see fs.go).
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/units"
+)
+
+// Name is the exporter's name.
+const Name = "qemu"
+
+// Options configure an Exporter.
+type Options struct {
+	// Logger receives one line per VM that appears, each name that had to
+	// be made safe, and each VM whose share cannot be written (once,
+	// until it can again). Default: discard.
+	Logger *slog.Logger
+	// MaxRange is written to max_energy_range_uj; energy_uj wraps there.
+	// Default DefaultMaxRange.
+	MaxRange units.Energy
+	// Step is how often the host writes (the sampler's step), told to
+	// guests for their staleness check. Default 2 s.
+	Step time.Duration
+	// Sync fsyncs each file before renaming it. Off by default: the share
+	// usually lives on a tmpfs, and rename alone is what readers need.
+	Sync bool
+}
+
+// Exporter writes the shares. It implements exporter.Exporter; Export is
+// called from one goroutine.
+type Exporter struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+
+	lastSeq uint64
+	writes  uint64
+	vms     map[string]*vmState // by VM name
+}
+
+// vmState is what the exporter keeps of a VM between ticks.
+type vmState struct {
+	name    string
+	dir     string
+	counter units.Energy
+	meta    Meta
+	// static is true once name and max_energy_range_uj are written.
+	static bool
+	// failing is true while writes fail, so the failure is logged once.
+	failing bool
+	// missing counts the snapshots in a row without the VM.
+	missing int
+}
+
+// forgetAfter is how many snapshots in a row a VM must be missing from
+// before the exporter forgets it.
+const forgetAfter = 3
+
+// New returns an Exporter writing below dir, which it creates (mode 0755)
+// when missing.
+func New(dir string, opts Options) (*Exporter, error) {
+	if dir == "" {
+		return nil, errors.New("qemu: no directory given for the VM shares")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxRange == 0 {
+		opts.MaxRange = DefaultMaxRange
+	}
+	if opts.Step <= 0 {
+		opts.Step = 2 * time.Second
+	}
+	fd, err := openRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	closeFD(fd)
+	return &Exporter{
+		dir:  dir,
+		opts: opts,
+		log:  opts.Logger.With("exporter", Name),
+		vms:  make(map[string]*vmState),
+	}, nil
+}
+
+// Dir returns the directory the shares are written below.
+func (x *Exporter) Dir() string { return x.dir }
+
+// Export adds each VM's interval energy to its counter and rewrites its
+// share. A snapshot taken while the sensor is down carries no new energy
+// and is skipped: the shares then go stale, which guests see, and the
+// next good tick covers the gap. A VM whose share cannot be written (a
+// symbolic link where its directory should be, a full disk) is logged once
+// and skipped; the others are written. The error is for the directory
+// itself being unusable.
+func (x *Exporter) Export(_ context.Context, s *snapshot.Snapshot) error {
+	if s == nil || !s.SensorUp || s.Seq <= x.lastSeq {
+		return nil
+	}
+	x.lastSeq = s.Seq
+	vms := vmEnergy(s)
+
+	root, err := openRoot(x.dir)
+	if err != nil {
+		return fmt.Errorf("qemu: %w", err)
+	}
+	defer closeFD(root)
+
+	names := make([]string, 0, len(vms))
+	for name := range vms {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		st := x.vms[name]
+		if st == nil {
+			st = x.newVM(root, name)
+			x.vms[name] = st
+		}
+		delta := vms[name]
+		st.counter = advance(st.counter, delta, x.opts.MaxRange)
+		x.writes++
+		st.meta = Meta{
+			Version:         MetaVersion,
+			VM:              name,
+			Seq:             x.writes,
+			UnixNano:        s.Time.UnixNano(),
+			StepSeconds:     x.opts.Step.Seconds(),
+			IntervalSeconds: s.Interval.Seconds(),
+			PowerWatts:      units.PowerOf(delta, s.Interval).Watts(),
+			EnergyUJ:        uint64(st.counter),
+			MaxRangeUJ:      uint64(x.opts.MaxRange),
+			Source:          string(s.Host.Source),
+			Sensor:          s.Sensor,
+		}
+		x.report(st, x.write(root, st))
+	}
+	// A VM missing from forgetAfter snapshots in a row is gone (one
+	// missing tick may be a process that could not be read); if it comes
+	// back, its counter is read back from its share.
+	for name, st := range x.vms {
+		if _, ok := vms[name]; ok {
+			st.missing = 0
+			continue
+		}
+		if st.missing++; st.missing >= forgetAfter {
+			x.log.Info("vm gone; its share is no longer updated", "vm", shorten(name), "dir", st.dir)
+			delete(x.vms, name)
+		}
+	}
+	return nil
+}
+
+// Close marks every live VM's share stopped, so guests see at once that
+// the host no longer writes it rather than after the staleness delay.
+func (x *Exporter) Close() error {
+	root, err := openRoot(x.dir)
+	if err != nil {
+		return fmt.Errorf("qemu: %w", err)
+	}
+	defer closeFD(root)
+	var errs []error
+	for _, st := range x.vms {
+		if st.failing || st.meta.Seq == 0 {
+			continue
+		}
+		st.meta.Stopped = true
+		if err := x.writeMeta(root, st); err != nil {
+			errs = append(errs, fmt.Errorf("qemu: vm %q: %w", st.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// vmEnergy sums the interval energy of each VM's processes. Every VM
+// process is listed, even one that used no CPU time, so a new VM gets its
+// share at once.
+func vmEnergy(s *snapshot.Snapshot) map[string]units.Energy {
+	vms := make(map[string]units.Energy)
+	for i := range s.Processes {
+		p := &s.Processes[i]
+		if p.Meta == nil || p.VM == "" {
+			continue
+		}
+		vms[p.VM] += p.Delta
+	}
+	return vms
+}
+
+// newVM sets up the books of a VM seen for the first time: its directory
+// name, and the counter an earlier run left in its share, if any.
+func (x *Exporter) newVM(root int, name string) *vmState {
+	dir, changed := DirName(name)
+	st := &vmState{name: name, dir: dir}
+	if changed {
+		x.log.Warn("vm name is not a safe directory name; its share uses a made-safe one",
+			"vm", shorten(name), "dir", dir)
+	}
+	if e, ok := x.readCounter(root, dir); ok {
+		st.counter = e
+	}
+	x.log.Info("vm found; writing its share", "vm", shorten(name), "dir", dir, "energy_uj", uint64(st.counter))
+	return st
+}
+
+// readCounter reads the energy_uj an earlier run left in dir; ok is false
+// when there is none or it cannot be trusted.
+func (x *Exporter) readCounter(root int, dir string) (units.Energy, bool) {
+	vmfd, err := openSubdir(root, dir, false)
+	if err != nil {
+		return 0, false
+	}
+	defer closeFD(vmfd)
+	zfd, err := openSubdir(vmfd, ZoneDir, false)
+	if err != nil {
+		return 0, false
+	}
+	defer closeFD(zfd)
+	var buf [32]byte
+	n, err := readFileAt(zfd, EnergyFile, buf[:])
+	if err != nil {
+		return 0, false
+	}
+	v, err := parseUJ(buf[:n])
+	if err != nil {
+		return 0, false
+	}
+	e := units.Energy(v)
+	if e > x.opts.MaxRange {
+		// The range changed between runs; the guest sees one reset.
+		x.log.Warn("counter left by an earlier run is beyond max_energy_range_uj; starting again from zero",
+			"dir", dir, "energy_uj", v, "max_energy_range_uj", uint64(x.opts.MaxRange))
+		return 0, false
+	}
+	return e, true
+}
+
+// write rewrites one VM's share.
+func (x *Exporter) write(root int, st *vmState) error {
+	vmfd, err := openSubdir(root, st.dir, true)
+	if err != nil {
+		return err
+	}
+	defer closeFD(vmfd)
+	zfd, err := openSubdir(vmfd, ZoneDir, true)
+	if err != nil {
+		return err
+	}
+	defer closeFD(zfd)
+	// name and max_energy_range_uj are rewritten only when missing: an
+	// administrator may mount a fresh tmpfs over a VM's directory at any
+	// time (the directories are opened again at every tick for that).
+	if !st.static || !isFileAt(zfd, NameFile) || !isFileAt(zfd, MaxRangeFile) {
+		if err := writeFileAt(zfd, NameFile, []byte(ZoneName+"\n"), x.opts.Sync); err != nil {
+			return err
+		}
+		if err := writeFileAt(zfd, MaxRangeFile, append(formatUJ(x.opts.MaxRange), '\n'), x.opts.Sync); err != nil {
+			return err
+		}
+		st.static = true
+	}
+	if err := writeFileAt(zfd, EnergyFile, append(formatUJ(st.counter), '\n'), x.opts.Sync); err != nil {
+		return err
+	}
+	return x.writeMetaIn(vmfd, st)
+}
+
+func (x *Exporter) writeMeta(root int, st *vmState) error {
+	vmfd, err := openSubdir(root, st.dir, false)
+	if err != nil {
+		return err
+	}
+	defer closeFD(vmfd)
+	return x.writeMetaIn(vmfd, st)
+}
+
+func (x *Exporter) writeMetaIn(vmfd int, st *vmState) error {
+	b, err := json.Marshal(st.meta)
+	if err != nil {
+		return err
+	}
+	return writeFileAt(vmfd, MetaFile, append(b, '\n'), x.opts.Sync)
+}
+
+// report logs a VM's write failure once, and its recovery.
+func (x *Exporter) report(st *vmState, err error) {
+	switch {
+	case err != nil && !st.failing:
+		st.failing = true
+		st.static = false
+		x.log.Warn("cannot write vm share; skipping this vm until it can be written",
+			"vm", shorten(st.name), "dir", st.dir, "err", err)
+	case err != nil:
+		st.static = false
+	case st.failing:
+		st.failing = false
+		x.log.Info("vm share written again", "vm", shorten(st.name), "dir", st.dir)
+	}
+}
+
+// shorten cuts a name for a log line.
+func shorten(s string) string {
+	const max = 128
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
+}
+
+// parseUJ parses a decimal count of microjoules, optionally followed by
+// white space.
+func parseUJ(b []byte) (uint64, error) {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	if len(b) == 0 || len(b) > 20 {
+		return 0, errors.New("not a count of microjoules")
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, errors.New("not a count of microjoules")
+		}
+		d := uint64(c - '0')
+		if v > (^uint64(0)-d)/10 {
+			return 0, errors.New("beyond 64 bits")
+		}
+		v = v*10 + d
+	}
+	return v, nil
+}
