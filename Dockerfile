@@ -1,0 +1,76 @@
+# syntax=docker/dockerfile:1
+#
+# wattlens container image. Two final targets:
+#
+#   docker build -t wattlens .                         # "static" (default, last stage)
+#   docker build --target gpu -t wattlens:gpu .        # with the NVIDIA gpu sensor
+#
+# static: a CGO_ENABLED=0 binary on gcr.io/distroless/static (no libc, no
+#   shell). Every sensor works except gpu: the NVML binding (go-nvml) loads
+#   libnvidia-ml.so.1 with dlopen and needs cgo, so this build reports the
+#   gpu sensor unavailable.
+# gpu: a cgo binary on gcr.io/distroless/base (glibc). libnvidia-ml.so.1
+#   itself is not in the image: the NVIDIA container toolkit mounts the
+#   host driver's copy at run time (docker run --gpus all, or
+#   runtimeClassName: nvidia in Kubernetes).
+#
+# Both images run as the distroless "nonroot" user (uid 65532) by default.
+# That user can run the estimate and vm sensors and read the processes'
+# CPU times, but NOT the RAPL counters: since Linux 5.10 (CVE-2020-8694,
+# PLATYPUS) /sys/class/powercap/*/energy_uj is mode 0400 root. To measure
+# RAPL, run the container as uid 0 (docker run --user 0, or runAsUser: 0)
+# with the host's /sys mounted read-only, or grant read access on the host
+# (deploy/systemd/wattlens-powercap.conf). docs/deploy.md explains each case.
+#
+# Build arguments: VERSION (the release string, default "dev"), GO_VERSION.
+
+ARG GO_VERSION=1.26
+
+# ---- build: static binary, cross-compiled on the build platform ----------
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY . .
+ARG TARGETOS=linux
+ARG TARGETARCH
+ARG VERSION=dev
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
+    go build -trimpath -buildvcs=false \
+      -ldflags "-s -w -X github.com/wattlens/wattlens/internal/version.Version=${VERSION}" \
+      -o /out/wattlens ./cmd/wattlens
+
+# ---- build-gpu: cgo binary for the gpu target ------------------------------
+# Built on the target platform (no cgo cross-compiling), on the same Debian
+# release as the final image so that the glibc it links against is there.
+FROM golang:${GO_VERSION}-trixie AS build-gpu
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY . .
+ARG VERSION=dev
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=1 CGO_CFLAGS="-Wno-deprecated-declarations" \
+    go build -trimpath -buildvcs=false \
+      -ldflags "-s -w -X github.com/wattlens/wattlens/internal/version.Version=${VERSION}" \
+      -o /out/wattlens ./cmd/wattlens
+
+# ---- gpu: glibc base, NVML from the host at run time ----------------------
+FROM gcr.io/distroless/base-debian13:nonroot AS gpu
+COPY --from=build-gpu /out/wattlens /usr/bin/wattlens
+# 29288 is the prometheus exporter's default --web.listen-address.
+EXPOSE 29288
+USER nonroot:nonroot
+ENTRYPOINT ["/usr/bin/wattlens"]
+CMD ["prometheus"]
+
+# ---- static (default): no libc at all -------------------------------------
+FROM gcr.io/distroless/static-debian13:nonroot AS static
+COPY --from=build /out/wattlens /usr/bin/wattlens
+EXPOSE 29288
+USER nonroot:nonroot
+ENTRYPOINT ["/usr/bin/wattlens"]
+CMD ["prometheus"]
