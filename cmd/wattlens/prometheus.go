@@ -3,11 +3,100 @@ package main
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 
 	"github.com/alecthomas/kingpin/v2"
+	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	promexp "github.com/wattlens/wattlens/internal/exporter/prometheus"
 )
 
-// setupPrometheus is being written; see the issue for this command.
+// collectorFlags are the flags that shape the metric set, shared by the
+// prometheus and prometheus-push commands.
+type collectorFlags struct {
+	top        *int
+	cmdline    *int
+	compat     *[]string
+	containers *bool
+}
+
+func bindCollectorFlags(cmd *kingpin.CmdClause) *collectorFlags {
+	return &collectorFlags{
+		top: cmd.Flag("process.top", "Processes with series of their own: the top N by energy over the last step; 0 for all (one series per process: mind the cardinality).").
+			Default("20").Int(),
+		cmdline: cmd.Flag("process.cmdline-length", "Longest cmdline label, in bytes; longer ones are cut and end with …").
+			Default("256").Int(),
+		compat: cmd.Flag("compat", "Also serve another tool's metric names: "+strings.Join(promexp.CompatModes, ", ")+" (Scaphandre's scaph_* metrics). Repeatable.").
+			PlaceHolder("TOOL").Enums(promexp.CompatModes...),
+		containers: cmd.Flag("containers", "Reserved for container labels (accepted for Scaphandre's command lines; no effect yet).").Bool(),
+	}
+}
+
+// collector builds the collector the flags describe.
+func (f *collectorFlags) collector(e *env, sensorName string) (*promexp.Collector, error) {
+	if *f.top < 0 {
+		return nil, usageError{errors.New("--process.top must be 0 (all) or more")}
+	}
+	if *f.cmdline <= 0 {
+		return nil, usageError{errors.New("--process.cmdline-length must be more than 0")}
+	}
+	if *f.containers {
+		e.log.Debug("--containers is reserved for container labels and has no effect yet")
+	}
+	c, err := promexp.New(promexp.Options{TopN: *f.top, CmdlineLength: *f.cmdline, Compat: *f.compat, Sensor: sensorName})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return c, nil
+}
+
+// setupPrometheus declares the prometheus command: the sampler ticks every
+// --step whether or not anyone scrapes, and scrapes read its latest
+// snapshot.
 func setupPrometheus(cmd *kingpin.CmdClause) action {
-	return func(ctx context.Context, e *env) error { return errors.New("prometheus: not built yet") }
+	webFlags := kingpinflag.AddFlags(cmd, promexp.DefaultListenAddress)
+	metricsPath := cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default(promexp.DefaultMetricsPath).String()
+	maxRequests := cmd.Flag("web.max-requests", "Most scrapes served at once; more get 503. 0 means no limit.").Default("40").Int()
+	noExporterMetrics := cmd.Flag("web.disable-exporter-metrics", "Leave out the go_* and promhttp_* metrics about the agent itself.").Bool()
+	step := durationFlag(cmd.Flag("step", "Measuring interval: seconds (2) or a duration (500ms). Scrapes never change it."), "2")
+	cf := bindCollectorFlags(cmd)
+
+	return func(ctx context.Context, e *env) error {
+		if *step <= 0 {
+			return usageError{errors.New("--step must be more than 0")}
+		}
+		log := e.log.With("exporter", "prometheus")
+		smp, sen, err := e.newSampler()
+		if err != nil {
+			return err
+		}
+		defer closeSensor(sen, e.log)
+		col, err := cf.collector(e, sen.Name())
+		if err != nil {
+			return err
+		}
+		reg := prom.NewRegistry()
+		reg.MustRegister(col)
+		if !*noExporterMetrics {
+			reg.MustRegister(collectors.NewGoCollector())
+		}
+		h, err := promexp.NewHandler(reg, promexp.HandlerOptions{
+			MetricsPath: *metricsPath, MaxRequests: *maxRequests, NoExporterMetrics: *noExporterMetrics, Logger: log,
+		})
+		if err != nil {
+			return usageError{err}
+		}
+
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var wg sync.WaitGroup
+		wg.Go(func() { _ = e.loop(ctx, smp, *step, 0, col) })
+		err = promexp.Serve(ctx, h, webFlags, log)
+		cancel()
+		wg.Wait()
+		return err
+	}
 }

@@ -3,11 +3,97 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"strings"
+	"sync"
 
 	"github.com/alecthomas/kingpin/v2"
+	prom "github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wattlens/wattlens/internal/exporter/push"
 )
 
-// setupPush is being written; see the issue for this command.
+// setupPush declares the prometheus-push command: the same metric set as
+// prometheus, pushed (PUT, replacing the group) to a Pushgateway after
+// every tick.
 func setupPush(cmd *kingpin.CmdClause) action {
-	return func(ctx context.Context, e *env) error { return errors.New("push: not built yet") }
+	url := cmd.Flag("url", "Pushgateway URL.").Default("http://localhost:9091").String()
+	job := cmd.Flag("job", "Job label of the pushed group.").Default(push.DefaultJob).String()
+	grouping := cmd.Flag("push.grouping", "Grouping label of the pushed group, KEY=VALUE; repeatable. instance defaults to the host name.").
+		PlaceHolder("KEY=VALUE").StringMap()
+	username := cmd.Flag("push.username", "Basic auth user name for the Pushgateway.").String()
+	passwordFile := cmd.Flag("push.password-file", "File holding the basic auth password (needs --push.username).").PlaceHolder("FILE").String()
+	tlsOpts := push.TLSOptions{}
+	cmd.Flag("push.ca-file", "CA certificates (PEM) to trust for an https Pushgateway.").PlaceHolder("FILE").StringVar(&tlsOpts.CAFile)
+	cmd.Flag("push.cert-file", "Client certificate (PEM) for mutual TLS.").PlaceHolder("FILE").StringVar(&tlsOpts.CertFile)
+	cmd.Flag("push.key-file", "Client key (PEM) for mutual TLS.").PlaceHolder("FILE").StringVar(&tlsOpts.KeyFile)
+	cmd.Flag("push.insecure-skip-verify", "Do not verify the Pushgateway's certificate.").BoolVar(&tlsOpts.InsecureSkipVerify)
+	timeout := durationFlag(cmd.Flag("push.timeout", "Timeout of one push attempt; retries fill the rest of the step."), "5s")
+	step := durationFlag(cmd.Flag("step", "Measuring and pushing interval: seconds (15) or a duration (1m)."), "15")
+	stopAfter := durationFlag(cmd.Flag("timeout", "Stop after this long; 0 runs until interrupted."), "0")
+	cf := bindCollectorFlags(cmd)
+
+	return func(ctx context.Context, e *env) error {
+		if *step <= 0 {
+			return usageError{errors.New("--step must be more than 0")}
+		}
+		if *timeout <= 0 {
+			return usageError{errors.New("--push.timeout must be more than 0")}
+		}
+		opts := push.Options{
+			URL: *url, Job: *job, Grouping: maps.Clone(*grouping), Username: *username,
+			Timeout: min(*timeout, *step), Budget: *step, Logger: e.log.With("exporter", "prometheus-push"),
+		}
+		if opts.Grouping == nil {
+			opts.Grouping = map[string]string{}
+		}
+		if _, ok := opts.Grouping["instance"]; !ok {
+			host, err := os.Hostname()
+			if err != nil {
+				return fmt.Errorf("host name for the instance label (give --push.grouping instance=NAME): %w", err)
+			}
+			opts.Grouping["instance"] = host
+		}
+		if *passwordFile != "" {
+			if *username == "" {
+				return usageError{errors.New("--push.password-file needs --push.username")}
+			}
+			b, err := os.ReadFile(*passwordFile)
+			if err != nil {
+				return fmt.Errorf("password file: %w", err)
+			}
+			opts.Password = strings.TrimRight(string(b), "\r\n")
+		}
+		var err error
+		if opts.TLS, err = tlsOpts.Config(); err != nil {
+			return usageError{err}
+		}
+
+		smp, sen, err := e.newSampler()
+		if err != nil {
+			return err
+		}
+		defer closeSensor(sen, e.log)
+		col, err := cf.collector(e, sen.Name())
+		if err != nil {
+			return err
+		}
+		reg := prom.NewRegistry()
+		reg.MustRegister(col)
+		p, err := push.New(reg, opts)
+		if err != nil {
+			return usageError{err}
+		}
+
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var wg sync.WaitGroup
+		wg.Go(func() { p.Run(ctx) })
+		err = e.loop(ctx, smp, *step, *stopAfter, col, p)
+		cancel()
+		wg.Wait()
+		return err
+	}
 }

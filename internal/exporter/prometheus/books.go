@@ -1,0 +1,320 @@
+package prometheus
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/units"
+)
+
+// books keeps what the exposition needs across ticks so that every
+// _joules_total series is monotonic while the set of exposed processes
+// changes, and so that, at every tick,
+//
+//	Σ exposed process counters + other + idle = host
+//
+// holds exactly, in microjoules.
+//
+// The design ("books closed"): a process has a series only while it is in
+// the top N of the tick. The energy it had when it entered the exposed set
+// stays in "other" (it was counted there while the process was outside),
+// so the series shows its total minus that closed part. When it leaves,
+// its series ends and its whole total is counted in other again (other
+// rises by the series' last value). If it re-enters, the part counted in
+// other so far is closed anew and the series restarts from the energy
+// since then. Each term of other only ever grows, so other is monotonic;
+// see docs/exporters.md for the proof and what it means for rate().
+//
+// VMs are summed over every process with a VM name, in or out of the top
+// N; the totals of a VM's processes that are gone are kept so the VM's
+// counter survives a restart of its qemu process.
+//
+// books is owned by one goroutine (the sampler's, through Export).
+type books struct {
+	topN       int
+	cmdlineMax int
+
+	gen  uint64
+	prev *snapshot.Snapshot // the last snapshot with books
+
+	exposed map[procstat.Key]*exposedProc
+
+	vmLive   map[procstat.Key]vmProc
+	vmClosed map[string]units.Energy
+
+	// scratch
+	entrants map[procstat.Key]*exposedProc
+	heads    []*exposedProc      // the books of the exposed processes…
+	shown    []*snapshot.Process // …and their figures, in the same order
+}
+
+type exposedProc struct {
+	labels procLabels
+	// closed is the part of the process's total booked to other before
+	// it entered the exposed set.
+	closed units.Energy
+	gen    uint64
+}
+
+type vmProc struct {
+	vm    string
+	total units.Energy
+}
+
+func newBooks(topN, cmdlineMax int) *books {
+	return &books{
+		topN:       topN,
+		cmdlineMax: cmdlineMax,
+		exposed:    make(map[procstat.Key]*exposedProc),
+		vmLive:     make(map[procstat.Key]vmProc),
+		vmClosed:   make(map[string]units.Energy),
+		entrants:   make(map[procstat.Key]*exposedProc),
+	}
+}
+
+// view is what a scrape reads: immutable once built.
+type view struct {
+	snap *snapshot.Snapshot
+	// booked is false for a snapshot without books (the sensor failed
+	// before the first interval was measured).
+	booked bool
+
+	source string // the host's source label
+	procs  []procSeries
+	other  snapshot.Energy // Total is the monotonic counter; Power is TopN's rest
+	vms    []vmSeries
+	zones  []zoneSeries
+
+	// Scaphandre compatibility, filled when asked for.
+	scaph *scaphView
+}
+
+type procSeries struct {
+	labels *procLabels
+	energy units.Energy
+	power  units.Power
+	// cpuPercent is the CPU time used over the interval as a percentage
+	// of all CPUs (Scaphandre's scaph_process_cpu_usage_percentage).
+	cpuPercent float64
+}
+
+type vmSeries struct {
+	vm     string
+	energy units.Energy
+	delta  units.Energy
+	power  units.Power
+}
+
+type zoneSeries struct {
+	labels []string // zone, name, socket, source
+	energy units.Energy
+	power  units.Power
+}
+
+// observe books snapshot s and returns its view.
+func (b *books) observe(s *snapshot.Snapshot, compat bool) *view {
+	v := &view{snap: s}
+	if s.Seq == 0 {
+		return v
+	}
+	v.booked = true
+	v.source = sourceLabel(s.Host.Source)
+	b.gen++
+
+	head, rest, _ := s.TopN(b.topN)
+	v.procs, v.other = b.processes(s, head, rest)
+	v.vms = b.vmsOf(s)
+	v.zones = zonesOf(s)
+	if compat {
+		v.scaph = scaphOf(s)
+	}
+	b.prev = s
+	return v
+}
+
+// processes updates the exposed set to the top N of head and returns its
+// series and the other counter. A process of the top N that drew no energy
+// over the step enters only if it is exposed already: its new series
+// would start at zero (the top N is filled up by total energy when fewer
+// processes than N drew any), and in and out it would go. What is left
+// out stays in other; its power is zero, so the power split still adds up.
+func (b *books) processes(s *snapshot.Snapshot, head []snapshot.Process, rest snapshot.Energy) ([]procSeries, snapshot.Energy) {
+	clear(b.entrants)
+	b.heads = b.heads[:0]
+	b.shown = b.shown[:0]
+	for i := range head {
+		p := &head[i]
+		e, ok := b.exposed[p.Key]
+		if !ok {
+			if p.Delta == 0 {
+				continue
+			}
+			e = &exposedProc{labels: newProcLabels(p.Key, p.Meta, b.cmdlineMax)}
+			b.exposed[p.Key] = e
+			b.entrants[p.Key] = e
+		}
+		e.gen = b.gen
+		b.heads = append(b.heads, e)
+		b.shown = append(b.shown, p)
+	}
+	// An entrant that was in the previous snapshot was counted in other
+	// with its total then: that part stays there.
+	if len(b.entrants) > 0 && b.prev != nil {
+		for i := range b.prev.Processes {
+			q := &b.prev.Processes[i]
+			if e, ok := b.entrants[q.Key]; ok {
+				e.closed = q.Total
+			}
+		}
+	}
+	// A process that left the exposed set goes back to other whole.
+	if len(b.exposed) > len(b.shown) {
+		for k, e := range b.exposed {
+			if e.gen != b.gen {
+				delete(b.exposed, k)
+			}
+		}
+	}
+
+	series := make([]procSeries, len(b.shown))
+	var sum units.Energy
+	cpuCapacity := float64(s.Interval) * float64(s.CPUs)
+	for i, p := range b.shown {
+		e := b.heads[i]
+		energy := p.Total - min(e.closed, p.Total)
+		sum += energy
+		series[i] = procSeries{labels: &e.labels, energy: energy, power: p.Power}
+		if cpuCapacity > 0 {
+			series[i].cpuPercent = float64(p.CPUDelta) / cpuCapacity * 100
+		}
+	}
+	other := rest
+	other.Total = 0
+	if booked := s.Idle.Total + sum; s.Host.Total > booked {
+		other.Total = s.Host.Total - booked
+	}
+	return series, other
+}
+
+// vmsOf sums the processes of each VM and keeps the books of the VM
+// processes that are gone.
+func (b *books) vmsOf(s *snapshot.Snapshot) []vmSeries {
+	live := make(map[procstat.Key]vmProc, len(b.vmLive))
+	var out []vmSeries
+	idx := map[string]int{}
+	for i := range s.Processes {
+		p := &s.Processes[i]
+		if p.Meta == nil || p.VM == "" {
+			continue
+		}
+		name := sanitize(p.VM, maxLabelBytes)
+		live[p.Key] = vmProc{vm: name, total: p.Total}
+		j, ok := idx[name]
+		if !ok {
+			j = len(out)
+			idx[name] = j
+			out = append(out, vmSeries{vm: name})
+		}
+		out[j].energy += p.Total
+		out[j].delta += p.Delta
+	}
+	for k, old := range b.vmLive {
+		if _, ok := live[k]; !ok {
+			b.vmClosed[old.vm] += old.total
+		}
+	}
+	b.vmLive = live
+	for i := range out {
+		out[i].energy += b.vmClosed[out[i].vm]
+		out[i].power = units.PowerOf(out[i].delta, s.Interval)
+	}
+	slices.SortFunc(out, func(x, y vmSeries) int { return cmp.Compare(x.vm, y.vm) })
+	return out
+}
+
+// zonesOf labels the zones. Label sets must be unique in an exposition;
+// a zone whose kind, name and socket repeat another's is named by its ID.
+func zonesOf(s *snapshot.Snapshot) []zoneSeries {
+	out := make([]zoneSeries, 0, len(s.Zones))
+	seen := make(map[string]bool, len(s.Zones))
+	for _, z := range s.Zones {
+		name := z.Name
+		if name == "" {
+			name = z.ID
+		}
+		labels := []string{z.Kind, sanitize(name, maxLabelBytes), socketLabel(z.Socket), sourceLabel(z.Source)}
+		key := strings.Join(labels, "\x00")
+		if seen[key] {
+			labels[1] = sanitize(z.ID, maxLabelBytes)
+			if key = strings.Join(labels, "\x00"); seen[key] {
+				continue
+			}
+		}
+		seen[key] = true
+		out = append(out, zoneSeries{labels: labels, energy: z.Total, power: z.Power})
+	}
+	return out
+}
+
+// scaphView is what --compat=scaphandre adds beyond the process series.
+type scaphView struct {
+	valueSource string
+	sockets     []scaphZone
+	domains     []scaphZone
+}
+
+type scaphZone struct {
+	labels []string
+	energy units.Energy
+	power  units.Power
+}
+
+// scaphOf maps zones to Scaphandre's sockets (packages, summed per
+// socket, as several dies may share one) and domains (core, uncore, dram).
+func scaphOf(s *snapshot.Snapshot) *scaphView {
+	sv := &scaphView{valueSource: s.Sensor + "_pkg"}
+	sockets := map[int]int{}
+	seen := map[string]bool{}
+	for _, z := range s.Zones {
+		switch {
+		case z.Kind == sensor.KindPsys:
+			sv.valueSource = s.Sensor + "_psys"
+		case z.Socket < 0:
+		case z.Kind == sensor.KindPackage:
+			j, ok := sockets[z.Socket]
+			if !ok {
+				j = len(sv.sockets)
+				sockets[z.Socket] = j
+				sv.sockets = append(sv.sockets, scaphZone{labels: []string{socketLabel(z.Socket)}})
+			}
+			sv.sockets[j].energy += z.Total
+			sv.sockets[j].power += z.Power
+		case z.Kind == sensor.KindCore || z.Kind == sensor.KindUncore || z.Kind == sensor.KindDRAM:
+			name := z.Name
+			if name == "" {
+				name = z.Kind
+			}
+			labels := []string{sanitize(name, maxLabelBytes), domainID(z.ID), socketLabel(z.Socket)}
+			key := strings.Join(labels, "\x00")
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			sv.domains = append(sv.domains, scaphZone{labels: labels, energy: z.Total, power: z.Power})
+		}
+	}
+	return sv
+}
+
+// domainID is the last ':'-separated part of a zone ID (intel-rapl:0:1 →
+// 1), Scaphandre's domain_id.
+func domainID(id string) string {
+	if i := strings.LastIndexByte(id, ':'); i >= 0 {
+		return sanitize(id[i+1:], maxLabelBytes)
+	}
+	return sanitize(id, maxLabelBytes)
+}

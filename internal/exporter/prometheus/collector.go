@@ -1,0 +1,317 @@
+// Package prometheus is the prometheus exporter: a prometheus.Collector
+// over the latest snapshot, the HTTP handler that serves it with the
+// Prometheus exporter toolkit, and the metric reference (docs/metrics.md)
+// generated from the same table the descriptors are built from.
+//
+// A scrape never reads a sensor or procfs and never moves the measuring
+// window: the sampler hands every snapshot to Collector.Export, which books
+// it into an immutable view and publishes it atomically; Collect only reads
+// the latest view. Any number of scrapes may run at once.
+//
+//go:generate go run ../../../cmd/metricsdoc -o ../../../docs/metrics.md
+package prometheus
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	prom "github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/units"
+	"github.com/wattlens/wattlens/internal/version"
+)
+
+// Defaults.
+const (
+	DefaultTopN          = 20
+	DefaultCmdlineLength = 256
+)
+
+// CompatScaphandre is the --compat value that adds Scaphandre's metrics.
+const CompatScaphandre = "scaphandre"
+
+// CompatModes lists the accepted --compat values.
+var CompatModes = []string{CompatScaphandre}
+
+// Options configure a Collector.
+type Options struct {
+	// TopN is how many processes get series of their own, by energy over
+	// the last step; 0 exposes every process.
+	TopN int
+	// CmdlineLength bounds the cmdline label, in bytes; 0 means
+	// DefaultCmdlineLength.
+	CmdlineLength int
+	// Compat lists extra metric sets: CompatScaphandre.
+	Compat []string
+	// Sensor names the sensor for wattlens_sensor_up before the first
+	// snapshot says it.
+	Sensor string
+}
+
+// Collector is a prometheus.Collector over the latest snapshot, and an
+// exporter.Exporter that receives every snapshot. It must be given every
+// snapshot the sampler makes, in order: the books that keep its counters
+// monotonic span ticks.
+type Collector struct {
+	opts   Options
+	compat bool
+	d      *descs
+	types  [numMetrics]prom.ValueType
+	build  [3]string
+	scaphV float64
+
+	mu    sync.Mutex // serialises Export
+	books *books
+	view  atomic.Pointer[view]
+}
+
+// New returns a Collector with no snapshot yet.
+func New(opts Options) (*Collector, error) {
+	if opts.TopN < 0 {
+		return nil, fmt.Errorf("process top %d: give 0 (all) or more", opts.TopN)
+	}
+	if opts.CmdlineLength < 0 {
+		return nil, fmt.Errorf("cmdline length %d: give 0 (default) or more", opts.CmdlineLength)
+	}
+	if opts.CmdlineLength == 0 {
+		opts.CmdlineLength = DefaultCmdlineLength
+	}
+	c := &Collector{opts: opts, d: newDescs()}
+	for _, m := range opts.Compat {
+		switch m {
+		case CompatScaphandre:
+			c.compat = true
+		default:
+			return nil, fmt.Errorf("unknown compat mode %q; valid: %s", m, strings.Join(CompatModes, ", "))
+		}
+	}
+	for id, f := range families() {
+		c.types[id] = f.typ
+	}
+	c.build = [3]string{version.Version, version.Revision(), runtime.Version()}
+	c.scaphV = scaphVersion(version.Version)
+	c.books = newBooks(opts.TopN, opts.CmdlineLength)
+	return c, nil
+}
+
+// Export books s and makes it the snapshot scrapes see. It never fails.
+func (c *Collector) Export(_ context.Context, s *snapshot.Snapshot) error {
+	if s == nil {
+		return nil
+	}
+	c.mu.Lock()
+	v := c.books.observe(s, c.compat)
+	c.mu.Unlock()
+	c.view.Store(v)
+	return nil
+}
+
+// Describe sends every descriptor the collector may use.
+func (c *Collector) Describe(ch chan<- *prom.Desc) {
+	for id, f := range families() {
+		if f.set == SetScaphandre && !c.compat {
+			continue
+		}
+		ch <- c.d[id]
+	}
+}
+
+// emitter sends const metrics and counts them.
+type emitter struct {
+	c  *Collector
+	ch chan<- prom.Metric
+	n  int
+}
+
+func (e *emitter) emit(id metricID, v float64, labels ...string) {
+	e.ch <- prom.MustNewConstMetric(e.c.d[id], e.c.types[id], v, labels...)
+	e.n++
+}
+
+func (e *emitter) energy(id metricID, v units.Energy, labels ...string) {
+	e.emit(id, v.Joules(), labels...)
+}
+
+func (e *emitter) power(id metricID, v units.Power, labels ...string) {
+	e.emit(id, v.Watts(), labels...)
+}
+
+// Collect sends the latest view's series. Before the first snapshot it
+// sends wattlens_build_info and wattlens_sensor_up only. While the sensor
+// is down the counters are held and the power gauges left out.
+func (c *Collector) Collect(ch chan<- prom.Metric) {
+	start := time.Now()
+	e := &emitter{c: c, ch: ch}
+	v := c.view.Load()
+
+	e.emit(buildInfo, 1, c.build[:]...)
+	if v == nil {
+		e.emit(sensorUp, 1, c.opts.Sensor)
+		return
+	}
+	s := v.snap
+	sensorName := s.Sensor
+	if sensorName == "" {
+		sensorName = c.opts.Sensor
+	}
+	e.emit(sensorUp, boolValue(s.SensorUp), sensorName)
+	if !v.booked {
+		return
+	}
+	c.collectNative(e, v)
+	c.collectSelf(e, v)
+	if c.compat {
+		c.collectScaphandre(e, v)
+	}
+	n := e.n
+	e.emit(scrapeDuration, time.Since(start).Seconds())
+	e.emit(scrapeSeries, float64(n))
+}
+
+func (c *Collector) collectNative(e *emitter, v *view) {
+	s, src, up := v.snap, v.source, v.snap.SensorUp
+	e.energy(hostEnergy, s.Host.Total, src)
+	if up {
+		e.power(hostPower, s.Host.Power, src)
+	}
+	origin := s.IdleOrigin
+	if origin == "" {
+		origin = "learning"
+	}
+	e.power(hostIdlePower, s.IdlePower, origin, src)
+	for _, z := range v.zones {
+		e.energy(zoneEnergy, z.energy, z.labels...)
+		if up {
+			e.power(zonePower, z.power, z.labels...)
+		}
+	}
+	for i := range v.procs {
+		p := &v.procs[i]
+		l := p.labels
+		e.energy(processEnergy, p.energy, l.pid, l.exe, l.comm, l.cmdline, src)
+		if up {
+			e.power(processPower, p.power, l.pid, l.exe, l.comm, l.cmdline, src)
+		}
+	}
+	e.energy(idleEnergy, s.Idle.Total, src)
+	e.energy(otherEnergy, v.other.Total, src)
+	if up {
+		e.power(idlePower, s.Idle.Power, src)
+		e.power(otherPower, v.other.Power, src)
+	}
+	for _, m := range v.vms {
+		e.energy(vmEnergy, m.energy, m.vm, src)
+		if up {
+			e.power(vmPower, m.power, m.vm, src)
+		}
+	}
+	if up {
+		e.emit(cpuUtilisation, s.Utilisation)
+	}
+}
+
+func (c *Collector) collectSelf(e *emitter, v *view) {
+	s := v.snap
+	e.emit(tickDuration, s.Stats.TickDuration.Seconds())
+	if !s.Time.IsZero() {
+		e.emit(lastTick, float64(s.Time.UnixNano())/1e9)
+	}
+	e.emit(processes, float64(s.Stats.Processes))
+	e.emit(processesSkipped, float64(s.Stats.Skipped))
+	e.emit(processesExposed, float64(len(v.procs)))
+	e.emit(counterWraps, float64(s.Stats.Wraps))
+	e.emit(counterResets, float64(s.Stats.Resets))
+}
+
+func (c *Collector) collectScaphandre(e *emitter, v *view) {
+	s, sv, up := v.snap, v.scaph, v.snap.SensorUp
+	if sv == nil {
+		return
+	}
+	e.emit(scaphHostEnergy, float64(s.Host.Total), sv.valueSource)
+	if up {
+		e.emit(scaphHostPower, float64(s.Host.Power), sv.valueSource)
+	}
+	for _, z := range sv.sockets {
+		e.emit(scaphSocketEnergy, float64(z.energy), z.labels...)
+		if up {
+			e.emit(scaphSocketPower, float64(z.power), z.labels...)
+		}
+	}
+	for _, z := range sv.domains {
+		e.emit(scaphDomainEnergy, float64(z.energy), z.labels...)
+		if up {
+			e.emit(scaphDomainPower, float64(z.power), z.labels...)
+		}
+	}
+	if up {
+		for i := range v.procs {
+			p := &v.procs[i]
+			l := p.labels
+			e.emit(scaphProcessPower, float64(p.power), l.pid, l.scaphExe, l.cmdline)
+			e.emit(scaphProcessCPU, p.cpuPercent, l.pid, l.scaphExe, l.cmdline)
+		}
+	}
+	e.emit(scaphSelfVersion, c.scaphV)
+	e.emit(scaphSelfProcs, float64(s.Stats.Processes))
+	e.emit(scaphSelfMemory, goRuntimeMemory())
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// scaphVersion writes a version as Scaphandre's scaph_self_version does:
+// major "." minor patch (1.0.2 → 1.02). Anything but vX.Y.Z gives 0.
+func scaphVersion(v string) float64 {
+	v = strings.TrimPrefix(v, "v")
+	if i := strings.IndexAny(v, "-+"); i >= 0 {
+		v = v[:i]
+	}
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 {
+		return 0
+	}
+	for _, p := range parts {
+		if _, err := strconv.ParseUint(p, 10, 32); err != nil {
+			return 0
+		}
+	}
+	f, err := strconv.ParseFloat(parts[0]+"."+parts[1]+parts[2], 64)
+	if err != nil {
+		return 0
+	}
+	return f
+}
+
+// goRuntimeMemory is the memory the Go runtime holds from the system:
+// everything it mapped minus what it released. It reads no file.
+func goRuntimeMemory() float64 {
+	samples := []metrics.Sample{
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
+	}
+	metrics.Read(samples)
+	var total, released uint64
+	if samples[0].Value.Kind() == metrics.KindUint64 {
+		total = samples[0].Value.Uint64()
+	}
+	if samples[1].Value.Kind() == metrics.KindUint64 {
+		released = samples[1].Value.Uint64()
+	}
+	if released > total {
+		return 0
+	}
+	return float64(total - released)
+}

@@ -1,0 +1,250 @@
+package prometheus
+
+import (
+	"strings"
+
+	prom "github.com/prometheus/client_golang/prometheus"
+)
+
+// Sets of metric families.
+const (
+	// SetNative is wattlens's own metric set, in base units.
+	SetNative = "native"
+	// SetSelf is the agent's figures about itself.
+	SetSelf = "self"
+	// SetScaphandre is what --compat=scaphandre adds.
+	SetScaphandre = "scaphandre"
+)
+
+// metricID names one metric family; descriptors are kept in an array
+// indexed by it.
+type metricID int
+
+const (
+	hostEnergy metricID = iota
+	hostPower
+	hostIdlePower
+	zoneEnergy
+	zonePower
+	processEnergy
+	processPower
+	idleEnergy
+	idlePower
+	otherEnergy
+	otherPower
+	vmEnergy
+	vmPower
+	cpuUtilisation
+
+	buildInfo
+	sensorUp
+	tickDuration
+	lastTick
+	processes
+	processesSkipped
+	processesExposed
+	counterWraps
+	counterResets
+	scrapeDuration
+	scrapeSeries
+
+	scaphHostPower
+	scaphHostEnergy
+	scaphSocketPower
+	scaphSocketEnergy
+	scaphDomainPower
+	scaphDomainEnergy
+	scaphProcessPower
+	scaphProcessCPU
+	scaphSelfVersion
+	scaphSelfProcs
+	scaphSelfMemory
+
+	numMetrics
+)
+
+// family is one metric family as the documentation and the descriptors
+// see it.
+type family struct {
+	name   string
+	typ    prom.ValueType
+	help   string
+	labels []string
+	set    string
+}
+
+var (
+	labelsSource  = []string{"source"}
+	labelsZone    = []string{"zone", "name", "socket", "source"}
+	labelsProcess = []string{"pid", "exe", "comm", "cmdline", "source"}
+	labelsVM      = []string{"vm", "source"}
+	labelsScaph   = []string{"pid", "exe", "cmdline"}
+	labelsDomain  = []string{"domain_name", "domain_id", "socket_id"}
+)
+
+// families is the table every descriptor and docs/metrics.md are made
+// from, in the order a scrape emits them.
+func families() [numMetrics]family {
+	return [numMetrics]family{
+		hostEnergy: {"wattlens_host_energy_joules_total", prom.CounterValue,
+			"Energy the whole host drew since the agent started: psys where present, else packages + dram (+ GPUs). Wrap-corrected and monotonic: use rate() for power.",
+			labelsSource, SetNative},
+		hostPower: {"wattlens_host_power_watts", prom.GaugeValue,
+			"Average power the host drew over the last step (energy over the step / its length). Absent while the sensor is down.",
+			labelsSource, SetNative},
+		hostIdlePower: {"wattlens_host_idle_power_watts", prom.GaugeValue,
+			"Idle baseline of the host in use; origin says where it comes from: flag (--idle-power), model (estimate sensor), learned, or learning (not known yet: 0).",
+			[]string{"origin", "source"}, SetNative},
+		zoneEnergy: {"wattlens_zone_energy_joules_total", prom.CounterValue,
+			"Energy one zone (package, core, uncore, dram, psys, gpu) counted since the agent started; wrap-corrected and monotonic. Zones overlap (core is inside package, package inside psys): do not sum all zones.",
+			labelsZone, SetNative},
+		zonePower: {"wattlens_zone_power_watts", prom.GaugeValue,
+			"Average power of one zone over the last step. Absent while the sensor is down.",
+			labelsZone, SetNative},
+		processEnergy: {"wattlens_process_energy_joules_total", prom.CounterValue,
+			"Host energy attributed to one process (by CPU share) while it is among the top N by energy over the last step (--process.top; a process enters in a step in which it drew energy). A process that leaves the top N has its series end and its energy booked to wattlens_other_energy_joules_total; if it comes back, its series restarts from the energy since its return. At every scrape: sum(process) + other + idle = host.",
+			labelsProcess, SetNative},
+		processPower: {"wattlens_process_power_watts", prom.GaugeValue,
+			"Average power attributed to one exposed process over the last step. Absent while the sensor is down.",
+			labelsProcess, SetNative},
+		idleEnergy: {"wattlens_idle_energy_joules_total", prom.CounterValue,
+			"Host energy booked to the idle pseudo-consumer (the idle baseline × time, at most the host's energy); always 0 under --idle-policy=shared.",
+			labelsSource, SetNative},
+		idlePower: {"wattlens_idle_power_watts", prom.GaugeValue,
+			"Average power booked to the idle pseudo-consumer over the last step. Absent while the sensor is down.",
+			labelsSource, SetNative},
+		otherEnergy: {"wattlens_other_energy_joules_total", prom.CounterValue,
+			"Host energy neither booked to idle nor to an exposed process series: processes outside the top N, processes that have exited, energy of processes whose series ended, and active energy no process could take (no CPU time used). Monotonic; sum(process) + other + idle = host at every scrape.",
+			labelsSource, SetNative},
+		otherPower: {"wattlens_other_power_watts", prom.GaugeValue,
+			"Average power over the last step of what wattlens_other_energy_joules_total counts; sum(process power) + other + idle = host power. Absent while the sensor is down.",
+			labelsSource, SetNative},
+		vmEnergy: {"wattlens_vm_energy_joules_total", prom.CounterValue,
+			"Host energy attributed to one virtual machine (its qemu/KVM processes, whether or not in the top N) since the agent started; monotonic across restarts of the VM's process.",
+			labelsVM, SetNative},
+		vmPower: {"wattlens_vm_power_watts", prom.GaugeValue,
+			"Average power attributed to one virtual machine over the last step. Absent while the sensor is down.",
+			labelsVM, SetNative},
+		cpuUtilisation: {"wattlens_cpu_utilisation_ratio", prom.GaugeValue,
+			"Busy share of all CPUs over the last step, 0 to 1.",
+			nil, SetNative},
+
+		buildInfo: {"wattlens_build_info", prom.GaugeValue,
+			"Always 1; the labels say which build is running.",
+			[]string{"version", "revision", "goversion"}, SetSelf},
+		sensorUp: {"wattlens_sensor_up", prom.GaugeValue,
+			"1 when the last read of the sensor succeeded, 0 when it failed: the energy counters are then held at the last good reading (the next good read books the whole gap).",
+			[]string{"sensor"}, SetSelf},
+		tickDuration: {"wattlens_tick_duration_seconds", prom.GaugeValue,
+			"Time the last tick spent reading the sensor and procfs.",
+			nil, SetSelf},
+		lastTick: {"wattlens_last_tick_timestamp_seconds", prom.GaugeValue,
+			"Unix time at the end of the interval the figures cover.",
+			nil, SetSelf},
+		processes: {"wattlens_processes", prom.GaugeValue,
+			"Processes read in the last tick.",
+			nil, SetSelf},
+		processesSkipped: {"wattlens_processes_skipped", prom.GaugeValue,
+			"Processes that vanished or could not be read during the last tick.",
+			nil, SetSelf},
+		processesExposed: {"wattlens_processes_exposed", prom.GaugeValue,
+			"Processes with a series of their own in this exposition (at most --process.top; see wattlens_process_energy_joules_total).",
+			nil, SetSelf},
+		counterWraps: {"wattlens_energy_wraps_total", prom.CounterValue,
+			"Energy counter wraparounds seen and corrected since the agent started.",
+			nil, SetSelf},
+		counterResets: {"wattlens_energy_resets_total", prom.CounterValue,
+			"Energy counters seen going back without a known range (a reset: counted as no energy) since the agent started.",
+			nil, SetSelf},
+		scrapeDuration: {"wattlens_scrape_duration_seconds", prom.GaugeValue,
+			"Time this collection took to produce every other wattlens series, from the latest snapshot (no sensor or procfs is read).",
+			nil, SetSelf},
+		scrapeSeries: {"wattlens_scrape_series", prom.GaugeValue,
+			"Series this collection produced, not counting the two wattlens_scrape_* series.",
+			nil, SetSelf},
+
+		scaphHostPower: {"scaph_host_power_microwatts", prom.GaugeValue,
+			"Scaphandre compatibility: host power in microwatts (wattlens_host_power_watts × 1e6).",
+			[]string{"value_source"}, SetScaphandre},
+		scaphHostEnergy: {"scaph_host_energy_microjoules", prom.CounterValue,
+			"Scaphandre compatibility: host energy in microjoules since the agent started, wrap-corrected (Scaphandre exposes the raw counters' sum).",
+			[]string{"value_source"}, SetScaphandre},
+		scaphSocketPower: {"scaph_socket_power_microwatts", prom.GaugeValue,
+			"Scaphandre compatibility: power of one package (socket) in microwatts.",
+			[]string{"socket_id"}, SetScaphandre},
+		scaphSocketEnergy: {"scaph_socket_energy_microjoules", prom.CounterValue,
+			"Scaphandre compatibility: energy of one package (socket) in microjoules since the agent started, wrap-corrected.",
+			[]string{"socket_id"}, SetScaphandre},
+		scaphDomainPower: {"scaph_domain_power_microwatts", prom.GaugeValue,
+			"Scaphandre compatibility: power of one RAPL domain (core, uncore, dram) in microwatts.",
+			labelsDomain, SetScaphandre},
+		scaphDomainEnergy: {"scaph_domain_energy_microjoules", prom.CounterValue,
+			"Scaphandre compatibility: energy of one RAPL domain in microjoules since the agent started, wrap-corrected.",
+			labelsDomain, SetScaphandre},
+		scaphProcessPower: {"scaph_process_power_consumption_microwatts", prom.GaugeValue,
+			"Scaphandre compatibility: power attributed to one exposed process in microwatts (wattlens_process_power_watts × 1e6: without idle power unless --idle-policy=shared).",
+			labelsScaph, SetScaphandre},
+		scaphProcessCPU: {"scaph_process_cpu_usage_percentage", prom.GaugeValue,
+			"Scaphandre compatibility: CPU time one exposed process used over the last step, as a percentage of all CPUs.",
+			labelsScaph, SetScaphandre},
+		scaphSelfVersion: {"scaph_self_version", prom.GaugeValue,
+			"Scaphandre compatibility: the agent's version as major.minorpatch (v1.2.3 → 1.23; 0 for a development build).",
+			nil, SetScaphandre},
+		scaphSelfProcs: {"scaph_self_topo_procs_nb", prom.GaugeValue,
+			"Scaphandre compatibility: processes tracked in the last tick.",
+			nil, SetScaphandre},
+		scaphSelfMemory: {"scaph_self_memory_bytes", prom.GaugeValue,
+			"Scaphandre compatibility: memory the agent's Go runtime holds from the system (mapped minus released), close to its resident set size.",
+			nil, SetScaphandre},
+	}
+}
+
+// descs are the descriptors, built once per collector from the table.
+type descs [numMetrics]*prom.Desc
+
+func newDescs() *descs {
+	var d descs
+	for id, f := range families() {
+		d[id] = prom.NewDesc(f.name, f.help, f.labels, nil)
+	}
+	return &d
+}
+
+// Family describes one metric family for the documentation.
+type Family struct {
+	Name   string
+	Type   string // counter or gauge
+	Help   string
+	Labels []string
+	Set    string // SetNative, SetSelf or SetScaphandre
+}
+
+// Families lists every metric family the collector can produce, in the
+// order a scrape emits them.
+func Families() []Family {
+	var out []Family
+	for _, f := range families() {
+		typ := "gauge"
+		if f.typ == prom.CounterValue {
+			typ = "counter"
+		}
+		out = append(out, Family{Name: f.name, Type: typ, Help: f.help, Labels: append([]string(nil), f.labels...), Set: f.set})
+	}
+	return out
+}
+
+// ScaphandreLintProblem reports whether a promlint problem (as `promtool
+// check metrics` prints it: metric, then text) is one that Scaphandre's own
+// names carry and --compat=scaphandre keeps on purpose, so that existing
+// dashboards work: its energy counters are in microjoules and lack the
+// _total suffix. Every other problem is a defect.
+func ScaphandreLintProblem(metric, text string) bool {
+	if !strings.HasPrefix(metric, "scaph_") || !strings.HasSuffix(metric, "_microjoules") {
+		return false
+	}
+	switch text {
+	case `counter metrics should have "_total" suffix`, `use base unit "joules" instead of "microjoules"`:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,121 @@
+package prometheus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/wattlens/wattlens/internal/version"
+)
+
+// DefaultListenAddress is where the exporter listens unless told
+// otherwise. The exporter port range of the Prometheus wiki's "Default
+// port allocations" (9100-9999) is fully allocated, and 8080 is
+// Scaphandre's (and everyone's): 29288 is outside both, below the
+// ephemeral range, and spells WATT on a phone keypad after a 2.
+const DefaultListenAddress = ":29288"
+
+// DefaultMetricsPath is the default --web.telemetry-path.
+const DefaultMetricsPath = "/metrics"
+
+// HandlerOptions configure NewHandler.
+type HandlerOptions struct {
+	// MetricsPath is where the metrics are served; DefaultMetricsPath
+	// when empty.
+	MetricsPath string
+	// MaxRequests bounds the scrapes served at once (0: no bound); more
+	// get 503.
+	MaxRequests int
+	// NoExporterMetrics leaves out the promhttp_* metrics about the
+	// handler itself (--web.disable-exporter-metrics).
+	NoExporterMetrics bool
+	// Logger receives the errors met while serving a scrape.
+	Logger *slog.Logger
+}
+
+// NewHandler serves reg's metrics at the metrics path, with the Content-Type
+// each format needs and OpenMetrics when the scraper asks for it, and a
+// landing page that links to them at "/".
+func NewHandler(reg *prom.Registry, o HandlerOptions) (http.Handler, error) {
+	path := o.MetricsPath
+	if path == "" {
+		path = DefaultMetricsPath
+	}
+	if !strings.HasPrefix(path, "/") {
+		return nil, fmt.Errorf("metrics path %q must start with /", path)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := promhttp.HandlerOpts{
+		ErrorLog:            promLogger{log},
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: o.MaxRequests,
+		EnableOpenMetrics:   true,
+	}
+	if !o.NoExporterMetrics {
+		opts.Registry = reg
+	}
+	metrics := promhttp.HandlerFor(reg, opts)
+	if !o.NoExporterMetrics {
+		metrics = promhttp.InstrumentMetricHandler(reg, metrics)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(path, metrics)
+	if path != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "wattlens",
+			Description: "How many watts this machine draws, and who draws them.",
+			Version:     version.String(),
+			Profiling:   "false",
+			Links: []web.LandingLinks{
+				{Address: path, Text: "Metrics", Description: "Host, zone, process and VM energy (joules) and power (watts)."},
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("landing page: %w", err)
+		}
+		mux.Handle("/", landing)
+	}
+	return mux, nil
+}
+
+// promLogger hands promhttp's errors to slog.
+type promLogger struct{ log *slog.Logger }
+
+func (l promLogger) Println(v ...any) {
+	l.log.Warn("serving metrics", "err", strings.TrimSpace(fmt.Sprintln(v...)))
+}
+
+// Serve serves h on the addresses, TLS and basic-auth settings of flags
+// (the exporter toolkit's --web.* flags) until ctx is done, then shuts the
+// server down. It returns early with an error when it cannot listen.
+func Serve(ctx context.Context, h http.Handler, flags *web.FlagConfig, log *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- web.ListenAndServe(srv, flags, log) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serving metrics: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
