@@ -6,7 +6,7 @@ BIN             ?= bin/wattlens
 # go-nvml's header marks some calls deprecated; the warnings are not ours.
 export CGO_CFLAGS ?= -Wno-deprecated-declarations
 
-.PHONY: all build test test-setup unit e2e lint bench generate clean
+.PHONY: all build test test-setup unit e2e lint bench generate manifests clean
 
 all: build
 
@@ -39,6 +39,10 @@ bench:
 
 generate:
 	$(GO) generate ./...
+
+# Renders deploy/kubernetes/ from the Helm chart.
+manifests:
+	$(MAKE) -C deploy manifests
 
 clean:
 	rm -rf bin
