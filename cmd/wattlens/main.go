@@ -53,6 +53,7 @@ func commands() []command {
 		{"run", "Run a command and report the energy it took.", setupRun},
 		{"info", "Show which power sources exist here, which one is used and why the others are not.", setupInfo},
 		{"model", "Print the estimation model's power curve for a machine.", setupModel},
+		{"calibrate", "Sample a measuring sensor beside the estimation model: fit idle and slope, and report the model's error.", setupCalibrate},
 	}
 }
 

@@ -40,3 +40,19 @@ func TestModelCommand(t *testing.T) {
 		t.Errorf("bad --sockets: exit %d, %q", code, stderr)
 	}
 }
+
+func TestCalibrateCommand(t *testing.T) {
+	sys := fakeRAPL(t) // 50 W flat
+	code, out, stderr := runWattlens(t, "--path.sysfs", sys, "-s", "powercap_rapl", "calibrate", "--duration", "1.2", "--step", "0.3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"samples ", "from powercap_rapl", "model error", "fit "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("calibrate output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, stderr = runWattlens(t, "-s", "estimate", "calibrate", "--duration", "0.6", "--step", "0.2"); code != 1 || !strings.Contains(stderr, "measuring sensor") {
+		t.Errorf("calibrating the estimate against itself: exit %d, %q", code, stderr)
+	}
+}

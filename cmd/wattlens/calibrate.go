@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/wattlens/wattlens/internal/model"
+	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/sensor/estimate"
+	"github.com/wattlens/wattlens/internal/snapshot"
+)
+
+// setupCalibrate: on a machine with a measuring sensor, sample it beside
+// the estimation model for a while, fit idle and slope to the readings and
+// report how far the model's figures are from them.
+func setupCalibrate(cmd *kingpin.CmdClause) action {
+	dur := durationFlag(cmd.Flag("duration", "How long to sample: seconds or a duration. Vary the load meanwhile for a slope."), "60")
+	step := durationFlag(cmd.Flag("step", "Sampling period: seconds or a duration."), "2")
+
+	return func(ctx context.Context, e *env) error {
+		if *step <= 0 || *dur < 2**step {
+			return usageError{errors.New("--duration must cover at least two --step")}
+		}
+		est, err := estimate.NewWithClock(e.sensorOptions(), time.Now)
+		if err != nil {
+			return fmt.Errorf("the model cannot describe this machine: %w", err)
+		}
+		md := est.Model()
+		smp, sen, err := e.newSampler()
+		if err != nil {
+			return err
+		}
+		defer closeSensor(sen, e.log)
+
+		var cal model.Calibrator
+		var errSum float64
+		var n int
+		var measured bool
+		_ = e.loop(ctx, smp, *step, *dur, exportFunc(func(s *snapshot.Snapshot) {
+			if !s.SensorUp || s.Interval <= 0 {
+				return
+			}
+			measured = s.Host.Source == sensor.Measured
+			w := s.Host.Power.Watts()
+			cal.Add(s.Utilisation, w)
+			if w > 0 {
+				errSum += math.Abs(modelled(md, s)-w) / w
+				n++
+			}
+		}))
+		if !measured {
+			return errors.New("calibration needs a measuring sensor (powercap_rapl, msr_rapl, hwmon); this one estimates")
+		}
+		fmt.Fprintf(e.stdout, "samples            %d over %s from %s\n", cal.Len(), *dur, sen.Name())
+		fmt.Fprintf(e.stdout, "model              %s\n", md.Method())
+		if n > 0 {
+			fmt.Fprintf(e.stdout, "model error        %.1f %% mean absolute, against the measured host power\n", 100*errSum/float64(n))
+		}
+		idle, slope, mape, ok := cal.Fit()
+		if !ok {
+			fmt.Fprintln(e.stdout, "fit                not possible: the utilisation hardly varied (or the line is not physical); run a load during --duration")
+			return nil
+		}
+		fmt.Fprintf(e.stdout, "fit                %.2f W + %.2f W × utilisation, %.1f %% mean absolute error\n", idle, slope, 100*mape)
+		fmt.Fprintf(e.stdout, "suggested          --idle-power %.1f\n", idle)
+		return nil
+	}
+}
+
+// modelled is the model's figure for what the sensor measures: the CPU and
+// memory parts for RAPL (packages + dram), the wall for a platform meter.
+func modelled(md model.Model, s *snapshot.Snapshot) float64 {
+	b := md.Power(s.Utilisation)
+	for _, z := range s.Zones {
+		if z.Kind == sensor.KindPsys {
+			return b.Wall
+		}
+	}
+	return b.CPU + b.Memory
+}
+
+// exportFunc adapts a function to the Exporter interface.
+type exportFunc func(*snapshot.Snapshot)
+
+func (f exportFunc) Export(_ context.Context, s *snapshot.Snapshot) error {
+	f(s)
+	return nil
+}
