@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -45,13 +46,15 @@ func (e *env) openSensor() (sensor.Sensor, error) {
 }
 
 // newSampler opens the sensor and builds the sampler around it. hooks run
-// once per process lifetime when a process's metadata is read.
+// once per process lifetime when a process's metadata is read; nil hooks
+// (a feature that is off) are left out.
 func (e *env) newSampler(hooks ...procstat.MetaHook) (*sampler.Sampler, sensor.Sensor, error) {
 	sen, err := e.openSensor()
 	if err != nil {
 		return nil, nil, err
 	}
 	opts := e.attributionOptions(sen)
+	hooks = slices.DeleteFunc(hooks, func(h procstat.MetaHook) bool { return h == nil })
 	var ropts []procstat.Option
 	if len(hooks) > 0 {
 		ropts = append(ropts, procstat.WithMetaHook(func(pid int, m *procstat.Meta) {
@@ -64,11 +67,11 @@ func (e *env) newSampler(hooks ...procstat.MetaHook) (*sampler.Sampler, sensor.S
 	return sampler.New(sen, procs, attribution.New(opts), e.log), sen, nil
 }
 
-// stream runs the sampler every step for timeout (0: until interrupted)
-// and hands each snapshot to every exporter. An exporter's error is logged
-// and the loop goes on.
-func (e *env) stream(ctx context.Context, step, timeout time.Duration, exps ...exporter.Exporter) error {
-	smp, sen, err := e.newSampler()
+// stream runs the sampler, with process metadata hooks (see newSampler),
+// every step for timeout (0: until interrupted) and hands each snapshot to
+// every exporter. An exporter's error is logged and the loop goes on.
+func (e *env) stream(ctx context.Context, hooks []procstat.MetaHook, step, timeout time.Duration, exps ...exporter.Exporter) error {
+	smp, sen, err := e.newSampler(hooks...)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/wattlens/wattlens/internal/exporter/jsonexp"
+	"github.com/wattlens/wattlens/internal/procstat"
 )
 
 // setupJSON declares the json command: one JSON object per tick, one per
@@ -20,6 +21,7 @@ func setupJSON(cmd *kingpin.CmdClause) action {
 		PlaceHolder("REGEX").String()
 	file := cmd.Flag("file", "Append the lines to this file (created if absent) instead of standard output.").
 		Short('f').PlaceHolder("PATH").String()
+	containers := containerFlags(cmd)
 
 	return func(ctx context.Context, e *env) error {
 		if *step <= 0 {
@@ -32,6 +34,11 @@ func setupJSON(cmd *kingpin.CmdClause) action {
 		if err != nil {
 			return err
 		}
+		hook, stop, err := containers.hook(ctx, e)
+		if err != nil {
+			return err
+		}
+		defer stop()
 		w := e.stdout
 		if *file != "" {
 			fh, err := jsonexp.OpenFile(*file)
@@ -45,6 +52,7 @@ func setupJSON(cmd *kingpin.CmdClause) action {
 			}()
 			w = fh
 		}
-		return e.stream(ctx, *step, *timeout, jsonexp.New(w, jsonexp.Options{MaxConsumers: *top, Filter: f}))
+		x := jsonexp.New(w, jsonexp.Options{MaxConsumers: *top, Filter: f, Containers: containers.enabled, Names: containers.names()})
+		return e.stream(ctx, []procstat.MetaHook{hook}, *step, *timeout, x)
 	}
 }

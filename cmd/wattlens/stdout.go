@@ -10,6 +10,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/exporter/jsonexp"
 	"github.com/wattlens/wattlens/internal/exporter/stdout"
+	"github.com/wattlens/wattlens/internal/procstat"
 )
 
 // setupStdout declares the stdout command: Scaphandre's stdout exporter,
@@ -20,6 +21,7 @@ func setupStdout(cmd *kingpin.CmdClause) action {
 	procs := cmd.Flag("processes", "Number of top consumers listed; 0 lists them all.").Short('p').Default("5").Int()
 	filter := cmd.Flag("regex-filter", "List only the processes whose executable path or command line matches this regular expression (RE2 syntax).").
 		Short('r').PlaceHolder("REGEX").String()
+	containers := containerFlags(cmd)
 
 	return func(ctx context.Context, e *env) error {
 		if *step <= 0 {
@@ -32,8 +34,13 @@ func setupStdout(cmd *kingpin.CmdClause) action {
 		if err != nil {
 			return err
 		}
-		x := stdout.New(e.stdout, stdout.Options{Processes: *procs, Filter: f})
-		return e.stream(ctx, *step, *timeout, x)
+		hook, stop, err := containers.hook(ctx, e)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		x := stdout.New(e.stdout, stdout.Options{Processes: *procs, Filter: f, Containers: containers.enabled, Names: containers.names()})
+		return e.stream(ctx, []procstat.MetaHook{hook}, *step, *timeout, x)
 	}
 }
 

@@ -14,6 +14,10 @@
 // of being booked to the idle pseudo-consumer. Shares are computed in whole
 // microjoules by the largest-remainder method, so
 // Σ processes + idle + unattributed = host holds exactly, every tick.
+//
+// A process whose Meta.Workload is a Grouper (a container's process) has
+// each share booked to its groups too — its container, its pod — whose
+// totals outlive the process (groups.go).
 package attribution
 
 import (
@@ -47,6 +51,11 @@ type Options struct {
 	// fixed idle baseline. With IdleOrigin empty the baseline is learned.
 	IdlePower  units.Power
 	IdleOrigin string
+	// GroupRetention is how long a group (container, pod, service; see
+	// Grouper) whose processes have all gone stays in snapshots before
+	// it is forgotten: DefaultGroupRetention when zero, the next tick
+	// when negative.
+	GroupRetention time.Duration
 }
 
 // Attributor keeps the books between ticks. It is not safe for concurrent
@@ -69,6 +78,7 @@ type Attributor struct {
 	resets       int
 
 	procs   map[procstat.Key]*procBooks
+	groups  map[string]*groupBooks // "<kind>:<id>" → books (groups.go)
 	learner idleLearner
 
 	// scratch, reused every tick
@@ -81,7 +91,8 @@ type procBooks struct {
 	lastCPU  uint64
 	cpuTotal uint64
 	total    units.Energy
-	seen     bool // present in the current tick
+	seen     bool          // present in the current tick
+	groups   []*groupBooks // resolved once, when the process is first seen
 }
 
 // New returns an Attributor with empty books.
@@ -94,6 +105,7 @@ func New(opts Options) *Attributor {
 		lastRaw:   make(map[string]uint64),
 		zoneTotal: make(map[string]units.Energy),
 		procs:     make(map[procstat.Key]*procBooks),
+		groups:    make(map[string]*groupBooks),
 	}
 }
 
@@ -135,6 +147,7 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 		toSplit, idleBooked = hostDelta, 0
 	}
 	lost := a.processes(snap, prev, cur, toSplit, a.deviceParts(devices, cur.Shares, toSplit, hostDelta))
+	a.closeGroups(snap, cur.Time)
 
 	a.host += hostDelta
 	a.idle += idleBooked
@@ -166,7 +179,7 @@ func (a *Attributor) baseline(cur Sample) {
 		a.lastRaw[z.ID] = uint64(z.Energy)
 	}
 	for _, p := range cur.Procs {
-		a.procs[p.Key] = &procBooks{lastCPU: p.CPU}
+		a.procs[p.Key] = &procBooks{lastCPU: p.CPU, groups: a.groupsOf(p.Meta, cur.Time)}
 	}
 	a.last = Sample{Time: cur.Time, BootTicks: cur.BootTicks, CPU: cur.CPU}
 }
@@ -277,7 +290,7 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 	for i, p := range cur.Procs {
 		b, ok := a.procs[p.Key]
 		if !ok {
-			b = &procBooks{}
+			b = &procBooks{groups: a.groupsOf(p.Meta, cur.Time)}
 			if prev.BootTicks != 0 && p.StartTime >= prev.BootTicks {
 				// Born during the interval: all its CPU time is in it.
 				b.lastCPU = 0
@@ -313,6 +326,7 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 		lost -= share
 		b := books[i]
 		b.total += share
+		bookGroups(b.groups, share, a.weights[i])
 		snap.Processes[i] = snapshot.Process{
 			Key:      p.Key,
 			Meta:     p.Meta,

@@ -60,6 +60,10 @@ type Snapshot struct {
 
 	Zones     []Zone
 	Processes []Process // sorted by interval energy, highest first
+	// Groups are the books of containers, pods and services (see Group);
+	// nil unless processes carry a workload that names its groups
+	// (--containers).
+	Groups []Group
 
 	Stats Stats
 }
@@ -90,6 +94,41 @@ type Process struct {
 	// process was first seen.
 	CPUDelta time.Duration
 	CPUTotal time.Duration
+}
+
+// Group is the books of a set of processes kept as one: a container, a
+// pod, a systemd service. Its Total counts the energy of every process that
+// has been in it since the group was first seen, those that have exited
+// included, so it never goes down while the group is listed. Groups are
+// another cut of the processes' energy, not more of it. For one kind of
+// group, in each interval,
+//
+//	Σ Groups[].Delta + Σ Delta of processes in none + Idle.Delta + Unattributed.Delta = Host.Delta
+//
+// and since start the same holds with the processes in none that have
+// exited and the groups already forgotten added. A pod's group is the sum
+// of its containers' groups.
+//
+// A group whose processes have all gone stays listed, with a zero Delta,
+// for a retention period (attribution.Options.GroupRetention); then it is
+// forgotten and its series ends. Its energy stays in the host's books (it
+// was never anywhere else); should the group come back, it starts again
+// from zero.
+type Group struct {
+	// Kind is "container", "pod" or "service"; ID the container ID, pod
+	// UID or unit name.
+	Kind, ID string
+	// Workload is the Meta.Workload of the process that joined the group
+	// last (a *container.Workload): exporters read runtime, pod UID and
+	// the names known then from it. Read only.
+	Workload any
+	Energy
+	// CPUDelta is the CPU time its processes used in the interval;
+	// CPUTotal since the group was first seen, exited processes included.
+	CPUDelta time.Duration
+	CPUTotal time.Duration
+	// Processes is the number of its processes alive at this tick.
+	Processes int
 }
 
 // Stats are the agent's own figures for the tick.

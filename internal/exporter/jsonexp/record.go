@@ -37,6 +37,9 @@ type Record struct {
 	Idle      Idle       `json:"idle"`
 	Zones     []Zone     `json:"zones"`
 	Consumers []Consumer `json:"consumers"`
+	// Workloads is another cut of the same energy: containers, pods and
+	// services (workloads.go); only with Options.Containers.
+	Workloads []Workload `json:"workloads,omitzero"`
 
 	Utilisation float64 `json:"utilisation"`
 	CPUs        int     `json:"cpus"`
@@ -91,6 +94,12 @@ type Consumer struct {
 	Exe       string `json:"exe,omitempty"`
 	Comm      string `json:"comm,omitempty"`
 	Cmdline   string `json:"cmdline,omitempty"`
+	// The process's container, for a process in one (workloads.go).
+	ContainerID   string `json:"container_id,omitempty"`
+	ContainerName string `json:"container_name,omitempty"`
+	Runtime       string `json:"runtime,omitempty"`
+	Pod           string `json:"pod,omitempty"`
+	Namespace     string `json:"namespace,omitempty"`
 	// Count is, for "other", the number of running processes it sums
 	// (exited processes and unattributed energy come on top).
 	Count *int `json:"count,omitempty"`
@@ -110,6 +119,15 @@ type Options struct {
 	// Filter, when set, lists only the processes it keeps; the others go
 	// into "other" too.
 	Filter *Filter
+	// Containers adds the workloads array, and container fields to the
+	// processes that are in one (their Meta.Workload is a
+	// *container.Workload).
+	Containers bool
+	// Names, when set, gives the names of a container ID as known now
+	// (container.Enricher.Name): names often arrive after a process was
+	// first seen. Without it, or when it knows nothing, the names known
+	// when the process was first seen are used.
+	Names func(id string) (name, pod, namespace string, ok bool)
 }
 
 // NewRecord builds the record of s. When the sensor is down the snapshot
@@ -125,6 +143,7 @@ func NewRecord(s *snapshot.Snapshot, opts Options) Record {
 // fillRecord builds the record of s into r, reusing r's slices.
 func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 	up := s.SensorUp
+	workloads := r.Workloads[:0]
 	*r = Record{
 		Timestamp:       Timestamp(s.Time),
 		Seq:             s.Seq,
@@ -179,6 +198,9 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 			if m.VM != "" {
 				c.Kind = KindVM
 			}
+			if opts.Containers {
+				setContainer(&c, m.Workload, opts.Names)
+			}
 		}
 		c.EnergyJoules, c.IntervalEnergyJoules, c.PowerWatts = figures(p.Energy, up)
 		if up {
@@ -193,6 +215,9 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 		other.CPUSeconds = sel.RestCPU.Seconds()
 	}
 	r.Consumers = append(r.Consumers, other)
+	if opts.Containers {
+		r.Workloads = appendWorkloads(workloads, s, opts.Names, up)
+	}
 }
 
 // figures converts one set of books; a tick with the sensor down measured

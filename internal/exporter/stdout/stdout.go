@@ -1,6 +1,7 @@
 // Package stdout is the stdout exporter: at each tick it prints the host's
 // power and where the figure comes from, the idle baseline, every zone,
-// and the top consumers, in aligned columns for a person to read.
+// and the top consumers, in aligned columns for a person to read; with
+// Options.Containers, each process's container and the top containers.
 //
 // When standard output is a terminal the screen is cleared before each
 // refresh and lines are cut to the terminal's width; otherwise (a pipe, a
@@ -14,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,6 +42,13 @@ type Options struct {
 	// Width is the line width when the output is not a terminal; 0 means
 	// DefaultWidth. On a terminal its own width is used.
 	Width int
+	// Containers adds a container column to the process table and the
+	// top containers by power after it (containers.go).
+	Containers bool
+	// Names, when set, gives the names of a container ID as known now
+	// (container.Enricher.Name); without it the names known when the
+	// process was first seen are shown.
+	Names func(id string) (name, pod, namespace string, ok bool)
 }
 
 // Exporter prints one report per snapshot.
@@ -111,6 +120,9 @@ func render(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int) {
 	}
 	b.WriteString("\n\n")
 	consumers(b, s, opts, width)
+	if opts.Containers {
+		containerView(b, s, opts, width)
+	}
 }
 
 func header(b *bytes.Buffer, s *snapshot.Snapshot) {
@@ -194,7 +206,17 @@ func consumers(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int) {
 	}
 	exeWidth := min(max(width/4, minExe), maxExe)
 	t := table{right: []bool{true, true, false, false, false}}
-	t.add("power", "pid", "kind", "exe", "cmdline")
+	// add adds a row, with the container column third when shown.
+	add := func(container string, cells ...string) {
+		if opts.Containers {
+			cells = slices.Insert(cells, 3, container)
+		}
+		t.add(cells...)
+	}
+	if opts.Containers {
+		t.right = append(t.right, false)
+	}
+	add("container", "power", "pid", "kind", "exe", "cmdline")
 	for _, p := range sel.Head {
 		m := p.Meta
 		if m == nil {
@@ -208,9 +230,9 @@ func consumers(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int) {
 		if m.Exe == "" {
 			exe = "[" + truncate(Sanitize(m.Comm), exeWidth-2) + "]"
 		}
-		t.add(formatPower(p.Power), strconv.Itoa(p.PID), kind, exe, Sanitize(m.Cmdline))
+		add(containerCell(m.Workload, opts.Names), formatPower(p.Power), strconv.Itoa(p.PID), kind, exe, Sanitize(m.Cmdline))
 	}
-	t.add(formatPower(sel.Rest.Power), "-", "others", "", restText(sel))
+	add("", formatPower(sel.Rest.Power), "-", "others", "", restText(sel))
 	t.write(b, "", width)
 }
 
