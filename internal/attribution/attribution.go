@@ -85,6 +85,7 @@ type Attributor struct {
 	weights []uint64
 	shares  []uint64
 	rem     []remainder
+	order   []int32
 }
 
 type procBooks struct {
@@ -320,20 +321,12 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 	}
 
 	var lost units.Energy = energy
-	snap.Processes = make([]snapshot.Process, n)
-	for i, p := range cur.Procs {
+	for i := range cur.Procs {
 		share := units.Energy(a.shares[i])
 		lost -= share
 		b := books[i]
 		b.total += share
 		bookGroups(b.groups, share, a.weights[i])
-		snap.Processes[i] = snapshot.Process{
-			Key:      p.Key,
-			Meta:     p.Meta,
-			Energy:   a.energy(b.total, share, snap.Interval, snap.Host.Source),
-			CPUDelta: procstat.TicksToDuration(a.weights[i]),
-			CPUTotal: procstat.TicksToDuration(b.cpuTotal),
-		}
 	}
 	for k, b := range a.procs {
 		if !b.seen {
@@ -343,7 +336,34 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 		}
 		b.seen = false
 	}
-	slices.SortFunc(snap.Processes, byEnergy)
+
+	// Sort an index rather than the (large) process records, then build
+	// the records in order.
+	a.order = slices.Grow(a.order[:0], n)[:n]
+	for i := range a.order {
+		a.order[i] = int32(i)
+	}
+	slices.SortFunc(a.order, func(x, y int32) int {
+		if c := cmp.Compare(a.shares[y], a.shares[x]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(books[y].total, books[x].total); c != 0 {
+			return c
+		}
+		return cmp.Compare(cur.Procs[x].PID, cur.Procs[y].PID)
+	})
+	snap.Processes = make([]snapshot.Process, n)
+	for k, i := range a.order {
+		p, b := &cur.Procs[i], books[i]
+		share := units.Energy(a.shares[i])
+		snap.Processes[k] = snapshot.Process{
+			Key:      p.Key,
+			Meta:     p.Meta,
+			Energy:   a.energy(b.total, share, snap.Interval, snap.Host.Source),
+			CPUDelta: procstat.TicksToDuration(a.weights[i]),
+			CPUTotal: procstat.TicksToDuration(b.cpuTotal),
+		}
+	}
 	return lost
 }
 
@@ -373,24 +393,6 @@ func (a *Attributor) splitDevices(procs []procstat.Proc, devices []devicePart) [
 		}
 	}
 	return total
-}
-
-func byEnergy(x, y snapshot.Process) int {
-	switch {
-	case x.Delta != y.Delta:
-		if x.Delta > y.Delta {
-			return -1
-		}
-		return 1
-	case x.Total != y.Total:
-		if x.Total > y.Total {
-			return -1
-		}
-		return 1
-	case x.PID != y.PID:
-		return x.PID - y.PID
-	}
-	return 0
 }
 
 func utilisation(prev, cur procstat.CPUTimes) float64 {

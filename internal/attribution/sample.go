@@ -21,7 +21,7 @@ type Sample struct {
 	// their use of it (GPU utilisation) instead of by CPU time.
 	Shares map[string]sensor.Shares
 	Procs  []procstat.Proc
-	CPU       procstat.CPUTimes
+	CPU    procstat.CPUTimes
 	// ProcStats and ReadDuration describe the read itself.
 	ProcStats    procstat.Stats
 	ReadDuration time.Duration

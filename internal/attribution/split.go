@@ -1,8 +1,9 @@
 package attribution
 
 import (
+	"cmp"
 	"math/bits"
-	"sort"
+	"slices"
 )
 
 // split divides total among weights in proportion, in whole units, so that
@@ -37,11 +38,11 @@ func split(total uint64, weights []uint64, out []uint64, rem []remainder) []rema
 	if left == 0 {
 		return rem
 	}
-	sort.Slice(rem, func(a, b int) bool {
-		if rem[a].r != rem[b].r {
-			return rem[a].r > rem[b].r
+	slices.SortFunc(rem, func(a, b remainder) int {
+		if c := cmp.Compare(b.r, a.r); c != 0 {
+			return c
 		}
-		return rem[a].i < rem[b].i
+		return cmp.Compare(a.i, b.i)
 	})
 	for k := uint64(0); k < left; k++ {
 		out[rem[k].i]++
