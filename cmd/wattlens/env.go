@@ -19,6 +19,7 @@ import (
 	"github.com/wattlens/wattlens/internal/sensor/registry"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
+	"github.com/wattlens/wattlens/internal/vmdetect"
 )
 
 // env is what every command gets: the validated config, a logger and the
@@ -47,14 +48,17 @@ func (e *env) openSensor() (sensor.Sensor, error) {
 
 // newSampler opens the sensor and builds the sampler around it. hooks run
 // once per process lifetime when a process's metadata is read; nil hooks
-// (a feature that is off) are left out.
+// (a feature that is off) are left out. Every sampler names the qemu/KVM
+// guests it sees (Meta.VM), so that every exporter can show VMs: the hook
+// costs a second cmdline read for qemu processes only, once each.
 func (e *env) newSampler(hooks ...procstat.MetaHook) (*sampler.Sampler, sensor.Sensor, error) {
 	sen, err := e.openSensor()
 	if err != nil {
 		return nil, nil, err
 	}
 	opts := e.attributionOptions(sen)
-	hooks = slices.DeleteFunc(hooks, func(h procstat.MetaHook) bool { return h == nil })
+	vms := vmdetect.MetaHook(vmdetect.WithProcFS(e.cfg.ProcFS), vmdetect.WithLogger(e.log))
+	hooks = slices.DeleteFunc(append([]procstat.MetaHook{vms}, hooks...), func(h procstat.MetaHook) bool { return h == nil })
 	var ropts []procstat.Option
 	if len(hooks) > 0 {
 		ropts = append(ropts, procstat.WithMetaHook(func(pid int, m *procstat.Meta) {

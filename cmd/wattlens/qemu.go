@@ -8,7 +8,6 @@ import (
 
 	"github.com/wattlens/wattlens/internal/exporter/qemu"
 	"github.com/wattlens/wattlens/internal/units"
-	"github.com/wattlens/wattlens/internal/vmdetect"
 )
 
 // defaultQemuDir is where the qemu exporter writes unless told otherwise.
@@ -32,9 +31,7 @@ func setupQemu(cmd *kingpin.CmdClause) action {
 		if *maxRange == 0 {
 			return usageError{errors.New("--qemu.max-energy-range-uj must be more than 0")}
 		}
-		log := e.log.With("exporter", qemu.Name)
-		hook := vmdetect.MetaHook(vmdetect.WithProcFS(e.cfg.ProcFS), vmdetect.WithLogger(log))
-		smp, sen, err := e.newSampler(hook)
+		smp, sen, err := e.newSampler() // names the guests (vmdetect)
 		if err != nil {
 			return err
 		}
