@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wattlens/wattlens/internal/fdio"
 )
 
 // The helpers below are thin wrappers over open/read/close/getdents64 that
@@ -67,21 +69,7 @@ func readFull(dirfd int, path, buf []byte) (int, error) {
 		return 0, err
 	}
 	defer unix.Close(fd)
-	n := 0
-	for n < len(buf) {
-		m, err := unix.Read(fd, buf[n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return n, err
-		}
-		if m == 0 {
-			break
-		}
-		n += m
-	}
-	return n, nil
+	return fdio.ReadFull(fd, buf)
 }
 
 // Offsets in struct linux_dirent64 (getdents64(2)).

@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wattlens/wattlens/internal/fdio"
 )
 
 // Modes of what the exporter creates: the guest (through virtiofsd or
@@ -163,21 +165,7 @@ func readFileAt(dirfd int, name string, buf []byte) (int, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return 0, fmt.Errorf("%s: not a regular file", name)
 	}
-	n := 0
-	for n < len(buf) {
-		m, err := unix.Read(fd, buf[n:])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return n, err
-		}
-		if m == 0 {
-			break
-		}
-		n += m
-	}
-	return n, nil
+	return fdio.ReadFull(fd, buf)
 }
 
 // isFileAt reports whether name inside dirfd is a regular file (not

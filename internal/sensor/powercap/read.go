@@ -7,6 +7,8 @@ import (
 	"io/fs"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wattlens/wattlens/internal/fdio"
 )
 
 // readInto reads the small file at path into buf, up to len(buf) bytes or
@@ -26,19 +28,9 @@ func readInto(path string, buf []byte) (int, error) {
 		return 0, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
-	n := 0
-	for n < len(buf) {
-		m, err := unix.Read(fd, buf[n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return n, &fs.PathError{Op: "read", Path: path, Err: err}
-		}
-		if m == 0 {
-			break
-		}
-		n += m
+	n, err := fdio.ReadFull(fd, buf)
+	if err != nil {
+		return n, &fs.PathError{Op: "read", Path: path, Err: err}
 	}
 	return n, nil
 }
