@@ -20,7 +20,7 @@ type collectorFlags struct {
 	top        *int
 	cmdline    *int
 	compat     *[]string
-	containers *bool
+	containers *containerOpts
 }
 
 func bindCollectorFlags(cmd *kingpin.CmdClause) *collectorFlags {
@@ -31,11 +31,12 @@ func bindCollectorFlags(cmd *kingpin.CmdClause) *collectorFlags {
 			Default("256").Int(),
 		compat: cmd.Flag("compat", "Also serve another tool's metric names: "+strings.Join(promexp.CompatModes, ", ")+" (Scaphandre's scaph_* metrics). Repeatable.").
 			PlaceHolder("TOOL").Enums(promexp.CompatModes...),
-		containers: cmd.Flag("containers", "Reserved for container labels (accepted for Scaphandre's command lines; no effect yet).").Bool(),
+		containers: containerFlags(cmd),
 	}
 }
 
-// collector builds the collector the flags describe.
+// collector builds the collector the flags describe. With --containers
+// it must be called after containers.hook, which starts the name sources.
 func (f *collectorFlags) collector(e *env, sensorName string) (*promexp.Collector, error) {
 	if *f.top < 0 {
 		return nil, usageError{errors.New("--process.top must be 0 (all) or more")}
@@ -43,10 +44,10 @@ func (f *collectorFlags) collector(e *env, sensorName string) (*promexp.Collecto
 	if *f.cmdline <= 0 {
 		return nil, usageError{errors.New("--process.cmdline-length must be more than 0")}
 	}
-	if *f.containers {
-		e.log.Debug("--containers is reserved for container labels and has no effect yet")
-	}
-	c, err := promexp.New(promexp.Options{TopN: *f.top, CmdlineLength: *f.cmdline, Compat: *f.compat, Sensor: sensorName})
+	c, err := promexp.New(promexp.Options{
+		TopN: *f.top, CmdlineLength: *f.cmdline, Compat: *f.compat, Sensor: sensorName,
+		Containers: f.containers.enabled, Names: f.containers.names(),
+	})
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -69,7 +70,12 @@ func setupPrometheus(cmd *kingpin.CmdClause) action {
 			return usageError{errors.New("--step must be more than 0")}
 		}
 		log := e.log.With("exporter", "prometheus")
-		smp, sen, err := e.newSampler()
+		hook, stopContainers, err := cf.containers.hook(ctx, e)
+		if err != nil {
+			return err
+		}
+		defer stopContainers()
+		smp, sen, err := e.newSampler(hook)
 		if err != nil {
 			return err
 		}

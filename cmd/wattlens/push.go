@@ -71,7 +71,12 @@ func setupPush(cmd *kingpin.CmdClause) action {
 			return usageError{err}
 		}
 
-		smp, sen, err := e.newSampler()
+		hook, stopContainers, err := cf.containers.hook(ctx, e)
+		if err != nil {
+			return err
+		}
+		defer stopContainers()
+		smp, sen, err := e.newSampler(hook)
 		if err != nil {
 			return err
 		}

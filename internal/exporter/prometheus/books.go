@@ -33,6 +33,9 @@ import (
 // N; the totals of a VM's processes that are gone are kept so the VM's
 // counter survives a restart of its qemu process.
 //
+// Containers, pods and services (with Options.Containers) are the
+// snapshot's groups, whose books attribution keeps (containers.go).
+//
 // books is owned by one goroutine (the sampler's, through Export).
 type books struct {
 	topN       int
@@ -45,6 +48,9 @@ type books struct {
 
 	vmLive   map[procstat.Key]vmProc
 	vmClosed map[string]units.Energy
+
+	// ctr is nil without Options.Containers.
+	ctr *containerBooks
 
 	// scratch
 	entrants map[procstat.Key]*exposedProc
@@ -65,8 +71,9 @@ type vmProc struct {
 	total units.Energy
 }
 
-func newBooks(topN, cmdlineMax int) *books {
+func newBooks(topN, cmdlineMax int, ctr *containerBooks) *books {
 	return &books{
+		ctr:        ctr,
 		topN:       topN,
 		cmdlineMax: cmdlineMax,
 		exposed:    make(map[procstat.Key]*exposedProc),
@@ -89,12 +96,18 @@ type view struct {
 	vms    []vmSeries
 	zones  []zoneSeries
 
+	// With Options.Containers.
+	containers, pods, services []groupSeries
+
 	// Scaphandre compatibility, filled when asked for.
 	scaph *scaphView
 }
 
 type procSeries struct {
 	labels *procLabels
+	// ctr are its container's labels, with Options.Containers; nil for a
+	// process in no container.
+	ctr    *ctrLabels
 	energy units.Energy
 	power  units.Power
 	// cpuPercent is the CPU time used over the interval as a percentage
@@ -125,6 +138,10 @@ func (b *books) observe(s *snapshot.Snapshot, compat bool) *view {
 	v.source = sourceLabel(s.Host.Source)
 	b.gen++
 
+	if b.ctr != nil {
+		// First: the processes' container labels come from this tick's.
+		v.containers, v.pods, v.services = b.ctr.groups(s)
+	}
 	head, rest, _ := s.TopN(b.topN)
 	v.procs, v.other = b.processes(s, head, rest)
 	v.vms = b.vmsOf(s)
@@ -188,6 +205,9 @@ func (b *books) processes(s *snapshot.Snapshot, head []snapshot.Process, rest sn
 		energy := p.Total - min(e.closed, p.Total)
 		sum += energy
 		series[i] = procSeries{labels: &e.labels, energy: energy, power: p.Power}
+		if b.ctr != nil {
+			series[i].ctr = b.ctr.process(p.Meta)
+		}
 		if cpuCapacity > 0 {
 			series[i].cpuPercent = float64(p.CPUDelta) / cpuCapacity * 100
 		}

@@ -24,6 +24,7 @@ import (
 
 	prom "github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 	"github.com/wattlens/wattlens/internal/version"
@@ -54,6 +55,13 @@ type Options struct {
 	// Sensor names the sensor for wattlens_sensor_up before the first
 	// snapshot says it.
 	Sensor string
+	// Containers (--containers) adds the container, pod and service
+	// series (SetContainers) and container labels on the process series.
+	// Without it the label sets are those of a build without containers.
+	Containers bool
+	// Names, when set, gives a container ID's names as known now
+	// (container.Enricher.Name); asked at every tick for every container.
+	Names container.NameFunc
 }
 
 // Collector is a prometheus.Collector over the latest snapshot, and an
@@ -84,7 +92,7 @@ func New(opts Options) (*Collector, error) {
 	if opts.CmdlineLength == 0 {
 		opts.CmdlineLength = DefaultCmdlineLength
 	}
-	c := &Collector{opts: opts, d: newDescs()}
+	c := &Collector{opts: opts, d: newDescs(opts.Containers)}
 	for _, m := range opts.Compat {
 		switch m {
 		case CompatScaphandre:
@@ -98,7 +106,11 @@ func New(opts Options) (*Collector, error) {
 	}
 	c.build = [3]string{version.Version, version.Revision(), runtime.Version()}
 	c.scaphV = scaphVersion(version.Version)
-	c.books = newBooks(opts.TopN, opts.CmdlineLength)
+	var ctr *containerBooks
+	if opts.Containers {
+		ctr = newContainerBooks(opts.Names)
+	}
+	c.books = newBooks(opts.TopN, opts.CmdlineLength, ctr)
 	return c, nil
 }
 
@@ -117,7 +129,7 @@ func (c *Collector) Export(_ context.Context, s *snapshot.Snapshot) error {
 // Describe sends every descriptor the collector may use.
 func (c *Collector) Describe(ch chan<- *prom.Desc) {
 	for id, f := range families() {
-		if f.set == SetScaphandre && !c.compat {
+		if f.set == SetScaphandre && !c.compat || f.set == SetContainers && !c.opts.Containers {
 			continue
 		}
 		ch <- c.d[id]
@@ -126,9 +138,10 @@ func (c *Collector) Describe(ch chan<- *prom.Desc) {
 
 // emitter sends const metrics and counts them.
 type emitter struct {
-	c  *Collector
-	ch chan<- prom.Metric
-	n  int
+	c   *Collector
+	ch  chan<- prom.Metric
+	n   int
+	buf []string // label values, reused (const metrics copy them)
 }
 
 func (e *emitter) emit(id metricID, v float64, labels ...string) {
@@ -195,10 +208,10 @@ func (c *Collector) collectNative(e *emitter, v *view) {
 	}
 	for i := range v.procs {
 		p := &v.procs[i]
-		l := p.labels
-		e.energy(processEnergy, p.energy, l.pid, l.exe, l.comm, l.cmdline, src)
+		labels := c.processLabels(e, p, src)
+		e.energy(processEnergy, p.energy, labels...)
 		if up {
-			e.power(processPower, p.power, l.pid, l.exe, l.comm, l.cmdline, src)
+			e.power(processPower, p.power, labels...)
 		}
 	}
 	e.energy(idleEnergy, s.Idle.Total, src)
@@ -215,6 +228,38 @@ func (c *Collector) collectNative(e *emitter, v *view) {
 	}
 	if up {
 		e.emit(cpuUtilisation, s.Utilisation)
+	}
+	if c.opts.Containers {
+		collectGroups(e, v.containers, containerEnergy, containerPower, up)
+		collectGroups(e, v.pods, podEnergy, podPower, up)
+		collectGroups(e, v.services, serviceEnergy, servicePower, up)
+	}
+}
+
+// processLabels returns a process series' label values in e's buffer:
+// with Options.Containers its container's (empty for a process in none)
+// come before source.
+func (c *Collector) processLabels(e *emitter, p *procSeries, src string) []string {
+	l := p.labels
+	e.buf = append(e.buf[:0], l.pid, l.exe, l.comm, l.cmdline)
+	if c.opts.Containers {
+		k := p.ctr
+		if k == nil {
+			k = &noContainer
+		}
+		e.buf = append(e.buf, k.id, k.name, k.pod, k.namespace)
+	}
+	return append(e.buf, src)
+}
+
+// collectGroups sends the series of containers, pods or services.
+func collectGroups(e *emitter, gs []groupSeries, energy, power metricID, up bool) {
+	for i := range gs {
+		g := &gs[i]
+		e.energy(energy, g.energy, g.labels...)
+		if up {
+			e.power(power, g.power, g.labels...)
+		}
 	}
 }
 

@@ -12,6 +12,9 @@ const (
 	SetNative = "native"
 	// SetSelf is the agent's figures about itself.
 	SetSelf = "self"
+	// SetContainers is what --containers adds: the books of containers,
+	// pods and systemd services.
+	SetContainers = "containers"
 	// SetScaphandre is what --compat=scaphandre adds.
 	SetScaphandre = "scaphandre"
 )
@@ -35,6 +38,13 @@ const (
 	vmEnergy
 	vmPower
 	cpuUtilisation
+
+	containerEnergy
+	containerPower
+	podEnergy
+	podPower
+	serviceEnergy
+	servicePower
 
 	buildInfo
 	sensorUp
@@ -73,13 +83,31 @@ type family struct {
 	set    string
 }
 
+// containerLabels are the labels a family gains with --containers
+// (Options.Containers), before its last label (source). A family has one
+// label set for the agent's lifetime either way, so series of one family
+// never mix label sets.
+func containerLabels(id metricID) []string {
+	switch id {
+	case processEnergy, processPower:
+		return labelsProcessContainer
+	}
+	return nil
+}
+
 var (
 	labelsSource  = []string{"source"}
 	labelsZone    = []string{"zone", "name", "socket", "source"}
 	labelsProcess = []string{"pid", "exe", "comm", "cmdline", "source"}
 	labelsVM      = []string{"vm", "source"}
-	labelsScaph   = []string{"pid", "exe", "cmdline"}
-	labelsDomain  = []string{"domain_name", "domain_id", "socket_id"}
+	// labelsProcessContainer are the process's container's, with
+	// --containers; empty for a process in no container.
+	labelsProcessContainer = []string{"container_id", "container_name", "pod", "namespace"}
+	labelsContainer        = []string{"container_id", "container_name", "runtime", "pod", "namespace", "source"}
+	labelsPod              = []string{"pod_uid", "pod", "namespace", "source"}
+	labelsService          = []string{"service", "source"}
+	labelsScaph            = []string{"pid", "exe", "cmdline"}
+	labelsDomain           = []string{"domain_name", "domain_id", "socket_id"}
 )
 
 // families is the table every descriptor and docs/metrics.md are made
@@ -128,6 +156,25 @@ func families() [numMetrics]family {
 		cpuUtilisation: {"wattlens_cpu_utilisation_ratio", prom.GaugeValue,
 			"Busy share of all CPUs over the last step, 0 to 1.",
 			nil, SetNative},
+
+		containerEnergy: {"wattlens_container_energy_joules_total", prom.CounterValue,
+			"Host energy attributed to one container since it was first seen: the sum of its processes' (by CPU share), those that have exited included, whether or not they are in the top N; monotonic. Every container the node runs has a series; one whose processes have all gone keeps it, at a constant value, for 5 minutes, then it ends. sum(container) + processes in no container + idle = host.",
+			labelsContainer, SetContainers},
+		containerPower: {"wattlens_container_power_watts", prom.GaugeValue,
+			"Average power attributed to one container over the last step. Absent while the sensor is down.",
+			labelsContainer, SetContainers},
+		podEnergy: {"wattlens_pod_energy_joules_total", prom.CounterValue,
+			"Host energy attributed to one Kubernetes pod since it was first seen: the sum of its containers', those that are gone and the processes that have exited included; monotonic, kept like a container's.",
+			labelsPod, SetContainers},
+		podPower: {"wattlens_pod_power_watts", prom.GaugeValue,
+			"Average power attributed to one Kubernetes pod over the last step. Absent while the sensor is down.",
+			labelsPod, SetContainers},
+		serviceEnergy: {"wattlens_service_energy_joules_total", prom.CounterValue,
+			"Host energy attributed to one systemd service (a process in no container whose cgroup is a *.service unit) since it was first seen: the sum of its processes' (exited ones included); monotonic, kept like a container's.",
+			labelsService, SetContainers},
+		servicePower: {"wattlens_service_power_watts", prom.GaugeValue,
+			"Average power attributed to one systemd service over the last step. Absent while the sensor is down.",
+			labelsService, SetContainers},
 
 		buildInfo: {"wattlens_build_info", prom.GaugeValue,
 			"Always 1; the labels say which build is running.",
@@ -202,12 +249,27 @@ func families() [numMetrics]family {
 // descs are the descriptors, built once per collector from the table.
 type descs [numMetrics]*prom.Desc
 
-func newDescs() *descs {
+// newDescs builds the descriptors; with containers, the families that
+// have container labels get them, before their last label (source).
+func newDescs(containers bool) *descs {
 	var d descs
 	for id, f := range families() {
-		d[id] = prom.NewDesc(f.name, f.help, f.labels, nil)
+		d[id] = prom.NewDesc(f.name, f.help, labelNames(metricID(id), f.labels, containers), nil)
 	}
 	return &d
+}
+
+// labelNames are a family's labels, with its container labels or not.
+func labelNames(id metricID, labels []string, containers bool) []string {
+	extra := containerLabels(id)
+	if !containers || len(extra) == 0 {
+		return labels
+	}
+	n := len(labels) - 1
+	out := make([]string, 0, len(labels)+len(extra))
+	out = append(out, labels[:n]...)
+	out = append(out, extra...)
+	return append(out, labels[n:]...)
 }
 
 // Family describes one metric family for the documentation.
@@ -216,19 +278,25 @@ type Family struct {
 	Type   string // counter or gauge
 	Help   string
 	Labels []string
-	Set    string // SetNative, SetSelf or SetScaphandre
+	// ContainerLabels are the labels --containers adds (before source).
+	ContainerLabels []string
+	Set             string // SetNative, SetSelf, SetContainers or SetScaphandre
 }
 
 // Families lists every metric family the collector can produce, in the
 // order a scrape emits them.
 func Families() []Family {
 	var out []Family
-	for _, f := range families() {
+	for id, f := range families() {
 		typ := "gauge"
 		if f.typ == prom.CounterValue {
 			typ = "counter"
 		}
-		out = append(out, Family{Name: f.name, Type: typ, Help: f.help, Labels: append([]string(nil), f.labels...), Set: f.set})
+		out = append(out, Family{
+			Name: f.name, Type: typ, Help: f.help, Set: f.set,
+			Labels:          append([]string(nil), f.labels...),
+			ContainerLabels: append([]string(nil), containerLabels(metricID(id))...),
+		})
 	}
 	return out
 }

@@ -73,6 +73,8 @@ type world struct {
 	max   uint64
 	procs map[int]*wproc
 	next  int
+	// workload, when set, gives each new process its Meta.Workload.
+	workload func(w *world) any
 }
 
 type wproc struct {
@@ -106,6 +108,9 @@ func (w *world) spawn() {
 		key:  procstat.Key{PID: w.next, StartTime: uint64(w.next)},
 		rate: uint64(w.rng.IntN(50)),
 		meta: &procstat.Meta{Exe: "/bin/p", Comm: "p", Cmdline: fmt.Sprintf("p --id %d", w.next), VM: vm},
+	}
+	if w.workload != nil {
+		w.procs[w.next].meta.Workload = w.workload(w)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 // markdownSets are the sections of the metric reference, in order.
 var markdownSets = []struct{ set, title, intro string }{
 	{SetNative, "Energy and power", "Energy is a `_joules_total` counter, wrap-corrected and monotonic since the agent started: use `rate()` or `increase()` on it. Power is a `_watts` gauge: the average over the last step (`--step`). Every energy and power series has a `source` label, `measured` or `estimated`."},
+	{SetContainers, "Containers, pods and services (`--containers`)", "Served only with `--containers` (docs/containers.md), which also adds `container_id`, `container_name`, `pod` and `namespace` to the process series (empty for a process in no container); without it the process series keep the labels above and none of these families is served. A container, pod or service counts the energy of all its processes, in or out of the top N, those that have exited included, so its counter is monotonic; a pod counts that of all its containers. One whose processes have all gone keeps its series, at a constant value, for 5 minutes; then the series ends. For each kind, `sum(series) + processes in none + idle = host`: another cut of the same energy, not more of it. Every container, pod and service of the node has series: cardinality is bounded by what the node runs, not by `--process.top`. Names (Docker Engine API, Kubernetes) are asked again at every step, so a container named after its first process was seen moves once from `container_name=\"\"` to its name. Label values are made valid UTF-8, control characters become spaces, and each is cut to 1024 bytes."},
 	{SetSelf, "The agent itself", "Before the first snapshot only `wattlens_build_info` and `wattlens_sensor_up` are served."},
 	{SetScaphandre, "Scaphandre compatibility (`--compat=scaphandre`)", "Scaphandre's names, units and labels, for existing dashboards. Values are in microjoules and microwatts; processes are the same top N as the native series. See docs/exporters.md for what is covered and how it differs."},
 }
@@ -38,11 +39,11 @@ func WriteMarkdown(w io.Writer) error {
 			if f.Set != s.set {
 				continue
 			}
-			labels := make([]string, len(f.Labels))
-			for i, l := range f.Labels {
-				labels[i] = "`" + l + "`"
+			labels := codeList(f.Labels)
+			if len(f.ContainerLabels) > 0 {
+				labels += "; with `--containers` also " + codeList(f.ContainerLabels)
 			}
-			md.printf("| `%s` | %s | %s | %s |\n", f.Name, f.Type, strings.Join(labels, ", "), escapeCell(f.Help))
+			md.printf("| `%s` | %s | %s | %s |\n", f.Name, f.Type, labels, escapeCell(f.Help))
 		}
 	}
 	md.line("")
@@ -76,6 +77,15 @@ func (m *mdWriter) flush() error {
 		return m.err
 	}
 	return m.w.Flush()
+}
+
+// codeList writes labels as `a`, `b`.
+func codeList(labels []string) string {
+	out := make([]string, len(labels))
+	for i, l := range labels {
+		out[i] = "`" + l + "`"
+	}
+	return strings.Join(out, ", ")
 }
 
 func escapeCell(s string) string {

@@ -61,18 +61,23 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-The prometheus exporter's flags for container and pod labels. Container
-IDs come from /proc/<pid>/cgroup; names from the kubelet or the API server
-(internal/container), which finds this node through NODE_NAME and HOST_IP
-(downward API) and authenticates with the service-account token.
-
-cmd/wattlens accepts only --containers so far. When it gains the flags
-that choose the pod source, add them here, and only here, e.g. for the
-kubelet: --containers.kubelet-url=https://$(HOST_IP):10250 plus its CA or
-insecure-skip-verify; for the API server: the node-scoped list. No Docker
-socket is mounted: on a Kubernetes node names come from the kubelet.
-deploy/deploy_test.go checks that every flag rendered here is one the
-binary knows.
+The prometheus exporter's --containers flags: container and pod labels on
+the process series, and container, pod and service series. Container IDs
+and pod UIDs come from /proc/<pid>/cgroup (the host's procfs); names from
+the pod source (internal/container, docs/containers.md):
+  kubelet:   --containers.kubelet, at https://$(HOST_IP):10250 unless
+             containers.kubelet.url says otherwise ($(HOST_IP) is expanded
+             by the kubelet from the downward-API variable), verified with
+             containers.kubelet.caFile, else not verified (kubelet serving
+             certificates are self-signed unless serverTLSBootstrap is on;
+             the connection goes to this node's own IP, never leaves it).
+  apiServer: --containers.apiserver: this node's pods (NODE_NAME) from the
+             in-cluster API server, verified with the in-cluster CA.
+  none:      IDs only.
+The service-account token is the binary's default token file. No Docker
+socket is mounted, so the Docker source is turned off: on a Kubernetes node
+names come from Kubernetes. deploy/deploy_test.go checks that every flag
+rendered here is one the binary knows.
 */}}
 {{- define "wattlens.containerArgs" -}}
 {{- $source := include "wattlens.podSource" . }}
@@ -80,6 +85,19 @@ binary knows.
 {{- fail (printf "containers.source must be kubelet, apiServer or none, not %q" $source) }}
 {{- end }}
 {{- if .Values.containers.enabled }}
+{{- $kubelet := .Values.containers.kubelet | default dict }}
 - --containers
+- --containers.docker-socket=none
+{{- if eq $source "kubelet" }}
+- --containers.kubelet
+- {{ printf "--containers.kubelet-url=%s" ($kubelet.url | default "https://$(HOST_IP):10250") | quote }}
+{{- if $kubelet.caFile }}
+- {{ printf "--containers.ca-file=%s" $kubelet.caFile | quote }}
+{{- else if $kubelet.insecureSkipVerify }}
+- --containers.insecure-skip-verify
+{{- end }}
+{{- else if eq $source "apiServer" }}
+- --containers.apiserver
+{{- end }}
 {{- end }}
 {{- end }}
