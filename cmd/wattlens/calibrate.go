@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -56,19 +58,20 @@ func setupCalibrate(cmd *kingpin.CmdClause) action {
 		if !measured {
 			return errors.New("calibration needs a measuring sensor (powercap_rapl, msr_rapl, hwmon); this one estimates")
 		}
-		fmt.Fprintf(e.stdout, "samples            %d over %s from %s\n", cal.Len(), *dur, sen.Name())
-		fmt.Fprintf(e.stdout, "model              %s\n", md.Method())
+		var b strings.Builder
+		fmt.Fprintf(&b, "samples            %d over %s from %s\n", cal.Len(), *dur, sen.Name())
+		fmt.Fprintf(&b, "model              %s\n", md.Method())
 		if n > 0 {
-			fmt.Fprintf(e.stdout, "model error        %.1f %% mean absolute, against the measured host power\n", 100*errSum/float64(n))
+			fmt.Fprintf(&b, "model error        %.1f %% mean absolute, against the measured host power\n", 100*errSum/float64(n))
 		}
 		idle, slope, mape, ok := cal.Fit()
 		if !ok {
-			fmt.Fprintln(e.stdout, "fit                not possible: the utilisation hardly varied (or the line is not physical); run a load during --duration")
-			return nil
+			fmt.Fprintln(&b, "fit                not possible: the utilisation hardly varied (or the line is not physical); run a load during --duration")
+			return writeOut(e.stdout, b.String())
 		}
-		fmt.Fprintf(e.stdout, "fit                %.2f W + %.2f W × utilisation, %.1f %% mean absolute error\n", idle, slope, 100*mape)
-		fmt.Fprintf(e.stdout, "suggested          --idle-power %.1f\n", idle)
-		return nil
+		fmt.Fprintf(&b, "fit                %.2f W + %.2f W × utilisation, %.1f %% mean absolute error\n", idle, slope, 100*mape)
+		fmt.Fprintf(&b, "suggested          --idle-power %.1f\n", idle)
+		return writeOut(e.stdout, b.String())
 	}
 }
 
@@ -82,6 +85,11 @@ func modelled(md model.Model, s *snapshot.Snapshot) float64 {
 		}
 	}
 	return b.CPU + b.Memory
+}
+
+func writeOut(w io.Writer, s string) error {
+	_, err := io.WriteString(w, s)
+	return err
 }
 
 // exportFunc adapts a function to the Exporter interface.

@@ -87,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cfg.Validate(registry.Names())
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "wattlens: error: %s\n", oneLine(err))
+		_, _ = fmt.Fprintf(stderr, "wattlens: error: %s\n", oneLine(err))
 		return 2
 	}
 
@@ -98,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := actions[selected](ctx, e); err != nil {
 		var u usageError
 		if errors.As(err, &u) {
-			fmt.Fprintf(stderr, "wattlens: error: %s\n", oneLine(err))
+			_, _ = fmt.Fprintf(stderr, "wattlens: error: %s\n", oneLine(err))
 			return 2
 		}
 		var ex exitStatus
@@ -109,7 +109,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &k) {
 			return dieOf(syscall.Signal(k))
 		}
-		fmt.Fprintf(stderr, "wattlens: %s\n", oneLine(err))
+		_, _ = fmt.Fprintf(stderr, "wattlens: %s\n", oneLine(err))
 		return 1
 	}
 	return 0

@@ -59,7 +59,7 @@ func setupRun(cmd *kingpin.CmdClause) action {
 			res, err := runcmd.Run(*argv, opts)
 			if err != nil {
 				if errors.Is(err, runcmd.ErrStart) {
-					fmt.Fprintf(e.stderr, "wattlens: %s\n", err)
+					_, _ = fmt.Fprintf(e.stderr, "wattlens: %s\n", err)
 					return exitStatus(127)
 				}
 				return err
@@ -90,7 +90,7 @@ func writeReport(rep runcmd.Report, asJSON bool, output string, stderr io.Writer
 		if err != nil {
 			return fmt.Errorf("summary: %w", err)
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // the write error below is what matters
 		w = f
 	}
 	write := rep.WriteText

@@ -311,7 +311,7 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 		books[i] = b
 	}
 	gpu := a.splitDevices(cur.Procs, devices)
-	var cpuPool units.Energy = energy
+	cpuPool := energy
 	for _, g := range gpu {
 		cpuPool -= units.Energy(g)
 	}
@@ -320,7 +320,7 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 		a.shares[i] += g
 	}
 
-	var lost units.Energy = energy
+	lost := energy
 	for i := range cur.Procs {
 		share := units.Energy(a.shares[i])
 		lost -= share

@@ -117,7 +117,7 @@ func BenchmarkName(b *testing.B) {
 
 func benchEnricher(b *testing.B) (*Enricher, []string) {
 	e := NewEnricher(b.Context(), Config{DockerSocket: "none"}, nil)
-	b.Cleanup(func() { e.Close() })
+	b.Cleanup(func() { _ = e.Close() })
 	list := map[string]names{}
 	var ids []string
 	for _, p := range benchPaths(500, 500) {

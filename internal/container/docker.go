@@ -141,7 +141,7 @@ func (d *dockerSource) list(ctx context.Context) (map[string]names, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return nil, d.statusError("list containers", resp)
 	}
@@ -227,7 +227,7 @@ func (d *dockerSource) follow(ctx context.Context, onConnect func()) (connected 
 	if err != nil {
 		return false, fmt.Errorf("events: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return false, d.statusError("events", resp)
 	}
@@ -275,8 +275,8 @@ func (d *dockerSource) apiBase(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("ping: %w", err)
 		}
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 1024))
-		resp.Body.Close()
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1024))
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			return "", fmt.Errorf("ping: %s", resp.Status)
 		}
@@ -298,7 +298,7 @@ func (d *dockerSource) statusError(what string, resp *http.Response) error {
 	var msg struct {
 		Message string `json:"message"`
 	}
-	json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&msg)
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&msg) // best effort: only for the message
 	err := fmt.Errorf("%s: %s", what, resp.Status)
 	if msg.Message != "" {
 		err = fmt.Errorf("%w: %s", err, msg.Message)

@@ -41,7 +41,7 @@ func newFakeDockerVersion(t *testing.T, apiVersion string) *fakeDocker {
 		if dir, err = os.MkdirTemp("", "wl"); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
+		t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	}
 	f := &fakeDocker{socket: filepath.Join(dir, "docker.sock"), apiVersion: apiVersion, events: make(chan string, 16), drop: make(chan struct{})}
 	ln, err := net.Listen("unix", f.socket)
@@ -53,7 +53,7 @@ func newFakeDockerVersion(t *testing.T, apiVersion string) *fakeDocker {
 		w.Header().Set("API-Version", f.version())
 		w.Header().Set("Docker-Experimental", "false")
 		w.Header().Set("Ostype", "linux")
-		w.Write([]byte("OK"))
+		_, _ = w.Write([]byte("OK"))
 	})
 	// Docker ≥ 29 refuses clients older than its minimum API version.
 	versioned := func(h http.HandlerFunc) http.HandlerFunc {
@@ -61,7 +61,7 @@ func newFakeDockerVersion(t *testing.T, apiVersion string) *fakeDocker {
 			if v, want := r.PathValue("version"), f.version(); v != "v"+want {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusBadRequest)
-				fmt.Fprintf(w, `{"message":"client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version"}`, strings.TrimPrefix(v, "v"), want)
+				_, _ = fmt.Fprintf(w, `{"message":"client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version"}`, strings.TrimPrefix(v, "v"), want)
 				return
 			}
 			h(w, r)
@@ -72,7 +72,7 @@ func newFakeDockerVersion(t *testing.T, apiVersion string) *fakeDocker {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(f.list)
+		_ = json.NewEncoder(w).Encode(f.list)
 	}))
 	mux.HandleFunc("GET /{version}/events", versioned(func(w http.ResponseWriter, r *http.Request) {
 		if got, want := r.URL.Query().Get("filters"), `{"type":["container"]}`; got != want {
@@ -90,7 +90,7 @@ func newFakeDockerVersion(t *testing.T, apiVersion string) *fakeDocker {
 			case <-f.drop:
 				return
 			case line := <-f.events:
-				fmt.Fprintln(w, line)
+				_, _ = fmt.Fprintln(w, line)
 				w.(http.Flusher).Flush()
 			}
 		}

@@ -70,6 +70,6 @@ func newTestEnricher(t *testing.T, cfg Config) (*Enricher, *logRecorder) {
 	t.Helper()
 	rec := &logRecorder{}
 	e := NewEnricher(t.Context(), cfg, slog.New(rec))
-	t.Cleanup(func() { e.Close() })
+	t.Cleanup(func() { _ = e.Close() })
 	return e, rec
 }

@@ -193,7 +193,7 @@ func (k *kubeSource) fetch(ctx context.Context) (*podList, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("list pods: %s", resp.Status)
 	}

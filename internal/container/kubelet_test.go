@@ -112,7 +112,7 @@ func newFakeKube(t *testing.T, token string) *fakeKube {
 		defer f.mu.Unlock()
 		f.query = r.URL.RawQuery
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(f.body))
+		_, _ = w.Write([]byte(f.body))
 	}
 	mux.HandleFunc("GET /pods", serve)
 	mux.HandleFunc("GET /api/v1/pods", serve)

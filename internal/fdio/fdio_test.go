@@ -32,7 +32,7 @@ func TestReadFull(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer unix.Close(fd)
+			defer func() { _ = unix.Close(fd) }()
 			buf := make([]byte, tt.bufLen)
 			n, err := ReadFull(fd, buf)
 			if err != nil || !bytes.Equal(buf[:n], tt.want) {

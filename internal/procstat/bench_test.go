@@ -25,7 +25,7 @@ func floor(root []byte, dirBuf, path, buf []byte) (files int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	defer unix.Close(dirfd)
+	defer func() { _ = unix.Close(dirfd) }()
 	for {
 		n, err := unix.Getdents(dirfd, dirBuf)
 		if err != nil {
@@ -56,7 +56,7 @@ func floor(root []byte, dirBuf, path, buf []byte) (files int, err error) {
 			if _, err := unix.Read(fd, buf); err == nil {
 				files++
 			}
-			unix.Close(fd)
+			_ = unix.Close(fd)
 		}
 	}
 }
@@ -74,7 +74,7 @@ var benchTrees struct {
 func TestMain(m *testing.M) {
 	defer func() {
 		if benchTrees.dir != "" {
-			os.RemoveAll(benchTrees.dir)
+			_ = os.RemoveAll(benchTrees.dir)
 		}
 	}()
 	m.Run()

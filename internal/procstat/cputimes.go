@@ -32,7 +32,7 @@ func (r *Reader) readProcStat() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
+	defer func() { _ = unix.Close(fd) }()
 	if r.sysBuf == nil {
 		r.sysBuf = make([]byte, 0, 16*1024)
 	}

@@ -93,7 +93,7 @@ func (r *Reader) Read(dst []Proc) ([]Proc, Stats, error) {
 	if err != nil {
 		return dst, Stats{}, fmt.Errorf("procstat: open %s: %w", r.root, err)
 	}
-	defer unix.Close(dirfd)
+	defer func() { _ = unix.Close(dirfd) }()
 	r.pids, err = appendPIDs(dirfd, r.dirBuf, r.pids[:0])
 	if err != nil {
 		return dst, Stats{}, fmt.Errorf("procstat: list %s: %w", r.root, err)

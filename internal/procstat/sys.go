@@ -54,7 +54,7 @@ func readOnce(dirfd int, path, buf []byte) (int, error) {
 		return 0, err
 	}
 	n, err := unix.Read(fd, buf)
-	unix.Close(fd)
+	_ = unix.Close(fd)
 	if err != nil {
 		return 0, err
 	}
@@ -68,7 +68,7 @@ func readFull(dirfd int, path, buf []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer unix.Close(fd)
+	defer func() { _ = unix.Close(fd) }()
 	return fdio.ReadFull(fd, buf)
 }
 

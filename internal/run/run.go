@@ -123,7 +123,10 @@ func Run(argv []string, o Options) (Result, error) {
 			_ = cmd.Process.Signal(sig)
 		case <-ticker.C:
 			record(smp.Tick())
-		case <-done:
+		case err := <-done:
+			if err != nil && cmd.ProcessState == nil {
+				return res, fmt.Errorf("waiting for %q: %w", argv[0], err)
+			}
 			waiting = false
 		}
 	}

@@ -36,8 +36,6 @@ type Sampler struct {
 	buf  []procstat.Proc
 	last *snapshot.Snapshot
 	up   bool
-	// pending is true once a baseline sample has been taken.
-	pending bool
 }
 
 // Option adjusts a Sampler.

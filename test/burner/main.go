@@ -68,7 +68,7 @@ func traceCPU(path string) {
 	for {
 		var self syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
-		fmt.Fprintf(f, "%d %.6f\n", time.Now().UnixNano(), tv(self.Utime)+tv(self.Stime))
+		_, _ = fmt.Fprintf(f, "%d %.6f\n", time.Now().UnixNano(), tv(self.Utime)+tv(self.Stime))
 		time.Sleep(50 * time.Millisecond)
 	}
 }

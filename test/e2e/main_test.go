@@ -35,7 +35,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	wattlensBin = filepath.Join(dir, "wattlens")
 	burnerBin = filepath.Join(dir, "burner")
 	for bin, pkg := range map[string]string{wattlensBin: "../../cmd/wattlens", burnerBin: "../burner"} {

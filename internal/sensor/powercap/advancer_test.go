@@ -24,7 +24,7 @@ func TestAdvancerAgainstSensor(t *testing.T) {
 	if err := adv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { adv.Stop() })
+	t.Cleanup(func() { _ = adv.Stop() })
 	s := newSensor(t, root) // after Start, which wrote the range
 
 	prev := read(t, s)

@@ -27,7 +27,7 @@ func readInto(path string, buf []byte) (int, error) {
 	if err != nil {
 		return 0, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer unix.Close(fd)
+	defer func() { _ = unix.Close(fd) }()
 	n, err := fdio.ReadFull(fd, buf)
 	if err != nil {
 		return n, &fs.PathError{Op: "read", Path: path, Err: err}

@@ -157,7 +157,7 @@ func writeAtomic(path, content string) error {
 		err = os.Rename(f.Name(), path)
 	}
 	if err != nil {
-		os.Remove(f.Name())
+		_ = os.Remove(f.Name())
 		return fmt.Errorf("powercaptest: write %s: %w", path, err)
 	}
 	return nil

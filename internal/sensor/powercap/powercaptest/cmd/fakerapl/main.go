@@ -155,7 +155,7 @@ func writeReport(path string, adv *powercaptest.Advancer, zones map[string]float
 		err = os.Rename(f.Name(), path)
 	}
 	if err != nil {
-		os.Remove(f.Name())
+		_ = os.Remove(f.Name())
 	}
 	return err
 }
