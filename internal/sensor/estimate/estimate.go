@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -83,7 +84,8 @@ func NewWithClock(opts sensor.Options, now func() time.Time) (*Sensor, error) {
 		s.cpuZone = -1
 	}
 	s.method = evidence + "; " + md.Method()
-	log.Info("estimate sensor ready", "vm", m.VM, "cpu", md.Match().CPU.Name, "idle_watts", md.Idle().Wall, "method", s.method)
+	log.Info("estimate sensor ready", "vm", m.VM, "cpu", md.Match().CPU.Name, "idle_watts", math.Round(md.Idle().Wall*100)/100)
+	log.Debug("estimate method", "method", s.method)
 	return s, nil
 }
 
