@@ -133,7 +133,7 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 		IdlePolicy: a.opts.IdlePolicy,
 		CPUs:       cur.CPU.CPUs,
 	}
-	snap.Utilisation = utilisation(prev.CPU, cur.CPU)
+	snap.Utilisation, _ = cur.CPU.UtilisationSince(prev.CPU)
 
 	hostDelta, devices := a.zones(snap, cur.Zones, dt)
 	hostPower := units.PowerOf(hostDelta, dt)
@@ -168,7 +168,7 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 	// Learn from this interval only after using the old baseline, so a
 	// tick is never judged by itself; without CPU times there is nothing
 	// to judge utilisation by.
-	if cur.CPU.Total > prev.CPU.Total {
+	if _, ok := cur.CPU.UtilisationSince(prev.CPU); ok {
 		a.learner.observe(hostPower, snap.Utilisation)
 	}
 	a.last = Sample{Time: cur.Time, BootTicks: cur.BootTicks, CPU: cur.CPU}
@@ -393,12 +393,4 @@ func (a *Attributor) splitDevices(procs []procstat.Proc, devices []devicePart) [
 		}
 	}
 	return total
-}
-
-func utilisation(prev, cur procstat.CPUTimes) float64 {
-	if cur.Total <= prev.Total || cur.Busy < prev.Busy {
-		return 0
-	}
-	u := float64(cur.Busy-prev.Busy) / float64(cur.Total-prev.Total)
-	return min(max(u, 0), 1)
 }

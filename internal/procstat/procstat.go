@@ -61,6 +61,18 @@ type CPUTimes struct {
 	CPUs  int    // number of cpuN lines
 }
 
+// UtilisationSince returns the busy share of the CPU time between prev
+// and c, 0..1. ok is false when there is no interval to judge by: the
+// counters did not move, or went backwards (CPU hot-unplug, a container's
+// restarted view).
+func (c CPUTimes) UtilisationSince(prev CPUTimes) (u float64, ok bool) {
+	if c.Total <= prev.Total || c.Busy < prev.Busy {
+		return 0, false
+	}
+	u = float64(c.Busy-prev.Busy) / float64(c.Total-prev.Total)
+	return min(max(u, 0), 1), true
+}
+
 // Stats counts what a read could not see.
 type Stats struct {
 	// Seen is the number of PIDs listed in procfs.

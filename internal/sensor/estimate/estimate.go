@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/model"
+	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -47,14 +48,14 @@ const (
 
 // Sensor is the estimate sensor. It is safe for concurrent use.
 type Sensor struct {
-	procfs  string
+	stat    *procstat.Reader // for /proc/stat only
 	now     func() time.Time
 	model   model.Model
 	method  string
 	cpuZone int // socket of the CPU zone: 0, or -1 when it spans several
 	mu      sync.Mutex
 	started bool
-	prev    cpuTimes
+	prev    procstat.CPUTimes
 	prevAt  time.Time
 	util    float64
 	energy  [3]float64 // joules: cpu, dram, platform
@@ -74,12 +75,13 @@ func NewWithClock(opts sensor.Options, now func() time.Time) (*Sensor, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("sensor", Name)
-	if _, err := readStatFile(procfs); err != nil {
+	stat := procstat.NewReader(procfs)
+	if _, err := stat.CPUTimes(); err != nil {
 		return nil, fmt.Errorf("%w: %w", sensor.ErrUnavailable, err)
 	}
 	m, evidence := describeMachine(procfs, sysfs, log)
 	md := model.For(m)
-	s := &Sensor{procfs: procfs, now: now, model: md, cpuZone: 0}
+	s := &Sensor{stat: stat, now: now, model: md, cpuZone: 0}
 	if !m.VM && m.Sockets > 1 {
 		s.cpuZone = -1
 	}
@@ -125,16 +127,18 @@ func (s *Sensor) Name() string { return Name }
 // utilisation times the elapsed time to the counters. The first Read only
 // starts the interval and returns zero counters.
 func (s *Sensor) Read() (sensor.Reading, error) {
-	t, err := readStatFile(s.procfs)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.stat.CPUTimes()
 	if err != nil {
 		return sensor.Reading{}, err
 	}
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.started {
 		if dt := now.Sub(s.prevAt).Seconds(); dt > 0 {
-			s.util = utilisation(s.prev, t, s.util)
+			if u, ok := t.UtilisationSince(s.prev); ok {
+				s.util = u // else the last utilisation holds
+			}
 			b := s.model.Power(s.util)
 			s.energy[0] += b.CPU * dt
 			s.energy[1] += b.Memory * dt
@@ -171,14 +175,6 @@ func (s *Sensor) Utilisation() float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.util
-}
-
-func readStatFile(procfs string) (cpuTimes, error) {
-	b, err := os.ReadFile(filepath.Join(procfs, "stat"))
-	if err != nil {
-		return cpuTimes{}, err
-	}
-	return parseStat(bytes.NewReader(b))
 }
 
 func or(s, def string) string {

@@ -277,28 +277,6 @@ func TestMissingFiles(t *testing.T) {
 	}
 }
 
-func TestParseStat(t *testing.T) {
-	tests := []struct {
-		name, text string
-		want       cpuTimes
-		wantErr    bool
-	}{
-		{"full", "cpu  10 20 30 400 50 6 7 8 99 99\ncpu0 1\n", cpuTimes{busy: 10 + 20 + 30 + 6 + 7 + 8, total: 81 + 400 + 50}, false},
-		{"old kernel", "cpu 1 2 3 4\n", cpuTimes{busy: 6, total: 10}, false},
-		{"no cpu line", "intr 5\n", cpuTimes{}, true},
-		{"short", "cpu 1 2\n", cpuTimes{}, true},
-		{"garbage", "cpu 1 x 3 4\n", cpuTimes{}, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseStat(strings.NewReader(tc.text))
-			if (err != nil) != tc.wantErr || got != tc.want {
-				t.Errorf("parseStat = %+v, %v; want %+v, error %v", got, err, tc.want, tc.wantErr)
-			}
-		})
-	}
-}
-
 func TestModelUsesMachine(t *testing.T) {
 	s := newMachine(t, "kvm-amd-epyc-genoa.txt").sensor()
 	want := model.For(model.Machine{CPU: "AMD EPYC", Query: model.Query{Name: "AMD EPYC", VendorID: "AuthenticAMD", Family: 25, Model: 17, Stepping: 1},
