@@ -15,6 +15,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/procfs"
 
+	"github.com/wattlens/wattlens/internal/model"
 	"github.com/wattlens/wattlens/internal/sensor/registry"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -155,14 +156,15 @@ func machine(procRoot, sysRoot string) machineInfo {
 	if err != nil {
 		m.CPUInfoError = err.Error()
 	}
-	summariseCPUs(&m, cpus)
+	flag := summariseCPUs(&m, cpus)
 	dmi := filepath.Join(sysRoot, "class", "dmi", "id")
 	m.SysVendor = readTrimmed(filepath.Join(dmi, "sys_vendor"))
 	m.ProductName = readTrimmed(filepath.Join(dmi, "product_name"))
-	if hv := dmiHypervisor(m.SysVendor, m.ProductName); hv != "" {
-		m.VMEvidence = append(m.VMEvidence, "DMI names "+hv)
+	var why string
+	m.VirtualMachine, why = model.IsVM(flag, model.DMI{Vendor: m.SysVendor, Product: m.ProductName})
+	if m.VirtualMachine {
+		m.VMEvidence = []string{why}
 	}
-	m.VirtualMachine = len(m.VMEvidence) > 0
 	return m
 }
 
@@ -175,8 +177,9 @@ func cpuInfo(procRoot string) ([]procfs.CPUInfo, error) {
 }
 
 // summariseCPUs counts sockets (distinct physical ids), cores (distinct
-// physical id, core id pairs) and threads (processor entries).
-func summariseCPUs(m *machineInfo, cpus []procfs.CPUInfo) {
+// physical id, core id pairs) and threads (processor entries), and reports
+// whether the CPUs carry the hypervisor flag.
+func summariseCPUs(m *machineInfo, cpus []procfs.CPUInfo) bool {
 	sockets, cores := map[string]bool{}, map[[2]string]bool{}
 	hypervisor := false
 	for _, c := range cpus {
@@ -192,30 +195,7 @@ func summariseCPUs(m *machineInfo, cpus []procfs.CPUInfo) {
 	if len(cpus) > 0 && cpus[0].CoreID == "" {
 		m.Cores = 0 // not given (some architectures, some hypervisors)
 	}
-	if hypervisor {
-		m.VMEvidence = append(m.VMEvidence, "cpuinfo has the hypervisor flag")
-	}
-}
-
-// hypervisorVendors are DMI sys_vendor or product_name fragments that
-// hypervisors and clouds set in their guests.
-var hypervisorVendors = []string{
-	"QEMU", "KVM", "VMware", "VirtualBox", "innotek", "Xen", "Bochs", "Parallels",
-	"Amazon EC2", "Google Compute Engine", "OpenStack", "DigitalOcean", "Hetzner vServer",
-	"Virtual Machine", // Microsoft Hyper-V and Azure: "Microsoft Corporation" / "Virtual Machine"
-	"BHYVE", "Cloud Hypervisor", "Firecracker", "Nutanix AHV", "oVirt", "RHEV",
-}
-
-// dmiHypervisor returns the DMI field that names a hypervisor, or "".
-func dmiHypervisor(vendor, product string) string {
-	for _, f := range []string{vendor, product} {
-		for _, v := range hypervisorVendors {
-			if strings.Contains(strings.ToLower(f), strings.ToLower(v)) {
-				return fmt.Sprintf("%q", f)
-			}
-		}
-	}
-	return ""
+	return hypervisor
 }
 
 // readTrimmed returns the file's content without surrounding space, or ""

@@ -75,16 +75,26 @@ func TestMachine(t *testing.T) {
 			cpu:  cpuinfo(1, 4, 1, "hypervisor"), vendor: "QEMU", product: "Standard PC (Q35 + ICH9, 2009)",
 			want: machineInfo{CPUModel: "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", Sockets: 1, Cores: 4, Threads: 4,
 				SysVendor: "QEMU", ProductName: "Standard PC (Q35 + ICH9, 2009)", VirtualMachine: true,
-				VMEvidence: []string{"cpuinfo has the hypervisor flag", `DMI names "QEMU"`}},
+				VMEvidence: []string{"virtual machine: hypervisor flag in /proc/cpuinfo"}},
 		},
 		{
 			name: "hyper-v guest without the flag",
 			cpu:  cpuinfo(1, 2, 1, ""), vendor: "Microsoft Corporation", product: "Virtual Machine",
 			want: machineInfo{CPUModel: "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", Sockets: 1, Cores: 2, Threads: 2,
 				SysVendor: "Microsoft Corporation", ProductName: "Virtual Machine", VirtualMachine: true,
-				VMEvidence: []string{`DMI names "Virtual Machine"`}},
+				VMEvidence: []string{"virtual machine: Microsoft Hyper-V (DMI Microsoft Corporation / Virtual Machine)"}},
 		},
 	}
+	tests = append(tests, struct {
+		name                 string
+		cpu, vendor, product string
+		want                 machineInfo
+	}{
+		name: "cloud bare-metal instance is not a vm",
+		cpu:  cpuinfo(2, 4, 2, "ht"), vendor: "Amazon EC2", product: "m5.metal",
+		want: machineInfo{CPUModel: "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", Sockets: 2, Cores: 8, Threads: 16,
+			SysVendor: "Amazon EC2", ProductName: "m5.metal"},
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			procRoot, sysRoot := machineRoots(t, tt.cpu, tt.vendor, tt.product)

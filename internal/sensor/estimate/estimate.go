@@ -114,7 +114,7 @@ func describeMachine(procfs, sysfs string, log *slog.Logger) (model.Machine, str
 		}
 		m.MemoryGB = float64(total) / (1 << 30)
 	}
-	vm, evidence := isVM(ci.Hypervisor, readDMI(sysfs))
+	vm, evidence := model.IsVM(ci.Hypervisor, readDMI(sysfs))
 	m.VM = vm
 	return m, evidence
 }
