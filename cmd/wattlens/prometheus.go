@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	promexp "github.com/wattlens/wattlens/internal/exporter/prometheus"
+	"github.com/wattlens/wattlens/internal/sampler"
 )
 
 // collectorFlags are the flags that shape the metric set, shared by the
@@ -35,9 +36,33 @@ func bindCollectorFlags(cmd *kingpin.CmdClause) *collectorFlags {
 	}
 }
 
-// collector builds the collector the flags describe. With --containers
-// it must be called after containers.hook, which starts the name sources.
-func (f *collectorFlags) collector(e *env, sensorName string) (*promexp.Collector, error) {
+// start opens what both commands measure with: the container name sources
+// (with --containers), the sampler and the collector the flags describe.
+// stop releases them.
+func (f *collectorFlags) start(ctx context.Context, e *env) (smp *sampler.Sampler, col *promexp.Collector, stop func(), err error) {
+	hook, stopContainers, err := f.containers.hook(ctx, e)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	smp, sen, err := e.newSampler(hook)
+	if err != nil {
+		stopContainers()
+		return nil, nil, nil, err
+	}
+	stop = func() {
+		closeSensor(sen, e.log)
+		stopContainers()
+	}
+	// The collector comes after the hook, which starts the name sources.
+	if col, err = f.collector(sen.Name()); err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return smp, col, stop, nil
+}
+
+// collector builds the collector the flags describe.
+func (f *collectorFlags) collector(sensorName string) (*promexp.Collector, error) {
 	if *f.top < 0 {
 		return nil, usageError{errors.New("--process.top must be 0 (all) or more")}
 	}
@@ -70,20 +95,11 @@ func setupPrometheus(cmd *kingpin.CmdClause) action {
 			return usageError{errors.New("--step must be more than 0")}
 		}
 		log := e.log.With("exporter", "prometheus")
-		hook, stopContainers, err := cf.containers.hook(ctx, e)
+		smp, col, stop, err := cf.start(ctx, e)
 		if err != nil {
 			return err
 		}
-		defer stopContainers()
-		smp, sen, err := e.newSampler(hook)
-		if err != nil {
-			return err
-		}
-		defer closeSensor(sen, e.log)
-		col, err := cf.collector(e, sen.Name())
-		if err != nil {
-			return err
-		}
+		defer stop()
 		reg := prom.NewRegistry()
 		reg.MustRegister(col)
 		if !*noExporterMetrics {

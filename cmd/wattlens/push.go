@@ -71,20 +71,11 @@ func setupPush(cmd *kingpin.CmdClause) action {
 			return usageError{err}
 		}
 
-		hook, stopContainers, err := cf.containers.hook(ctx, e)
+		smp, col, stop, err := cf.start(ctx, e)
 		if err != nil {
 			return err
 		}
-		defer stopContainers()
-		smp, sen, err := e.newSampler(hook)
-		if err != nil {
-			return err
-		}
-		defer closeSensor(sen, e.log)
-		col, err := cf.collector(e, sen.Name())
-		if err != nil {
-			return err
-		}
+		defer stop()
 		reg := prom.NewRegistry()
 		reg.MustRegister(col)
 		p, err := push.New(reg, opts)
