@@ -112,13 +112,17 @@ func (e *env) info() infoReport {
 		rep.Use, rep.UseWhy = e.cfg.Sensors, "--sensor"
 	}
 	if e.cfg.VM || rep.UseWhy == "--sensor" {
-		works := map[string]bool{}
+		status := map[string]registry.Status{}
 		for _, st := range statuses {
-			works[st.Name] = st.Works
+			status[st.Name] = st
 		}
 		for _, n := range rep.Use {
-			if !works[n] {
-				rep.UseWhy += "; " + n + " does not work here, so the exporters will not start"
+			switch st := status[n]; {
+			case st.Works:
+			case st.Opened:
+				rep.UseWhy += "; " + n + " cannot be read now: the exporters start and report it down until it reads"
+			default:
+				rep.UseWhy += "; " + n + " cannot be set up here, so the exporters will not start"
 			}
 		}
 	}

@@ -168,7 +168,7 @@ func TestInfoCommand(t *testing.T) {
 
 	// With the sensor named, info says so; with --vm, the vm sensor.
 	_, out, _ = runWattlens(t, append([]string{"-s", "msr_rapl"}, append(args, "--json")...)...)
-	if !strings.Contains(out, `"use_why": "--sensor; msr_rapl does not work here, so the exporters will not start"`) {
+	if !strings.Contains(out, `"use_why": "--sensor; msr_rapl cannot be set up here, so the exporters will not start"`) {
 		t.Errorf("-s msr_rapl: %s", out)
 	}
 	_, out, _ = runWattlens(t, append([]string{"--vm"}, append(args, "--json")...)...)

@@ -92,6 +92,12 @@ func openAuto(opts sensor.Options, log *slog.Logger) (sensor.Sensor, error) {
 			continue
 		}
 		s, err := e.New(opts)
+		if errors.Is(err, sensor.ErrPermission) {
+			// Counters are there but unreadable: the fix is worth a warning.
+			log.Warn("auto: sensor not used", "sensor", e.Name, "reason", err)
+			reasons = append(reasons, e.Name+": "+err.Error())
+			continue
+		}
 		if err != nil {
 			log.Info("auto: sensor not used", "sensor", e.Name, "reason", err)
 			reasons = append(reasons, e.Name+": "+err.Error())
@@ -127,6 +133,10 @@ type Status struct {
 	Name  string
 	Help  string
 	Works bool
+	// Opened is true when the sensor could be set up, even if its first
+	// read then failed (a stale VM share): exporters start with it and
+	// report it down until it reads.
+	Opened bool
 	// Reason says why not, when it does not work.
 	Reason string
 	// Permission is true when the counters exist but this user may not
@@ -142,6 +152,7 @@ func Probe(opts sensor.Options) []Status {
 	for _, e := range Entries() {
 		st := Status{Name: e.Name, Help: e.Help}
 		s, err := e.New(opts)
+		st.Opened = err == nil
 		if err == nil {
 			var r sensor.Reading
 			r, err = s.Read()
