@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -379,37 +380,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	})
 
 	// A real Prometheus scrapes every second for ~15 s.
-	promPort := promFreePort(t)
-	api := fmt.Sprintf("http://127.0.0.1:%d", promPort)
-	dir := t.TempDir()
-	rules, err := filepath.Abs("../../deploy/prometheus/rules.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 900ms
-  evaluation_interval: 1s
-rule_files:
-  - %q
-scrape_configs:
-  - job_name: wattlens
-    static_configs:
-      - targets: [%q]
-`, rules, strings.TrimPrefix(base, "http://"))
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	prom := promStart(t, "prometheus", promBin,
-		"--config.file="+cfgPath,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort),
-		"--log.level=warn")
-	promWaitFor(t, 20*time.Second, "Prometheus to scrape wattlens", func() bool {
-		v, ok := promQuery(api, `up{job="wattlens"}`)
-		return ok && v == 1
-	}, prom, wl)
+	api, _ := promServe(t, promBin, base, wl)
 
 	start := time.Now()
 	w0 := promWritten(adv)
@@ -441,19 +412,9 @@ scrape_configs:
 	})
 
 	t.Run("the dashboard's queries run", func(t *testing.T) {
-		for _, q := range promDashboardQueries(t) {
-			expr := strings.NewReplacer("$instance", ".*", "$__rate_interval", "4s", "$__range", "15s").Replace(q.expr)
-			status, _, body := promGet(api+"/api/v1/query?query="+url.QueryEscape(expr), "")
-			if status != http.StatusOK {
-				t.Errorf("panel %q: %s: status %d: %s", q.panel, expr, status, body)
-				continue
-			}
-			// No VM and no counter reset in this run: those may be empty.
-			empty := bytes.Contains(body, []byte(`"result":[]`))
-			if empty && !strings.Contains(expr, "wattlens_vm_") && !strings.Contains(expr, "resets") {
-				t.Errorf("panel %q: %s: no data", q.panel, expr)
-			}
-		}
+		// No VM, no counter reset and no --containers in this run: those
+		// may be empty (TestPrometheusContainersDashboard has containers).
+		promCheckDashboard(t, api, "wattlens_vm_", "resets", "wattlens_container_", "wattlens_pod_", "wattlens_service_")
 	})
 
 	t.Run("every joules counter is monotonic in Prometheus", func(t *testing.T) {
@@ -559,6 +520,73 @@ func promQueryRange(t *testing.T, api, q string) map[string][]float64 {
 	return out
 }
 
+// promServe starts a real Prometheus that scrapes the wattlens at base
+// every second, as job wattlens, with the rules of
+// deploy/prometheus/rules.yml evaluated every second, and waits for its
+// first scrape. It returns the API's base URL.
+func promServe(t *testing.T, promBin, base string, watched ...*promProc) (api string, prom *promProc) {
+	t.Helper()
+	promPort := promFreePort(t)
+	api = fmt.Sprintf("http://127.0.0.1:%d", promPort)
+	dir := t.TempDir()
+	rules, err := filepath.Abs("../../deploy/prometheus/rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 900ms
+  evaluation_interval: 1s
+rule_files:
+  - %q
+scrape_configs:
+  - job_name: wattlens
+    static_configs:
+      - targets: [%q]
+`, rules, strings.TrimPrefix(base, "http://"))
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prom = promStart(t, "prometheus", promBin,
+		"--config.file="+cfgPath,
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort),
+		"--log.level=warn")
+	promWaitFor(t, 20*time.Second, "Prometheus to scrape wattlens", func() bool {
+		v, ok := promQuery(api, `up{job="wattlens"}`)
+		return ok && v == 1
+	}, append(watched, prom)...)
+	return api, prom
+}
+
+// promDashboardVars replaces the dashboard's variables as Grafana would
+// with every instance and namespace chosen, a 4 s rate interval and a 15 s
+// range.
+var promDashboardVars = strings.NewReplacer("$instance", ".*", "$namespace", ".*", "$__rate_interval", "4s", "$__range", "15s")
+
+// promCheckDashboard runs every query of the dashboard against the
+// Prometheus at api: each must succeed, and return data unless it holds
+// one of mayBeEmpty.
+func promCheckDashboard(t *testing.T, api string, mayBeEmpty ...string) {
+	t.Helper()
+	for _, q := range promDashboardQueries(t) {
+		expr := promDashboardVars.Replace(q.expr)
+		status, _, body := promGet(api+"/api/v1/query?query="+url.QueryEscape(expr), "")
+		if status != http.StatusOK {
+			t.Errorf("panel %q: %s: status %d: %s", q.panel, expr, status, body)
+			continue
+		}
+		empty := bytes.Contains(body, []byte(`"result":[]`))
+		for _, s := range mayBeEmpty {
+			empty = empty && !strings.Contains(expr, s)
+		}
+		if empty {
+			t.Errorf("panel %q: %s: no data", q.panel, expr)
+		}
+	}
+}
+
 type promPanelQuery struct{ panel, expr string }
 
 // promDashboardQueries reads the expressions of deploy/grafana/wattlens.json.
@@ -600,5 +628,116 @@ func TestPrometheusRules(t *testing.T) {
 		if err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
+	}
+}
+
+// promDashboardLabelVars reads the label_values(selector, label) query
+// variables of deploy/grafana/wattlens.json.
+func promDashboardLabelVars(t *testing.T) (vars []struct{ name, match, label string }) {
+	t.Helper()
+	b, err := os.ReadFile("../../deploy/grafana/wattlens.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Templating struct {
+			List []struct {
+				Name       string `json:"name"`
+				Type       string `json:"type"`
+				Definition string `json:"definition"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range d.Templating.List {
+		if v.Type != "query" {
+			continue
+		}
+		args, ok := strings.CutPrefix(v.Definition, "label_values(")
+		args, ok2 := strings.CutSuffix(args, ")")
+		i := strings.LastIndex(args, ",")
+		if !ok || !ok2 || i < 0 {
+			t.Errorf("variable %s: %q is not label_values(selector, label)", v.Name, v.Definition)
+			continue
+		}
+		vars = append(vars, struct{ name, match, label string }{v.Name, strings.TrimSpace(args[:i]), strings.TrimSpace(args[i+1:])})
+	}
+	return vars
+}
+
+// TestPrometheusContainersDashboard: the dashboard's container, pod and
+// namespace panels and variables, and the container recording rules, on
+// real data: wattlens --containers on the containers fixture (a Docker
+// container, a pod of two containers in namespace shop, ssh.service),
+// scraped every second by a real Prometheus that evaluates
+// deploy/prometheus/rules.yml.
+func TestPrometheusContainersDashboard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	promBin := promTool(t, "prometheus")
+	sysfs, _ := fakeRAPL(t, map[string]float64{"intel-rapl:0": 30, "intel-rapl:1": 20}, 0)
+	tl := ctFixture(t)
+	tl.start(t)
+	base, wl := ctPromWattlens(t, sysfs, tl.root, ctPromSources(t)...)
+	api, prom := promServe(t, promBin, base, wl)
+
+	// The rules' rates need two samples of the named series.
+	promWaitFor(t, 20*time.Second, "the container rules to see the named api container", func() bool {
+		v, ok := promQuery(api, `wattlens:container_power_watts:rate1m{container_name="api",namespace="shop"}`)
+		return ok && v > 0
+	}, wl, prom)
+	time.Sleep(3 * time.Second) // a few more samples for the dashboard's 4 s rates
+
+	t.Run("the dashboard's queries return data", func(t *testing.T) {
+		promCheckDashboard(t, api, "wattlens_vm_", "resets")
+	})
+
+	t.Run("the dashboard's variables have values", func(t *testing.T) {
+		vars := promDashboardLabelVars(t)
+		if len(vars) < 2 {
+			t.Errorf("%d label_values variables, want instance and namespace", len(vars))
+		}
+		for _, v := range vars {
+			match := promDashboardVars.Replace(v.match)
+			status, _, body := promGet(api+"/api/v1/label/"+v.label+"/values?match[]="+url.QueryEscape(match), "")
+			var r struct {
+				Data []string `json:"data"`
+			}
+			if err := json.Unmarshal(body, &r); status != http.StatusOK || err != nil || len(r.Data) == 0 {
+				t.Errorf("variable %s: label_values(%s, %s): status %d, %v: %s", v.name, match, v.label, status, err, body)
+			}
+			if v.name == "namespace" && !slices.Contains(r.Data, ctNamespace) {
+				t.Errorf("variable namespace: %q, want %q", r.Data, ctNamespace)
+			}
+		}
+	})
+
+	t.Run("container recording rules", func(t *testing.T) {
+		for _, q := range []string{
+			`wattlens:container_power_watts:rate1m{container_name="web",runtime="docker",pod="",namespace=""}`,
+			`wattlens:container_power_watts:rate1m{container_name="sidecar",pod="` + ctPod + `",namespace="shop"}`,
+			`wattlens:pod_power_watts:rate1m{pod="` + ctPod + `",namespace="shop"}`,
+			`wattlens:service_power_watts:rate1m{service="ssh.service"}`,
+			`wattlens:namespace_power_watts:rate1m{namespace="shop"}`,
+		} {
+			if v, ok := promQuery(api, q); !ok || v <= 0 {
+				t.Errorf("%s = %v (ok %v), want > 0", q, v, ok)
+			}
+		}
+		if v, ok := promQuery(api, `count(wattlens:namespace_power_watts:rate1m)`); !ok || v != 1 {
+			t.Errorf("%v namespaces (ok %v), want shop alone: a container in no pod has none", v, ok)
+		}
+		ns, ok := promQuery(api, `wattlens:namespace_power_watts:rate1m{namespace="shop"}`)
+		pods, ok2 := promQuery(api, `sum(wattlens:pod_power_watts:rate1m{namespace="shop"})`)
+		if !ok || !ok2 || promRelErr(ns, pods) > 0.05 {
+			t.Errorf("namespace shop %v W (ok %v), its pods %v W (ok %v)", ns, ok, pods, ok2)
+		}
+	})
+
+	if err := wl.stop(); err != nil {
+		t.Errorf("wattlens on SIGTERM: %v", err)
 	}
 }
