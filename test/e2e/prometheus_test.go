@@ -395,7 +395,9 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		if !ok || promRelErr(v, written) > 0.1 {
 			t.Errorf("rate(wattlens_host_energy_joules_total[10s]) = %v (ok %v), want %.2f W ± 10 %%", v, ok, written)
 		}
+		t.Logf("Prometheus: rate(wattlens_host_energy_joules_total[10s]) = %.3f W; fake RAPL wrote %.3f W", v, written)
 		v, ok = promQuery(api, `increase(wattlens_host_energy_joules_total[12s])`)
+		t.Logf("Prometheus: increase(…[12s]) = %.2f J; fake RAPL wrote %.2f J in 12 s", v, written*12)
 		if want := written * 12; !ok || promRelErr(v, want) > 0.1 {
 			t.Errorf("increase(…[12s]) = %v J (ok %v), want %.1f J ± 10 %%", v, ok, want)
 		}
