@@ -10,8 +10,9 @@ export CGO_CFLAGS ?= -Wno-deprecated-declarations
 
 all: build
 
+# -buildvcs=auto: --version names the commit even where GOFLAGS says otherwise.
 build:
-	$(GO) build -o $(BIN) ./cmd/wattlens
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/wattlens
 
 # Installs what the end-to-end tests use (Debian's prometheus,
 # prometheus-pushgateway and qemu-system-x86), then runs every test with

@@ -74,12 +74,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	g := bindGlobal(app, &cfg)
 
 	actions := map[string]action{}
+	var names []string
 	for _, c := range commands() {
 		clause := app.Command(c.name, c.help)
 		actions[clause.FullCommand()] = c.setup(clause)
+		names = append(names, c.name)
 	}
 
 	selected, err := app.Parse(args)
+	if err != nil && strings.HasPrefix(err.Error(), "expected command") {
+		err = fmt.Errorf("%w; valid commands: %s", err, strings.Join(names, ", "))
+	}
 	if err == nil {
 		err = g.finish(&cfg)
 	}

@@ -56,3 +56,10 @@ func TestCalibrateCommand(t *testing.T) {
 		t.Errorf("calibrating the estimate against itself: exit %d, %q", code, stderr)
 	}
 }
+
+func TestUnknownCommandNamesTheValidOnes(t *testing.T) {
+	code, _, stderr := runWattlens(t, "stdoot")
+	if code != 2 || !strings.Contains(stderr, "valid commands: stdout, json, prometheus") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("exit %d, %q: want one line naming the valid commands, exit 2", code, stderr)
+	}
+}
