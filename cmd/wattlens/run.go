@@ -66,8 +66,8 @@ func setupRun(cmd *kingpin.CmdClause) action {
 			}
 			rep.Runs = append(rep.Runs, res)
 			last = res
-			if res.ExitCode != 0 {
-				break // a failing command is not a figure to compare
+			if res.ExitCode != 0 || res.Interrupted {
+				break // a failing or interrupted command is not a figure to compare
 			}
 		}
 		if err := writeReport(rep, *asJSON, *output, e.stderr); err != nil {

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sampler"
@@ -65,6 +67,8 @@ type Result struct {
 	Method    string
 	SensorUp  bool
 	Series    []Point
+	// Interrupted is true when a signal reached wattlens during the run.
+	Interrupted bool
 }
 
 // Duration is how long the command ran.
@@ -77,14 +81,17 @@ func (r Result) AveragePower() units.Power { return units.PowerOf(r.Energy, r.Du
 // executable).
 var ErrStart = errors.New("cannot start command")
 
-// Run runs argv once. Signals SIGINT, SIGTERM, SIGHUP and SIGQUIT that
-// reach wattlens are forwarded to the command, which decides when it ends.
+// Run runs argv once. SIGTERM that reaches wattlens is forwarded to the
+// command, which decides when it ends; so are SIGINT, SIGQUIT and SIGHUP,
+// unless wattlens is in the foreground of its terminal: the terminal then
+// sent them to the command too (it is in wattlens's process group), and a
+// second SIGINT is "force quit" to many programs.
 func Run(argv []string, o Options) (Result, error) {
 	if len(argv) == 0 {
 		return Result{}, fmt.Errorf("%w: no command given", ErrStart)
 	}
 	tree := newTreeReader(o.Procs)
-	smp := sampler.New(o.Sensor, tree, attribution.New(o.Attribution), o.Log)
+	smp := sampler.New(treeSensor{Sensor: o.Sensor, tree: tree}, tree, attribution.New(o.Attribution), o.Log)
 	res := Result{Command: argv, Sensor: o.Sensor.Name(), Method: o.Attribution.Method}
 
 	smp.Tick() // the baseline, just before the start
@@ -107,9 +114,14 @@ func Run(argv []string, o Options) (Result, error) {
 	ticker := time.NewTicker(o.Step)
 	defer ticker.Stop()
 	var last *snapshot.Snapshot
+	up := true
 	record := func(s *snapshot.Snapshot) {
 		if s == nil {
 			return
+		}
+		up = s.SensorUp
+		if !s.SensorUp || last != nil && s.Seq <= last.Seq {
+			return // a down tick repeats the last figures: nothing new to book
 		}
 		last = s
 		for _, p := range s.Processes {
@@ -120,7 +132,10 @@ func Run(argv []string, o Options) (Result, error) {
 	for waiting := true; waiting; {
 		select {
 		case sig := <-sigs:
-			_ = cmd.Process.Signal(sig)
+			res.Interrupted = true
+			if sig == syscall.SIGTERM || !foreground() {
+				_ = cmd.Process.Signal(sig)
+			}
 		case <-ticker.C:
 			record(smp.Tick())
 		case err := <-done:
@@ -137,9 +152,52 @@ func Run(argv []string, o Options) (Result, error) {
 	res.Processes = tree.processes()
 	if last != nil {
 		res.Energy, res.CPU = commandBooks(last, cmd.Process.Pid)
-		res.HostEnergy, res.Source, res.SensorUp = last.Host.Total, last.Host.Source, last.SensorUp
+		res.HostEnergy, res.Source = last.Host.Total, last.Host.Source
 	}
+	res.SensorUp = up && last != nil
 	return res, nil
+}
+
+// foreground reports whether wattlens is in the foreground process group
+// of its controlling terminal, where the terminal's SIGINT, SIGQUIT and
+// SIGHUP reach the command as well.
+func foreground() bool {
+	tty, err := os.Open("/dev/tty")
+	if err != nil {
+		return false // no controlling terminal
+	}
+	defer func() { _ = tty.Close() }()
+	pgrp, err := unix.IoctlGetInt(int(tty.Fd()), unix.TIOCGPGRP)
+	return err == nil && pgrp == unix.Getpgrp()
+}
+
+// treeSensor re-keys a device's per-process shares (GPU use) so that the
+// command's descendants, folded into one pseudo-process by treeReader, get
+// theirs as the command's.
+type treeSensor struct {
+	sensor.Sensor
+	tree *treeReader
+}
+
+// ProcessShares implements sensor.ProcessSharer.
+func (s treeSensor) ProcessShares() map[string]sensor.Shares {
+	ps, ok := s.Sensor.(sensor.ProcessSharer)
+	if !ok {
+		return nil
+	}
+	in := ps.ProcessShares()
+	if len(in) == 0 {
+		return in
+	}
+	out := make(map[string]sensor.Shares, len(in))
+	for zone, shares := range in {
+		m := make(sensor.Shares, len(shares))
+		for pid, v := range shares {
+			m[s.tree.owner(pid)] += v
+		}
+		out[zone] = m
+	}
+	return out
 }
 
 // point is the step's figures, and keeps the peak of full-length steps.

@@ -3,6 +3,8 @@ package run
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -151,5 +154,97 @@ func TestReportJSONKeysAndSpread(t *testing.T) {
 	_ = rep.WriteText(&b)
 	if !strings.Contains(b.String(), "3 runs") || !strings.Contains(b.String(), "[100.0 … 300.0]") {
 		t.Errorf("text summary of runs:\n%s", b.String())
+	}
+}
+
+// TestTreeReaderDaemonLeavesTheTree: a grandchild re-parented to init
+// keeps what it used inside the tree booked to the command, and the
+// command's later CPU time still counts.
+func TestTreeReaderDaemonLeavesTheTree(t *testing.T) {
+	inner := &fakeProcs{}
+	tr := newTreeReader(inner)
+	tr.setRoot(100, 5, []string{"cmd"})
+	steps := []struct {
+		name  string
+		procs []procstat.Proc
+		want  uint64
+	}{
+		{"root, child, grandchild", []procstat.Proc{p(100, 50, 10, 0), p(101, 100, 0, 0), p(102, 101, 100, 0)}, 110},
+		{"the child exits, the grandchild is re-parented to init", []procstat.Proc{p(1, 0, 0, 0), p(100, 50, 10, 0), p(102, 1, 100, 0)}, 110},
+		{"the command goes on using cpu; the daemon's is not the command's", []procstat.Proc{p(1, 0, 0, 0), p(100, 50, 60, 0), p(102, 1, 300, 0)}, 160},
+		{"and on", []procstat.Proc{p(1, 0, 0, 0), p(100, 50, 150, 0), p(102, 1, 900, 0)}, 250},
+	}
+	for _, st := range steps {
+		inner.procs = st.procs
+		got, _, _ := tr.Read(nil)
+		var cpu uint64
+		for _, x := range got {
+			if x.PID == 100 {
+				cpu = x.CPU
+			}
+		}
+		if cpu != st.want {
+			t.Errorf("%s: command cpu %d, want %d", st.name, cpu, st.want)
+		}
+	}
+}
+
+type sharingSensor struct{ shares map[string]sensor.Shares }
+
+func (sharingSensor) Name() string                              { return "gpu" }
+func (sharingSensor) Read() (sensor.Reading, error)             { return sensor.Reading{}, nil }
+func (s sharingSensor) ProcessShares() map[string]sensor.Shares { return s.shares }
+
+// TestTreeSensorGivesDescendantsGPUToTheCommand: a child of the command
+// using the GPU has its share booked to the command's pseudo-process.
+func TestTreeSensorGivesDescendantsGPUToTheCommand(t *testing.T) {
+	inner := &fakeProcs{procs: []procstat.Proc{p(100, 50, 1, 0), p(101, 100, 1, 0), p(300, 1, 1, 0)}}
+	tr := newTreeReader(inner)
+	tr.setRoot(100, 5, []string{"sh", "-c", "python train.py"})
+	if _, _, err := tr.Read(nil); err != nil {
+		t.Fatal(err)
+	}
+	s := treeSensor{Sensor: sharingSensor{shares: map[string]sensor.Shares{"gpu:0": {101: 0.95, 300: 0.05}}}, tree: tr}
+	want := map[string]sensor.Shares{"gpu:0": {100: 0.95, 300: 0.05}}
+	if diff := cmp.Diff(want, s.ProcessShares()); diff != "" {
+		t.Errorf("shares (-want +got):\n%s", diff)
+	}
+	if got := (treeSensor{Sensor: fakeSensorNoShares{}, tree: tr}).ProcessShares(); got != nil {
+		t.Errorf("a sensor without shares: %v", got)
+	}
+}
+
+type fakeSensorNoShares struct{}
+
+func (fakeSensorNoShares) Name() string                  { return "x" }
+func (fakeSensorNoShares) Read() (sensor.Reading, error) { return sensor.Reading{}, nil }
+
+type flakySensor struct {
+	reads, okReads int
+	uj             units.Energy
+}
+
+func (f *flakySensor) Name() string { return "flaky" }
+func (f *flakySensor) Read() (sensor.Reading, error) {
+	f.reads++
+	if f.reads > f.okReads {
+		return sensor.Reading{}, errors.New("zone vanished")
+	}
+	f.uj += 1_000_000
+	return sensor.Reading{Zones: []sensor.Zone{{ID: "z", Kind: sensor.KindPackage, Energy: f.uj, Source: sensor.Measured}}}, nil
+}
+
+// TestRunDownTicksBookNothing: ticks on which the sensor is down repeat
+// the last figures; they must add neither CPU time nor series points.
+func TestRunDownTicksBookNothing(t *testing.T) {
+	res, err := Run([]string{"sleep", "0.7"}, Options{
+		Sensor: &flakySensor{okReads: 3}, Procs: procstat.NewReader("/proc"),
+		Step: 100 * time.Millisecond, Log: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Series) != 2 || res.SensorUp {
+		t.Errorf("series has %d points (want the 2 good ticks after the baseline), sensor up %v (want false)", len(res.Series), res.SensorUp)
 	}
 }

@@ -20,24 +20,32 @@ import (
 // exited the tree's CPU time is the command's rusage from wait4, which
 // holds the command and every descendant it (or its descendants) reaped.
 // Descendants that daemonise away from the tree (re-parented to init)
-// count while they are in it.
+// count while they are in it: when a member is seen alive outside the tree,
+// the CPU time it had when last seen inside stays booked to the command
+// (departed), and what it does afterwards is not the command's.
 type treeReader struct {
 	inner sampler.ProcReader
 
-	mu       sync.Mutex
-	root     int
-	start    uint64 // the pseudo-process's start time, boot ticks
-	meta     *procstat.Meta
-	exitCPU  uint64 // ticks, set when the command has exited
-	exited   bool
-	lastCPU  uint64
-	seen     map[int]struct{}
-	children map[int][]int
-	index    map[int]int
+	mu         sync.Mutex
+	root       int
+	start      uint64 // the pseudo-process's start time, boot ticks
+	meta       *procstat.Meta
+	exitCPU    uint64 // ticks, set when the command has exited
+	exited     bool
+	lastCPU    uint64
+	departed   uint64                  // CPU of members that left the tree alive
+	members    map[procstat.Key]uint64 // live members → CPU + children's when last seen
+	memberPIDs map[int]bool
+	seen       map[int]struct{}
+	children   map[int][]int
+	index      map[int]int
 }
 
 func newTreeReader(inner sampler.ProcReader) *treeReader {
-	return &treeReader{inner: inner, seen: map[int]struct{}{}, children: map[int][]int{}, index: map[int]int{}}
+	return &treeReader{
+		inner: inner, members: map[procstat.Key]uint64{}, seen: map[int]struct{}{},
+		children: map[int][]int{}, index: map[int]int{},
+	}
 }
 
 func (t *treeReader) setRoot(pid int, start uint64, argv []string) {
@@ -52,6 +60,17 @@ func (t *treeReader) setExited(cpu uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.exited, t.exitCPU = true, cpu
+}
+
+// owner returns the PID under which pid's use is booked: the command's
+// when pid is a member of its tree (as of the last read), else pid.
+func (t *treeReader) owner(pid int) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.root != 0 && t.memberPIDs[pid] {
+		return t.root
+	}
+	return pid
 }
 
 // processes is the number of distinct processes seen in the tree.
@@ -76,17 +95,36 @@ func (t *treeReader) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats,
 	inTree := t.descendants(procs)
 	var cpu uint64
 	kept := procs[:0]
+	alive := make(map[procstat.Key]bool, len(t.members))
+	now := make(map[procstat.Key]uint64, len(t.members))
 	for i, p := range procs {
+		alive[p.Key] = true
 		if inTree[i] {
-			cpu += p.CPU + p.ChildCPU
+			c := p.CPU + p.ChildCPU
+			cpu += c
+			now[p.Key] = c
 			t.seen[p.PID] = struct{}{}
 			continue
 		}
 		kept = append(kept, p)
 	}
+	for k, c := range t.members {
+		if _, in := now[k]; !in && alive[k] {
+			t.departed += c // left the tree alive: what it used inside stays
+		}
+	}
+	t.members = now
+	clear(t.memberPIDs)
+	if t.memberPIDs == nil {
+		t.memberPIDs = make(map[int]bool, len(now))
+	}
+	for k := range now {
+		t.memberPIDs[k.PID] = true
+	}
 	if t.exited {
 		cpu = max(cpu, t.exitCPU)
 	}
+	cpu += t.departed
 	cpu = max(cpu, t.lastCPU) // never backwards, whatever the races
 	t.lastCPU = cpu
 	kept = append(kept, procstat.Proc{Key: procstat.Key{PID: t.root, StartTime: t.start}, CPU: cpu, Meta: t.meta})
