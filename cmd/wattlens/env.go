@@ -46,6 +46,10 @@ func (e *env) openSensor() (sensor.Sensor, error) {
 	return registry.Open(names, e.sensorOptions(), e.log)
 }
 
+// readTimeout bounds one sensor read: past it the tick reports the sensor
+// down rather than stopping the loop (NVML or a VM share can hang).
+const readTimeout = 5 * time.Second
+
 // newSampler opens the sensor and builds the sampler around it. hooks run
 // once per process lifetime when a process's metadata is read; nil hooks
 // (a feature that is off) are left out. Every sampler names the qemu/KVM
@@ -68,7 +72,7 @@ func (e *env) newSampler(hooks ...procstat.MetaHook) (*sampler.Sampler, sensor.S
 		}))
 	}
 	procs := procstat.NewReader(e.cfg.ProcFS, ropts...)
-	return sampler.New(sen, procs, attribution.New(opts), e.log), sen, nil
+	return sampler.New(sen, procs, attribution.New(opts), e.log, sampler.WithReadTimeout(readTimeout)), sen, nil
 }
 
 // stream runs the sampler, with process metadata hooks (see newSampler),
@@ -88,8 +92,10 @@ func (e *env) loop(ctx context.Context, smp *sampler.Sampler, step, timeout time
 		return usageError{errors.New("--step must be more than 0")}
 	}
 	if timeout > 0 {
+		// A little grace, so that a tick due at the deadline happens:
+		// -t 10 --step 2 gives five reports, as Scaphandre does.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout+step/4)
 		defer cancel()
 	}
 	smp.Run(ctx, step, func(s *snapshot.Snapshot) {

@@ -91,7 +91,7 @@ func Run(argv []string, o Options) (Result, error) {
 		return Result{}, fmt.Errorf("%w: no command given", ErrStart)
 	}
 	tree := newTreeReader(o.Procs)
-	smp := sampler.New(treeSensor{Sensor: o.Sensor, tree: tree}, tree, attribution.New(o.Attribution), o.Log)
+	smp := sampler.New(treeSensor{Sensor: o.Sensor, tree: tree}, tree, attribution.New(o.Attribution), o.Log, sampler.WithReadTimeout(5*time.Second))
 	res := Result{Command: argv, Sensor: o.Sensor.Name(), Method: o.Attribution.Method}
 
 	smp.Tick() // the baseline, just before the start

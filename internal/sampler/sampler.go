@@ -6,6 +6,7 @@ package sampler
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -33,9 +34,20 @@ type Sampler struct {
 	now       func() time.Time
 	bootTicks func() uint64
 
-	buf  []procstat.Proc
-	last *snapshot.Snapshot
-	up   bool
+	buf     []procstat.Proc
+	last    *snapshot.Snapshot
+	lastCPU procstat.CPUTimes
+	up      bool
+
+	// readTimeout bounds a sensor read (0: no bound); blocked holds the
+	// result channel of a read that overran it and has not returned yet.
+	readTimeout time.Duration
+	blocked     chan reading
+}
+
+type reading struct {
+	r   sensor.Reading
+	err error
 }
 
 // Option adjusts a Sampler.
@@ -43,6 +55,12 @@ type Option func(*Sampler)
 
 // WithClock replaces the wall clock (tests).
 func WithClock(now func() time.Time) Option { return func(s *Sampler) { s.now = now } }
+
+// WithReadTimeout bounds each sensor read: a read that takes longer (NVML
+// hung, a VM share on a 9p server that died) marks the sensor down for the
+// tick instead of stopping the loop, and no other read starts until it
+// returns.
+func WithReadTimeout(d time.Duration) Option { return func(s *Sampler) { s.readTimeout = d } }
 
 // WithBootTicks replaces the boot clock (tests); return 0 for unknown.
 func WithBootTicks(f func() uint64) Option { return func(s *Sampler) { s.bootTicks = f } }
@@ -72,7 +90,7 @@ func BootTicks() uint64 {
 // Tick returns the last snapshot marked down, with the reason.
 func (s *Sampler) Tick() *snapshot.Snapshot {
 	start := time.Now()
-	reading, err := s.sensor.Read()
+	reading, err := s.read()
 	if err != nil {
 		return s.down(err)
 	}
@@ -83,8 +101,11 @@ func (s *Sampler) Tick() *snapshot.Snapshot {
 	smp.Time = s.now()
 	smp.BootTicks = s.bootTicks()
 	if cpu, err := s.procs.CPUTimes(); err == nil {
-		smp.CPU = cpu
+		smp.CPU, s.lastCPU = cpu, cpu
 	} else {
+		// The last figures: this interval then has no utilisation,
+		// rather than the average since boot.
+		smp.CPU = s.lastCPU
 		s.log.Debug("cannot read cpu times", "err", err)
 	}
 	procs, stats, err := s.procs.Read(s.buf[:0])
@@ -107,6 +128,35 @@ func (s *Sampler) Tick() *snapshot.Snapshot {
 	return snap
 }
 
+// read reads the sensor, within readTimeout when one is set.
+func (s *Sampler) read() (sensor.Reading, error) {
+	if s.readTimeout <= 0 {
+		return s.sensor.Read()
+	}
+	if s.blocked != nil {
+		select {
+		case <-s.blocked: // it came back late: its figures are stale, read afresh
+			s.blocked = nil
+		default:
+			return sensor.Reading{}, fmt.Errorf("a sensor read has been blocked for more than %s", s.readTimeout)
+		}
+	}
+	ch := make(chan reading, 1)
+	go func() {
+		r, err := s.sensor.Read()
+		ch <- reading{r, err}
+	}()
+	t := time.NewTimer(s.readTimeout)
+	defer t.Stop()
+	select {
+	case got := <-ch:
+		return got.r, got.err
+	case <-t.C:
+		s.blocked = ch
+		return sensor.Reading{}, fmt.Errorf("sensor read took more than %s", s.readTimeout)
+	}
+}
+
 func (s *Sampler) down(err error) *snapshot.Snapshot {
 	if s.up {
 		s.log.Warn("sensor is down; figures are held at the last good reading until it recovers", "sensor", s.sensor.Name(), "err", err)
@@ -116,8 +166,9 @@ func (s *Sampler) down(err error) *snapshot.Snapshot {
 	if s.last != nil {
 		d = *s.last
 	} else {
-		d = snapshot.Snapshot{Sensor: s.sensor.Name(), Time: s.now()}
+		d = snapshot.Snapshot{Sensor: s.sensor.Name()}
 	}
+	d.Time = s.now()
 	d.SensorUp = false
 	d.SensorError = err.Error()
 	return &d

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,5 +77,45 @@ func TestDownBeforeFirstReading(t *testing.T) {
 	snap := s.Tick()
 	if snap == nil || snap.SensorUp || snap.Sensor != "fake" {
 		t.Fatalf("got %+v, want a down snapshot naming the sensor", snap)
+	}
+}
+
+type stuckSensor struct {
+	release chan struct{}
+	reads   atomic.Int32
+}
+
+func (s *stuckSensor) Name() string { return "stuck" }
+func (s *stuckSensor) Read() (sensor.Reading, error) {
+	n := s.reads.Add(1)
+	if n == 2 {
+		<-s.release // the second read hangs until released
+	}
+	return sensor.Reading{Zones: []sensor.Zone{{ID: "z", Kind: sensor.KindPackage, Energy: units.Energy(n), Source: sensor.Measured}}}, nil
+}
+
+// TestStuckReadMarksDownAndRecovers: a read that hangs marks the sensor
+// down within the timeout, no second read starts while it hangs, and the
+// loop goes on once it returns.
+func TestStuckReadMarksDownAndRecovers(t *testing.T) {
+	sen := &stuckSensor{release: make(chan struct{})}
+	s := New(sen, &fakeProcs{}, attribution.New(attribution.Options{}), slog.New(slog.DiscardHandler),
+		WithReadTimeout(50*time.Millisecond), WithBootTicks(func() uint64 { return 0 }))
+	if snap := s.Tick(); snap != nil {
+		t.Fatal("baseline returned a snapshot")
+	}
+	start := time.Now()
+	snap := s.Tick()
+	if snap == nil || snap.SensorUp || time.Since(start) > 2*time.Second {
+		t.Fatalf("hung read: %+v after %v; want down within the timeout", snap, time.Since(start))
+	}
+	snap = s.Tick()
+	if snap.SensorUp || sen.reads.Load() != 2 {
+		t.Fatalf("while the read hangs: up=%v reads=%d; want down and no new read", snap.SensorUp, sen.reads.Load())
+	}
+	close(sen.release)
+	time.Sleep(20 * time.Millisecond)
+	if snap = s.Tick(); snap == nil || !snap.SensorUp || sen.reads.Load() != 3 {
+		t.Fatalf("after release: %+v reads=%d; want up with a fresh read", snap, sen.reads.Load())
 	}
 }

@@ -266,7 +266,7 @@ func zonesOf(s *snapshot.Snapshot) []zoneSeries {
 		if name == "" {
 			name = z.ID
 		}
-		labels := []string{z.Kind, sanitize(name, maxLabelBytes), socketLabel(z.Socket), sourceLabel(z.Source)}
+		labels := []string{sanitize(z.Kind, maxLabelBytes), sanitize(name, maxLabelBytes), socketLabel(z.Socket), sourceLabel(z.Source)}
 		key := strings.Join(labels, "\x00")
 		if seen[key] {
 			labels[1] = sanitize(z.ID, maxLabelBytes)

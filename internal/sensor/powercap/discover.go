@@ -178,7 +178,28 @@ func kindOf(name string) (kind string, socket int) {
 			return sensor.KindPackage, n
 		}
 	}
-	return name, -1
+	return safeKind(name), -1
+}
+
+// safeKind keeps an unknown zone name as its kind, as a plain token: a
+// name file is the kernel's, but the tree may be a copy or a VM share, and
+// kinds end up in metric labels and terminal output.
+func safeKind(name string) string {
+	const maxLen = 32
+	b := []byte(name)
+	if len(b) > maxLen {
+		b = b[:maxLen]
+	}
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return "unknown"
+	}
+	return string(b)
 }
 
 // inheritSockets gives each subzone without a socket of its own its

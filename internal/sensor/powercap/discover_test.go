@@ -77,3 +77,18 @@ func TestCompareIDs(t *testing.T) {
 		t.Errorf("sorted IDs (-want +got):\n%s", diff)
 	}
 }
+
+func TestSafeKind(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"package-0-die-1", "package-0-die-1"},
+		{"mystery", "mystery"},
+		{"bad\xff\x1b[31mname", "bad___31mname"},
+		{"", "unknown"},
+		{"a very long zone name that goes on and on", "a_very_long_zone_name_that_goes_"},
+	}
+	for _, tt := range tests {
+		if got := safeKind(tt.in); got != tt.want {
+			t.Errorf("safeKind(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
