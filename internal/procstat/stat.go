@@ -11,6 +11,7 @@ type statFields struct {
 	PID       int
 	Comm      []byte // field 2 without its parentheses; points into the parsed buffer
 	PPID      int    // field 4
+	Flags     uint64 // field 9: the kernel's PF_* task flags
 	UTime     uint64 // field 14, USER_HZ ticks
 	STime     uint64 // field 15, USER_HZ ticks
 	CUTime    uint64 // field 16: waited-for children's utime, USER_HZ ticks
@@ -27,6 +28,7 @@ var (
 // Field numbers (1-based, as in proc(5)) of what parseStat reads after comm.
 const (
 	fieldPPID      = 4
+	fieldFlags     = 9
 	fieldUTime     = 14
 	fieldSTime     = 15
 	fieldCUTime    = 16
@@ -71,7 +73,7 @@ func parseStat(b []byte) (statFields, error) {
 			j++
 		}
 		switch field {
-		case fieldPPID, fieldUTime, fieldSTime, fieldCUTime, fieldCSTime, fieldStartTime:
+		case fieldPPID, fieldFlags, fieldUTime, fieldSTime, fieldCUTime, fieldCSTime, fieldStartTime:
 			v, ok := parseUint(rest[i:j])
 			if !ok {
 				return f, errStatNumber
@@ -82,6 +84,8 @@ func parseStat(b []byte) (statFields, error) {
 					return f, errStatNumber
 				}
 				f.PPID = int(v)
+			case fieldFlags:
+				f.Flags = v
 			case fieldUTime:
 				f.UTime = v
 			case fieldSTime:
@@ -98,6 +102,13 @@ func parseStat(b []byte) (statFields, error) {
 	}
 	return f, nil
 }
+
+// pfKthread is PF_KTHREAD (include/linux/sched.h), set in the stat flags
+// of a kernel thread; execve clears it.
+const pfKthread = 0x00200000
+
+// kernelThread reports whether the process is a kernel thread now.
+func (f *statFields) kernelThread() bool { return f.Flags&pfKthread != 0 }
 
 // lastIndexByte returns the index of the last c in b at or after from, or
 // -1. It hops forward with the vectorised IndexByte: in a stat line the

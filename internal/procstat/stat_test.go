@@ -20,22 +20,22 @@ func TestParseStat(t *testing.T) {
 		{
 			name: "normal",
 			in:   normal,
-			want: statFields{PID: 4242, Comm: []byte("bash"), UTime: 120, STime: 34, StartTime: 987654},
+			want: statFields{PID: 4242, Comm: []byte("bash"), Flags: 4194560, UTime: 120, STime: 34, StartTime: 987654},
 		},
 		{
 			name: "real kernel line",
 			in:   "1 (process_api) S 0 0 0 0 -1 4194560 31010 306429 0 146 26 168 718 420 10 -10 14 0 24 44916736 3097 18446744073709551615 1 1 0 0 0 0 0 4096 1256 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-			want: statFields{PID: 1, Comm: []byte("process_api"), UTime: 26, STime: 168, CUTime: 718, CSTime: 420, StartTime: 24},
+			want: statFields{PID: 1, Comm: []byte("process_api"), Flags: 4194560, UTime: 26, STime: 168, CUTime: 718, CSTime: 420, StartTime: 24},
 		},
 		{
 			name: "comm with spaces and parentheses",
 			in:   procfstest.StatLine(procfstest.Proc{PID: 7, Comm: "a) (b c) S 1 2", UTime: 5, STime: 6, StartTime: 77}),
-			want: statFields{PID: 7, Comm: []byte("a) (b c) S 1 2"), UTime: 5, STime: 6, StartTime: 77},
+			want: statFields{PID: 7, Comm: []byte("a) (b c) S 1 2"), Flags: 4194560, UTime: 5, STime: 6, StartTime: 77},
 		},
 		{
 			name: "empty comm",
 			in:   procfstest.StatLine(procfstest.Proc{PID: 8, Comm: "", UTime: 1, STime: 2, StartTime: 3}),
-			want: statFields{PID: 8, Comm: []byte{}, UTime: 1, STime: 2, StartTime: 3},
+			want: statFields{PID: 8, Comm: []byte{}, Flags: 4194560, UTime: 1, STime: 2, StartTime: 3},
 		},
 		{
 			name: "no trailing newline, ends at starttime",
@@ -52,6 +52,11 @@ func TestParseStat(t *testing.T) {
 			in:   "31 (make) S 30 31 31 0 -1 0 0 0 0 0 5 6 700 80 20 0 1 0 99\n",
 			want: statFields{PID: 31, Comm: []byte("make"), PPID: 30, UTime: 5, STime: 6, CUTime: 700, CSTime: 80, StartTime: 99},
 		},
+		{
+			name: "kernel thread",
+			in:   "27181 (kworker/u8:2-events_unbound) I 2 0 0 0 -1 69238880 0 0 0 0 0 412 0 0 20 0 1 0 69238880 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+			want: statFields{PID: 27181, Comm: []byte("kworker/u8:2-events_unbound"), PPID: 2, Flags: 69238880, STime: 412, StartTime: 69238880},
+		},
 		{name: "empty", in: "", wantErr: errStatComm},
 		{name: "no comm", in: "12 S 1 2 3\n", wantErr: errStatComm},
 		{name: "unclosed comm", in: "12 (abc S 1 2 3\n", wantErr: errStatComm},
@@ -60,6 +65,7 @@ func TestParseStat(t *testing.T) {
 		{name: "truncated mid-line", in: normal[:60], wantErr: errStatTruncated},
 		{name: "double space", in: "9 (x) S 1 9 9 0 -1 0 0 0 0 0  11 12 0 0 20 0 1 0 13\n", wantErr: errStatNumber},
 		{name: "garbage pid", in: "x9 (x) S 1 9 9 0 -1 0 0 0 0 0 11 12 0 0 20 0 1 0 13\n", wantErr: errStatNumber},
+		{name: "garbage flags", in: "9 (x) S 1 9 9 0 -1 0x40 0 0 0 0 11 12 0 0 20 0 1 0 13\n", wantErr: errStatNumber},
 		{name: "garbage utime", in: "9 (x) S 1 9 9 0 -1 0 0 0 0 0 1a 12 0 0 20 0 1 0 13\n", wantErr: errStatNumber},
 		{name: "negative stime", in: "9 (x) S 1 9 9 0 -1 0 0 0 0 0 11 -12 0 0 20 0 1 0 13\n", wantErr: errStatNumber},
 		{name: "overflowing starttime", in: "9 (x) S 1 9 9 0 -1 0 0 0 0 0 11 12 0 0 20 0 1 0 18446744073709551616\n", wantErr: errStatNumber},
@@ -79,6 +85,23 @@ func TestParseStat(t *testing.T) {
 				t.Errorf("parseStat(%q) mismatch (-want +got):\n%s", tt.in, diff)
 			}
 		})
+	}
+}
+
+func TestKernelThread(t *testing.T) {
+	for _, tt := range []struct {
+		flags uint64
+		want  bool
+	}{
+		{4194560, false},   // PF_RANDOMIZE | PF_SUPERPRIV: a user process
+		{69238880, true},   // a kworker
+		{0x00200000, true}, // PF_KTHREAD alone
+		{0, false},
+	} {
+		f := statFields{Flags: tt.flags}
+		if got := f.kernelThread(); got != tt.want {
+			t.Errorf("flags %#x: kernelThread() = %v, want %v", tt.flags, got, tt.want)
+		}
 	}
 }
 

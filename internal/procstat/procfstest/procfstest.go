@@ -32,6 +32,9 @@ type Proc struct {
 	StartTime uint64
 	// Threads is field 20 of stat; 1 when zero.
 	Threads int
+	// KernelThread sets PF_KTHREAD in the flags (field 9 of stat), as
+	// for a kworker; the flags are otherwise those of a user process.
+	KernelThread bool
 	// Cmdline is written NUL-separated with a trailing NUL, as the kernel
 	// does; nil writes an empty file (a kernel thread).
 	Cmdline []string
@@ -267,12 +270,17 @@ func StatLine(p Proc) string {
 	if threads == 0 {
 		threads = 1
 	}
+	flags := uint64(0x400100) // PF_RANDOMIZE | PF_SUPERPRIV
+	if p.KernelThread {
+		flags = 0x4208060 // a kworker's: PF_NO_SETAFFINITY | PF_KTHREAD | PF_NOFREEZE | PF_FORKNOEXEC | PF_WQ_WORKER
+	}
 	// Fields 3..52, after "pid (comm)".
-	return fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 4194560 %d 0 %d 0 %d %d 0 0 20 0 %d 0 %d "+
+	return fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 %d %d 0 %d 0 %d %d 0 0 20 0 %d 0 %d "+
 		"%d %d 18446744073709551615 94000000000000 94000000100000 140720000000000 0 0 "+
 		"0 0 0 2 1 0 0 17 %d 0 0 0 0 0 94000000200000 94000000201000 94000001000000 "+
 		"140720000001000 140720000001100 140720000001100 140720000002000 0\n",
 		p.PID, p.Comm, state, p.PPID, p.PID, p.PID, // pid comm state ppid pgrp session
+		flags,                     // 9
 		1234+p.PID%100, 5+p.PID%7, // minflt majflt
 		p.UTime, p.STime, // 14 15
 		threads, p.StartTime, // 20 22
