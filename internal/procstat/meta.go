@@ -39,6 +39,11 @@ func (r *Reader) readMeta(dirfd, pid int, statComm []byte) *entry {
 	} else {
 		m.Comm = sanitize(statComm, maxComm)
 	}
+	// The stat line's comm, for Read to tell an exec by; the string of
+	// m.Comm serves when it holds the same bytes, saving an allocation.
+	if e.comm = m.Comm; string(statComm) != e.comm {
+		e.comm = string(statComm)
+	}
 	if n, err := readFull(dirfd, r.metaPath(pid, "cmdline"), buf[:maxCmdline]); err == nil {
 		m.Cmdline = cmdline(buf[:n])
 	}

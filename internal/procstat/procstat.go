@@ -1,10 +1,14 @@
 // Package procstat reads what attribution needs to know about processes
 // from procfs: the CPU time of every process each tick, and — once per
-// process lifetime — its executable, name, command line and cgroup.
+// process lifetime, and again after an exec — its executable, name,
+// command line and cgroup.
 //
 // A process is identified by its PID and its start time (field 22 of
 // /proc/<pid>/stat, in clock ticks since boot): a PID reused by a new
-// process is a new process.
+// process is a new process. An exec is told by a change of the process's
+// name (comm, field 2 of the same stat line), which execve sets to the new
+// program's file name; an exec of a program with the same name is not
+// seen (see Reader).
 package procstat
 
 import "time"
@@ -25,8 +29,10 @@ type Key struct {
 	StartTime uint64 // clock ticks since boot, /proc/<pid>/stat field 22
 }
 
-// Meta is what is read once per process lifetime. It is shared between
-// ticks and never modified after it is built.
+// Meta is what is read once per process lifetime, and again after the
+// process execs (see Reader). It is shared between ticks and never
+// modified after it is built: an exec gives the process a new Meta, and
+// the old one stays as it was for whoever still holds it.
 type Meta struct {
 	Exe     string // readlink /proc/<pid>/exe; empty when unreadable (kernel threads, permission)
 	Comm    string // /proc/<pid>/comm, or field 2 of stat

@@ -8,30 +8,60 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// MetaHook is called once per process lifetime, right after its Meta is
-// read and before it is shared, so that it may fill Meta.VM and
-// Meta.Workload. It runs on the goroutine that calls Read.
+// MetaHook is called on every Meta the Reader reads: once when a process
+// is first seen and again each time it is found to have exec'd (see
+// Reader). It runs right after the Meta is read and before it is shared,
+// so that it may fill Meta.VM and Meta.Workload; m is a fresh Meta every
+// time, never one handed out before. It runs on the goroutine that calls
+// Read.
 type MetaHook func(pid int, m *Meta)
 
 // Option configures a Reader.
 type Option func(*Reader)
 
-// WithMetaHook sets a hook called on every new process's Meta.
+// WithMetaHook sets a hook called on every Meta read (see MetaHook).
 func WithMetaHook(h MetaHook) Option { return func(r *Reader) { r.hook = h } }
 
 // statBufSize holds any real /proc/<pid>/stat line: 52 numeric fields and a
 // comm of at most 64 bytes take well under 1 KiB.
 const statBufSize = 4096
 
-// entry is one cached process lifetime. seen is written only by Read;
-// meta is immutable once the hook has run and is what Proc.Meta points to.
+// entry is one cached process lifetime, or the part of it since its last
+// exec. meta is immutable once the hook has run and is what Proc.Meta
+// points to: an exec replaces the whole entry, it never rewrites meta.
+// comm is field 2 of the stat line read just before meta, as the kernel
+// wrote it (escaped, not sanitised); a later stat line with another comm
+// means the process has exec'd (or renamed itself). It shares meta.Comm's
+// bytes when they are equal, which they nearly always are. seen is
+// written only by Read.
 type entry struct {
 	meta Meta
+	comm string
 	seen uint64
 }
 
 // Reader reads per-process CPU times from a procfs tree every tick, and
-// each process's Meta once per lifetime.
+// each process's Meta once per lifetime and again after an exec.
+//
+// An exec is seen as a change of comm, field 2 of the stat line that is
+// read every tick anyway: execve(2) sets comm to the new program's file
+// name. When it differs from the comm of the stat line read just before
+// the cached Meta, the Meta is read again (exe, comm, cmdline, cgroup), the
+// MetaHook runs on the new one, and Proc.Meta points to the new Meta from
+// then on; the old one is left as it was for whoever still holds it. So a
+// process forked by libvirt, Proxmox or runc that then execs qemu or the
+// container's program is labelled by what it runs, even if a tick caught
+// it in between. Limits:
+//   - an exec of a program with the same file name (comm) — sh exec'ing
+//     another sh, a binary re-exec'ing itself — is not seen, and neither
+//     is a change of cgroup or command line without an exec: the Meta
+//     read before stays;
+//   - a process that renames itself (prctl(PR_SET_NAME), or writing
+//     /proc/self/comm) gets its Meta read again too, which is harmless;
+//   - a kernel thread's comm is not watched: a kworker's stat comm ends in
+//     the workqueue it last ran ("kworker/u8:2-events_unbound") and
+//     changes all the time, but a kernel thread never execs. The flags
+//     (field 9) tell one: PF_KTHREAD, which execve clears.
 //
 // A Reader is not safe for concurrent use: one sampler goroutine calls
 // Read and CPUTimes. The Meta values it hands out are immutable and may be
@@ -81,12 +111,13 @@ func NewReader(procfs string, opts ...Option) *Reader {
 // with the PID identifies the process, and utime + stime (fields 14 and
 // 15). A process seen for the first time also gets its Meta read (see
 // readMeta) and the MetaHook called; Meta is then cached until the
-// process is gone.
+// process is gone or its comm changes (an exec, see Reader), when it is
+// read afresh.
 //
 // Processes that vanish or cannot be read during the tick are skipped and
 // counted in Stats.Skipped, never an error: the error is only for a procfs
-// root that cannot be listed. In steady state (no new process) Read does
-// not allocate.
+// root that cannot be listed. In steady state (no new process, no exec)
+// Read does not allocate.
 func (r *Reader) Read(dst []Proc) ([]Proc, Stats, error) {
 	dst = dst[:0]
 	dirfd, err := openat(unix.AT_FDCWD, r.rootPath, unix.O_DIRECTORY)
@@ -109,7 +140,11 @@ func (r *Reader) Read(dst []Proc) ([]Proc, Stats, error) {
 		}
 		k := Key{PID: pid, StartTime: f.StartTime}
 		e := r.cache[k]
-		if e == nil {
+		// The comparison does not allocate (the compiler does not copy
+		// f.Comm for it); kernelThread is only asked on a change.
+		if e == nil || (string(f.Comm) != e.comm && !f.kernelThread()) {
+			// A new process, or one that has exec'd since its Meta was
+			// read: a new entry, so a new Meta.
 			e = r.newProcess(dirfd, pid, f.Comm)
 			r.cache[k] = e
 		}
@@ -137,6 +172,8 @@ func (r *Reader) readStat(dirfd, pid int) (statFields, bool) {
 	return f, err == nil
 }
 
+// newProcess reads a new entry for pid, whose stat line's comm is
+// statComm, and runs the hook on its Meta.
 func (r *Reader) newProcess(dirfd, pid int, statComm []byte) *entry {
 	e := r.readMeta(dirfd, pid, statComm)
 	if r.hook != nil {

@@ -2,7 +2,10 @@ package procstat
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -201,9 +204,9 @@ func TestReadSteps(t *testing.T) {
 }
 
 // TestMetaReadOnce shows that Meta is read once per process lifetime: a
-// later change of its files is not seen, the hook runs once, and every
-// tick hands out the same *Meta. A PID reused by a new process gets a new
-// Meta and a new hook call.
+// later change of its files that leaves the stat line's comm alone (no
+// exec) is not seen, the hook runs once, and every tick hands out the same
+// *Meta. A PID reused by a new process gets a new Meta and a new hook call.
 func TestMetaReadOnce(t *testing.T) {
 	fs := procfstest.Build(t, t.TempDir(), []procfstest.Proc{proc(100, 1000, 1, 1, "/usr/bin/qemu-system-x86_64", "-name", "guest=web")})
 	var calls []Key
@@ -490,3 +493,269 @@ func burn(d time.Duration) {
 }
 
 var sink int
+
+// TestMetaReadAgainAfterExec follows one process lifetime (same PID, same
+// start time) through changes of its stat line's comm: an exec gets a new
+// Meta and a new hook call, and the Meta handed out before stays as it
+// was; a kernel thread's changing comm is not an exec.
+func TestMetaReadAgainAfterExec(t *testing.T) {
+	type step struct {
+		name   string
+		proc   procfstest.Proc // rewritten before the read; zero: no change
+		want   Meta
+		reread bool // a new Meta (and hook call) is expected
+	}
+	sh := proc(100, 1000, 1, 1, "/usr/bin/dash")
+	sh.Comm = "sh" // comm is the name exec'd, /bin/sh, not the link's target
+	sh.Cmdline = []string{"/bin/sh", "-c", "exec qemu"}
+	qemu := proc(100, 1000, 3, 4, "/usr/bin/qemu-system-x86_64", "-name", "guest=web")
+	qemu.Cgroup = procfstest.CgroupV2("/machine.slice/machine-qemu-web.scope")
+	renamed := qemu
+	renamed.Comm = "CPU 0/KVM" // prctl(PR_SET_NAME) without an exec
+	kworker := procfstest.Proc{PID: 200, PPID: 2, Comm: "kworker/u8:2-events_unbound", StartTime: 2000, KernelThread: true}
+	kworkerLater := kworker
+	kworkerLater.Comm = "kworker/u8:2-kvfree_rcu_reclaim"
+	kworkerLater.STime = 9
+	helper := procfstest.Proc{PID: 200, PPID: 2, Comm: "modprobe", StartTime: 2000, Exe: "/usr/sbin/modprobe", Cmdline: []string{"/sbin/modprobe", "-q", "--", "fs-foo"}}
+
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{
+			name: "fork then exec qemu, then a rename",
+			steps: []step{
+				{name: "the shell", proc: sh, reread: true, want: Meta{
+					Exe: "/usr/bin/dash", Comm: "sh", Cmdline: "/bin/sh -c exec qemu",
+					Cgroup: "/user.slice/pdash", VM: "vm-of-sh",
+				}},
+				{name: "exec'd qemu", proc: qemu, reread: true, want: Meta{
+					Exe: "/usr/bin/qemu-system-x86_64", Comm: "qemu-system-x86_64",
+					Cmdline: "/usr/bin/qemu-system-x86_64 -name guest=web", Cgroup: "/machine.slice/machine-qemu-web.scope",
+					VM: "vm-of-qemu-system-x86_64",
+				}},
+				{name: "steady", want: Meta{
+					Exe: "/usr/bin/qemu-system-x86_64", Comm: "qemu-system-x86_64",
+					Cmdline: "/usr/bin/qemu-system-x86_64 -name guest=web", Cgroup: "/machine.slice/machine-qemu-web.scope",
+					VM: "vm-of-qemu-system-x86_64",
+				}},
+				{name: "renamed itself", proc: renamed, reread: true, want: Meta{
+					Exe: "/usr/bin/qemu-system-x86_64", Comm: "CPU 0/KVM",
+					Cmdline: "/usr/bin/qemu-system-x86_64 -name guest=web", Cgroup: "/machine.slice/machine-qemu-web.scope",
+					VM: "vm-of-CPU 0/KVM",
+				}},
+			},
+		},
+		{
+			name: "kernel thread, then a user-mode helper exec'd from it",
+			steps: []step{
+				{name: "kworker", proc: kworker, reread: true, want: Meta{
+					Comm: "kworker/u8:2-events_unbound", Cgroup: "/", VM: "vm-of-kworker/u8:2-events_unbound",
+				}},
+				{name: "kworker ran another workqueue", proc: kworkerLater, want: Meta{
+					Comm: "kworker/u8:2-events_unbound", Cgroup: "/", VM: "vm-of-kworker/u8:2-events_unbound",
+				}},
+				{name: "exec'd modprobe", proc: helper, reread: true, want: Meta{
+					Exe: "/usr/sbin/modprobe", Comm: "modprobe", Cmdline: "/sbin/modprobe -q -- fs-foo", Cgroup: "/",
+					VM: "vm-of-modprobe",
+				}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := procfstest.New(t, t.TempDir())
+			calls := 0
+			r := NewReader(fs.Root, WithMetaHook(func(_ int, m *Meta) {
+				if m.VM != "" || m.Workload != nil {
+					t.Errorf("hook got a Meta already filled: %+v", *m)
+				}
+				calls++
+				m.VM = "vm-of-" + m.Comm
+			}))
+			var key Key
+			var held []*Meta // every Meta handed out, and its value then
+			var values []Meta
+			for i, s := range tt.steps {
+				if s.proc.PID != 0 {
+					fs.Add(s.proc)
+				}
+				procs, st, err := r.Read(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(procs) != 1 || st.Skipped != 0 {
+					t.Fatalf("%s: %d procs, %d skipped; want 1 and 0", s.name, len(procs), st.Skipped)
+				}
+				p := procs[0]
+				if i > 0 && p.Key != key {
+					t.Fatalf("%s: key %+v, want %+v: the same process", s.name, p.Key, key)
+				}
+				key = p.Key
+				if diff := cmp.Diff(s.want, *p.Meta); diff != "" {
+					t.Errorf("%s: Meta mismatch (-want +got):\n%s", s.name, diff)
+				}
+				if i > 0 {
+					if got := p.Meta != held[len(held)-1]; got != s.reread {
+						t.Errorf("%s: new Meta %v, want %v", s.name, got, s.reread)
+					}
+				}
+				if !slices.Contains(held, p.Meta) {
+					held, values = append(held, p.Meta), append(values, *p.Meta)
+				}
+				if calls != len(held) {
+					t.Errorf("%s: %d hook calls, want %d (one per Meta)", s.name, calls, len(held))
+				}
+				// No Meta handed out has changed since.
+				for j, m := range held {
+					if diff := cmp.Diff(values[j], *m); diff != "" {
+						t.Errorf("%s: Meta %d handed out before was modified (-then +now):\n%s", s.name, j, diff)
+					}
+				}
+				if len(r.cache) != 1 {
+					t.Errorf("%s: %d cache entries, want 1", s.name, len(r.cache))
+				}
+			}
+		})
+	}
+}
+
+// TestReadSteadyStateAllocs checks that a tick with no new process and no
+// exec allocates nothing, including for a kernel thread whose comm has
+// changed since its Meta was read.
+func TestReadSteadyStateAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	fs := procfstest.New(t, t.TempDir())
+	for i := range 50 {
+		fs.Add(proc(1000+i, uint64(1000+i), 1, 1, "/usr/bin/worker", "--id", strings.Repeat("x", i)))
+	}
+	kworker := procfstest.Proc{PID: 2000, PPID: 2, Comm: "kworker/0:1-events", StartTime: 5, KernelThread: true}
+	fs.Add(kworker)
+	r := NewReader(fs.Root, WithMetaHook(func(_ int, m *Meta) { m.VM = "x" }))
+	buf, _, err := r.Read(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kworker.Comm = "kworker/0:1-mm_percpu_wq"
+	fs.Add(kworker)
+	allocs := testing.AllocsPerRun(20, func() {
+		if buf, _, err = r.Read(buf); err != nil || len(buf) != 51 {
+			t.Fatalf("Read: %d procs, %v", len(buf), err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("steady-state Read: %v allocations, want 0", allocs)
+	}
+}
+
+// TestReadRealExec runs a shell that execs sleep and reads it before and
+// after the exec: same process (PID and start time), new Meta.
+func TestReadRealExec(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc:", err)
+	}
+	shPath, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh:", err)
+	}
+	sleepPath, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep:", err)
+	}
+	sleepExe, err := filepath.EvalSymlinks(sleepPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(sleepExe) != "sleep" {
+		// A multi-call binary (busybox, uutils): /proc/<pid>/exe is that.
+		t.Skipf("sleep is %s", sleepExe)
+	}
+
+	// The shell says it is running (so its own exec is over) and waits for
+	// a line before it execs sleep.
+	cmd := exec.Command(shPath, "-c", "echo ready; read x; exec sleep 30")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	pid := cmd.Process.Pid
+	line := make([]byte, len("ready\n"))
+	if _, err := io.ReadFull(stdout, line); err != nil || string(line) != "ready\n" {
+		t.Fatalf("shell said %q, %v; want ready", line, err)
+	}
+
+	var hooked []string
+	r := NewReader("/proc", WithMetaHook(func(p int, m *Meta) {
+		if p == pid {
+			hooked = append(hooked, m.Comm)
+		}
+	}))
+	find := func() Proc {
+		t.Helper()
+		procs, _, err := r.Read(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(procs, func(p Proc) bool { return p.PID == pid })
+		if i < 0 {
+			t.Fatalf("pid %d not read", pid)
+		}
+		return procs[i]
+	}
+	before := find()
+	was := *before.Meta
+	if was.Comm != "sh" || !strings.Contains(was.Cmdline, "read x") {
+		t.Fatalf("before the exec: Meta %+v, want the shell", was)
+	}
+
+	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the exec to be over: sleep's arguments in place.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) == "sleep\x0030\x00" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no exec of sleep: cmdline %q", b)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	after := find()
+	if after.Key != before.Key {
+		t.Fatalf("key %+v after the exec, %+v before: want the same process", after.Key, before.Key)
+	}
+	if after.Meta == before.Meta {
+		t.Fatalf("Meta not read again after the exec: %+v", *after.Meta)
+	}
+	if m := after.Meta; m.Exe != sleepExe || m.Comm != "sleep" || m.Cmdline != "sleep 30" || m.Cgroup != was.Cgroup {
+		t.Errorf("after the exec: Meta %+v, want exe %s, comm sleep, cmdline \"sleep 30\", cgroup %q", *m, sleepExe, was.Cgroup)
+	}
+	if diff := cmp.Diff(was, *before.Meta); diff != "" {
+		t.Errorf("the shell's Meta was modified (-then +now):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"sh", "sleep"}, hooked); diff != "" {
+		t.Errorf("hook calls for pid %d (-want +got):\n%s", pid, diff)
+	}
+	if again := find(); again.Meta != after.Meta {
+		t.Errorf("Meta read again with no exec")
+	}
+}
