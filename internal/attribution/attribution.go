@@ -92,8 +92,9 @@ type procBooks struct {
 	lastCPU  uint64
 	cpuTotal uint64
 	total    units.Energy
-	seen     bool          // present in the current tick
-	groups   []*groupBooks // resolved once, when the process is first seen
+	seen     bool           // present in the current tick
+	meta     *procstat.Meta // the metadata groups were resolved from
+	groups   []*groupBooks  // resolved again only when the metadata changes (an exec)
 }
 
 // New returns an Attributor with empty books.
@@ -180,7 +181,7 @@ func (a *Attributor) baseline(cur Sample) {
 		a.lastRaw[z.ID] = uint64(z.Energy)
 	}
 	for _, p := range cur.Procs {
-		a.procs[p.Key] = &procBooks{lastCPU: p.CPU, groups: a.groupsOf(p.Meta, cur.Time)}
+		a.procs[p.Key] = &procBooks{lastCPU: p.CPU, meta: p.Meta, groups: a.groupsOf(p.Meta, cur.Time)}
 	}
 	a.last = Sample{Time: cur.Time, BootTicks: cur.BootTicks, CPU: cur.CPU}
 }
@@ -291,7 +292,7 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 	for i, p := range cur.Procs {
 		b, ok := a.procs[p.Key]
 		if !ok {
-			b = &procBooks{groups: a.groupsOf(p.Meta, cur.Time)}
+			b = &procBooks{meta: p.Meta, groups: a.groupsOf(p.Meta, cur.Time)}
 			if prev.BootTicks != 0 && p.StartTime >= prev.BootTicks {
 				// Born during the interval: all its CPU time is in it.
 				b.lastCPU = 0
@@ -299,6 +300,10 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 				b.lastCPU = p.CPU // its past is not this interval's
 			}
 			a.procs[p.Key] = b
+		} else if b.meta != p.Meta {
+			// Read again after an exec: the process may have moved to a
+			// group of its own (libvirt's qemu, a container's entrypoint).
+			b.meta, b.groups = p.Meta, a.groupsOf(p.Meta, cur.Time)
 		}
 		var d uint64
 		if p.CPU > b.lastCPU {

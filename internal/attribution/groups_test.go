@@ -463,3 +463,26 @@ func threadCPU(b *testing.B) time.Duration {
 	}
 	return time.Duration(ts.Nano())
 }
+
+// TestGroupsFollowAnExec: when a process's metadata is read again (an
+// exec into a container's entrypoint, libvirt's qemu), its later energy
+// goes to the new group, and what it drew before stays where it was.
+func TestGroupsFollowAnExec(t *testing.T) {
+	a := New(Options{})
+	z := func(uj uint64) []sensor.Zone { return []sensor.Zone{pkg("p0", 0, uj, 0)} }
+	before := &procstat.Meta{Comm: "sh"}
+	after := &procstat.Meta{Comm: "app", Workload: &testWorkload{keys: []string{"container:c1"}}}
+	p1 := procstat.Proc{Key: procstat.Key{PID: 7, StartTime: 1}, Meta: before}
+	a.Observe(sample(0, z(0), p1))
+	p1.CPU = 10
+	s := a.Observe(sample(1, z(100), p1))
+	if len(s.Groups) != 0 {
+		t.Fatalf("groups before the exec: %+v", s.Groups)
+	}
+	p1.CPU, p1.Meta = 20, after
+	s = a.Observe(sample(2, z(300), p1))
+	if len(s.Groups) != 1 || s.Groups[0].ID != "c1" || s.Groups[0].Total != 200 {
+		t.Fatalf("after the exec: %+v; want container c1 with this tick's 200 µJ", s.Groups)
+	}
+	checkBooks(t, s)
+}

@@ -60,6 +60,7 @@ type books struct {
 
 type exposedProc struct {
 	labels procLabels
+	meta   *procstat.Meta // what labels were built from
 	// closed is the part of the process's total booked to other before
 	// it entered the exposed set.
 	closed units.Energy
@@ -170,9 +171,13 @@ func (b *books) processes(s *snapshot.Snapshot, head []snapshot.Process, rest sn
 			if p.Delta == 0 {
 				continue
 			}
-			e = &exposedProc{labels: newProcLabels(p.Key, p.Meta, b.cmdlineMax)}
+			e = &exposedProc{labels: newProcLabels(p.Key, p.Meta, b.cmdlineMax), meta: p.Meta}
 			b.exposed[p.Key] = e
 			b.entrants[p.Key] = e
+		} else if e.meta != p.Meta {
+			// Metadata read again after an exec: the series goes on under
+			// the new program's labels, from the same total.
+			e.labels, e.meta = newProcLabels(p.Key, p.Meta, b.cmdlineMax), p.Meta
 		}
 		e.gen = b.gen
 		b.heads = append(b.heads, e)
