@@ -117,6 +117,152 @@ func TestVMShare(t *testing.T) {
 	vmCheckShare(t, recs, writes, maxRange)
 }
 
+// TestVMShareHostRestart restarts the host agent under a running guest
+// agent, the way that once booked the guest a whole counter range of
+// energy it never used: the share holds 150 000 020 000 µJ at the default
+// range, and the host agent stops cleanly and comes back with
+// --qemu.max-energy-range-uj 100000000000, so the counter restarts from 0.
+// The host writes a new counter_epoch, the guest's zone ID changes with
+// it, and the guest takes a new baseline: no line may show more than the
+// host's 40 W. A first restart with the same range carries the counter
+// on, in the same epoch and zone.
+func TestVMShareHostRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test: builds and runs wattlens for about 20 s")
+	}
+	work := t.TempDir()
+	bin := filepath.Join(work, "bin")
+	vmMkdir(t, bin)
+	qemuPath := filepath.Join(bin, "qemu-system-x86_64")
+	vmCopy(t, burnerBin, qemuPath)
+	vmStart(t, []string{qemuPath, "-duty", "0.5", "-for", "5m", "--", "-name", "guest=vm1", "-m", "512"}, "")
+	sysfs := filepath.Join(work, "sys")
+	vmStartRAPL(t, sysfs, 40)
+
+	// What an earlier run of the host agent left in vm1's share.
+	share := filepath.Join(work, "qemu")
+	vm1 := filepath.Join(share, "vm1")
+	vmMkdir(t, filepath.Join(vm1, "intel-rapl:0"))
+	vmWriteFile(t, filepath.Join(vm1, "intel-rapl:0", "name"), "package-0\n")
+	vmWriteFile(t, filepath.Join(vm1, "intel-rapl:0", "energy_uj"), "150000020000\n")
+	vmWriteFile(t, filepath.Join(vm1, "intel-rapl:0", "max_energy_range_uj"), "262143328850\n")
+	vmWriteFile(t, filepath.Join(vm1, "wattlens.json"), `{"version":2,"vm":"vm1","seq":7,"unix_nano":1,`+
+		`"step_seconds":1,"energy_uj":150000020000,"max_energy_range_uj":262143328850,"counter_epoch":42,`+
+		`"source":"measured","sensor":"powercap_rapl","stopped":true}`+"\n")
+
+	hostArgs := []string{wattlensBin, "-s", "powercap_rapl", "--path.sysfs", sysfs, "--idle-power", "10",
+		"qemu", "--qemu.dir", share, "--step", "1"}
+	startHost := func(extra ...string) *vmProc {
+		t.Helper()
+		p := vmStart(t, append(slices.Clone(hostArgs), extra...), "")
+		vmWaitFor(t, 10*time.Second, func() bool {
+			b, err := os.ReadFile(filepath.Join(vm1, "wattlens.json"))
+			return err == nil && !strings.Contains(string(b), `"stopped":true`)
+		}, "the host agent to write vm1's share", p)
+		return p
+	}
+	epoch := func() uint64 {
+		t.Helper()
+		var m struct {
+			Epoch uint64 `json:"counter_epoch"`
+		}
+		b, err := os.ReadFile(filepath.Join(vm1, "wattlens.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.Epoch
+	}
+
+	host := startHost()
+	if got := epoch(); got != 42 {
+		t.Errorf("the host agent did not carry the share's counter on: counter_epoch %d, want 42", got)
+	}
+	guestOut := &vmLines{}
+	guest := vmStartOut(t, []string{wattlensBin, "--vm", "--vm.path", vm1, "json", "--step", "1"}, guestOut)
+	// upAfter waits for n lines with the sensor up after the last down one.
+	upAfter := func(n int, what string) {
+		t.Helper()
+		vmWaitFor(t, 20*time.Second, func() bool {
+			recs := vmRecords(t, guestOut, false)
+			up := 0
+			for i := len(recs) - 1; i >= 0 && recs[i].SensorUp; i-- {
+				up++
+			}
+			return up >= n
+		}, what, guest)
+	}
+	restart := func(extra ...string) {
+		t.Helper()
+		host.stop()
+		vmWaitFor(t, 10*time.Second, func() bool {
+			recs := vmRecords(t, guestOut, false)
+			return len(recs) > 0 && !recs[len(recs)-1].SensorUp
+		}, "the guest to report its sensor down", guest)
+		host = startHost(extra...)
+	}
+	upAfter(3, "3 guest lines")
+
+	restart() // the same range: carried on
+	if got := epoch(); got != 42 {
+		t.Errorf("a restart with the same range changed counter_epoch from 42 to %d", got)
+	}
+	upAfter(3, "3 guest lines after the first restart")
+
+	restart("--qemu.max-energy-range-uj", "100000000000")
+	if got := epoch(); got == 42 {
+		t.Errorf("a restart with a lower range kept counter_epoch 42")
+	}
+	upAfter(4, "4 guest lines after the second restart")
+	host.stop()
+	guest.stop()
+
+	type zoneRec struct {
+		SensorUp bool `json:"sensor_up"`
+		Host     struct {
+			EnergyJoules float64 `json:"energy_joules"`
+			PowerWatts   float64 `json:"power_watts"`
+		} `json:"host"`
+		Zones []struct {
+			ID string `json:"id"`
+		} `json:"zones"`
+		Wraps int `json:"wraps"`
+	}
+	var ids []string
+	var last float64
+	for _, l := range guestOut.lines() {
+		var r zoneRec
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("guest printed a line that is not JSON: %q: %v", l, err)
+		}
+		if !r.SensorUp {
+			continue
+		}
+		if r.Host.PowerWatts > 40 || r.Host.EnergyJoules-last > 80 {
+			t.Errorf("guest line books %.3f J at %.3f W (after %.3f J): more than the host's 40 W: %s",
+				r.Host.EnergyJoules-last, r.Host.PowerWatts, last, l)
+		}
+		if r.Wraps != 0 {
+			t.Errorf("the guest saw %d wraps; the counter never wrapped: %s", r.Wraps, l)
+		}
+		last = r.Host.EnergyJoules
+		if len(r.Zones) != 1 {
+			t.Fatalf("guest line with %d zones, want 1: %s", len(r.Zones), l)
+		}
+		if len(ids) == 0 || ids[len(ids)-1] != r.Zones[0].ID {
+			ids = append(ids, r.Zones[0].ID)
+		}
+	}
+	if len(ids) != 2 || ids[0] != "intel-rapl:0@42" {
+		t.Errorf("guest zone IDs %v, want intel-rapl:0@42 across the first restart, then one for the new epoch", ids)
+	}
+	if last <= 0 {
+		t.Errorf("the guest booked no energy")
+	}
+}
+
 // vmCheckShare compares what the guest reported with what the host
 // wrote.
 func vmCheckShare(t *testing.T, recs []vmRecord, writes []vmWrite, maxRange uint64) {

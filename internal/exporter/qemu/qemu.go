@@ -21,8 +21,12 @@
 // directory), so a guest never reads a torn value. A VM seen for the first
 // time gets its directory in the same tick; a VM that stops keeps its
 // directory, which is no longer updated (its heartbeat stops). A counter
-// found on disk from an earlier run of the exporter is carried on, so a
-// host restart is not seen by the guest as a counter going backwards.
+// found on disk from an earlier run of the exporter is carried on, with its
+// counter epoch (Meta.CounterEpoch), so a host restart is not seen by the
+// guest as a counter going backwards. When it cannot be carried on (no
+// share, one that cannot be read, a changed max_energy_range_uj), the
+// counter starts a new epoch, which tells guests to take a new baseline
+// rather than read the counter's jump as a wrap.
 //
 // Nothing under the directory is trusted: VM names are made safe (DirName)
 // and no symbolic link below the directory is ever followed (see fs.go).
@@ -36,6 +40,8 @@ import (
 	"log/slog"
 	"slices"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
@@ -71,6 +77,9 @@ type Exporter struct {
 	lastSeq uint64
 	writes  uint64
 	vms     map[string]*vmState // by VM name
+
+	// now stamps new counter epochs (tests replace it).
+	now func() time.Time
 }
 
 // vmState is what the exporter keeps of a VM between ticks.
@@ -78,7 +87,9 @@ type vmState struct {
 	name    string
 	dir     string
 	counter units.Energy
-	meta    Meta
+	// epoch is the counter's Meta.CounterEpoch.
+	epoch uint64
+	meta  Meta
 	// static is true once name and max_energy_range_uj are written.
 	static bool
 	// failing is true while writes fail, so the failure is logged once.
@@ -103,6 +114,10 @@ func New(dir string, opts Options) (*Exporter, error) {
 	if opts.MaxRange == 0 {
 		opts.MaxRange = DefaultMaxRange
 	}
+	if opts.MaxRange > MaxRangeLimit {
+		return nil, fmt.Errorf("qemu: max_energy_range_uj %d is beyond %d (2^63-1 µJ, about 290 years at 1 kW): "+
+			"readers that parse energy_uj as a signed 64-bit integer would fail", uint64(opts.MaxRange), uint64(MaxRangeLimit))
+	}
 	if opts.Step <= 0 {
 		opts.Step = 2 * time.Second
 	}
@@ -116,6 +131,7 @@ func New(dir string, opts Options) (*Exporter, error) {
 		opts: opts,
 		log:  opts.Logger.With("exporter", Name),
 		vms:  make(map[string]*vmState),
+		now:  time.Now,
 	}, nil
 }
 
@@ -166,6 +182,7 @@ func (x *Exporter) Export(_ context.Context, s *snapshot.Snapshot) error {
 			PowerWatts:      units.PowerOf(delta, s.Interval).Watts(),
 			EnergyUJ:        uint64(st.counter),
 			MaxRangeUJ:      uint64(x.opts.MaxRange),
+			CounterEpoch:    st.epoch,
 			Source:          string(s.Host.Source),
 			Sensor:          s.Sensor,
 		}
@@ -224,7 +241,8 @@ func vmEnergy(s *snapshot.Snapshot) map[string]units.Energy {
 }
 
 // newVM sets up the books of a VM seen for the first time: its directory
-// name, and the counter an earlier run left in its share, if any.
+// name, and the counter an earlier run left in its share, if any, with its
+// epoch; or a new epoch.
 func (x *Exporter) newVM(root int, name string) *vmState {
 	dir, changed := DirName(name)
 	st := &vmState{name: name, dir: dir}
@@ -232,43 +250,133 @@ func (x *Exporter) newVM(root int, name string) *vmState {
 		x.log.Warn("vm name is not a safe directory name; its share uses a made-safe one",
 			"vm", shorten(name), "dir", dir)
 	}
-	if e, ok := x.readCounter(root, dir); ok {
-		st.counter = e
+	prev := x.readPrevious(root, dir)
+	st.counter = prev.counter
+	if prev.carry {
+		st.epoch = prev.epoch
+		x.log.Info("vm found; carrying on the counter in its share", "vm", shorten(name), "dir", dir,
+			"energy_uj", uint64(st.counter), "counter_epoch", st.epoch)
+		return st
 	}
-	x.log.Info("vm found; writing its share", "vm", shorten(name), "dir", dir, "energy_uj", uint64(st.counter))
+	st.epoch = x.newEpoch(prev.epoch)
+	if prev.why != "" {
+		x.log.Warn("vm found; its share's counter cannot be carried on, starting a new counter epoch "+
+			"(its guest takes a new baseline)", "vm", shorten(name), "dir", dir, "why", prev.why,
+			"energy_uj", uint64(st.counter), "counter_epoch", st.epoch)
+		return st
+	}
+	x.log.Info("vm found; writing its share", "vm", shorten(name), "dir", dir,
+		"energy_uj", uint64(st.counter), "counter_epoch", st.epoch)
 	return st
 }
 
-// readCounter reads the energy_uj an earlier run left in dir; ok is false
-// when there is none or it cannot be trusted.
-func (x *Exporter) readCounter(root int, dir string) (units.Energy, bool) {
+// newEpoch returns the epoch of a counter series starting now: the
+// current time in Unix nanoseconds, but always after last (the epoch the
+// share had, if known, in case the clock went back) and never 0.
+func (x *Exporter) newEpoch(last uint64) uint64 {
+	e := uint64(max(x.now().UnixNano(), 1))
+	if e <= last {
+		e = last + 1
+	}
+	return e
+}
+
+// previous is what an earlier run left in a VM's share.
+type previous struct {
+	// counter is where to go on from: energy_uj when it is within the
+	// range, else 0.
+	counter units.Energy
+	// carry is true when the counter and epoch go on as they are: the
+	// guest sees one continuous series.
+	carry bool
+	// epoch is the share's counter epoch when known (0 otherwise).
+	epoch uint64
+	// why says why the counter is not carried on, when there was a share.
+	why string
+}
+
+// readPrevious reads the energy_uj, max_energy_range_uj and counter epoch
+// an earlier run left in dir. The counter is carried on, with its epoch,
+// only when energy_uj can be read and is within the range, the range is
+// this exporter's, and wattlens.json can be read or is missing (a share
+// without one is epoch 0, as its guest sees it). Whatever cannot be
+// trusted starts a new epoch.
+func (x *Exporter) readPrevious(root int, dir string) previous {
+	var p previous
 	vmfd, err := openSubdir(root, dir, false)
 	if err != nil {
-		return 0, false
+		return p // no share yet
 	}
 	defer closeFD(vmfd)
+	b, metaErr := readAt(vmfd, MetaFile, maxMetaSize)
+	if metaErr == nil {
+		var m Meta
+		if metaErr = json.Unmarshal(b, &m); metaErr == nil {
+			p.epoch = m.CounterEpoch
+		}
+	}
+	noMeta := errors.Is(metaErr, unix.ENOENT)
+	e, err := readZoneUJ(vmfd, EnergyFile)
+	if err != nil {
+		if !noMeta || !errors.Is(err, unix.ENOENT) {
+			p.why = "cannot read " + EnergyFile + ": " + err.Error()
+		} // else an empty directory (a fresh tmpfs): a new share
+		return p
+	}
+	if units.Energy(e) <= x.opts.MaxRange {
+		p.counter = units.Energy(e)
+	}
+	rng, err := readZoneUJ(vmfd, MaxRangeFile)
+	switch {
+	case err != nil:
+		p.why = "cannot read " + MaxRangeFile + ": " + err.Error()
+	case units.Energy(rng) != x.opts.MaxRange:
+		p.why = fmt.Sprintf("%s changed from %d to %d", MaxRangeFile, rng, uint64(x.opts.MaxRange))
+	case units.Energy(e) > x.opts.MaxRange:
+		p.why = fmt.Sprintf("%s %d is beyond %s %d", EnergyFile, e, MaxRangeFile, uint64(x.opts.MaxRange))
+	case metaErr != nil && !noMeta:
+		p.why = "cannot read " + MetaFile + ": " + metaErr.Error()
+	default:
+		p.carry = true
+	}
+	return p
+}
+
+// maxMetaSize bounds the wattlens.json read back from a share.
+const maxMetaSize = 64 * 1024
+
+// readZoneUJ reads a count of microjoules from the file name in the zone
+// directory inside vmfd.
+func readZoneUJ(vmfd int, name string) (uint64, error) {
 	zfd, err := openSubdir(vmfd, ZoneDir, false)
 	if err != nil {
-		return 0, false
+		return 0, err
 	}
 	defer closeFD(zfd)
+	return readUJAt(zfd, name)
+}
+
+// readUJAt reads a count of microjoules from the file name inside dirfd.
+func readUJAt(dirfd int, name string) (uint64, error) {
 	var buf [32]byte
-	n, err := readFileAt(zfd, EnergyFile, buf[:])
+	n, err := readFileAt(dirfd, name, buf[:])
 	if err != nil {
-		return 0, false
+		return 0, err
 	}
-	v, err := parseUJ(buf[:n])
+	return parseUJ(buf[:n])
+}
+
+// readAt reads the file name inside dirfd, at most limit bytes.
+func readAt(dirfd int, name string, limit int) ([]byte, error) {
+	buf := make([]byte, limit+1)
+	n, err := readFileAt(dirfd, name, buf)
 	if err != nil {
-		return 0, false
+		return nil, err
 	}
-	e := units.Energy(v)
-	if e > x.opts.MaxRange {
-		// The range changed between runs; the guest sees one reset.
-		x.log.Warn("counter left by an earlier run is beyond max_energy_range_uj; starting again from zero",
-			"dir", dir, "energy_uj", v, "max_energy_range_uj", uint64(x.opts.MaxRange))
-		return 0, false
+	if n > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, limit)
 	}
-	return e, true
+	return buf[:n], nil
 }
 
 // write rewrites one VM's share.

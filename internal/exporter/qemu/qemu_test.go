@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,6 +86,7 @@ func energyPath(dir, vm string) string { return filepath.Join(dir, vm, ZoneDir, 
 func TestUnits(t *testing.T) {
 	dir := t.TempDir()
 	x := newExporter(t, dir, Options{Step: 2 * time.Second})
+	x.now = func() time.Time { return t0 }
 	step := 2 * time.Second
 	p10W := (10 * units.Watt).EnergyOver(step) // 20 J
 	for seq := uint64(1); seq <= 3; seq++ {
@@ -121,7 +124,8 @@ func TestUnits(t *testing.T) {
 	want := Meta{
 		Version: MetaVersion, VM: "vm1", Seq: 5, UnixNano: t0.Add(3 * step).UnixNano(),
 		StepSeconds: 2, IntervalSeconds: 2, PowerWatts: 10, EnergyUJ: 60_000_000,
-		MaxRangeUJ: uint64(DefaultMaxRange), Source: "measured", Sensor: "powercap_rapl",
+		MaxRangeUJ: uint64(DefaultMaxRange), CounterEpoch: uint64(t0.UnixNano()),
+		Source: "measured", Sensor: "powercap_rapl",
 	}
 	if diff := cmp.Diff(want, m); diff != "" {
 		t.Errorf("wattlens.json (-want +got):\n%s", diff)
@@ -614,8 +618,8 @@ func TestSymlinksNotFollowed(t *testing.T) {
 
 func tmpName(name string) string { return "." + name + "." + strconv.Itoa(os.Getpid()) + ".tmp" }
 
-// TestRoundTrip is what the guest sees: the vm sensor's powercap reader,
-// pointed at a share, reads what the exporter wrote, across a wrap.
+// TestReadBackWithPowercapShape is what a powercap reader pointed at a
+// share sees: what the exporter wrote, across a wrap.
 func TestReadBackWithPowercapShape(t *testing.T) {
 	dir := t.TempDir()
 	const max = 50 * units.Joule
@@ -631,5 +635,215 @@ func TestReadBackWithPowercapShape(t *testing.T) {
 	}
 	if total != 70e6 {
 		t.Errorf("energy seen by a reader = %d µJ, want 70000000", total)
+	}
+}
+
+// TestHugeRange: a max_energy_range_uj near 2^64 neither panics (advance
+// once took the counter modulo max+1, which is 0 for 2^64-1) nor loses
+// energy; New refuses ranges beyond MaxRangeLimit.
+func TestHugeRange(t *testing.T) {
+	for _, max := range []units.Energy{math.MaxUint64, MaxRangeLimit + 1} {
+		_, err := New(t.TempDir(), Options{MaxRange: max})
+		if err == nil || !strings.Contains(err.Error(), strconv.FormatUint(uint64(max), 10)) {
+			t.Errorf("New(MaxRange %d) error = %v, want one naming the range", uint64(max), err)
+		}
+	}
+
+	for _, max := range []units.Energy{math.MaxUint64, math.MaxUint64 - 1, MaxRangeLimit} {
+		for _, tt := range []struct{ old, delta units.Energy }{
+			{0, 0}, {0, 1}, {max - 1, 1}, {max, 1}, {max, 0}, {max - 5, 10}, {max / 2, max - 1}, {max, max - 1},
+		} {
+			got := advance(tt.old, tt.delta, max)
+			if got > max {
+				t.Fatalf("advance(%d, %d, %d) = %d, beyond the range", tt.old, tt.delta, max, got)
+			}
+			if d, _ := counter.Delta(uint64(tt.old), uint64(got), uint64(max)); d != uint64(tt.delta) {
+				t.Errorf("advance(%d, %d, %d) = %d; counter.Delta gives back %d", tt.old, tt.delta, max, got, d)
+			}
+		}
+	}
+	// A counter beyond the range (never written by the exporter) is
+	// brought back into it.
+	if got := advance(1500, 10, 1000); got != 1500%1001+10 {
+		t.Errorf("advance(1500, 10, 1000) = %d, want %d", got, 1500%1001+10)
+	}
+
+	// The exporter itself, with the largest range it takes and with one
+	// it refuses (set behind New's back, as the crash was reached).
+	for _, max := range []units.Energy{MaxRangeLimit, math.MaxUint64} {
+		dir := t.TempDir()
+		x := newExporter(t, dir, Options{MaxRange: MaxRangeLimit})
+		x.opts.MaxRange = max
+		export(t, x, tick(1, time.Second, proc(1, "vm", max-units.Joule)))
+		export(t, x, tick(2, time.Second, proc(1, "vm", 3*units.Joule)))
+		if got := readUJ(t, energyPath(dir, "vm")); got != 2e6 {
+			t.Errorf("range %d: energy_uj = %d after a wrap, want 2000000", uint64(max), got)
+		}
+	}
+}
+
+// readMeta reads a VM's wattlens.json.
+func readMeta(t *testing.T, dir, vm string) Meta {
+	t.Helper()
+	var m Meta
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, vm, MetaFile))), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestCounterEpoch: the counter epoch written in wattlens.json stays the
+// same as long as the counter is carried on (another tick, a restart of
+// the exporter, a VM forgotten and back), and changes, always upwards,
+// whenever it is not (a new share, a changed range, an unreadable
+// share), so that a guest never reads a counter that restarted lower as a
+// wrap.
+func TestCounterEpoch(t *testing.T) {
+	dir := t.TempDir()
+	var log logBuffer
+	clock := t0
+	seq := uint64(0)
+	start := func(max units.Energy) *Exporter {
+		t.Helper()
+		clock = clock.Add(time.Minute)
+		x := newExporter(t, dir, Options{MaxRange: max, Logger: log.logger()})
+		x.now = func() time.Time { return clock }
+		return x
+	}
+	next := func(x *Exporter, e units.Energy) Meta {
+		t.Helper()
+		seq++
+		export(t, x, tick(seq, time.Second, proc(1, "vm", e)))
+		m := readMeta(t, dir, "vm")
+		if got := readUJ(t, energyPath(dir, "vm")); got != m.EnergyUJ {
+			t.Fatalf("energy_uj %d, wattlens.json says %d", got, m.EnergyUJ)
+		}
+		return m
+	}
+	const max = 100 * units.Joule
+
+	x := start(max)
+	m := next(x, 60*units.Joule)
+	epoch := m.CounterEpoch
+	if epoch != uint64(clock.UnixNano()) || m.Version != MetaVersion {
+		t.Fatalf("new share: counter_epoch %d, version %d; want %d (when the series started), %d",
+			epoch, m.Version, clock.UnixNano(), MetaVersion)
+	}
+	if m = next(x, 60*units.Joule); m.CounterEpoch != epoch || m.EnergyUJ != 20e6 {
+		t.Fatalf("a wrap: counter_epoch %d, energy_uj %d; want %d, 20000000", m.CounterEpoch, m.EnergyUJ, epoch)
+	}
+
+	// The exporter restarts, cleanly or not: the counter goes on, in the
+	// same epoch.
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	x = start(max)
+	if m = next(x, units.Joule); m.CounterEpoch != epoch || m.EnergyUJ != 21e6 {
+		t.Fatalf("restart: counter_epoch %d, energy_uj %d; want %d, 21000000", m.CounterEpoch, m.EnergyUJ, epoch)
+	}
+	x = start(max) // killed: no Close
+	if m = next(x, units.Joule); m.CounterEpoch != epoch || m.EnergyUJ != 22e6 {
+		t.Fatalf("restart after a kill: counter_epoch %d, energy_uj %d; want %d, 22000000", m.CounterEpoch, m.EnergyUJ, epoch)
+	}
+
+	// The VM is forgotten and comes back.
+	for range forgetAfter {
+		seq++
+		export(t, x, tick(seq, time.Second))
+	}
+	if m = next(x, units.Joule); m.CounterEpoch != epoch || m.EnergyUJ != 23e6 {
+		t.Fatalf("vm back: counter_epoch %d, energy_uj %d; want %d, 23000000", m.CounterEpoch, m.EnergyUJ, epoch)
+	}
+
+	// The range changes: a new epoch, whether the counter fits the new
+	// range (it goes on from there) or not (it starts again from 0).
+	x = start(50 * units.Joule)
+	m = next(x, units.Joule)
+	if m.CounterEpoch <= epoch || m.EnergyUJ != 24e6 || m.MaxRangeUJ != 50e6 {
+		t.Fatalf("larger range: counter_epoch %d (was %d), energy_uj %d, range %d; want a later epoch, 24000000, 50000000",
+			m.CounterEpoch, epoch, m.EnergyUJ, m.MaxRangeUJ)
+	}
+	if got := readUJ(t, filepath.Join(dir, "vm", ZoneDir, MaxRangeFile)); got != 50e6 {
+		t.Errorf("max_energy_range_uj = %d, want 50000000", got)
+	}
+	if !strings.Contains(log.String(), "changed from 100000000 to 50000000") {
+		t.Errorf("the new epoch's reason is not logged:\n%s", log.String())
+	}
+	epoch = m.CounterEpoch
+	x = start(10 * units.Joule)
+	if m = next(x, units.Joule); m.CounterEpoch <= epoch || m.EnergyUJ != 1e6 {
+		t.Fatalf("range below the counter: counter_epoch %d (was %d), energy_uj %d; want a later epoch, 1000000",
+			m.CounterEpoch, epoch, m.EnergyUJ)
+	}
+	epoch = m.CounterEpoch
+
+	// The host's clock went back: the new epoch is still a new one.
+	clock = clock.Add(-time.Hour)
+	x = newExporter(t, dir, Options{MaxRange: 20 * units.Joule})
+	x.now = func() time.Time { return clock }
+	if m = next(x, units.Joule); m.CounterEpoch != epoch+1 {
+		t.Fatalf("clock went back: counter_epoch %d, want %d", m.CounterEpoch, epoch+1)
+	}
+	epoch = m.CounterEpoch
+	clock = clock.Add(time.Hour)
+
+	// wattlens.json cannot be read: the counter goes on, in a new epoch.
+	if err := os.WriteFile(filepath.Join(dir, "vm", MetaFile), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	x = start(20 * units.Joule)
+	if m = next(x, units.Joule); m.CounterEpoch == epoch || m.EnergyUJ != 3e6 {
+		t.Fatalf("unreadable heartbeat: counter_epoch %d (was %d), energy_uj %d; want a new epoch, 3000000",
+			m.CounterEpoch, epoch, m.EnergyUJ)
+	}
+
+	// A share written by an exporter that recorded no epoch is epoch 0,
+	// and goes on as such; so does one without wattlens.json.
+	b := readFile(t, filepath.Join(dir, "vm", MetaFile))
+	b = regexp.MustCompile(`"counter_epoch":\d+,`).ReplaceAllString(b, "")
+	if strings.Contains(b, "counter_epoch") {
+		t.Fatalf("cannot remove counter_epoch from %s", b)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "vm", MetaFile), []byte(b), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	x = start(20 * units.Joule)
+	if m = next(x, units.Joule); m.CounterEpoch != 0 || m.EnergyUJ != 4e6 {
+		t.Fatalf("share of a version-1 exporter: counter_epoch %d, energy_uj %d; want 0, 4000000", m.CounterEpoch, m.EnergyUJ)
+	}
+	if err := os.Remove(filepath.Join(dir, "vm", MetaFile)); err != nil {
+		t.Fatal(err)
+	}
+	x = start(20 * units.Joule)
+	if m = next(x, units.Joule); m.CounterEpoch != 0 || m.EnergyUJ != 5e6 {
+		t.Fatalf("share without wattlens.json: counter_epoch %d, energy_uj %d; want 0, 5000000", m.CounterEpoch, m.EnergyUJ)
+	}
+
+	// energy_uj cannot be read, or the share is gone: a new epoch from 0.
+	if err := os.WriteFile(energyPath(dir, "vm"), []byte("junk\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	x = start(20 * units.Joule)
+	if m = next(x, units.Joule); m.CounterEpoch == 0 || m.EnergyUJ != 1e6 {
+		t.Fatalf("unreadable energy_uj: counter_epoch %d, energy_uj %d; want a new epoch, 1000000", m.CounterEpoch, m.EnergyUJ)
+	}
+	epoch = m.CounterEpoch
+	if err := os.RemoveAll(filepath.Join(dir, "vm")); err != nil {
+		t.Fatal(err)
+	}
+	x = start(20 * units.Joule)
+	if m = next(x, units.Joule); m.CounterEpoch <= epoch || m.EnergyUJ != 1e6 {
+		t.Fatalf("share gone: counter_epoch %d (was %d), energy_uj %d; want a later epoch, 1000000", m.CounterEpoch, epoch, m.EnergyUJ)
+	}
+	epoch = m.CounterEpoch
+
+	// A fresh tmpfs over the VM's directory while the exporter runs: the
+	// exporter still holds the counter, which goes on in its epoch.
+	if err := os.RemoveAll(filepath.Join(dir, "vm")); err != nil {
+		t.Fatal(err)
+	}
+	if m = next(x, units.Joule); m.CounterEpoch != epoch || m.EnergyUJ != 2e6 {
+		t.Fatalf("fresh mount: counter_epoch %d, energy_uj %d; want %d, 2000000", m.CounterEpoch, m.EnergyUJ, epoch)
 	}
 }

@@ -15,8 +15,9 @@ import (
 //
 // The first three have the shape of a Linux powercap zone
 // (Documentation/power/powercap/powercap.rst), so a guest reads them with
-// the powercap reader (wattlens --vm, or Scaphandre's --vm mode pointed at
-// the share).
+// any powercap reader (Scaphandre's --vm mode pointed at the share, say).
+// wattlens --vm checks that shape, then takes the counter, its range and
+// its epoch from wattlens.json, where they are written together (Meta).
 const (
 	ZoneDir      = "intel-rapl:0"
 	NameFile     = "name"
@@ -34,8 +35,14 @@ const (
 // handling as on bare metal (it wraps after about 44 minutes at 100 W).
 const DefaultMaxRange units.Energy = 262143328850
 
-// MetaVersion is the version of the Meta format.
-const MetaVersion = 1
+// MaxRangeLimit is the largest max_energy_range_uj New accepts: 2^63-1
+// µJ (about 290 years at 1 kW), so energy_uj fits the signed 64-bit
+// integers some readers parse it into.
+const MaxRangeLimit units.Energy = 1<<63 - 1
+
+// MetaVersion is the version of the Meta format. Version 2 added
+// CounterEpoch.
+const MetaVersion = 2
 
 // Meta is the content of wattlens.json, rewritten (atomically) after
 // energy_uj at every tick. A guest detects a stale share by watching Seq:
@@ -43,6 +50,11 @@ const MetaVersion = 1
 // StepSeconds of the guest's own clock means the host stopped writing
 // (guest and host clocks need not agree). Stopped is set when the host's
 // exporter shuts down cleanly.
+//
+// EnergyUJ, MaxRangeUJ and CounterEpoch are written together in this one
+// file, so a reader that takes them from here (the vm sensor does) never
+// pairs a counter with the range or epoch of another series, whatever the
+// order in which it sees the files, or its caches keep them.
 //
 // The host's own power is deliberately not written: a guest would learn
 // from it how busy the other tenants of its host are.
@@ -62,6 +74,17 @@ type Meta struct {
 	PowerWatts      float64 `json:"power_watts"`
 	EnergyUJ        uint64  `json:"energy_uj"`
 	MaxRangeUJ      uint64  `json:"max_energy_range_uj"`
+	// CounterEpoch names one continuous series of energy_uj: the host's
+	// wall-clock time, in Unix nanoseconds, when the series started (never
+	// 0 for a series started by a version-2 exporter). Within one epoch,
+	// energy_uj only moves forward, wrapping at MaxRangeUJ; a new epoch
+	// starts whenever the exporter cannot carry on the counter it finds in
+	// the share (a new share, a share it cannot read, a changed range), so
+	// a reader that sees the epoch change must take a new baseline rather
+	// than read a backwards move as a wrap. 0 (or absent, from a version-1
+	// exporter) is the series written before epochs were recorded, which
+	// an exporter carrying it on keeps.
+	CounterEpoch uint64 `json:"counter_epoch"`
 	// Source is "measured" or "estimated": how the host got its figures,
 	// so an estimated host marks its guests' figures estimated too.
 	Source string `json:"source"`
@@ -77,10 +100,12 @@ func advance(old, delta, max units.Energy) units.Energy {
 	if max == 0 {
 		return old + delta
 	}
-	old %= max + 1
+	if old > max { // never, from the exporter; max+1 cannot overflow here
+		old %= max + 1
+	}
 	delta %= max // more than a whole range in one tick cannot be told apart
 	if delta > max-old {
-		return old + delta - max
+		return delta - (max - old) // old + delta - max, without overflow
 	}
 	return old + delta
 }

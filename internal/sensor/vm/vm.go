@@ -11,11 +11,26 @@
 //	intel-rapl:0/max_energy_range_uj  where energy_uj wraps
 //	wattlens.json                     heartbeat, host step and source
 //
-// The zone is read with the powercap reader (powercap.NewAt), so wrap
-// handling is the one of bare metal. It is one package: every guest CPU
-// belongs to it. The VM's energy is all its own (the host booked its idle
-// power already), so the sensor models an idle power of zero, and the
-// guest's processes share all of it by CPU time.
+// The share is opened with the powercap reader (powercap.NewAt), which
+// checks its shape. The counter is then taken from wattlens.json, where
+// the host writes energy_uj, max_energy_range_uj and counter_epoch
+// together in one atomically replaced file: read from the separate files,
+// a counter could be paired with the range or epoch of another series
+// (the host writes them one after the other, and virtiofs may cache each
+// for a while). A share without wattlens.json (another tool's) is read
+// from intel-rapl:0's files. The zone is one package: every guest CPU
+// belongs to it; wraps are unwrapped by attribution as on bare metal.
+// The VM's energy is all its own (the host booked its idle power already),
+// so the sensor models an idle power of zero, and the guest's processes
+// share all of it by CPU time.
+//
+// The counter epoch names one continuous series of the host's counter: a
+// new one starts when the host cannot carry its counter on (see
+// qemu.Meta.CounterEpoch), and the counter then restarts lower. The epoch
+// is part of the zone ID, "intel-rapl:0@<epoch>" ("intel-rapl:0" for epoch
+// 0, the series of a host that records none), so attribution sees a new
+// zone and takes a new baseline, rather than read the drop as a wrap and
+// book the guest a whole range of energy it never used.
 //
 // The heartbeat's seq changes at every host write. When it has not changed
 // for 3 host steps (at least 5 s) of the guest's own clock, the share is
@@ -32,6 +47,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -75,9 +91,29 @@ type meta struct {
 	Seq         uint64  `json:"seq"`
 	UnixNano    int64   `json:"unix_nano"`
 	StepSeconds float64 `json:"step_seconds"`
-	Source      string  `json:"source"`
-	Sensor      string  `json:"sensor"`
-	Stopped     bool    `json:"stopped"`
+	// EnergyUJ is nil when the file has no energy_uj (not written by a
+	// wattlens host): the counter is then read from the zone's files.
+	EnergyUJ     *uint64 `json:"energy_uj"`
+	MaxRangeUJ   uint64  `json:"max_energy_range_uj"`
+	CounterEpoch uint64  `json:"counter_epoch"`
+	Source       string  `json:"source"`
+	Sensor       string  `json:"sensor"`
+	Stopped      bool    `json:"stopped"`
+}
+
+// ZoneID is the zone's directory in the share, and the zone ID of epoch 0.
+const ZoneID = "intel-rapl:0"
+
+// zoneName is the content of the zone's name file.
+const zoneName = "package-0"
+
+// EpochZoneID returns the zone ID under which the sensor reports the
+// counter of epoch: id for epoch 0, else id@epoch.
+func EpochZoneID(id string, epoch uint64) string {
+	if epoch == 0 {
+		return id
+	}
+	return id + "@" + strconv.FormatUint(epoch, 10)
 }
 
 // Option adjusts a Sensor.
@@ -98,6 +134,12 @@ type Sensor struct {
 	last       meta
 	lastChange time.Time // guest clock when last.Seq was first seen
 	source     sensor.Source
+	// epoch is the counter epoch of the last heartbeat read.
+	epoch uint64
+	// reopen is set when the powercap reader must be opened again before
+	// it is next used (its max_energy_range_uj may be another series'):
+	// after a failed read, and when the epoch changes.
+	reopen bool
 }
 
 // New returns the vm sensor reading opts.VMPath (default DefaultPath).
@@ -155,6 +197,7 @@ func NewAt(path string, logger *slog.Logger, opts ...Option) (*Sensor, error) {
 		return nil, fmt.Errorf("vm: share at %s: %w", path, err)
 	default:
 		s.observe(m, true)
+		s.epoch = m.CounterEpoch
 	}
 	return s, nil
 }
@@ -163,20 +206,59 @@ func NewAt(path string, logger *slog.Logger, opts ...Option) (*Sensor, error) {
 func (s *Sensor) Name() string { return Name }
 
 // Read returns the VM's energy counter as one package zone, socket 0,
-// marked with the host's source. It fails while the share is stale or the
-// host has stopped writing it.
+// marked with the host's source, under an ID that names the counter's
+// epoch (EpochZoneID). It fails while the share is stale or the host has
+// stopped writing it.
 func (s *Sensor) Read() (sensor.Reading, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.checkFresh(); err != nil {
+	r, err := s.read()
+	if err != nil {
+		s.reopen = true
 		return sensor.Reading{}, err
+	}
+	for i := range r.Zones {
+		r.Zones[i].Source = s.source
+	}
+	return r, nil
+}
+
+func (s *Sensor) read() (sensor.Reading, error) {
+	m, ok, err := s.checkFresh()
+	if err != nil {
+		return sensor.Reading{}, err
+	}
+	if ok && m.CounterEpoch != s.epoch {
+		s.log.Info("the host's counter started a new epoch: taking a new baseline",
+			"path", s.path, "counter_epoch", m.CounterEpoch, "was", s.epoch)
+		s.epoch = m.CounterEpoch
+		s.reopen = true
+	}
+	if ok && m.EnergyUJ != nil {
+		e := *m.EnergyUJ
+		if m.MaxRangeUJ != 0 && e > m.MaxRangeUJ {
+			return sensor.Reading{}, fmt.Errorf("vm: share at %s: %s: energy_uj %d is beyond max_energy_range_uj %d",
+				s.path, MetaFile, e, m.MaxRangeUJ)
+		}
+		return sensor.Reading{Zones: []sensor.Zone{{
+			ID: EpochZoneID(ZoneID, s.epoch), Kind: sensor.KindPackage, Socket: 0, Name: zoneName,
+			Energy: units.Energy(e), MaxRange: units.Energy(m.MaxRangeUJ),
+		}}}, nil
+	}
+	// No counter in the heartbeat: the zone's files.
+	if s.reopen {
+		pc, err := powercap.NewAt(s.path, s.log)
+		if err != nil {
+			return sensor.Reading{}, fmt.Errorf("vm: share at %s: %w", s.path, err)
+		}
+		s.pc, s.reopen = pc, false
 	}
 	r, err := s.pc.Read()
 	if err != nil {
 		return sensor.Reading{}, fmt.Errorf("vm: share at %s: %w", s.path, err)
 	}
 	for i := range r.Zones {
-		r.Zones[i].Source = s.source
+		r.Zones[i].ID = EpochZoneID(r.Zones[i].ID, s.epoch)
 	}
 	return r, nil
 }
@@ -196,26 +278,27 @@ func (s *Sensor) Method() string {
 	return m
 }
 
-// checkFresh reads the heartbeat and fails when the share is stale.
-func (s *Sensor) checkFresh() error {
-	m, err := s.readMeta()
+// checkFresh reads the heartbeat and fails when the share is stale. ok is
+// false for a share that never had a heartbeat.
+func (s *Sensor) checkFresh() (m meta, ok bool, err error) {
+	m, err = s.readMeta()
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !s.hasMeta:
-		return nil // never had one: nothing to check by
+		return m, false, nil // never had one: nothing to check by
 	case err != nil:
-		return fmt.Errorf("vm: share at %s: heartbeat: %w", s.path, err)
+		return m, false, fmt.Errorf("vm: share at %s: heartbeat: %w", s.path, err)
 	}
 	s.observe(m, false)
 	if m.Stopped {
-		return fmt.Errorf("vm: the host's wattlens stopped writing the share at %s", s.path)
+		return m, false, fmt.Errorf("vm: the host's wattlens stopped writing the share at %s", s.path)
 	}
 	limit := s.staleAfter()
 	if age := s.now().Sub(s.lastChange); age > limit {
-		return fmt.Errorf("vm: share at %s is stale: not updated for %s (more than %s): "+
+		return m, false, fmt.Errorf("vm: share at %s is stale: not updated for %s (more than %s): "+
 			"the host's wattlens qemu exporter is not running, or no longer sees this VM",
 			s.path, age.Round(time.Second), limit)
 	}
-	return nil
+	return m, true, nil
 }
 
 // observe records a heartbeat. At start-up, a heartbeat whose host time is
