@@ -22,10 +22,10 @@ import (
 // report how far the model's figures are from them.
 func setupCalibrate(cmd *kingpin.CmdClause) action {
 	dur := durationFlag(cmd.Flag("duration", "How long to sample: seconds or a duration. Vary the load meanwhile for a slope."), "60")
-	step := durationFlag(cmd.Flag("step", "Sampling period: seconds or a duration."), "2")
+	step := stepFlag(cmd, "Sampling period: seconds or a duration.", "2")
 
 	return func(ctx context.Context, e *env) error {
-		if *step <= 0 || *dur < 2**step {
+		if *dur < 2**step {
 			return usageError{errors.New("--duration must cover at least two --step")}
 		}
 		est, err := estimate.NewWithClock(e.sensorOptions(), time.Now)

@@ -88,9 +88,6 @@ func (e *env) stream(ctx context.Context, hooks []procstat.MetaHook, step, timeo
 }
 
 func (e *env) loop(ctx context.Context, smp *sampler.Sampler, step, timeout time.Duration, exps ...exporter.Exporter) error {
-	if step <= 0 {
-		return usageError{errors.New("--step must be more than 0")}
-	}
 	if timeout > 0 {
 		// A little grace, so that a tick due at the deadline happens:
 		// -t 10 --step 2 gives five reports, as Scaphandre does.
@@ -132,6 +129,30 @@ func (d *durationValue) Set(s string) error {
 }
 
 func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+// stepValue is a duration that must be more than zero (--step).
+type stepValue time.Duration
+
+func (d *stepValue) Set(s string) error {
+	v, err := config.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if v <= 0 {
+		return errors.New("--step must be more than 0")
+	}
+	*d = stepValue(v)
+	return nil
+}
+
+func (d *stepValue) String() string { return time.Duration(*d).String() }
+
+// stepFlag declares a command's --step: seconds or a duration, more than 0.
+func stepFlag(cmd *kingpin.CmdClause, help, def string) *time.Duration {
+	v := new(time.Duration)
+	cmd.Flag("step", help).Default(def).SetValue((*stepValue)(v))
+	return v
+}
 
 // durationFlag declares a duration flag with a default; kingpin parses
 // the default through the same Set.

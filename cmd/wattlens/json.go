@@ -14,7 +14,7 @@ import (
 // line, to --file or standard output (schema: docs/json.md).
 func setupJSON(cmd *kingpin.CmdClause) action {
 	timeout := durationFlag(cmd.Flag("timeout", "How long to run, in seconds or as a duration; 0 runs until interrupted.").Short('t'), "0")
-	step := durationFlag(cmd.Flag("step", "Interval between two lines, in seconds or as a duration (2, 500ms)."), "2")
+	step := stepFlag(cmd, "Interval between two lines, in seconds or as a duration (2, 500ms).", "2")
 	top := cmd.Flag("max-top-consumers", "Processes listed in each line; the rest is summed into one \"other\" entry. 0 lists them all.").
 		Default("10").Int()
 	filter := cmd.Flag("process-regex", "List only the processes whose executable path or command line matches this regular expression (RE2 syntax); the others go into \"other\".").
@@ -24,9 +24,6 @@ func setupJSON(cmd *kingpin.CmdClause) action {
 	containers := containerFlags(cmd)
 
 	return func(ctx context.Context, e *env) error {
-		if *step <= 0 {
-			return usageError{errors.New("--step must be more than 0")}
-		}
 		if *top < 0 {
 			return usageError{errors.New("--max-top-consumers must be 0 (all) or more")}
 		}

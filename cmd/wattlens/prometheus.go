@@ -87,13 +87,10 @@ func setupPrometheus(cmd *kingpin.CmdClause) action {
 	metricsPath := cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default(promexp.DefaultMetricsPath).String()
 	maxRequests := cmd.Flag("web.max-requests", "Most scrapes served at once; more get 503. 0 means no limit.").Default("40").Int()
 	noExporterMetrics := cmd.Flag("web.disable-exporter-metrics", "Leave out the go_* and promhttp_* metrics about the agent itself.").Bool()
-	step := durationFlag(cmd.Flag("step", "Measuring interval: seconds (2) or a duration (500ms). Scrapes never change it."), "2")
+	step := stepFlag(cmd, "Measuring interval: seconds (2) or a duration (500ms). Scrapes never change it.", "2")
 	cf := bindCollectorFlags(cmd)
 
 	return func(ctx context.Context, e *env) error {
-		if *step <= 0 {
-			return usageError{errors.New("--step must be more than 0")}
-		}
 		log := e.log.With("exporter", "prometheus")
 		smp, col, stop, err := cf.start(ctx, e)
 		if err != nil {

@@ -31,14 +31,11 @@ func setupPush(cmd *kingpin.CmdClause) action {
 	cmd.Flag("push.key-file", "Client key (PEM) for mutual TLS.").PlaceHolder("FILE").StringVar(&tlsOpts.KeyFile)
 	cmd.Flag("push.insecure-skip-verify", "Do not verify the Pushgateway's certificate.").BoolVar(&tlsOpts.InsecureSkipVerify)
 	timeout := durationFlag(cmd.Flag("push.timeout", "Timeout of one push attempt; retries fill the rest of the step."), "5s")
-	step := durationFlag(cmd.Flag("step", "Measuring and pushing interval: seconds (15) or a duration (1m)."), "15")
+	step := stepFlag(cmd, "Measuring and pushing interval: seconds (15) or a duration (1m).", "15")
 	stopAfter := durationFlag(cmd.Flag("timeout", "Stop after this long; 0 runs until interrupted."), "0")
 	cf := bindCollectorFlags(cmd)
 
 	return func(ctx context.Context, e *env) error {
-		if *step <= 0 {
-			return usageError{errors.New("--step must be more than 0")}
-		}
 		if *timeout <= 0 {
 			return usageError{errors.New("--push.timeout must be more than 0")}
 		}

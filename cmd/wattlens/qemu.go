@@ -20,7 +20,7 @@ const defaultQemuDir = "/var/lib/wattlens/vms"
 func setupQemu(cmd *kingpin.CmdClause) action {
 	dir := cmd.Flag("qemu.dir", "Directory below which each VM's share (<dir>/<vm>/intel-rapl:0/energy_uj, …) is written; created if missing.").
 		Default(defaultQemuDir).Envar("WATTLENS_QEMU_DIR").PlaceHolder("DIR").String()
-	step := durationFlag(cmd.Flag("step", "Interval between two writes, in seconds or as a duration (2, 500ms)."), "2")
+	step := stepFlag(cmd, "Interval between two writes, in seconds or as a duration (2, 500ms).", "2")
 	timeout := durationFlag(cmd.Flag("timeout", "How long to run, in seconds or as a duration; 0 runs until interrupted.").Short('t'), "0")
 	maxRange := cmd.Flag("qemu.max-energy-range-uj", "The value each VM's energy_uj wraps at (written to max_energy_range_uj); "+
 		"the default is a real RAPL package's, so guests meet wraps as on bare metal.").

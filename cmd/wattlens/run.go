@@ -22,7 +22,7 @@ func setupRun(cmd *kingpin.CmdClause) action {
 	output := cmd.Flag("output", "Write the summary to FILE instead of standard error.").PlaceHolder("FILE").String()
 	carbon := cmd.Flag("carbon-intensity", "Grid carbon intensity in gCO2e per kWh; adds an emissions figure.").PlaceHolder("G").Float64()
 	repeat := cmd.Flag("repeat", "Run the command N times and report the median and spread.").Default("1").Int()
-	step := durationFlag(cmd.Flag("step", "Sampling period: seconds or a duration. The power series has one point per step."), "1")
+	step := stepFlag(cmd, "Sampling period: seconds or a duration. The power series has one point per step.", "1")
 	argv := cmd.Arg("command", "The command and its arguments (put them after --).").Required().Strings()
 
 	return func(ctx context.Context, e *env) error {
@@ -31,9 +31,6 @@ func setupRun(cmd *kingpin.CmdClause) action {
 		}
 		if *carbon < 0 {
 			return usageError{errors.New("--carbon-intensity must not be negative")}
-		}
-		if *step <= 0 {
-			return usageError{errors.New("--step must be more than 0")}
 		}
 		if e.cfg.LogLevel == slog.LevelInfo {
 			// The summary is the output; keep the sensor's start-up chatter out of it.

@@ -17,16 +17,13 @@ import (
 // with -t 0 meaning "until interrupted" as Scaphandre's docs say.
 func setupStdout(cmd *kingpin.CmdClause) action {
 	timeout := durationFlag(cmd.Flag("timeout", "How long to run, in seconds or as a duration (10, 1m); 0 runs until interrupted.").Short('t'), "10")
-	step := durationFlag(cmd.Flag("step", "Interval between two measurements, in seconds or as a duration (2, 500ms)."), "2")
+	step := stepFlag(cmd, "Interval between two measurements, in seconds or as a duration (2, 500ms).", "2")
 	procs := cmd.Flag("processes", "Number of top consumers listed; 0 lists them all.").Short('p').Default("5").Int()
 	filter := cmd.Flag("regex-filter", "List only the processes whose executable path or command line matches this regular expression (RE2 syntax).").
 		Short('r').PlaceHolder("REGEX").String()
 	containers := containerFlags(cmd)
 
 	return func(ctx context.Context, e *env) error {
-		if *step <= 0 {
-			return usageError{errors.New("--step must be more than 0")}
-		}
 		if *procs < 0 {
 			return usageError{errors.New("--processes must be 0 (all) or more")}
 		}
