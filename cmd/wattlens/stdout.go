@@ -8,7 +8,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/wattlens/wattlens/internal/exporter/jsonexp"
+	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/exporter/stdout"
 	"github.com/wattlens/wattlens/internal/procstat"
 )
@@ -43,7 +43,7 @@ func setupStdout(cmd *kingpin.CmdClause) action {
 
 // compileFilter compiles a process regex flag; an empty one means no
 // filter, a bad one is a usage error.
-func compileFilter(flag, expr string) (*jsonexp.Filter, error) {
+func compileFilter(flag, expr string) (*exporter.Filter, error) {
 	if expr == "" {
 		return nil, nil
 	}
@@ -51,5 +51,5 @@ func compileFilter(flag, expr string) (*jsonexp.Filter, error) {
 	if err != nil {
 		return nil, usageError{fmt.Errorf("%s: %w", flag, err)}
 	}
-	return jsonexp.NewFilter(re), nil
+	return exporter.NewFilter(re), nil
 }

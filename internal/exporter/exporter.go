@@ -1,7 +1,9 @@
 // Package exporter declares what the push- and stream-shaped exporters
 // (stdout, json, prometheus-push, qemu, …) implement. One package per
 // exporter lives below this one. The pull-shaped prometheus exporter reads
-// the latest snapshot from a Store instead.
+// the latest snapshot from a Store instead. What the listing exporters
+// share — which processes to list and how the rest adds up (Select, Filter)
+// — is here too.
 package exporter
 
 import (

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -56,7 +57,7 @@ func BenchmarkEncode(b *testing.B) {
 		})
 		b.Run("Exporter+regex/procs="+strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
-			x := New(io.Discard, Options{MaxConsumers: 10, Filter: NewFilter(regexp.MustCompile(`instance=1[0-9]*7 `))})
+			x := New(io.Discard, Options{MaxConsumers: 10, Filter: exporter.NewFilter(regexp.MustCompile(`instance=1[0-9]*7 `))})
 			for b.Loop() {
 				if err := x.Export(context.Background(), s); err != nil {
 					b.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
@@ -48,7 +49,7 @@ func TestGolden(t *testing.T) {
 		snap func() *snapshot.Snapshot
 	}{
 		{"top3", Options{MaxConsumers: 3}, fixture},
-		{"regex", Options{MaxConsumers: 10, Filter: NewFilter(regexp.MustCompile(`qemu|nginx`))}, fixture},
+		{"regex", Options{MaxConsumers: 10, Filter: exporter.NewFilter(regexp.MustCompile(`qemu|nginx`))}, fixture},
 		{"sensor_down", Options{MaxConsumers: 2}, func() *snapshot.Snapshot {
 			s := fixture()
 			s.SensorUp, s.SensorError = false, "powercap: zone intel-rapl:0: open energy_uj: no such file or directory"
@@ -131,12 +132,12 @@ func TestSchemaFields(t *testing.T) {
 }
 
 func TestConservation(t *testing.T) {
-	filters := map[string]func() *Filter{
-		"no filter":          func() *Filter { return nil },
-		"regex some":         func() *Filter { return NewFilter(regexp.MustCompile(`stress|sleep`)) },
-		"regex none":         func() *Filter { return NewFilter(regexp.MustCompile(`^nothing$`)) },
-		"regex on cmdline":   func() *Filter { return NewFilter(regexp.MustCompile(`guest=web01`)) },
-		"regex matching all": func() *Filter { return NewFilter(regexp.MustCompile(``)) },
+	filters := map[string]func() *exporter.Filter{
+		"no filter":          func() *exporter.Filter { return nil },
+		"regex some":         func() *exporter.Filter { return exporter.NewFilter(regexp.MustCompile(`stress|sleep`)) },
+		"regex none":         func() *exporter.Filter { return exporter.NewFilter(regexp.MustCompile(`^nothing$`)) },
+		"regex on cmdline":   func() *exporter.Filter { return exporter.NewFilter(regexp.MustCompile(`guest=web01`)) },
+		"regex matching all": func() *exporter.Filter { return exporter.NewFilter(regexp.MustCompile(``)) },
 	}
 	for _, n := range []int{0, 1, 3, 5, 100} {
 		for fname, f := range filters {
@@ -165,7 +166,7 @@ func TestConservation(t *testing.T) {
 }
 
 func TestRegexListsOnlyMatches(t *testing.T) {
-	f := NewFilter(regexp.MustCompile(`nginx|sleep`))
+	f := exporter.NewFilter(regexp.MustCompile(`nginx|sleep`))
 	r := NewRecord(fixture(), Options{MaxConsumers: 10, Filter: f})
 	var pids []int
 	for _, c := range r.Consumers {
@@ -188,7 +189,7 @@ func TestRegexListsOnlyMatches(t *testing.T) {
 func TestConservationThroughAttribution(t *testing.T) {
 	for _, opts := range []Options{
 		{MaxConsumers: 0}, {MaxConsumers: 1}, {MaxConsumers: 3},
-		{MaxConsumers: 2, Filter: NewFilter(regexp.MustCompile(`odd`))},
+		{MaxConsumers: 2, Filter: exporter.NewFilter(regexp.MustCompile(`odd`))},
 	} {
 		rng := rand.New(rand.NewPCG(3, 4))
 		attr := attribution.New(attribution.Options{Sensor: "powercap_rapl", IdlePower: 7 * units.Watt, IdleOrigin: attribution.IdleFromFlag})
@@ -274,7 +275,7 @@ func TestSensorDown(t *testing.T) {
 }
 
 func TestRoundTrip(t *testing.T) {
-	want := NewRecord(fixture(), Options{MaxConsumers: 3, Filter: NewFilter(regexp.MustCompile(`.`))})
+	want := NewRecord(fixture(), Options{MaxConsumers: 3, Filter: exporter.NewFilter(regexp.MustCompile(`.`))})
 	b, err := json.Marshal(want)
 	if err != nil {
 		t.Fatal(err)
@@ -403,35 +404,5 @@ func TestOpenFileAppends(t *testing.T) {
 	}
 	if _, err := OpenFile(filepath.Join(t.TempDir(), "no", "such", "dir")); err == nil {
 		t.Error("OpenFile in a missing directory: no error")
-	}
-}
-
-func TestFilterRemembersOneTickOnly(t *testing.T) {
-	calls := 0
-	f := NewFilter(regexp.MustCompile(`a`))
-	a, b := &procstat.Meta{Exe: "a"}, &procstat.Meta{Exe: "b"}
-	tick := func(ms ...*procstat.Meta) {
-		f.next()
-		for _, m := range ms {
-			if _, ok := f.cur[m]; !ok {
-				if _, ok := f.prev[m]; !ok {
-					calls++
-				}
-			}
-			f.match(m)
-		}
-	}
-	tick(a, b)
-	tick(a, b)
-	tick(a)
-	if calls != 2 || len(f.cur) != 1 || len(f.prev) != 2 {
-		t.Errorf("calls %d, cur %d, prev %d", calls, len(f.cur), len(f.prev))
-	}
-	tick(a)
-	if _, ok := f.prev[b]; ok {
-		t.Error("a process gone for two ticks is still remembered")
-	}
-	if !f.match(a) || f.match(b) {
-		t.Error("wrong answers")
 	}
 }

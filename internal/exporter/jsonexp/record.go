@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/snapshot"
 )
 
@@ -118,7 +119,7 @@ type Options struct {
 	MaxConsumers int
 	// Filter, when set, lists only the processes it keeps; the others go
 	// into "other" too.
-	Filter *Filter
+	Filter *exporter.Filter
 	// Containers adds the workloads array, and container fields to the
 	// processes that are in one (their Meta.Workload is a
 	// *container.Workload).
@@ -181,7 +182,7 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 		r.Zones = append(r.Zones, rz)
 	}
 
-	sel := Select(s, opts.MaxConsumers, opts.Filter)
+	sel := exporter.Select(s, opts.MaxConsumers, opts.Filter)
 	if opts.Filter != nil {
 		m := sel.Matched
 		r.Matched = &m

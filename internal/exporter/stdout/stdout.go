@@ -19,7 +19,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/wattlens/wattlens/internal/exporter/jsonexp"
+	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
@@ -38,7 +38,7 @@ type Options struct {
 	Processes int
 	// Filter, when set, lists only the processes it keeps (the regex on
 	// exe and cmdline); the others are summed with the rest.
-	Filter *jsonexp.Filter
+	Filter *exporter.Filter
 	// Width is the line width when the output is not a terminal; 0 means
 	// DefaultWidth. On a terminal its own width is used.
 	Width int
@@ -194,7 +194,7 @@ const (
 )
 
 func consumers(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int) {
-	sel := jsonexp.Select(s, opts.Processes, opts.Filter)
+	sel := exporter.Select(s, opts.Processes, opts.Filter)
 	switch {
 	case opts.Filter != nil:
 		fmt.Fprintf(b, "Top %d of %d processes matching /%s/ (of %d)\n", len(sel.Head), sel.Matched,
@@ -236,7 +236,7 @@ func consumers(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int) {
 	t.write(b, "", width)
 }
 
-func restText(sel jsonexp.Selection) string {
+func restText(sel exporter.Selection) string {
 	switch sel.RestCount {
 	case 0:
 		return "exited processes, unattributed energy"

@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/wattlens/wattlens/internal/exporter/jsonexp"
+	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
@@ -101,7 +101,7 @@ func TestGolden(t *testing.T) {
 		{"top3", fixture(), Options{Processes: 3}},
 		{"all", fixture(), Options{}},
 		{"narrow", fixture(), Options{Processes: 2, Width: 72}},
-		{"regex", fixture(), Options{Processes: 5, Filter: jsonexp.NewFilter(regexp.MustCompile(`java|guest=`))}},
+		{"regex", fixture(), Options{Processes: 5, Filter: exporter.NewFilter(regexp.MustCompile(`java|guest=`))}},
 		{"estimated", estimated(), Options{Processes: 2}},
 		{"shared_learning", func() *snapshot.Snapshot {
 			s := fixture()
@@ -159,7 +159,7 @@ func TestSensorDownShowsNoFigures(t *testing.T) {
 }
 
 func TestRegexFilter(t *testing.T) {
-	f := jsonexp.NewFilter(regexp.MustCompile(`^/usr/lib/`))
+	f := exporter.NewFilter(regexp.MustCompile(`^/usr/lib/`))
 	got := renderString(t, fixture(), Options{Processes: 10, Filter: f})
 	for _, want := range []string{"java", "/usr/lib/systemd/systemd", "matching /^/usr/lib//"} {
 		if !strings.Contains(got, want) {
@@ -172,7 +172,7 @@ func TestRegexFilter(t *testing.T) {
 		}
 	}
 	// On the command line, not only the executable.
-	got = renderString(t, fixture(), Options{Filter: jsonexp.NewFilter(regexp.MustCompile(`--cpu 4`))})
+	got = renderString(t, fixture(), Options{Filter: exporter.NewFilter(regexp.MustCompile(`--cpu 4`))})
 	if !strings.Contains(got, "4242") || strings.Contains(got, " 812 ") {
 		t.Errorf("cmdline filter:\n%s", got)
 	}

@@ -1,4 +1,4 @@
-package jsonexp
+package exporter
 
 import (
 	"regexp"
