@@ -67,7 +67,7 @@ func TestJSONCommand(t *testing.T) {
 		if r.Sensor != "powercap_rapl" || !r.SensorUp || r.Host.Source != "measured" || len(r.Zones) != 4 {
 			t.Errorf("line %d: sensor %q up %v source %q zones %d", lines, r.Sensor, r.SensorUp, r.Host.Source, len(r.Zones))
 		}
-		if n := len(r.Consumers); n > 3 || r.Consumers[n-1].Kind != "other" {
+		if n := len(r.Consumers); n > 4 || r.Consumers[n-1].Kind != "other" || r.Consumers[n-2].Kind != "unattributed" {
 			t.Errorf("line %d: consumers %+v", lines, r.Consumers)
 		}
 		var total, interval float64

@@ -82,19 +82,24 @@ type Attributor struct {
 	learner idleLearner
 
 	// scratch, reused every tick
-	weights []uint64
+	weights []uint64 // per process, then the CPU time no process holds
 	shares  []uint64
+	child   []uint64
+	reclaim map[int]uint64   // reaper PID → CPU time of its descendants that are gone
+	gone    map[int]goneProc // PID → a process gone since the last tick
 	rem     []remainder
 	order   []int32
 }
 
 type procBooks struct {
-	lastCPU  uint64
-	cpuTotal uint64
-	total    units.Energy
-	seen     bool           // present in the current tick
-	meta     *procstat.Meta // the metadata groups were resolved from
-	groups   []*groupBooks  // resolved again only when the metadata changes (an exec)
+	lastCPU   uint64 // utime + stime when last seen
+	lastChild uint64 // cutime + cstime when last seen
+	ppid      int
+	cpuTotal  uint64
+	total     units.Energy
+	seen      bool           // present in the current tick
+	meta      *procstat.Meta // the metadata groups were resolved from
+	groups    []*groupBooks  // resolved again only when the metadata changes (an exec)
 }
 
 // New returns an Attributor with empty books.
@@ -136,6 +141,7 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 	}
 	snap.Utilisation, _ = cur.CPU.UtilisationSince(prev.CPU)
 
+	resetsBefore := a.resets
 	hostDelta, devices := a.zones(snap, cur.Zones, dt)
 	hostPower := units.PowerOf(hostDelta, dt)
 
@@ -162,14 +168,15 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 		Processes:    len(cur.Procs),
 		Skipped:      cur.ProcStats.Skipped,
 		TickDuration: cur.ReadDuration,
-		Wraps:        a.wraps,
-		Resets:       a.resets,
+		Wraps:        a.wraps + cur.Wraps,
+		Resets:       a.resets + cur.Resets,
 	}
 
 	// Learn from this interval only after using the old baseline, so a
 	// tick is never judged by itself; without CPU times there is nothing
-	// to judge utilisation by.
-	if _, ok := cur.CPU.UtilisationSince(prev.CPU); ok {
+	// to judge utilisation by, and an interval that spans an outage or a
+	// counter reset says nothing about idle power.
+	if _, ok := cur.CPU.UtilisationSince(prev.CPU); ok && !cur.Disturbed && a.resets == resetsBefore {
 		a.learner.observe(hostPower, snap.Utilisation)
 	}
 	a.last = Sample{Time: cur.Time, BootTicks: cur.BootTicks, CPU: cur.CPU}
@@ -181,7 +188,7 @@ func (a *Attributor) baseline(cur Sample) {
 		a.lastRaw[z.ID] = uint64(z.Energy)
 	}
 	for _, p := range cur.Procs {
-		a.procs[p.Key] = &procBooks{lastCPU: p.CPU, meta: p.Meta, groups: a.groupsOf(p.Meta, cur.Time)}
+		a.procs[p.Key] = &procBooks{lastCPU: p.CPU, lastChild: p.ChildCPU, ppid: p.PPID, meta: p.Meta, groups: a.groupsOf(p.Meta, cur.Time)}
 	}
 	a.last = Sample{Time: cur.Time, BootTicks: cur.BootTicks, CPU: cur.CPU}
 }
@@ -282,39 +289,53 @@ func (a *Attributor) deviceParts(devices map[string]units.Energy, shares map[str
 // processes splits energy among the processes of cur — the device parts by
 // their shares of each device, the rest by their CPU time since prev —,
 // fills snap.Processes, moves the books of processes that are gone into the
-// exited total, and returns the energy that could not be split because no
+// exited total, and returns the energy no process takes: the share of the
+// busy CPU time that no readable process holds, and all of it when no
 // process used any CPU time (or no process that used a device is alive).
+//
+// A process's CPU time in the interval is its own (utime + stime) plus
+// that of the children it reaped (cutime + cstime), less what those
+// children had already been seen to use: a child that lives shorter than
+// a tick counts for its parent, and one that was seen is not counted
+// twice. The pool is priced per busy CPU-second of the machine (Work from
+// /proc/stat): a process gets pool × Δcpu_p / max(busy, Σ Δcpu), so what
+// it gets does not depend on which other processes are visible.
 func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy units.Energy, devices []devicePart) units.Energy {
 	n := len(cur.Procs)
-	a.weights = slices.Grow(a.weights[:0], n)[:n]
-	a.shares = slices.Grow(a.shares[:0], n)[:n]
+	a.weights = slices.Grow(a.weights[:0], n+1)[:n+1]
+	a.shares = slices.Grow(a.shares[:0], n+1)[:n+1]
+	a.child = slices.Grow(a.child[:0], n)[:n]
 	books := make([]*procBooks, n)
 	for i, p := range cur.Procs {
-		b, ok := a.procs[p.Key]
-		if !ok {
-			b = &procBooks{meta: p.Meta, groups: a.groupsOf(p.Meta, cur.Time)}
-			if prev.BootTicks != 0 && p.StartTime >= prev.BootTicks {
-				// Born during the interval: all its CPU time is in it.
-				b.lastCPU = 0
-			} else {
-				b.lastCPU = p.CPU // its past is not this interval's
-			}
-			a.procs[p.Key] = b
-		} else if b.meta != p.Meta {
-			// Read again after an exec: the process may have moved to a
-			// group of its own (libvirt's qemu, a container's entrypoint).
-			b.meta, b.groups = p.Meta, a.groupsOf(p.Meta, cur.Time)
-		}
-		var d uint64
-		if p.CPU > b.lastCPU {
-			d = p.CPU - b.lastCPU
-		}
-		b.lastCPU = p.CPU
-		b.cpuTotal += d
+		b := a.booksOf(p, prev, cur.Time)
+		a.weights[i] = sub(p.CPU, b.lastCPU)
+		a.child[i] = sub(p.ChildCPU, b.lastChild)
+		b.lastCPU, b.lastChild, b.ppid = p.CPU, p.ChildCPU, p.PPID
 		b.seen = true
-		a.weights[i] = d
 		books[i] = b
 	}
+	a.closeProcesses(cur.Procs)
+	busy, known := workSince(prev.CPU, cur.CPU)
+	var held uint64
+	for i, b := range books {
+		if known {
+			// Reaped time beyond the machine's busy time in the interval
+			// is from before it (a reaper the agent could not follow).
+			a.child[i] = min(a.child[i], busy)
+		}
+		a.weights[i] += a.child[i]
+		b.cpuTotal += a.weights[i]
+		held += a.weights[i]
+	}
+	a.weights[n] = 0 // the busy CPU time no process holds
+	if known && busy > held {
+		a.weights[n] = busy - held
+	}
+	snap.CPU = snapshot.CPU{
+		Busy: procstat.TicksToDuration(busy), Processes: procstat.TicksToDuration(held),
+		Known: known && busy > 0,
+	}
+
 	gpu := a.splitDevices(cur.Procs, devices)
 	cpuPool := energy
 	for _, g := range gpu {
@@ -333,17 +354,92 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 		b.total += share
 		bookGroups(b.groups, share, a.weights[i])
 	}
+	a.list(snap, cur.Procs, books)
+	return lost
+}
+
+// booksOf returns p's books, opening them for a process not seen before:
+// one born during the interval counts all its CPU time, one that was
+// already there only what it uses from now on.
+func (a *Attributor) booksOf(p procstat.Proc, prev Sample, now time.Time) *procBooks {
+	b, ok := a.procs[p.Key]
+	if !ok {
+		b = &procBooks{meta: p.Meta, groups: a.groupsOf(p.Meta, now)}
+		if prev.BootTicks == 0 || p.StartTime < prev.BootTicks {
+			b.lastCPU, b.lastChild = p.CPU, p.ChildCPU // its past is not this interval's
+		}
+		a.procs[p.Key] = b
+	} else if b.meta != p.Meta {
+		// Read again after an exec: the process may have moved to a
+		// group of its own (libvirt's qemu, a container's entrypoint).
+		b.meta, b.groups = p.Meta, a.groupsOf(p.Meta, now)
+	}
+	return b
+}
+
+// closeProcesses moves the books of processes no longer in procs into the
+// exited total. A process that is gone was reaped: its CPU time as last
+// seen (its own and its reaped children's) is now in its reaper's
+// children's time, and is taken out of the reaper's interval so that it
+// counts once. When a whole chain went in one interval (a shell that
+// reaped its command, then was reaped itself), the reaper's jump holds
+// the whole chain, so what each gone process was last seen with is taken
+// from its nearest ancestor still alive.
+func (a *Attributor) closeProcesses(procs []procstat.Proc) {
+	clear(a.reclaim)
+	clear(a.gone)
 	for k, b := range a.procs {
 		if !b.seen {
+			if a.gone == nil {
+				a.gone = make(map[int]goneProc)
+			}
+			a.gone[k.PID] = goneProc{ppid: b.ppid, cpu: b.lastCPU + b.lastChild}
 			a.exited += b.total
 			delete(a.procs, k)
 			continue
 		}
 		b.seen = false
 	}
+	if len(a.gone) == 0 {
+		return
+	}
+	if a.reclaim == nil {
+		a.reclaim = make(map[int]uint64)
+	}
+	for _, g := range a.gone {
+		reaper := g.ppid
+		for range maxReapChain {
+			up, ok := a.gone[reaper]
+			if !ok {
+				break
+			}
+			reaper = up.ppid
+		}
+		a.reclaim[reaper] += g.cpu
+	}
+	for i, p := range procs {
+		if r, ok := a.reclaim[p.PID]; ok {
+			take := min(a.child[i], r)
+			a.child[i] -= take
+			a.reclaim[p.PID] = r - take
+		}
+	}
+}
 
+// maxReapChain bounds the walk up a chain of processes gone in one
+// interval (and any loop a reused PID could make).
+const maxReapChain = 64
+
+type goneProc struct {
+	ppid int
+	cpu  uint64 // utime + stime + cutime + cstime when last seen
+}
+
+// list fills snap.Processes, highest interval energy first.
+func (a *Attributor) list(snap *snapshot.Snapshot, procs []procstat.Proc, books []*procBooks) {
 	// Sort an index rather than the (large) process records, then build
 	// the records in order.
+	n := len(procs)
 	a.order = slices.Grow(a.order[:0], n)[:n]
 	for i := range a.order {
 		a.order[i] = int32(i)
@@ -355,11 +451,11 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 		if c := cmp.Compare(books[y].total, books[x].total); c != 0 {
 			return c
 		}
-		return cmp.Compare(cur.Procs[x].PID, cur.Procs[y].PID)
+		return cmp.Compare(procs[x].PID, procs[y].PID)
 	})
 	snap.Processes = make([]snapshot.Process, n)
 	for k, i := range a.order {
-		p, b := &cur.Procs[i], books[i]
+		p, b := &procs[i], books[i]
 		share := units.Energy(a.shares[i])
 		snap.Processes[k] = snapshot.Process{
 			Key:      p.Key,
@@ -369,7 +465,24 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 			CPUTotal: procstat.TicksToDuration(b.cpuTotal),
 		}
 	}
-	return lost
+}
+
+// workSince is the machine's busy CPU time (procstat.CPUTimes.Work) from
+// prev to cur, in ticks; known is false when the interval cannot be told
+// (the counters did not move or went backwards, or were not read).
+func workSince(prev, cur procstat.CPUTimes) (busy uint64, known bool) {
+	if cur.Total <= prev.Total || cur.Work < prev.Work {
+		return 0, false
+	}
+	return cur.Work - prev.Work, true
+}
+
+// sub is a − b, or 0 when a counter went backwards.
+func sub(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return 0
 }
 
 // splitDevices splits each device part among the processes of procs by

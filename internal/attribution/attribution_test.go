@@ -176,8 +176,8 @@ func checkBooks(t *testing.T, s *snapshot.Snapshot) {
 		for _, p := range head {
 			sum += p.Total
 		}
-		if sum+rest.Total+s.Idle.Total != s.Host.Total {
-			t.Errorf("tick %d: TopN(%d) head+rest+idle = %d, host = %d", s.Seq, n, sum+rest.Total+s.Idle.Total, s.Host.Total)
+		if sum+rest.Total+s.Idle.Total+s.Unattributed.Total != s.Host.Total {
+			t.Errorf("tick %d: TopN(%d) head+rest+idle+unattributed = %d, host = %d", s.Seq, n, sum+rest.Total+s.Idle.Total+s.Unattributed.Total, s.Host.Total)
 		}
 	}
 }

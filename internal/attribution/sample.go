@@ -22,6 +22,14 @@ type Sample struct {
 	Shares map[string]sensor.Shares
 	Procs  []procstat.Proc
 	CPU    procstat.CPUTimes
+	// Wraps and Resets count, since the sampler started, the counter
+	// wraps and resets it unwrapped before handing the zones over (see
+	// sampler's tracker); they add to those attribution sees itself.
+	Wraps, Resets int
+	// Disturbed marks an interval that spans a sensor outage or a
+	// counter reset: its power says nothing about idle, so it does not
+	// feed idle learning.
+	Disturbed bool
 	// ProcStats and ReadDuration describe the read itself.
 	ProcStats    procstat.Stats
 	ReadDuration time.Duration

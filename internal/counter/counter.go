@@ -42,3 +42,17 @@ func Delta(prev, cur, max uint64) (uint64, Kind) {
 	}
 	return (max - prev) + cur, Wrapped
 }
+
+// BoundedDelta is Delta with a plausibility bound: bound is the most a
+// counter can advance over the time since prev was read (its maximum power
+// × the elapsed time; see Bound). An advance beyond it — a decrease that
+// would be a wrap implying an impossible power, or a jump forward no
+// hardware can make — is a reset: 0 and Reset, so that no impossible
+// energy is ever booked. bound 0 means no bound (Delta).
+func BoundedDelta(prev, cur, max, bound uint64) (uint64, Kind) {
+	d, kind := Delta(prev, cur, max)
+	if bound != 0 && d > bound {
+		return 0, Reset
+	}
+	return d, kind
+}

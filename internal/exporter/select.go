@@ -10,14 +10,15 @@ import (
 )
 
 // Selection is a snapshot's consumers the way exporters list them: the
-// listed processes, then everything else the books hold besides idle, so
-// that Σ Head + Rest + Idle = Host, for the interval and since start.
+// listed processes, then everything else the books hold besides idle and
+// unattributed, so that Σ Head + Rest + Idle + Unattributed = Host, for
+// the interval and since start.
 type Selection struct {
 	// Head is the listed processes, highest interval energy first. Without
 	// a filter it is a sub-slice of the snapshot's processes: read only.
 	Head []snapshot.Process
-	// Rest is the processes not listed, those that exited since start and
-	// the energy no process could be given (snapshot.TopN's rest).
+	// Rest is the processes not listed and those that exited since start
+	// (snapshot.TopN's rest).
 	Rest snapshot.Energy
 	// RestCount is the number of running processes in Rest.
 	RestCount int
@@ -57,10 +58,8 @@ func Select(s *snapshot.Snapshot, n int, f *Filter) Selection {
 		sel.RestCPUTotal += p.CPUTotal
 		sel.RestCount++
 	}
-	// What TopN adds besides the processes: exited and unattributed.
-	_, all, _ := s.TopN(0)
-	sel.Rest.Total += all.Total
-	sel.Rest.Delta += all.Delta
+	// What TopN adds besides the processes: the exited ones.
+	sel.Rest.Total += s.Exited
 	sel.Rest.Power = units.PowerOf(sel.Rest.Delta, s.Interval)
 	return sel
 }

@@ -72,8 +72,8 @@ func cpuLinesDone(b []byte) bool {
 	}
 }
 
-// parseCPUTimes parses the content of /proc/stat. Busy is user + nice +
-// system + irq + softirq + steal; guest and guest_nice are not added, the
+// parseCPUTimes parses the content of /proc/stat. Work is user + nice +
+// system + irq + softirq, Busy adds steal; guest and guest_nice are not added, the
 // kernel already counts them in user and nice. Fields missing on old
 // kernels count as zero; the first four are required.
 func parseCPUTimes(b []byte) (CPUTimes, error) {
@@ -110,7 +110,8 @@ func parseCPUTimes(b []byte) (CPUTimes, error) {
 			}
 			v[i] = n
 		}
-		c.Busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+		c.Work = v[0] + v[1] + v[2] + v[5] + v[6]
+		c.Busy = c.Work + v[7]
 		c.Total = c.Busy + v[3] + v[4]
 	}
 	if !seen {

@@ -62,7 +62,12 @@ type Proc struct {
 // CPUTimes is the machine-wide CPU time from the first line of /proc/stat,
 // in USER_HZ ticks, summed over all CPUs.
 type CPUTimes struct {
-	Busy  uint64 // user + nice + system + irq + softirq + steal
+	Busy uint64 // user + nice + system + irq + softirq + steal
+	// Work is the CPU time spent on this machine's work: user + nice +
+	// system + irq + softirq. Steal (time a hypervisor gave another
+	// guest) is not, idle and iowait are not. It is what attribution
+	// prices energy by: every busy CPU-second, whoever holds it.
+	Work  uint64
 	Total uint64 // Busy + idle + iowait
 	CPUs  int    // number of cpuN lines
 }

@@ -403,7 +403,7 @@ func TestCPUTimesFake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := CPUTimes{Busy: 100 + 1 + 50 + 2 + 3 + 4, Total: 100 + 1 + 50 + 2 + 3 + 4 + 1000 + 7, CPUs: 8}
+	want := CPUTimes{Busy: 100 + 1 + 50 + 2 + 3 + 4, Work: 100 + 1 + 50 + 2 + 3, Total: 100 + 1 + 50 + 2 + 3 + 4 + 1000 + 7, CPUs: 8}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("CPUTimes mismatch (-want +got):\n%s", diff)
 	}
@@ -418,7 +418,7 @@ func TestCPUTimesLongStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(CPUTimes{Busy: 1 << 40, Total: 3 << 40, CPUs: 1024}, got); diff != "" {
+	if diff := cmp.Diff(CPUTimes{Busy: 1 << 40, Work: 1 << 40, Total: 3 << 40, CPUs: 1024}, got); diff != "" {
 		t.Errorf("CPUTimes mismatch (-want +got):\n%s", diff)
 	}
 }

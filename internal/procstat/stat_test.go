@@ -118,17 +118,17 @@ func TestParseCPUTimes(t *testing.T) {
 				"cpu0 2700 0 932 22606 16 0 3 6 50 0\n" +
 				"cpu1 2916 7 1146 22048 105 3 17 8 50 5\n" +
 				"intr 1 2 3\nctxt 4\n",
-			want: CPUTimes{Busy: 5616 + 7 + 2078 + 3 + 20 + 14, Total: 5616 + 7 + 2078 + 3 + 20 + 14 + 44654 + 121, CPUs: 2},
+			want: CPUTimes{Busy: 5616 + 7 + 2078 + 3 + 20 + 14, Work: 5616 + 7 + 2078 + 3 + 20, Total: 5616 + 7 + 2078 + 3 + 20 + 14 + 44654 + 121, CPUs: 2},
 		},
 		{
 			name: "old kernel with four fields",
 			in:   "cpu 10 20 30 40\ncpu0 10 20 30 40\n",
-			want: CPUTimes{Busy: 60, Total: 100, CPUs: 1},
+			want: CPUTimes{Busy: 60, Work: 60, Total: 100, CPUs: 1},
 		},
 		{
 			name: "no trailing newline",
 			in:   "cpu 1 2 3 4 5 6 7 8 9 10",
-			want: CPUTimes{Busy: 1 + 2 + 3 + 6 + 7 + 8, Total: 36},
+			want: CPUTimes{Busy: 1 + 2 + 3 + 6 + 7 + 8, Work: 1 + 2 + 3 + 6 + 7, Total: 36},
 		},
 		{name: "empty", in: "", wantErr: errCPUMissing},
 		{name: "cpuN only", in: "cpu0 1 2 3 4\n", wantErr: errCPUMissing},

@@ -38,6 +38,13 @@ type Sampler struct {
 	last    *snapshot.Snapshot
 	lastCPU procstat.CPUTimes
 	up      bool
+	// gap is set while the sensor is down and cleared by the first good
+	// tick after, whose interval spans the outage.
+	gap bool
+
+	counters   *tracker
+	lastRead   time.Time // when the sensor was last read, by a tick or a poll
+	slowWarned bool
 
 	// readTimeout bounds a sensor read (0: no bound); blocked holds the
 	// result channel of a read that overran it and has not returned yet.
@@ -67,7 +74,8 @@ func WithBootTicks(f func() uint64) Option { return func(s *Sampler) { s.bootTic
 
 // New returns a Sampler. Nothing is read until the first Tick.
 func New(sen sensor.Sensor, procs ProcReader, attr *attribution.Attributor, log *slog.Logger, opts ...Option) *Sampler {
-	s := &Sampler{sensor: sen, procs: procs, attr: attr, log: log, now: time.Now, bootTicks: BootTicks, up: true}
+	s := &Sampler{sensor: sen, procs: procs, attr: attr, log: log, now: time.Now, bootTicks: BootTicks, up: true,
+		counters: newTracker(log.With("sensor", sen.Name()))}
 	for _, o := range opts {
 		o(s)
 	}
@@ -99,6 +107,8 @@ func (s *Sampler) Tick() *snapshot.Snapshot {
 		smp.Shares = ps.ProcessShares()
 	}
 	smp.Time = s.now()
+	s.counters.observe(smp.Time, smp.Zones)
+	smp.Wraps, smp.Resets = s.counters.wraps, s.counters.resets
 	smp.BootTicks = s.bootTicks()
 	if cpu, err := s.procs.CPUTimes(); err == nil {
 		smp.CPU, s.lastCPU = cpu, cpu
@@ -120,12 +130,54 @@ func (s *Sampler) Tick() *snapshot.Snapshot {
 		s.log.Info("sensor is back", "sensor", s.sensor.Name())
 		s.up = true
 	}
+	// An interval that spans an outage or a counter reset says nothing
+	// about the machine's idle power.
+	smp.Disturbed = s.gap || s.counters.disturbed
+	s.gap, s.counters.disturbed = false, false
 	snap := s.attr.Observe(smp)
 	if snap == nil {
 		return nil
 	}
 	s.last = snap
 	return snap
+}
+
+// PollEvery returns how often the sensor's counters must be read between
+// ticks of the given step so that none can wrap twice unseen (half the
+// shortest time in which a zone could pass its range at its power bound),
+// or 0 when reading at each tick is enough. It is never below MinPoll.
+func (s *Sampler) PollEvery(step time.Duration) time.Duration {
+	every := s.counters.every
+	if every == 0 || every >= step {
+		return 0
+	}
+	if every < MinPoll {
+		if !s.slowWarned {
+			s.slowWarned = true
+			s.log.Warn("an energy counter can wrap faster than it can be read; energy may be lost",
+				"sensor", s.sensor.Name(), "needed_every", every, "reading_every", MinPoll)
+		}
+		return MinPoll
+	}
+	return every
+}
+
+// Poll reads the sensor's counters between ticks, only to see every wrap:
+// nothing is attributed and no snapshot is made. A failed read is left to
+// the next tick to report.
+func (s *Sampler) Poll() {
+	start := time.Now()
+	reading, err := s.read()
+	if err != nil {
+		s.log.Debug("counter poll failed", "sensor", s.sensor.Name(), "err", err)
+		return
+	}
+	s.counters.observe(s.now(), reading.Zones)
+	if took := time.Since(start); !s.slowWarned && s.counters.every > 0 && took > s.counters.every/2 {
+		s.slowWarned = true
+		s.log.Warn("the sensor cannot be read as often as its counters need; a counter may wrap twice unseen",
+			"sensor", s.sensor.Name(), "read_took", took, "needed_every", s.counters.every)
+	}
 }
 
 // read reads the sensor, within readTimeout when one is set.
@@ -158,6 +210,7 @@ func (s *Sampler) read() (sensor.Reading, error) {
 }
 
 func (s *Sampler) down(err error) *snapshot.Snapshot {
+	s.gap = true
 	if s.up {
 		s.log.Warn("sensor is down; figures are held at the last good reading until it recovers", "sensor", s.sensor.Name(), "err", err)
 		s.up = false
@@ -177,13 +230,35 @@ func (s *Sampler) down(err error) *snapshot.Snapshot {
 // Run ticks every step until ctx is done, and calls publish with each
 // snapshot (the first comes one step after the start). publish runs on the
 // sampler's goroutine; a slow publish delays the next read, never skips it.
+// Between ticks it polls the sensor's counters as often as PollEvery says,
+// so that none can wrap twice within a step.
 func (s *Sampler) Run(ctx context.Context, step time.Duration, publish func(*snapshot.Snapshot)) {
 	if snap := s.Tick(); snap != nil {
 		publish(snap)
 	}
 	t := time.NewTicker(step)
 	defer t.Stop()
+	var poll *time.Ticker
+	var pollC <-chan time.Time
+	every := time.Duration(0)
+	defer func() {
+		if poll != nil {
+			poll.Stop()
+		}
+	}()
 	for {
+		if want := s.PollEvery(step); want != every {
+			every = want
+			if poll != nil {
+				poll.Stop()
+				poll, pollC = nil, nil
+			}
+			if every > 0 {
+				poll = time.NewTicker(every)
+				pollC = poll.C
+				s.log.Info("reading energy counters between ticks so that none can wrap twice unseen", "every", every)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -191,6 +266,8 @@ func (s *Sampler) Run(ctx context.Context, step time.Duration, publish func(*sna
 			if snap := s.Tick(); snap != nil {
 				publish(snap)
 			}
+		case <-pollC:
+			s.Poll()
 		}
 	}
 }

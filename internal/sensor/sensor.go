@@ -47,8 +47,62 @@ type Zone struct {
 	Energy units.Energy
 	// MaxRange is the value at which Energy wraps to zero; 0 when unknown.
 	MaxRange units.Energy
+	// WrapRange, when not 0, is the energy over which the raw hardware
+	// counter behind an already unwrapped Energy wraps (a RAPL MSR's 2^32
+	// units, with MaxRange 0): the sensor must be read before that much
+	// energy has passed. 0 means MaxRange is the range that matters.
+	WrapRange units.Energy
+	// MaxPower is the most the zone can draw by its hardware limits
+	// (powercap's constraint files); 0 when unknown. See PowerBound.
+	MaxPower units.Power
 	// Source says whether the counter is measured or estimated.
 	Source Source
+}
+
+// Ceilings are the powers no zone of a kind draws, used where the hardware
+// gives no limit of its own: they bound how much a counter can advance in
+// a given time, which decides both how often counters are read (so that
+// none wraps twice unseen) and when a decrease is a reset rather than a
+// wrap (a wrap implying more than the ceiling is impossible). They are
+// set well above the largest parts sold in 2026 (a 500 W server CPU
+// package, 12-channel DDR5 memory, a 1 kW GPU).
+var ceilings = map[string]units.Power{
+	KindPackage: 1000 * units.Watt,
+	KindCore:    1000 * units.Watt,
+	KindUncore:  500 * units.Watt,
+	KindDRAM:    500 * units.Watt,
+	KindPsys:    5000 * units.Watt,
+	KindGPU:     2000 * units.Watt,
+}
+
+// DefaultCeiling is the ceiling of zones of a kind not in the table
+// (platform, a wall meter, an unknown powercap zone).
+const DefaultCeiling = 10000 * units.Watt
+
+// Ceiling returns the documented ceiling of zones of kind k.
+func Ceiling(k string) units.Power {
+	if c, ok := ceilings[k]; ok {
+		return c
+	}
+	return DefaultCeiling
+}
+
+// PowerBound is the most power z can draw: the ceiling of its kind, or
+// its MaxPower when the hardware says it may draw more. A zone's own
+// limits never lower the bound: they are writable (an operator can cap a
+// package below what it drew a moment ago), and a bound below the true
+// draw would take real energy for a reset and discard it.
+func (z Zone) PowerBound() units.Power {
+	return max(z.MaxPower, Ceiling(z.Kind))
+}
+
+// Span is the energy after which z's raw counter wraps: WrapRange when
+// set, else MaxRange; 0 when it does not wrap (or the range is unknown).
+func (z Zone) Span() units.Energy {
+	if z.WrapRange > 0 {
+		return z.WrapRange
+	}
+	return z.MaxRange
 }
 
 // Reading is one read of every zone of a sensor.

@@ -45,13 +45,21 @@ type Snapshot struct {
 	// IdlePolicy is "separate" or "shared".
 	IdlePolicy string
 	// Exited is the cumulative energy of processes that have exited since
-	// start: Σ Processes[].Total + Exited + Idle.Total = Host.Total.
+	// start: Σ Processes[].Total + Exited + Idle.Total + Unattributed.Total
+	// = Host.Total.
 	Exited units.Energy
-	// Unattributed is the active energy of intervals in which no process
-	// used any CPU time (it cannot be split by CPU share); it is part of
-	// the books like Exited:
+	// Unattributed is the active energy of busy CPU time that no process
+	// the agent can read holds (irq and softirq time, processes reaped by
+	// an ancestor it cannot read, PIDs outside its view), and all of it in
+	// intervals in which no process used any CPU time; it is part of the
+	// books like Exited:
 	// Σ Processes[].Delta + Unattributed.Delta + Idle.Delta = Host.Delta.
 	Unattributed Energy
+
+	// CPU is the busy CPU time of the interval and how much of it the
+	// processes read hold: active energy is priced per busy CPU-second,
+	// and the share no process holds is Unattributed.
+	CPU CPU
 
 	// Utilisation is the machine's busy CPU share over the interval, 0..1.
 	Utilisation float64
@@ -66,6 +74,27 @@ type Snapshot struct {
 	Groups []Group
 
 	Stats Stats
+}
+
+// CPU is the interval's CPU time, machine-wide and held by processes.
+type CPU struct {
+	// Busy is user + nice + system + irq + softirq from /proc/stat,
+	// summed over CPUs; Processes is Σ of the processes' CPU time (their
+	// own and their reaped children's).
+	Busy, Processes time.Duration
+	// Known is false when the busy time could not be read for the
+	// interval (or was zero): energy was then split by the processes'
+	// CPU time alone.
+	Known bool
+}
+
+// Coverage is the share of the busy CPU time that processes hold, 0..1;
+// ok is false when it is not known.
+func (c CPU) Coverage() (share float64, ok bool) {
+	if !c.Known || c.Busy <= 0 {
+		return 0, false
+	}
+	return min(float64(c.Processes)/float64(c.Busy), 1), true
 }
 
 // Energy is a figure for the interval and since start.
@@ -141,10 +170,10 @@ type Stats struct {
 }
 
 // TopN returns the first n processes (all when n <= 0 or n exceeds the
-// count) and everything else the books hold besides idle: the other
-// processes, the exited ones and the unattributed energy. So for every n,
-// Σ head + rest + Idle = Host, both for the interval and since start. The
-// head is a sub-slice of s.Processes: read only.
+// count) and everything else the books hold besides idle and
+// unattributed: the other processes and the exited ones. So for every n,
+// Σ head + rest + Idle + Unattributed = Host, both for the interval and
+// since start. The head is a sub-slice of s.Processes: read only.
 func (s *Snapshot) TopN(n int) (head []Process, rest Energy, restCount int) {
 	head = s.Processes
 	if n > 0 && n < len(s.Processes) {
@@ -155,8 +184,7 @@ func (s *Snapshot) TopN(n int) (head []Process, rest Energy, restCount int) {
 		rest.Total += p.Total
 		rest.Delta += p.Delta
 	}
-	rest.Total += s.Exited + s.Unattributed.Total
-	rest.Delta += s.Unattributed.Delta
+	rest.Total += s.Exited
 	if s.Interval > 0 {
 		rest.Power = units.PowerOf(rest.Delta, s.Interval)
 	}

@@ -156,7 +156,7 @@ func TestPrometheusContainers(t *testing.T) {
 			t.Errorf("containers hold %v J; host %v J, idle %v J", c, host, idle)
 		}
 		// The process books are those of a run without --containers.
-		parts := promSum(mfs, "wattlens_process_energy_joules_total") + promSum(mfs, "wattlens_other_energy_joules_total") + idle
+		parts := promSum(mfs, "wattlens_process_energy_joules_total") + promSum(mfs, "wattlens_other_energy_joules_total") + promSum(mfs, "wattlens_unattributed_energy_joules_total") + idle
 		if math.Abs(parts-host) > 1e-9*host+1e-6 {
 			t.Errorf("Σ process + other + idle = %.9f J, host %.9f J", parts, host)
 		}

@@ -27,7 +27,12 @@ type record struct {
 		EnergyJoules         float64 `json:"energy_joules"`
 		IntervalEnergyJoules float64 `json:"interval_energy_joules"`
 	} `json:"idle"`
-	Consumers []consumer `json:"consumers"`
+	Consumers   []consumer `json:"consumers"`
+	Attribution struct {
+		BusyCPUSeconds    float64  `json:"busy_cpu_seconds"`
+		ProcessCPUSeconds float64  `json:"process_cpu_seconds"`
+		Coverage          *float64 `json:"coverage"`
+	} `json:"attribution"`
 }
 
 type consumer struct {
@@ -123,11 +128,13 @@ func TestJSONAgainstFakeRAPL(t *testing.T) {
 		if i == 0 || cpu == 0 {
 			continue // the first line's processes have no cpu history in common with ours
 		}
+		// Each process is priced per busy CPU-second of the machine.
 		active := r.Host.IntervalEnergyJoules - r.Idle.IntervalEnergyJoules
+		busy := max(r.Attribution.BusyCPUSeconds, r.Attribution.ProcessCPUSeconds)
 		for _, c := range r.Consumers {
 			if _, ok := pids[c.PID]; ok && c.Kind == "process" {
 				burnerEnergy[c.PID] += c.IntervalEnergyJoules
-				burnerExpected[c.PID] += active * c.CPUSeconds / cpu
+				burnerExpected[c.PID] += active * c.CPUSeconds / busy
 				burnerCPU[c.PID] += c.CPUSeconds
 			}
 		}

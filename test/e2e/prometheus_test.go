@@ -358,7 +358,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		_, _, body := promGet(base+"/metrics", "")
 		mfs := promParse(t, body)
 		host := promSum(mfs, "wattlens_host_energy_joules_total")
-		parts := promSum(mfs, "wattlens_process_energy_joules_total") + promSum(mfs, "wattlens_other_energy_joules_total") + promSum(mfs, "wattlens_idle_energy_joules_total")
+		parts := promSum(mfs, "wattlens_process_energy_joules_total") + promSum(mfs, "wattlens_other_energy_joules_total") + promSum(mfs, "wattlens_unattributed_energy_joules_total") + promSum(mfs, "wattlens_idle_energy_joules_total")
 		if host <= 0 || math.Abs(parts-host) > 1e-9*host+1e-6 {
 			t.Errorf("Σ process + other + idle = %.9f J, host %.9f J", parts, host)
 		}

@@ -95,7 +95,8 @@ func TestSchemaFields(t *testing.T) {
 		}
 	}
 	has("top", m, "timestamp", "seq", "interval_seconds", "sensor", "sensor_up", "method",
-		"host", "idle", "zones", "consumers", "utilisation", "cpus", "processes", "skipped", "wraps", "resets")
+		"host", "idle", "zones", "consumers", "attribution", "utilisation", "cpus", "processes", "skipped", "wraps", "resets")
+	has("attribution", m["attribution"].(map[string]any), "busy_cpu_seconds", "process_cpu_seconds", "coverage")
 	if _, ok := m["sensor_error"]; ok {
 		t.Error("sensor_error present while the sensor is up")
 	}
@@ -109,16 +110,17 @@ func TestSchemaFields(t *testing.T) {
 	has("zone", zones[0].(map[string]any), "zone", "name", "id", "socket", "energy_joules",
 		"interval_energy_joules", "power_watts", "source")
 	cons := m["consumers"].([]any)
-	if len(cons) != 3 {
+	if len(cons) != 4 {
 		t.Fatalf("consumers: %v", cons)
 	}
 	procFields := []string{"kind", "pid", "start_time", "exe", "comm", "cmdline", "energy_joules",
 		"interval_energy_joules", "power_watts", "cpu_seconds", "cpu_seconds_total"}
 	has("process", cons[0].(map[string]any), procFields...)
 	has("vm", cons[1].(map[string]any), append(procFields, "vm")...)
-	has("other", cons[2].(map[string]any), "kind", "count", "energy_joules", "interval_energy_joules",
+	has("unattributed", cons[2].(map[string]any), "kind", "energy_joules", "interval_energy_joules", "power_watts")
+	has("other", cons[3].(map[string]any), "kind", "count", "energy_joules", "interval_energy_joules",
 		"power_watts", "cpu_seconds", "cpu_seconds_total")
-	for i, want := range []string{"process", "vm", "other"} {
+	for i, want := range []string{"process", "vm", "unattributed", "other"} {
 		if got := cons[i].(map[string]any)["kind"]; got != want {
 			t.Errorf("consumers[%d].kind = %v, want %s", i, got, want)
 		}
@@ -144,7 +146,7 @@ func TestConservation(t *testing.T) {
 			t.Run(fname+"/n="+strconv.Itoa(n), func(t *testing.T) {
 				opts := Options{MaxConsumers: n, Filter: f()}
 				r := checkConservation(t, encode(t, fixture(), opts))
-				listed := len(r.Consumers) - 1
+				listed := len(r.Consumers) - 2 // unattributed, other
 				if n > 0 && listed > n {
 					t.Errorf("%d processes listed, want at most %d", listed, n)
 				}
@@ -156,7 +158,7 @@ func TestConservation(t *testing.T) {
 					if listed != want {
 						t.Errorf("%d processes listed, want %d", listed, want)
 					}
-					if got := *r.Consumers[listed].Count; got != 5-want {
+					if got := *r.Consumers[listed+1].Count; got != 5-want {
 						t.Errorf("other.count = %d, want %d", got, 5-want)
 					}
 				}
@@ -172,13 +174,13 @@ func TestRegexListsOnlyMatches(t *testing.T) {
 	for _, c := range r.Consumers {
 		pids = append(pids, c.PID)
 	}
-	if diff := cmp.Diff([]int{300, 500, 0}, pids); diff != "" {
+	if diff := cmp.Diff([]int{300, 500, 0, 0}, pids); diff != "" { // then unattributed and other
 		t.Errorf("pids (-want +got):\n%s", diff)
 	}
 	if r.Matched == nil || *r.Matched != 2 {
 		t.Errorf("matched = %v, want 2", r.Matched)
 	}
-	if got := *r.Consumers[2].Count; got != 3 {
+	if got := *r.Consumers[3].Count; got != 3 {
 		t.Errorf("other.count = %d, want 3", got)
 	}
 }
@@ -269,7 +271,7 @@ func TestSensorDown(t *testing.T) {
 	// Down before the first good tick: an empty snapshot still encodes.
 	empty := &snapshot.Snapshot{Sensor: "powercap_rapl", Time: t0, SensorError: "no zone"}
 	r = checkConservation(t, encode(t, empty, Options{MaxConsumers: 10}))
-	if len(r.Consumers) != 1 || r.Zones == nil {
+	if len(r.Consumers) != 2 || r.Zones == nil { // unattributed and other
 		t.Errorf("empty snapshot: consumers %+v, zones %v", r.Consumers, r.Zones)
 	}
 }

@@ -14,6 +14,9 @@ const (
 	KindProcess = "process"
 	KindVM      = "vm"
 	KindOther   = "other"
+	// KindUnattributed is the active energy of busy CPU time no readable
+	// process holds (see snapshot.Snapshot.Unattributed).
+	KindUnattributed = "unattributed"
 )
 
 // Record is one line of the JSON output: the schema, documented in
@@ -41,6 +44,10 @@ type Record struct {
 	// Workloads is another cut of the same energy: containers, pods and
 	// services (workloads.go); only with Options.Containers.
 	Workloads []Workload `json:"workloads,omitzero"`
+
+	// Attribution says how much of the interval's busy CPU time the
+	// processes hold: the rest is the unattributed consumer's.
+	Attribution Attribution `json:"attribution"`
 
 	Utilisation float64 `json:"utilisation"`
 	CPUs        int     `json:"cpus"`
@@ -71,6 +78,15 @@ type Idle struct {
 	Policy               string  `json:"policy"`
 }
 
+// Attribution is the interval's CPU time: the machine's busy time (user +
+// nice + system + irq + softirq from /proc/stat) and the processes'.
+// Coverage is their ratio, at most 1; null when the busy time is unknown.
+type Attribution struct {
+	BusyCPUSeconds    float64  `json:"busy_cpu_seconds"`
+	ProcessCPUSeconds float64  `json:"process_cpu_seconds"`
+	Coverage          *float64 `json:"coverage"`
+}
+
 // Zone is one energy counter.
 type Zone struct {
 	Zone                 string  `json:"zone"` // kind: package, core, uncore, dram, psys, gpu
@@ -83,8 +99,10 @@ type Zone struct {
 	Source               string  `json:"source"`
 }
 
-// Consumer is one listed process (kind "process" or "vm"), or the sum of
-// everything else besides idle (kind "other", always the last entry).
+// Consumer is one listed process (kind "process" or "vm"), the energy no
+// readable process holds (kind "unattributed", always next to last), or
+// the sum of the other processes, listed or exited (kind "other", always
+// the last entry).
 type Consumer struct {
 	Kind string `json:"kind"`
 	PID  int    `json:"pid,omitempty"`
@@ -102,7 +120,7 @@ type Consumer struct {
 	Pod           string `json:"pod,omitempty"`
 	Namespace     string `json:"namespace,omitempty"`
 	// Count is, for "other", the number of running processes it sums
-	// (exited processes and unattributed energy come on top).
+	// (exited processes come on top).
 	Count *int `json:"count,omitempty"`
 
 	EnergyJoules         float64 `json:"energy_joules"`
@@ -208,6 +226,15 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 			c.CPUSeconds = p.CPUDelta.Seconds()
 		}
 		r.Consumers = append(r.Consumers, c)
+	}
+	un := Consumer{Kind: KindUnattributed}
+	un.EnergyJoules, un.IntervalEnergyJoules, un.PowerWatts = figures(s.Unattributed, up)
+	r.Consumers = append(r.Consumers, un)
+	if up {
+		r.Attribution = Attribution{BusyCPUSeconds: s.CPU.Busy.Seconds(), ProcessCPUSeconds: s.CPU.Processes.Seconds()}
+		if c, ok := s.CPU.Coverage(); ok {
+			r.Attribution.Coverage = &c
+		}
 	}
 	count := sel.RestCount
 	other := Consumer{Kind: KindOther, Count: &count, CPUSecondsTotal: sel.RestCPUTotal.Seconds()}

@@ -219,7 +219,7 @@ func (b *books) processes(s *snapshot.Snapshot, head []snapshot.Process, rest sn
 	}
 	other := rest
 	other.Total = 0
-	if booked := s.Idle.Total + sum; s.Host.Total > booked {
+	if booked := s.Idle.Total + s.Unattributed.Total + sum; s.Host.Total > booked {
 		other.Total = s.Host.Total - booked
 	}
 	return series, other

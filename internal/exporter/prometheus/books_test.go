@@ -169,13 +169,13 @@ func checkBooks(t *testing.T, topN int, seed uint64) {
 		// As a scraper sees it, in joules.
 		mfs := gather(t, c)
 		host := sumFamily(mfs, "wattlens_host_energy_joules_total")
-		parts := sumFamily(mfs, "wattlens_process_energy_joules_total") + sumFamily(mfs, "wattlens_other_energy_joules_total") + sumFamily(mfs, "wattlens_idle_energy_joules_total")
+		parts := sumFamily(mfs, "wattlens_process_energy_joules_total") + sumFamily(mfs, "wattlens_other_energy_joules_total") + sumFamily(mfs, "wattlens_unattributed_energy_joules_total") + sumFamily(mfs, "wattlens_idle_energy_joules_total")
 		if math.Abs(parts-host) > 1e-9*host+1e-6 {
 			t.Fatalf("tick %d: Σ process + other + idle = %.9f J, host %.9f J", tick, parts, host)
 		}
 		// Power: the same split over the interval, to rounding.
 		hostP := sumFamily(mfs, "wattlens_host_power_watts")
-		partsP := sumFamily(mfs, "wattlens_process_power_watts") + sumFamily(mfs, "wattlens_other_power_watts") + sumFamily(mfs, "wattlens_idle_power_watts")
+		partsP := sumFamily(mfs, "wattlens_process_power_watts") + sumFamily(mfs, "wattlens_other_power_watts") + sumFamily(mfs, "wattlens_unattributed_power_watts") + sumFamily(mfs, "wattlens_idle_power_watts")
 		if math.Abs(partsP-hostP) > float64(len(v.procs)+3)*1e-6 {
 			t.Fatalf("tick %d: Σ process + other + idle power = %.6f W, host %.6f W", tick, partsP, hostP)
 		}
@@ -292,7 +292,7 @@ func TestCardinalityBounded(t *testing.T) {
 		for _, m := range mfs["wattlens_process_energy_joules_total"].GetMetric() {
 			sum += m.GetCounter().GetValue()
 		}
-		parts := sum + sumFamily(mfs, "wattlens_other_energy_joules_total") + sumFamily(mfs, "wattlens_idle_energy_joules_total")
+		parts := sum + sumFamily(mfs, "wattlens_other_energy_joules_total") + sumFamily(mfs, "wattlens_unattributed_energy_joules_total") + sumFamily(mfs, "wattlens_idle_energy_joules_total")
 		if host := sumFamily(mfs, "wattlens_host_energy_joules_total"); math.Abs(parts-host) > 1e-9*host {
 			t.Errorf("top %d: parts %v != host %v", tc.topN, parts, host)
 		}

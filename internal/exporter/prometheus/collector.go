@@ -216,9 +216,11 @@ func (c *Collector) collectNative(e *emitter, v *view) {
 	}
 	e.energy(idleEnergy, s.Idle.Total, src)
 	e.energy(otherEnergy, v.other.Total, src)
+	e.energy(unattributedEnergy, s.Unattributed.Total, src)
 	if up {
 		e.power(idlePower, s.Idle.Power, src)
 		e.power(otherPower, v.other.Power, src)
+		e.power(unattributedPower, s.Unattributed.Power, src)
 	}
 	for _, m := range v.vms {
 		e.energy(vmEnergy, m.energy, m.vm, src)
@@ -228,6 +230,9 @@ func (c *Collector) collectNative(e *emitter, v *view) {
 	}
 	if up {
 		e.emit(cpuUtilisation, s.Utilisation)
+		if c, ok := s.CPU.Coverage(); ok {
+			e.emit(attributionCoverage, c)
+		}
 	}
 	if c.opts.Containers {
 		collectGroups(e, v.containers, containerEnergy, containerPower, up)

@@ -21,6 +21,7 @@ var nativeNames = []string{
 	"wattlens_process_energy_joules_total", "wattlens_process_power_watts",
 	"wattlens_idle_energy_joules_total", "wattlens_idle_power_watts",
 	"wattlens_other_energy_joules_total", "wattlens_other_power_watts",
+	"wattlens_unattributed_energy_joules_total", "wattlens_unattributed_power_watts", "wattlens_attribution_coverage_ratio",
 	"wattlens_vm_energy_joules_total", "wattlens_vm_power_watts",
 	"wattlens_cpu_utilisation_ratio", "wattlens_sensor_up",
 	"wattlens_tick_duration_seconds", "wattlens_last_tick_timestamp_seconds",
@@ -29,6 +30,9 @@ var nativeNames = []string{
 }
 
 const nativeWant = `
+# HELP wattlens_attribution_coverage_ratio Share of the last step's busy CPU time (user + nice + system + irq + softirq in /proc/stat) that the processes the agent reads hold, 0 to 1; the rest is priced into wattlens_unattributed_energy_joules_total. Absent while the sensor is down or the busy time is unknown.
+# TYPE wattlens_attribution_coverage_ratio gauge
+wattlens_attribution_coverage_ratio 0.9
 # HELP wattlens_energy_resets_total Energy counters seen going back without a known range (a reset: counted as no energy) since the agent started.
 # TYPE wattlens_energy_resets_total counter
 wattlens_energy_resets_total 0
@@ -56,13 +60,13 @@ wattlens_idle_power_watts{source="measured"} 2.5
 # HELP wattlens_last_tick_timestamp_seconds Unix time at the end of the interval the figures cover.
 # TYPE wattlens_last_tick_timestamp_seconds gauge
 wattlens_last_tick_timestamp_seconds 1.795608e+09
-# HELP wattlens_other_energy_joules_total Host energy neither booked to idle nor to an exposed process series: processes outside the top N, processes that have exited, energy of processes whose series ended, and active energy no process could take (no CPU time used). Monotonic; sum(process) + other + idle = host at every scrape.
+# HELP wattlens_other_energy_joules_total Host energy booked to processes without an exposed series: processes outside the top N, processes that have exited, and energy of processes whose series ended. Monotonic; sum(process) + other + unattributed + idle = host at every scrape.
 # TYPE wattlens_other_energy_joules_total counter
-wattlens_other_energy_joules_total{source="measured"} 25
-# HELP wattlens_other_power_watts Average power over the last step of what wattlens_other_energy_joules_total counts; sum(process power) + other + idle = host power. Absent while the sensor is down.
+wattlens_other_energy_joules_total{source="measured"} 22
+# HELP wattlens_other_power_watts Average power over the last step of what wattlens_other_energy_joules_total counts; sum(process power) + other + unattributed + idle = host power. Absent while the sensor is down.
 # TYPE wattlens_other_power_watts gauge
-wattlens_other_power_watts{source="measured"} 1.5
-# HELP wattlens_process_energy_joules_total Host energy attributed to one process (by CPU share) while it is among the top N by energy over the last step (--process.top; a process enters in a step in which it drew energy). A process that leaves the top N has its series end and its energy booked to wattlens_other_energy_joules_total; if it comes back, its series restarts from the energy since its return. At every scrape: sum(process) + other + idle = host.
+wattlens_other_power_watts{source="measured"} 1
+# HELP wattlens_process_energy_joules_total Host energy attributed to one process (by CPU share) while it is among the top N by energy over the last step (--process.top; a process enters in a step in which it drew energy). A process that leaves the top N has its series end and its energy booked to wattlens_other_energy_joules_total; if it comes back, its series restarts from the energy since its return. At every scrape: sum(process) + other + unattributed + idle = host.
 # TYPE wattlens_process_energy_joules_total counter
 wattlens_process_energy_joules_total{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",exe="/usr/bin/qemu-system-x86_64",pid="200",source="measured"} 20
 wattlens_process_energy_joules_total{cmdline="stress-ng --cpu 2",comm="stress-ng",exe="/usr/bin/stress-ng",pid="100",source="measured"} 30
@@ -81,13 +85,19 @@ wattlens_processes_exposed 2
 wattlens_processes_skipped 1
 # HELP wattlens_scrape_series Series this collection produced, not counting the two wattlens_scrape_* series.
 # TYPE wattlens_scrape_series gauge
-wattlens_scrape_series 29
+wattlens_scrape_series 32
 # HELP wattlens_sensor_up 1 when the last read of the sensor succeeded, 0 when it failed: the energy counters are then held at the last good reading (the next good read books the whole gap).
 # TYPE wattlens_sensor_up gauge
 wattlens_sensor_up{sensor="powercap_rapl"} 1
 # HELP wattlens_tick_duration_seconds Time the last tick spent reading the sensor and procfs.
 # TYPE wattlens_tick_duration_seconds gauge
 wattlens_tick_duration_seconds 0.003
+# HELP wattlens_unattributed_energy_joules_total Active host energy of busy CPU time that no process the agent can read holds (irq and softirq time, processes reaped by an ancestor it cannot read, PIDs outside its view), and all active energy of steps in which no process used CPU time. Never given to visible processes. Monotonic.
+# TYPE wattlens_unattributed_energy_joules_total counter
+wattlens_unattributed_energy_joules_total{source="measured"} 3
+# HELP wattlens_unattributed_power_watts Average power over the last step of what wattlens_unattributed_energy_joules_total counts. Absent while the sensor is down.
+# TYPE wattlens_unattributed_power_watts gauge
+wattlens_unattributed_power_watts{source="measured"} 0.5
 # HELP wattlens_vm_energy_joules_total Host energy attributed to one virtual machine (its qemu/KVM processes, whether or not in the top N) since the agent started; monotonic across restarts of the VM's process.
 # TYPE wattlens_vm_energy_joules_total counter
 wattlens_vm_energy_joules_total{source="measured",vm="web"} 20
@@ -275,7 +285,7 @@ func TestSensorDownHoldsCounters(t *testing.T) {
 		t.Errorf("wattlens_sensor_up = %v, want 0", v)
 	}
 	for _, n := range []string{"wattlens_host_energy_joules_total", "wattlens_other_energy_joules_total", "wattlens_idle_energy_joules_total"} {
-		want := map[string]float64{"wattlens_host_energy_joules_total": 100, "wattlens_other_energy_joules_total": 25, "wattlens_idle_energy_joules_total": 25}[n]
+		want := map[string]float64{"wattlens_host_energy_joules_total": 100, "wattlens_other_energy_joules_total": 22, "wattlens_idle_energy_joules_total": 25}[n]
 		if mf := mfs[n]; mf == nil || mf.GetMetric()[0].GetCounter().GetValue() != want {
 			t.Errorf("%s not held at %v while down: %v", n, want, mf)
 		}

@@ -35,9 +35,12 @@ const (
 	idlePower
 	otherEnergy
 	otherPower
+	unattributedEnergy
+	unattributedPower
 	vmEnergy
 	vmPower
 	cpuUtilisation
+	attributionCoverage
 
 	containerEnergy
 	containerPower
@@ -130,7 +133,7 @@ func families() [numMetrics]family {
 			"Average power of one zone over the last step. Absent while the sensor is down.",
 			labelsZone, SetNative},
 		processEnergy: {"wattlens_process_energy_joules_total", prom.CounterValue,
-			"Host energy attributed to one process (by CPU share) while it is among the top N by energy over the last step (--process.top; a process enters in a step in which it drew energy). A process that leaves the top N has its series end and its energy booked to wattlens_other_energy_joules_total; if it comes back, its series restarts from the energy since its return. At every scrape: sum(process) + other + idle = host.",
+			"Host energy attributed to one process (by CPU share) while it is among the top N by energy over the last step (--process.top; a process enters in a step in which it drew energy). A process that leaves the top N has its series end and its energy booked to wattlens_other_energy_joules_total; if it comes back, its series restarts from the energy since its return. At every scrape: sum(process) + other + unattributed + idle = host.",
 			labelsProcess, SetNative},
 		processPower: {"wattlens_process_power_watts", prom.GaugeValue,
 			"Average power attributed to one exposed process over the last step. Absent while the sensor is down.",
@@ -142,10 +145,16 @@ func families() [numMetrics]family {
 			"Average power booked to the idle pseudo-consumer over the last step. Absent while the sensor is down.",
 			labelsSource, SetNative},
 		otherEnergy: {"wattlens_other_energy_joules_total", prom.CounterValue,
-			"Host energy neither booked to idle nor to an exposed process series: processes outside the top N, processes that have exited, energy of processes whose series ended, and active energy no process could take (no CPU time used). Monotonic; sum(process) + other + idle = host at every scrape.",
+			"Host energy booked to processes without an exposed series: processes outside the top N, processes that have exited, and energy of processes whose series ended. Monotonic; sum(process) + other + unattributed + idle = host at every scrape.",
 			labelsSource, SetNative},
 		otherPower: {"wattlens_other_power_watts", prom.GaugeValue,
-			"Average power over the last step of what wattlens_other_energy_joules_total counts; sum(process power) + other + idle = host power. Absent while the sensor is down.",
+			"Average power over the last step of what wattlens_other_energy_joules_total counts; sum(process power) + other + unattributed + idle = host power. Absent while the sensor is down.",
+			labelsSource, SetNative},
+		unattributedEnergy: {"wattlens_unattributed_energy_joules_total", prom.CounterValue,
+			"Active host energy of busy CPU time that no process the agent can read holds (irq and softirq time, processes reaped by an ancestor it cannot read, PIDs outside its view), and all active energy of steps in which no process used CPU time. Never given to visible processes. Monotonic.",
+			labelsSource, SetNative},
+		unattributedPower: {"wattlens_unattributed_power_watts", prom.GaugeValue,
+			"Average power over the last step of what wattlens_unattributed_energy_joules_total counts. Absent while the sensor is down.",
 			labelsSource, SetNative},
 		vmEnergy: {"wattlens_vm_energy_joules_total", prom.CounterValue,
 			"Host energy attributed to one virtual machine (its qemu/KVM processes, whether or not in the top N) since the agent started; monotonic across restarts of the VM's process.",
@@ -155,6 +164,9 @@ func families() [numMetrics]family {
 			labelsVM, SetNative},
 		cpuUtilisation: {"wattlens_cpu_utilisation_ratio", prom.GaugeValue,
 			"Busy share of all CPUs over the last step, 0 to 1.",
+			nil, SetNative},
+		attributionCoverage: {"wattlens_attribution_coverage_ratio", prom.GaugeValue,
+			"Share of the last step's busy CPU time (user + nice + system + irq + softirq in /proc/stat) that the processes the agent reads hold, 0 to 1; the rest is priced into wattlens_unattributed_energy_joules_total. Absent while the sensor is down or the busy time is unknown.",
 			nil, SetNative},
 
 		containerEnergy: {"wattlens_container_energy_joules_total", prom.CounterValue,

@@ -47,6 +47,7 @@ func fixedSnapshot() *snapshot.Snapshot {
 			Total: 3 * units.Joule, Delta: 1 * units.Joule, Power: 500 * units.Milliwatt, Source: sensor.Measured,
 		},
 		Utilisation: 0.5,
+		CPU:         snapshot.CPU{Busy: 4 * time.Second, Processes: 3600 * time.Millisecond, Known: true},
 		CPUs:        4,
 		Zones: []snapshot.Zone{
 			{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: e(90, 18)},

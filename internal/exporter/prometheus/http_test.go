@@ -178,7 +178,7 @@ func scrapeAndCheck(url, accept string) string {
 	}
 	sums := sampleSums(string(body))
 	host := sums["wattlens_host_energy_joules_total"]
-	parts := sums["wattlens_process_energy_joules_total"] + sums["wattlens_other_energy_joules_total"] + sums["wattlens_idle_energy_joules_total"]
+	parts := sums["wattlens_process_energy_joules_total"] + sums["wattlens_other_energy_joules_total"] + sums["wattlens_unattributed_energy_joules_total"] + sums["wattlens_idle_energy_joules_total"]
 	if host == 0 || math.Abs(parts-host) > 1e-9*host {
 		return fmt.Sprintf("inconsistent scrape: parts %v, host %v", parts, host)
 	}

@@ -118,6 +118,9 @@ func render(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int) {
 	if s.Stats.Skipped > 0 {
 		fmt.Fprintf(b, ", %d skipped", s.Stats.Skipped)
 	}
+	if c, ok := s.CPU.Coverage(); ok {
+		fmt.Fprintf(b, ", holding %.0f %% of the busy time", 100*c)
+	}
 	b.WriteString("\n\n")
 	consumers(b, s, opts, width)
 	if opts.Containers {
@@ -232,6 +235,7 @@ func consumers(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int) {
 		}
 		add(containerCell(m.Workload, opts.Names), formatPower(p.Power), strconv.Itoa(p.PID), kind, exe, Sanitize(m.Cmdline))
 	}
+	add("", formatPower(s.Unattributed.Power), "-", "unattributed", "", "busy CPU time no readable process holds")
 	add("", formatPower(sel.Rest.Power), "-", "others", "", restText(sel))
 	t.write(b, "", width)
 }
@@ -239,11 +243,11 @@ func consumers(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int) {
 func restText(sel exporter.Selection) string {
 	switch sel.RestCount {
 	case 0:
-		return "exited processes, unattributed energy"
+		return "exited processes"
 	case 1:
-		return "1 more process, exited ones, unattributed energy"
+		return "1 more process, exited ones"
 	}
-	return fmt.Sprintf("%d more processes, exited ones, unattributed energy", sel.RestCount)
+	return fmt.Sprintf("%d more processes, exited ones", sel.RestCount)
 }
 
 func orUnknown(s string) string {

@@ -200,7 +200,10 @@ func (s *msrSensor) Read() (sensor.Reading, error) {
 			Socket: d.socket,
 			Name:   d.name,
 			Energy: d.unit.microjoules(d.total),
-			Source: sensor.Measured,
+			// The register wraps every 2^32 units: the sampler reads
+			// often enough that it cannot wrap twice between reads.
+			WrapRange: d.unit.microjoules(counterRange),
+			Source:    sensor.Measured,
 		})
 	}
 	return sensor.Reading{Zones: zones}, nil

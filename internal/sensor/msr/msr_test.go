@@ -62,10 +62,10 @@ func TestDiscoveryIntelClient(t *testing.T) {
 
 	s := mustSensor(t, f, cpuID{vendor: "GenuineIntel", family: 6, model: 0x8C}, map[int]int{0: 0})
 	want := []sensor.Zone{
-		{ID: "msr:package-0", Kind: sensor.KindPackage, Socket: 0, Name: "package-0", Energy: uj(1000, 14), Source: sensor.Measured},
-		{ID: "msr:core-0", Kind: sensor.KindCore, Socket: 0, Name: "core", Energy: uj(600, 14), Source: sensor.Measured},
-		{ID: "msr:uncore-0", Kind: sensor.KindUncore, Socket: 0, Name: "uncore", Energy: uj(50, 14), Source: sensor.Measured},
-		{ID: "msr:psys", Kind: sensor.KindPsys, Socket: -1, Name: "psys", Energy: uj(5000, 14), Source: sensor.Measured},
+		{ID: "msr:package-0", Kind: sensor.KindPackage, Socket: 0, Name: "package-0", Energy: uj(1000, 14), WrapRange: uj(1<<32, 14), Source: sensor.Measured},
+		{ID: "msr:core-0", Kind: sensor.KindCore, Socket: 0, Name: "core", Energy: uj(600, 14), WrapRange: uj(1<<32, 14), Source: sensor.Measured},
+		{ID: "msr:uncore-0", Kind: sensor.KindUncore, Socket: 0, Name: "uncore", Energy: uj(50, 14), WrapRange: uj(1<<32, 14), Source: sensor.Measured},
+		{ID: "msr:psys", Kind: sensor.KindPsys, Socket: -1, Name: "psys", Energy: uj(5000, 14), WrapRange: uj(1<<32, 14), Source: sensor.Measured},
 	}
 	if diff := cmp.Diff(want, mustRead(t, s)); diff != "" {
 		t.Errorf("zones (-want +got):\n%s", diff)

@@ -118,7 +118,8 @@ func (w *walker) visit(path, id string) error {
 	w.zones = append(w.zones, zone{
 		tmpl: sensor.Zone{
 			ID: id, Kind: kind, Socket: socket, Name: name,
-			MaxRange: units.Energy(max), Source: sensor.Measured,
+			MaxRange: units.Energy(max), MaxPower: w.readMaxPower(dir),
+			Source: sensor.Measured,
 		},
 		dir:        dir,
 		energyPath: energyPath,
@@ -155,6 +156,41 @@ func (w *walker) readMaxRange(dir string) (uint64, error) {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
 	return max, nil
+}
+
+// maxConstraints is how many constraint_N files are looked at: RAPL zones
+// have at most three (long term, short term, peak power).
+const maxConstraints = 4
+
+// powerMargin multiplies a zone's largest power limit into the most it can
+// draw: a limit is an average over a time window, which the zone may
+// exceed for shorter times (PL2 over PL1, turbo bursts).
+const powerMargin = 2
+
+// readMaxPower returns the most the zone can draw, from its constraints
+// (constraint_N_max_power_uw and constraint_N_power_limit_uw, in µW; see
+// the kernel's Documentation/power/powercap/powercap.rst): powerMargin ×
+// the largest of them, or 0 when the zone has none that can be read (the
+// kind's ceiling then applies, sensor.Ceiling). Unreadable or malformed
+// constraint files are skipped: they only tighten a bound.
+func (w *walker) readMaxPower(dir string) units.Power {
+	var most uint64
+	for i := range maxConstraints {
+		for _, f := range [...]string{"max_power_uw", "power_limit_uw"} {
+			path := filepath.Join(dir, fmt.Sprintf("constraint_%d_%s", i, f))
+			n, err := w.s.readFile(path, w.buf[:])
+			if err != nil {
+				continue
+			}
+			if v, err := parseMicrojoules(w.buf[:n]); err == nil {
+				most = max(most, v)
+			}
+		}
+	}
+	if most == 0 || most > uint64(sensor.DefaultCeiling) {
+		return 0
+	}
+	return units.Power(most * powerMargin)
 }
 
 // kindOf maps a zone name to its kind and, for a package, its socket:

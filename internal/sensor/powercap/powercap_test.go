@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/powercap/powercaptest"
@@ -139,7 +140,8 @@ func TestZonesOfEachLayout(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if diff := cmp.Diff(tt.want, read(t, s)); diff != "" {
+				// MaxPower has a test of its own (TestMaxPowerFromConstraints).
+				if diff := cmp.Diff(tt.want, read(t, s), cmpopts.IgnoreFields(sensor.Zone{}, "MaxPower")); diff != "" {
 					t.Errorf("Read zones (-want +got):\n%s", diff)
 				}
 				checkInfos(t, s, tt.want)
@@ -338,5 +340,47 @@ func setEnergy(t *testing.T, root, id string, uj uint64) {
 	t.Helper()
 	if err := powercaptest.SetEnergy(root, id, uj); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMaxPowerFromConstraints: a zone's most power is twice its largest
+// power limit; no readable constraint leaves it unknown.
+func TestMaxPowerFromConstraints(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  units.Power
+	}{
+		{"long and short term", map[string]string{"constraint_0_power_limit_uw": "15000000\n", "constraint_1_power_limit_uw": "25000000\n", "constraint_0_max_power_uw": "15000000\n"}, 50 * units.Watt},
+		{"max power above the limits", map[string]string{"constraint_0_power_limit_uw": "200000000\n", "constraint_2_max_power_uw": "350000000\n"}, 700 * units.Watt},
+		{"none", nil, 0},
+		{"malformed ones skipped", map[string]string{"constraint_0_power_limit_uw": "lots\n", "constraint_1_power_limit_uw": "10000000\n"}, 20 * units.Watt},
+		{"zeros", map[string]string{"constraint_0_power_limit_uw": "0\n"}, 0},
+		{"absurd limit ignored", map[string]string{"constraint_0_power_limit_uw": "99999999999999\n"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "intel-rapl:0")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			files := map[string]string{"name": "package-0\n", "energy_uj": "5\n", "max_energy_range_uj": "262143328850\n"}
+			for k, v := range tt.files {
+				files[k] = v
+			}
+			for k, v := range files {
+				if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, err := NewAt(filepath.Dir(dir), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			z := read(t, s)
+			if len(z) != 1 || z[0].MaxPower != tt.want {
+				t.Fatalf("zones %+v, want one with MaxPower %v", z, tt.want)
+			}
+		})
 	}
 }

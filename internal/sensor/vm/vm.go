@@ -242,7 +242,7 @@ func (s *Sensor) read() (sensor.Reading, error) {
 		}
 		return sensor.Reading{Zones: []sensor.Zone{{
 			ID: EpochZoneID(ZoneID, s.epoch), Kind: sensor.KindPackage, Socket: 0, Name: zoneName,
-			Energy: units.Energy(e), MaxRange: units.Energy(m.MaxRangeUJ),
+			Energy: units.Energy(e), MaxRange: units.Energy(m.MaxRangeUJ), MaxPower: shareMaxPower,
 		}}}, nil
 	}
 	// No counter in the heartbeat: the zone's files.
@@ -259,9 +259,16 @@ func (s *Sensor) read() (sensor.Reading, error) {
 	}
 	for i := range r.Zones {
 		r.Zones[i].ID = EpochZoneID(r.Zones[i].ID, s.epoch)
+		r.Zones[i].MaxPower = shareMaxPower
 	}
 	return r, nil
 }
+
+// shareMaxPower bounds the power of a VM's share: no more than its host
+// draws, and no host draws more than sensor.DefaultCeiling. A share's
+// counter moves in steps of the host's interval, so the bound of its kind
+// (a package) is not a bound for it.
+const shareMaxPower = sensor.DefaultCeiling
 
 // IdlePower implements sensor.IdleModeller: zero, because the host booked
 // its idle power itself and what it writes for this VM is all the VM's.

@@ -147,7 +147,7 @@ func TestReadsWhatTheHostWrote(t *testing.T) {
 	}
 	want := []sensor.Zone{{
 		ID: EpochZoneID("intel-rapl:0", h.meta().CounterEpoch), Kind: sensor.KindPackage, Socket: 0, Name: "package-0",
-		Energy: 0, MaxRange: 30 * units.Joule, Source: sensor.Measured,
+		Energy: 0, MaxRange: 30 * units.Joule, MaxPower: shareMaxPower, Source: sensor.Measured,
 	}}
 	if diff := cmp.Diff(want, r.Zones); diff != "" {
 		t.Fatalf("first reading (-want +got):\n%s", diff)
