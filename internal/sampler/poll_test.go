@@ -8,6 +8,8 @@ import (
 
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/sensor/powercap"
+	"github.com/wattlens/wattlens/internal/sensor/powercap/powercaptest"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -145,5 +147,25 @@ func TestWrapStillAWrap(t *testing.T) {
 	snap := s.Tick()
 	if snap.Host.Delta != 20_000_000 || snap.Stats.Wraps != 1 || snap.Stats.Resets != 0 {
 		t.Errorf("delta %d wraps %d resets %d; want 20 J, 1, 0", snap.Host.Delta, snap.Stats.Wraps, snap.Stats.Resets)
+	}
+}
+
+// BenchmarkPoll is what one extra counter read costs: the powercap sensor
+// reading the five zones of a two-socket server fixture and the tracker
+// unwrapping them (no procfs, no attribution).
+func BenchmarkPoll(b *testing.B) {
+	root := b.TempDir()
+	if err := powercaptest.Build(root, powercaptest.IntelServer2S()); err != nil {
+		b.Fatal(err)
+	}
+	sen, err := powercap.NewAt(powercaptest.PowercapDir(root), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(sen, &fakeProcs{}, attribution.New(attribution.Options{}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.Poll()
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Poll()
 	}
 }
