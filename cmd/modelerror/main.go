@@ -7,7 +7,7 @@
 //	go run ./cmd/modelerror -fit                           # print fitted coefficients
 //
 // The data and the provenance of every row are in
-// internal/model/testdata/specpower (see its README.md).
+// internal/model/testdata (see its README.md).
 package main
 
 import (
@@ -22,7 +22,7 @@ import (
 )
 
 func main() {
-	dir := flag.String("data", "internal/model/testdata/specpower", "directory holding results.csv and curves.csv")
+	dir := flag.String("data", "internal/model/testdata", "directory holding specpower/results.csv, specpower/curves.csv and tdp/quattor.csv")
 	out := flag.String("out", "", "write the Markdown report to this file instead of standard output")
 	fit := flag.Bool("fit", false, "print the coefficients fitted on all the data as Go, for DefaultParams")
 	flag.Parse()
@@ -33,15 +33,19 @@ func main() {
 }
 
 func run(dir, out string, fit bool) error {
-	results, err := load(filepath.Join(dir, "results.csv"), model.ReadResults)
+	results, err := load(filepath.Join(dir, "specpower", "results.csv"), model.ReadResults)
 	if err != nil {
 		return err
 	}
-	curves, err := load(filepath.Join(dir, "curves.csv"), model.ReadCurves)
+	curves, err := load(filepath.Join(dir, "specpower", "curves.csv"), model.ReadCurves)
 	if err != nil {
 		return err
 	}
-	rep := model.Evaluate(results, curves, model.DefaultParams())
+	specs, err := load(filepath.Join(dir, "tdp", "quattor.csv"), model.ReadTDPSpecs)
+	if err != nil {
+		return err
+	}
+	rep := model.Evaluate(results, curves, specs, model.DefaultParams())
 	if fit {
 		fmt.Println(rep.Params.GoString())
 		return nil
@@ -53,7 +57,7 @@ func run(dir, out string, fit bool) error {
 	return os.WriteFile(out, []byte(rep.Markdown()), 0o644)
 }
 
-func load(path string, read func(io.Reader) ([]model.Sample, error)) ([]model.Sample, error) {
+func load[T any](path string, read func(io.Reader) ([]T, error)) ([]T, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

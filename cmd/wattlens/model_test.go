@@ -41,6 +41,33 @@ func TestModelCommand(t *testing.T) {
 	}
 }
 
+// The issue's case: an E5345 server that drew 334-357 W at full load
+// (SPECpower, Supermicro 6025B-TR+) got 73 W from a thread-scaled fallback.
+func TestModelCommandUnknownCPU(t *testing.T) {
+	code, out, stderr := runWattlens(t, "model", "--cpu", "Intel Xeon processor E5345", "--sockets", "2", "--threads", "8", "--memory-gb", "8", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var c struct {
+		Wall []float64 `json:"wall_watts"`
+	}
+	if err := json.Unmarshal([]byte(out), &c); err != nil || len(c.Wall) != 11 {
+		t.Fatalf("bad json %q: %v", out, err)
+	}
+	if full := c.Wall[10]; full < 334*0.7 || full > 357*1.3 {
+		t.Errorf("full load %.1f W; published 334-357 W, want within 30 %%", full)
+	}
+	code, out, _ = runWattlens(t, "model", "--cpu", "Intel Xeon processor E5345", "--sockets", "2", "--cores", "8", "--memory-gb", "8")
+	for _, want := range []string{"CPU not in table", "fallback TDP", "4 cores/socket (cores)"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, method line lacks %q:\n%s", code, want, out)
+		}
+	}
+	if code, _, stderr = runWattlens(t, "model", "--cpu", "x", "--cores", "-1"); code != 2 || !strings.Contains(stderr, "--cores") {
+		t.Errorf("bad --cores: exit %d, %q", code, stderr)
+	}
+}
+
 func TestCalibrateCommand(t *testing.T) {
 	sys := fakeRAPL(t) // 50 W flat
 	code, out, stderr := runWattlens(t, "--path.sysfs", sys, "-s", "powercap_rapl", "calibrate", "--duration", "1.2", "--step", "0.3")

@@ -12,9 +12,15 @@ const (
 // Platform classes: the board, fans and power supply around the CPU. Entry
 // machines (Xeon E/E3, desktop and laptop parts) have a much smaller board
 // than two-socket servers, so they get their own fitted constants.
+// Machines of 2006–2011 (Core 2, Nehalem/Westmere, Opteron) carry
+// fully-buffered or registered DDR2/DDR3 DIMMs of 1–4 GB that draw several
+// watts each, chipsets with their own memory controllers, and less
+// efficient supplies: their board is fitted apart.
 const (
-	ClassServer = "server"
-	ClassEntry  = "entry"
+	ClassServer    = "server"
+	ClassEntry     = "entry"
+	ClassServerOld = "server-2006"
+	ClassEntryOld  = "entry-2006"
 )
 
 // Arch is a CPU micro-architecture and the coefficient groups it belongs to.
@@ -38,6 +44,13 @@ type Arch struct {
 // archs lists every micro-architecture the table knows. Generic rows at the
 // end are used when only the vendor is known.
 var archs = []Arch{
+	{"core2", "Core 2 / NetBurst Xeon 5000/7000 (2006–2008)", VendorIntel, "intel-core2", "intel-server", ClassServerOld, ""},
+	{"core2-up", "Core 2 uniprocessor Xeon 3000, Pentium D", VendorIntel, "intel-core2", "entry", ClassEntryOld, ""},
+	{"nehalem", "Nehalem/Westmere Xeon 5500/5600/7500/E7 (2009–2011)", VendorIntel, "intel-nehalem", "intel-server", ClassServerOld, ""},
+	{"nehalem-up", "Nehalem/Westmere uniprocessor Xeon 3400, Core i 1st gen", VendorIntel, "intel-nehalem", "entry", ClassEntryOld, ""},
+	{"sandybridge-ep", "Sandy/Ivy Bridge-EP Xeon E5/E7 v1-v2 (2012–2013)", VendorIntel, "intel-snb", "intel-server", ClassServer, ""},
+	{"sandybridge", "Sandy/Ivy Bridge Xeon E3 v1-v2, Core 2nd-3rd gen", VendorIntel, "intel-entry", "entry", ClassEntry, ""},
+	{"haswell-client", "Haswell-Kaby Lake Xeon E3 v3-v6, Core 4th-7th gen", VendorIntel, "intel-entry", "entry", ClassEntry, "Haswell"},
 	{"haswell-ep", "Haswell-EP", VendorIntel, "intel-e5", "intel-server", ClassServer, "Haswell"},
 	{"broadwell-ep", "Broadwell-EP", VendorIntel, "intel-e5", "intel-server", ClassServer, "Broadwell"},
 	{"skylake-sp", "Skylake-SP", VendorIntel, "intel-skx", "intel-server", ClassServer, "Skylake"},
@@ -55,6 +68,8 @@ var archs = []Arch{
 	{"rocketlake", "Rocket Lake", VendorIntel, "intel-entry", "entry", ClassEntry, "Coffee Lake"},
 	{"raptorlake", "Alder/Raptor Lake", VendorIntel, "intel-entry", "entry", ClassEntry, "Coffee Lake"},
 	{"intel-client", "Intel desktop/laptop (model not in table)", VendorIntel, "intel-entry", "entry", ClassEntry, "Coffee Lake"},
+	{"opteron-k10", "Opteron K8/K10 (2000/4100/6100/8000 series, 2006–2010)", VendorAMD, "amd-opteron", "amd-server", ClassServerOld, ""},
+	{"opteron-bd", "Opteron Bulldozer/Piledriver (4200/4300/6200/6300, 2011–2013)", VendorAMD, "amd-opteron", "amd-server", ClassServerOld, ""},
 	{"naples", "Naples (Zen)", VendorAMD, "amd-naples", "amd-server", ClassServer, "EPYC 1st Gen"},
 	{"rome", "Rome (Zen 2)", VendorAMD, "amd-rome", "amd-server", ClassServer, "EPYC 2nd Gen"},
 	{"milan", "Milan (Zen 3)", VendorAMD, "amd-milan", "amd-server", ClassServer, "EPYC 3rd Gen"},
@@ -66,6 +81,7 @@ var archs = []Arch{
 	{"neoverse-n1", "Neoverse N1 (Ampere Altra, Graviton2)", VendorARM, "arm", "default", ClassServer, "Graviton2"},
 	{"neoverse-v1", "Neoverse V1 (Graviton3)", VendorARM, "arm", "default", ClassServer, "Graviton3"},
 	{"neoverse-v2", "Neoverse V2 (Graviton4, Grace)", VendorARM, "arm", "default", ClassServer, "Graviton4"},
+	{"arm-other", "Arm (core not in table)", VendorARM, "arm", "default", ClassServer, ""},
 	{"intel-server", "Intel server (model not in table)", VendorIntel, "default", "intel-server", ClassServer, "Cascade Lake"},
 	{"amd-server", "AMD server (model not in table)", VendorAMD, "default", "amd-server", ClassServer, "EPYC 3rd Gen"},
 	{"unknown", "unknown CPU", "", "default", "default", ClassServer, ""},
@@ -97,6 +113,25 @@ var x86IDs = []struct {
 	family, model int // model -1: any
 	arch          string
 }{
+	{VendorIntel, 6, 0x0F, "core2"},          // CORE2_MEROM (Woodcrest, Clovertown)
+	{VendorIntel, 6, 0x17, "core2"},          // CORE2_PENRYN (Harpertown, Wolfdale)
+	{VendorIntel, 6, 0x1D, "core2"},          // CORE2_DUNNINGTON
+	{VendorIntel, 6, 0x1A, "nehalem"},        // NEHALEM_EP
+	{VendorIntel, 6, 0x1E, "nehalem-up"},     // NEHALEM (Lynnfield)
+	{VendorIntel, 6, 0x2E, "nehalem"},        // NEHALEM_EX
+	{VendorIntel, 6, 0x25, "nehalem-up"},     // WESTMERE (Clarkdale)
+	{VendorIntel, 6, 0x2C, "nehalem"},        // WESTMERE_EP
+	{VendorIntel, 6, 0x2F, "nehalem"},        // WESTMERE_EX
+	{VendorIntel, 6, 0x2A, "sandybridge"},    // SANDYBRIDGE
+	{VendorIntel, 6, 0x2D, "sandybridge-ep"}, // SANDYBRIDGE_X
+	{VendorIntel, 6, 0x3A, "sandybridge"},    // IVYBRIDGE
+	{VendorIntel, 6, 0x3E, "sandybridge-ep"}, // IVYBRIDGE_X
+	{VendorIntel, 6, 0x3C, "haswell-client"}, // HASWELL
+	{VendorIntel, 6, 0x45, "haswell-client"}, // HASWELL_L
+	{VendorIntel, 6, 0x3D, "haswell-client"}, // BROADWELL
+	{VendorIntel, 6, 0x56, "broadwell-ep"},   // BROADWELL_D
+	{VendorIntel, 6, 0x4E, "haswell-client"}, // SKYLAKE_L
+	{VendorIntel, 6, 0x5E, "haswell-client"}, // SKYLAKE
 	{VendorIntel, 6, 0x3F, "haswell-ep"},
 	{VendorIntel, 6, 0x4F, "broadwell-ep"},
 	{VendorIntel, 6, 0x55, "cascadelake-sp"}, // Skylake-SP shares 0x55; stepping tells, see archFromX86
@@ -120,6 +155,9 @@ var x86IDs = []struct {
 	{VendorIntel, 6, 0x8C, "intel-client"}, // TIGERLAKE_L
 	{VendorIntel, 6, 0x8D, "intel-client"}, // TIGERLAKE
 	{VendorIntel, 6, 0xAA, "intel-client"}, // METEORLAKE_L
+	{VendorAMD, 0x0F, -1, "opteron-k10"},   // K8
+	{VendorAMD, 0x10, -1, "opteron-k10"},
+	{VendorAMD, 0x15, -1, "opteron-bd"},
 	{VendorAMD, 0x17, 0x01, "naples"},
 	{VendorAMD, 0x17, 0x31, "rome"},
 	{VendorAMD, 0x19, 0x01, "milan"},

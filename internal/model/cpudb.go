@@ -30,6 +30,13 @@ type Match struct {
 	Exact bool
 	// How says in words which row matched and why.
 	How string
+	// Hint says how the architecture was found when Exact is false.
+	Hint string
+	// GHz is the base frequency (Query.BaseMHz, else written in the
+	// name), 0 when unknown; LowPower marks a low-power part. Set only
+	// when Exact is false.
+	GHz      float64
+	LowPower bool
 }
 
 // Query is what is known about a CPU: at least a model name; the cpuinfo
@@ -42,6 +49,9 @@ type Query struct {
 	Model    int
 	Stepping int
 	ARMPart  string // "0xd0c" etc.; "" when not an Arm CPU
+	// BaseMHz is the nominal frequency when known from elsewhere than
+	// the name (a SPECpower disclosure); 0 takes it from the name.
+	BaseMHz float64
 }
 
 // CPUs returns a copy of the embedded table.
@@ -53,8 +63,10 @@ func CPUs() []CPU {
 
 // Lookup finds the table row for a CPU. The order is: an exact model
 // number within the vendor; an architecture named in a generic model name
-// (QEMU CPU models); the x86 family/model or Arm part; the vendor; a
-// generic default. It never fails: the last resort is the generic row.
+// (QEMU CPU models); the Arm part or x86 family/model; the generation from
+// the vendor's model-number scheme; the vendor; a generic default. It never
+// fails: the last resort is the generic row. A match without a table row
+// also carries the base frequency and low-power mark the name gives.
 func Lookup(q Query) Match {
 	vendor := vendorOf(q)
 	name := normalise(q.Name)
@@ -62,6 +74,16 @@ func Lookup(q Query) Match {
 		a, _ := ArchByID(row.Arch)
 		return Match{CPU: row, Arch: a, Exact: true, How: fmt.Sprintf("table row %q (%s)", row.Name, row.Source)}
 	}
+	m := fallbackMatch(q, name, vendor)
+	m.GHz = q.BaseMHz / 1000
+	if m.GHz <= 0 {
+		m.GHz = baseGHz(q.Name)
+	}
+	m.LowPower = lowPower(m.Arch.Vendor, name)
+	return m
+}
+
+func fallbackMatch(q Query, name, vendor string) Match {
 	if id, how, ok := archHint(q, name, vendor); ok {
 		return fallback(id, how)
 	}
@@ -70,6 +92,8 @@ func Lookup(q Query) Match {
 		return fallback("intel-server", "vendor Intel, model not in table")
 	case VendorAMD:
 		return fallback("amd-server", "vendor AMD, model not in table")
+	case VendorARM:
+		return fallback("arm-other", "Arm, model not in table")
 	}
 	return fallback("unknown", "CPU not recognised")
 }
@@ -91,7 +115,7 @@ func archHint(q Query, name, vendor string) (id, how string, ok bool) {
 			return id, fmt.Sprintf("cpuinfo family %#x model %#x", q.Family, q.Model), true
 		}
 	}
-	return "", "", false
+	return archFromNumber(vendor, name)
 }
 
 // fallback synthesises a row from the medians of the table rows of an
@@ -115,7 +139,7 @@ func fallback(archID, how string) Match {
 		TDP:     perThread * threads,
 		Source:  fmt.Sprintf("median of %d %s of the table: %.2f W TDP per thread, %d threads per socket", len(rows), scope, perThread, int(threads)),
 	}
-	return Match{CPU: row, Arch: a, How: how + "; " + row.Source}
+	return Match{CPU: row, Arch: a, How: how + "; " + row.Source, Hint: how}
 }
 
 func classOf(r CPU) string {
@@ -202,7 +226,7 @@ func tokenChar(b byte) bool {
 
 var (
 	trademarks = strings.NewReplacer("(r)", " ", "(tm)", " ", "®", " ", "™", " ", ",", " ")
-	versionGap = regexp.MustCompile(`(\d) (v\d)`)
+	versionGap = regexp.MustCompile(`([0-9a-z]) (v\d)\b`)
 	spaces     = regexp.MustCompile(`\s+`)
 )
 
@@ -231,7 +255,8 @@ func vendorOf(q Query) string {
 		return VendorIntel
 	case strings.Contains(n, "amd") || strings.Contains(n, "epyc") || strings.Contains(n, "ryzen"):
 		return VendorAMD
-	case strings.Contains(n, "ampere") || strings.Contains(n, "altra") || strings.Contains(n, "graviton") || strings.Contains(n, "neoverse"):
+	case strings.Contains(n, "ampere") || strings.Contains(n, "altra") || strings.Contains(n, "graviton") || strings.Contains(n, "neoverse") ||
+		strings.Contains(n, "grace") || strings.Contains(n, "cortex") || strings.HasPrefix(n, "arm "):
 		return VendorARM
 	}
 	return ""

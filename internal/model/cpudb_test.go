@@ -39,7 +39,7 @@ func TestLookup(t *testing.T) {
 		{"qemu cascadelake", Query{Name: "Intel Xeon Processor (Cascadelake)", VendorID: "GenuineIntel"}, "Cascade Lake-SP", "cascadelake-sp", false},
 		{"qemu milan", Query{Name: "AMD EPYC-Milan Processor", VendorID: "AuthenticAMD"}, "Milan (Zen 3)", "milan", false},
 		{"qemu generic intel", Query{Name: "QEMU Virtual CPU version 2.5+", VendorID: "GenuineIntel"}, "Intel server (model not in table)", "intel-server", false},
-		{"8480 without plus is unknown", Query{Name: "Intel Xeon Platinum 8480"}, "Intel server (model not in table)", "intel-server", false},
+		{"8480 without plus: no row, generation from the number", Query{Name: "Intel Xeon Platinum 8480"}, "Sapphire Rapids", "sapphirerapids", false},
 		{"laptop by family", Query{Name: "Intel(R) Core(TM) i7-8650U CPU @ 1.90GHz", VendorID: "GenuineIntel", Family: 6, Model: 142}, "Kaby Lake", "kabylake", false},
 		{"arm neoverse v2", Query{ARMPart: "0xd4f"}, "Neoverse V2 (Graviton4, Grace)", "neoverse-v2", false},
 		{"nothing known", Query{}, "unknown CPU", "unknown", false},

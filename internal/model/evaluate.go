@@ -4,14 +4,32 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"sort"
 )
 
-// Level is the mean absolute percentage error of each approach at one
-// target load, over N machines.
+// Level is the mean absolute percentage error (MAPE) of each approach over
+// a set of predictions (one target load, or a group of results). The model
+// is judged on all N; the TDP-ratio curve only where the CPU's true TDP is
+// known (NTDP, with the model's error on those same servers in ModelTDP);
+// CCF's linear model only where it has coefficients (NCCF).
 type Level struct {
-	Load                 float64
-	N                    int
-	Model, TDPRatio, CCF float64
+	Load          float64
+	N             int
+	Model         float64
+	NTDP          int
+	ModelTDP      float64
+	TDPRatio      float64
+	NCCF          int
+	ModelCCF, CCF float64
+	sumM, sumMT   float64
+	sumT, sumMC   float64
+	sumC          float64
+}
+
+// Row is a Level for a named part of the results.
+type Row struct {
+	Label string
+	Level
 }
 
 // Report is the outcome of Evaluate.
@@ -20,63 +38,63 @@ type Report struct {
 	// idle, memory and board coefficients never saw it; its shape is
 	// fitted leave-one-out).
 	Curves []Level
-	// Results: idle and 100 % of the results export, 5-fold
+	// Results: idle and 100 % of every single-node result, 5-fold
 	// cross-validated by system name.
 	Results []Level
-	// ByGroup: the cross-validated results per architecture group (Arch.Idle),
-	// idle and full load together.
-	ByGroup []GroupError
-	// NCurves and NResults count the machines evaluated; Skipped lists
-	// those that were not, with the reason.
-	NCurves, NResults int
-	Skipped           []string
+	// Overall pools the idle and full-load predictions of Results.
+	Overall Level
+	// ByEra, ByTable and ByGroup split Overall by year of publication,
+	// by whether the CPU has a table row, and by architecture group.
+	ByEra, ByTable, ByGroup []Row
+	// NCurves and NResults count the machines evaluated; NTotal the rows
+	// read; Excluded lists the others with the reason.
+	NCurves, NResults, NTotal int
+	Excluded                  []string
 	// Params are fitted on all results and curves: what DefaultParams
 	// should hold.
 	Params Params
 }
 
-// GroupError is the mean absolute percentage error of each approach over
-// the idle and full-load power of one architecture group's results.
-type GroupError struct {
-	Group                string
-	N                    int // results (each counts twice: idle and full)
-	Model, TDPRatio, CCF float64
-}
-
 // folds is the number of cross-validation folds over the results.
 const folds = 5
 
+// Eras are the spans of publication years the report splits by.
+var Eras = []struct {
+	Label    string
+	From, To int
+}{{"2007–2011", 2007, 2011}, {"2012–2016", 2012, 2016}, {"2017–2021", 2017, 2021}, {"2022–2026", 2022, 2026}}
+
 // Evaluate measures the model's error against published results, next to
-// the fixed TDP-ratio curve and CCF's linear per-thread model. base gives
+// the fixed TDP-ratio curve given the true TDP and CCF's linear per-thread
+// model. specs are the published TDPs the fallback is fitted to; base gives
 // the coefficients that are not fitted.
-func Evaluate(results, curves []Sample, base Params) Report {
-	var rep Report
+func Evaluate(results, curves []Sample, specs []TDPSpec, base Params) Report {
+	rep := Report{NTotal: len(results)}
 	results = rep.keep(results)
-	curves = rep.keep(curves)
 	rep.NResults, rep.NCurves = len(results), len(curves)
-	rep.Params = Fit(results, curves, base)
-	rep.Results = rep.crossValidate(results, base)
+	rep.Params = Fit(results, curves, specs, base)
+	rep.crossValidate(results, base)
 	rep.Curves = rep.leaveOneOut(curves)
 	return rep
 }
 
-// keep drops samples whose CPU has no table row: neither this model nor
-// the TDP-ratio baseline has a TDP for them.
+// keep drops the samples marked for exclusion, recording why.
 func (rep *Report) keep(ss []Sample) []Sample {
 	var out []Sample
 	for _, s := range ss {
-		if Lookup(Query{Name: s.Machine.CPU}).Exact {
+		if s.Exclude == "" {
 			out = append(out, s)
 			continue
 		}
-		rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s (%s): CPU %q not in table", s.System, s.Ref, s.Machine.CPU))
+		rep.Excluded = append(rep.Excluded, fmt.Sprintf("%s (%s, %s): %s", s.System, s.Machine.CPU, s.Ref, s.Exclude))
 	}
 	return out
 }
 
-func (rep *Report) crossValidate(results []Sample, base Params) []Level {
-	acc := newAccumulator()
-	groups := map[string]*accumulator{}
+func (rep *Report) crossValidate(results []Sample, base Params) {
+	perLoad := map[float64]*Level{}
+	all := &Level{}
+	era, table, group := map[string]*Level{}, map[string]*Level{}, map[string]*Level{}
 	for k := 0; k < folds; k++ {
 		var train, test []Sample
 		for _, s := range results {
@@ -86,33 +104,89 @@ func (rep *Report) crossValidate(results []Sample, base Params) []Level {
 				train = append(train, s)
 			}
 		}
-		p := fitLinear(train, base)
+		p := base.clone()
+		p.TDP = rep.Params.TDP // fitted to TDPs of other CPUs than these
+		p = fitLinear(train, p)
 		p.Shape = rep.Params.Shape // idle and full load do not depend on the shape
 		for _, s := range test {
 			md := ForParams(s.Machine, p)
-			acc.add(s, md)
-			g := md.match.Arch.Idle
-			if groups[g] == nil {
-				groups[g] = newAccumulator()
+			tab := "CPU not in table"
+			if md.match.Exact {
+				tab = "CPU in table"
 			}
-			groups[g].add(s, md)
+			for i, load := range s.Loads {
+				if perLoad[load] == nil {
+					perLoad[load] = &Level{Load: load}
+				}
+				for _, l := range []*Level{perLoad[load], all, levelOf(era, eraOf(s.Year)), levelOf(table, tab), levelOf(group, md.match.Arch.Idle)} {
+					l.add(s, md, i)
+				}
+			}
 		}
 	}
-	for _, g := range sortedKeys(groups) {
-		m := Mean(groups[g].levels())
-		rep.ByGroup = append(rep.ByGroup, GroupError{Group: g, N: m.N, Model: m.Model, TDPRatio: m.TDPRatio, CCF: m.CCF})
+	for _, l := range sortedLoads(perLoad) {
+		rep.Results = append(rep.Results, l.done())
 	}
-	return acc.levels()
+	rep.Overall = all.done()
+	for _, e := range Eras {
+		if l, ok := era[e.Label]; ok {
+			rep.ByEra = append(rep.ByEra, Row{e.Label, l.done()})
+		}
+	}
+	rep.ByTable = rows(table)
+	rep.ByGroup = rows(group)
+}
+
+func levelOf(m map[string]*Level, k string) *Level {
+	if m[k] == nil {
+		m[k] = &Level{}
+	}
+	return m[k]
+}
+
+func rows(m map[string]*Level) []Row {
+	var out []Row
+	for _, k := range sortedKeys(m) {
+		out = append(out, Row{k, m[k].done()})
+	}
+	return out
+}
+
+func eraOf(year int) string {
+	for _, e := range Eras {
+		if year >= e.From && year <= e.To {
+			return e.Label
+		}
+	}
+	return "unknown year"
+}
+
+func sortedLoads(m map[float64]*Level) []*Level {
+	var out []*Level
+	for _, l := range m {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Load < out[j].Load })
+	return out
 }
 
 func (rep *Report) leaveOneOut(curves []Sample) []Level {
-	acc := newAccumulator()
+	perLoad := map[float64]*Level{}
 	for i, s := range curves {
 		others := append(append([]Sample(nil), curves[:i]...), curves[i+1:]...)
-		p := fitShapes(others, rep.Params)
-		acc.add(s, ForParams(s.Machine, p))
+		md := ForParams(s.Machine, fitShapes(others, rep.Params))
+		for j, load := range s.Loads {
+			if perLoad[load] == nil {
+				perLoad[load] = &Level{Load: load}
+			}
+			perLoad[load].add(s, md, j)
+		}
 	}
-	return acc.levels()
+	var out []Level
+	for _, l := range sortedLoads(perLoad) {
+		out = append(out, l.done())
+	}
+	return out
 }
 
 func fold(system string) int {
@@ -121,57 +195,33 @@ func fold(system string) int {
 	return int(h.Sum32() % folds)
 }
 
-// accumulator sums absolute percentage errors per load level.
-type accumulator struct {
-	sum   map[float64]*[3]float64
-	n     map[float64]int
-	loads []float64
-}
-
-func newAccumulator() *accumulator {
-	return &accumulator{sum: map[float64]*[3]float64{}, n: map[float64]int{}}
-}
-
-func (a *accumulator) add(s Sample, md Model) {
-	for i, load := range s.Loads {
-		y := s.Watts[i]
-		tdp, ok1 := TDPRatioWatts(s.Machine, load)
-		ccf, ok2 := CCFLinearWatts(s.Machine, load)
-		if y <= 0 || !ok1 || !ok2 {
-			continue
-		}
-		if a.sum[load] == nil {
-			a.sum[load] = &[3]float64{}
-			a.loads = append(a.loads, load)
-		}
-		a.sum[load][0] += ape(md.Power(load/100).Wall, y)
-		a.sum[load][1] += ape(tdp, y)
-		a.sum[load][2] += ape(ccf, y)
-		a.n[load]++
+// add accumulates the errors of prediction i of s.
+func (l *Level) add(s Sample, md Model, i int) {
+	y, load := s.Watts[i], s.Loads[i]
+	if y <= 0 {
+		return
+	}
+	e := ape(md.Power(load/100).Wall, y)
+	l.N++
+	l.sumM += e
+	if tdp, ok := s.TrueTDP(); ok {
+		l.NTDP++
+		l.sumMT += e
+		l.sumT += ape(TDPRatioWatts(s.Machine, tdp, load), y)
+	}
+	if c, ok := CCFLinearWatts(s.Machine, load); ok {
+		l.NCCF++
+		l.sumMC += e
+		l.sumC += ape(c, y)
 	}
 }
 
-func (a *accumulator) levels() []Level {
-	var out []Level
-	for _, l := range sortedCopy(a.loads) {
-		n := float64(a.n[l])
-		s := a.sum[l]
-		out = append(out, Level{Load: l, N: a.n[l], Model: s[0] / n, TDPRatio: s[1] / n, CCF: s[2] / n})
-	}
-	return out
+// done turns the sums into means.
+func (l Level) done() Level {
+	div := func(s float64, n int) float64 { return s / float64(max(n, 1)) }
+	l.Model, l.ModelTDP, l.TDPRatio = div(l.sumM, l.N), div(l.sumMT, l.NTDP), div(l.sumT, l.NTDP)
+	l.ModelCCF, l.CCF = div(l.sumMC, l.NCCF), div(l.sumC, l.NCCF)
+	return l
 }
 
 func ape(pred, y float64) float64 { return 100 * math.Abs(pred-y) / y }
-
-// Mean returns the mean of each approach's error over the levels.
-func Mean(levels []Level) Level {
-	var m Level
-	for _, l := range levels {
-		m.Model += l.Model / float64(len(levels))
-		m.TDPRatio += l.TDPRatio / float64(len(levels))
-		m.CCF += l.CCF / float64(len(levels))
-		m.N = max(m.N, l.N)
-	}
-	m.Load = -1
-	return m
-}

@@ -23,12 +23,15 @@ const (
 	idlePriorWeight = 10.0
 )
 
-// Fit fits the coefficients: the idle fractions, CPU full-load fraction,
-// memory and board coefficients to the idle and full-load power of results
-// (weighted least squares on relative error, all coefficients ≥ 0), then
-// the load-curve shapes to curves. PSUEfficiency and HostSockets are kept
-// from base. Samples whose CPU has no table row are ignored.
-func Fit(results, curves []Sample, base Params) Params {
+// Fit fits the coefficients: the TDP fallback to the published TDPs of
+// specs (FitTDP), the idle fractions, CPU full-load fraction, memory and
+// board coefficients to the idle and full-load power of results (weighted
+// least squares on relative error, all coefficients ≥ 0; a CPU without a
+// table row counts with its fallback TDP), then the load-curve shapes to
+// curves. PSUEfficiency and HostSockets are kept from base.
+func Fit(results, curves []Sample, specs []TDPSpec, base Params) Params {
+	base = base.clone()
+	base.TDP = FitTDP(specs)
 	return fitShapes(curves, fitLinear(results, base))
 }
 
@@ -41,13 +44,11 @@ type design struct {
 func fitLinear(results []Sample, base Params) Params {
 	counts := map[string]int{}
 	for _, s := range results {
-		if m := Lookup(Query{Name: s.Machine.CPU}); m.Exact {
-			counts[m.Arch.Idle]++
-		}
+		counts[ForParams(s.Machine, base).match.Arch.Idle]++
 	}
 	var eqs []design
 	for _, s := range results {
-		eqs = append(eqs, equations(s, counts, base.PSUEfficiency)...)
+		eqs = append(eqs, equations(s, counts, base)...)
 	}
 	for g, n := range counts {
 		if n >= minGroupRows {
@@ -70,7 +71,7 @@ func fitLinear(results []Sample, base Params) Params {
 			p.IdleFrac[k[2:]] = v
 		}
 	}
-	for _, class := range []string{ClassServer, ClassEntry} {
+	for _, class := range []string{ClassServer, ClassEntry, ClassServerOld, ClassEntryOld} {
 		b := base.board(class)
 		if v, ok := beta["B:"+class]; ok {
 			b.Base = v
@@ -86,17 +87,15 @@ func fitLinear(results []Sample, base Params) Params {
 }
 
 // equations returns the idle and full-load equations of a result.
-func equations(s Sample, counts map[string]int, eta float64) []design {
-	m := Lookup(Query{Name: s.Machine.CPU})
-	if !m.Exact {
-		return nil
-	}
+func equations(s Sample, counts map[string]int, p Params) []design {
+	md := ForParams(s.Machine, p)
+	m, eta := md.match, p.PSUEfficiency
 	group := m.Arch.Idle
-	if counts[group] < minGroupRows {
+	if counts[group] < minGroupRows || group == "default" {
 		return nil // too few results to tell this group's idle fraction
 	}
 	sock := float64(max(s.Machine.Sockets, 1))
-	tdp := sock * m.CPU.TDP
+	tdp := sock * md.tdp
 	board := map[string]float64{"B:" + m.Arch.Class: 1, "b:" + m.Arch.Class: sock}
 	var out []design
 	for i, load := range s.Loads {
@@ -198,9 +197,6 @@ type prepared struct {
 
 func prepare(s Sample, p Params) (prepared, bool) {
 	md := ForParams(s.Machine, p)
-	if !md.match.Exact {
-		return prepared{}, false
-	}
 	lo, hi := md.Power(0), md.Power(1)
 	eta := p.PSUEfficiency
 	return prepared{group: md.match.Arch.Shape, wall0: lo.Wall, dcpu: (hi.CPU - lo.CPU) / eta,

@@ -44,6 +44,10 @@ type Machine struct {
 	Sockets int
 	// Threads is the number of logical CPUs (vCPUs in a VM).
 	Threads int
+	// Cores is the number of physical cores of all sockets, 0 when
+	// unknown (then Threads and the generation's usual threads per core
+	// tell). Used only for a CPU without a table row.
+	Cores int
 	// MemoryGB is the memory the machine (or VM) has.
 	MemoryGB float64
 	// VM is true for a virtual machine: the estimate is the VM's share
@@ -65,6 +69,8 @@ type Model struct {
 	match   Match
 	params  Params
 	sockets float64 // sockets whose CPU power is counted (fractional for a VM)
+	tdp     float64 // TDP per socket
+	tdpHow  string  // how tdp was found when the CPU has no table row
 	board   float64 // board watts before the power supply
 	mem     float64 // memory GB
 }
@@ -77,7 +83,7 @@ func ForParams(m Machine, p Params) Model {
 	q := m.Query
 	q.Name = m.CPU
 	match := Lookup(q)
-	md := Model{machine: m, match: match, params: p, mem: math.Max(m.MemoryGB, 0)}
+	md := Model{machine: m, match: match, params: p, mem: math.Max(m.MemoryGB, 0), tdp: match.CPU.TDP}
 	threads := float64(max(m.Threads, 0))
 	board := p.board(match.Arch.Class)
 	if m.VM {
@@ -88,13 +94,38 @@ func ForParams(m Machine, p Params) Model {
 	}
 	s := float64(max(m.Sockets, 1))
 	md.sockets = s
-	if !match.Exact && threads > 0 {
-		// Fallback rows carry TDP per median socket; scale to the
-		// threads this machine has.
-		md.sockets = threads / float64(max(match.CPU.Threads, 1))
-	}
 	md.board = board.Base + board.PerSocket*s
+	if !match.Exact {
+		md.tdp, md.tdpHow = estimateTDP(m, match, p)
+	}
 	return md
+}
+
+// estimateTDP is the fallback for a bare-metal CPU without a table row:
+// the TDP per socket from its generation, cores per socket, base frequency
+// and low-power mark (Params.TDP), never from thread counts of other CPUs.
+func estimateTDP(m Machine, match Match, p Params) (float64, string) {
+	s := max(m.Sockets, 1)
+	cores, coresFrom := float64(m.Cores)/float64(s), "cores"
+	if m.Cores <= 0 {
+		tpc := threadsPerCore(match.Arch.ID)
+		cores, coresFrom = float64(m.Threads)/float64(s*tpc), fmt.Sprintf("threads ÷ %d per core", tpc)
+	}
+	if cores <= 0 {
+		cores, coresFrom = float64(match.CPU.Threads)/float64(threadsPerCore(match.Arch.ID)), "median of the table rows"
+	}
+	ghz := fmt.Sprintf("%.2f GHz", match.GHz)
+	if match.GHz <= 0 {
+		ghz = "frequency unknown (group mean)"
+	}
+	low := ""
+	if match.LowPower {
+		low = ", low-power part"
+	}
+	tdp := p.TDP.Estimate(match.Arch.Idle, cores, match.GHz, match.LowPower)
+	how := fmt.Sprintf("CPU not in table, generation from %s; fallback TDP %.0f W/socket estimated from generation group %q, %.3g cores/socket (%s), %s%s "+
+		"(ln TDP fitted to %d published TDPs)", match.Hint, tdp, match.Arch.Idle, round3(cores), coresFrom, ghz, low, p.TDP.N)
+	return tdp, how
 }
 
 // Power returns the estimate at utilisation u, clamped to 0..1.
@@ -102,7 +133,7 @@ func (md Model) Power(u float64) Breakdown {
 	u = clamp01(u)
 	p := md.params
 	i := p.idleFrac(md.match.Arch.Idle)
-	tdp := md.sockets * md.match.CPU.TDP
+	tdp := md.sockets * md.tdp
 	a := p.fullFrac(md.match.Arch.Idle)
 	cpu := tdp * (i + (a-i)*p.shape(md.match.Arch.Shape).at(u))
 	mem := md.mem * (p.MemIdleW + (p.MemFullW-p.MemIdleW)*u)
@@ -126,11 +157,16 @@ func (md Model) Method() string {
 		who = fmt.Sprintf("VM share: %d vCPUs of %s (%d threads/socket, host assumed %d sockets)",
 			md.machine.Threads, m.CPU.Name, m.CPU.Threads, p.HostSockets)
 	}
+	how := m.How
+	if md.tdpHow != "" {
+		how = md.tdpHow
+		who = fmt.Sprintf("%s × %g sockets", a.Name, round3(md.sockets))
+	}
 	return fmt.Sprintf("estimated: %s; CPU %s, TDP %.0f W/socket [%s]; "+
 		"CPU = TDP×(%.3f + %.3f×f(u)), f(u) = %.2f·min(u/0.1,1) + %.2f·u^%.2f; "+
 		"memory %.0f GB × (%.3f + %.3f·u) W/GB; board %.1f W; wall = (CPU+memory+board)/%.2f PSU; "+
 		"coefficients fitted to SPECpower_ssj2008 (docs/estimation.md)",
-		who, a.Name, m.CPU.TDP, m.How, p.idleFrac(a.Idle), p.fullFrac(a.Idle)-p.idleFrac(a.Idle),
+		who, a.Name, md.tdp, how, p.idleFrac(a.Idle), p.fullFrac(a.Idle)-p.idleFrac(a.Idle),
 		sh.Wake, 1-sh.Wake, sh.Exp, md.mem, p.MemIdleW, p.MemFullW-p.MemIdleW, md.board, p.PSUEfficiency)
 }
 

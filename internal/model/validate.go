@@ -16,6 +16,17 @@ type Sample struct {
 	Machine Machine
 	Loads   []float64
 	Watts   []float64
+	// Year of publication, 0 when unknown.
+	Year int
+	// TDP is the CPU's published TDP per socket and TDPRef where it was
+	// read; 0 when no source was found. Only the TDP-ratio baseline uses
+	// it: the model knows only its own table.
+	TDP    float64
+	TDPRef string
+	// Exclude says why the sample is not evaluated ("" when it is).
+	Exclude string
+	// Note records a correction made to the published row.
+	Note string
 }
 
 // ReadResults reads testdata/specpower/results.csv: SPECpower_ssj2008
@@ -27,10 +38,14 @@ func ReadResults(r io.Reader) ([]Sample, error) {
 	}
 	var out []Sample
 	for _, row := range rows {
-		s, err := sampleOf(row, head, "SPECpower results export row "+row[head["ccf_row"]])
+		s, err := sampleOf(row, head, "ccf-coefficients data/SPECpower-2026-03-09.csv row "+row[head["ccf_row"]])
 		if err != nil {
 			return nil, err
 		}
+		s.Machine.Query.BaseMHz = num(field(row, head, "mhz"))
+		s.Year = yearOf(field(row, head, "published"))
+		s.TDP, s.TDPRef = num(field(row, head, "tdp_w")), field(row, head, "tdp_source")
+		s.Exclude, s.Note = field(row, head, "exclude"), field(row, head, "note")
 		s.Loads = []float64{0, 100}
 		s.Watts = []float64{num(row[head["idle_w"]]), num(row[head["full_w"]])}
 		out = append(out, s)
@@ -91,8 +106,26 @@ func sampleOf(row []string, head map[string]int, ref string) (Sample, error) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		return Sample{}, fmt.Errorf("%s: bad chips/cores/tpc %q", ref, strings.Join(row, ","))
 	}
-	m := Machine{CPU: row[head["cpu"]], Sockets: chips, Threads: cores * tpc, MemoryGB: num(row[head["memory_gb"]])}
+	m := Machine{CPU: row[head["cpu"]], Sockets: chips, Cores: cores, Threads: cores * tpc, MemoryGB: num(row[head["memory_gb"]])}
 	return Sample{Ref: ref, System: row[head["system"]], Machine: m}, nil
+}
+
+// field returns an optional column, "" when the file has none.
+func field(row []string, head map[string]int, name string) string {
+	if i, ok := head[name]; ok && i < len(row) {
+		return strings.TrimSpace(row[i])
+	}
+	return ""
+}
+
+// yearOf reads the year of "Mon-YYYY".
+func yearOf(published string) int {
+	_, y, _ := strings.Cut(published, "-")
+	n, err := strconv.Atoi(y)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 func num(s string) float64 {
@@ -114,15 +147,22 @@ var teadsCurve = [][2]float64{{0, 0.12}, {10, 0.32}, {50, 0.75}, {100, 1.02}}
 // GB (MEMORY_COEFFICIENT 0.000392 kWh per GB-hour).
 const ccfMemoryW = 0.392
 
-// TDPRatioWatts is the "TDP × fixed ratio per load" estimate: sockets × TDP
-// × the Teads factor, plus memory at CCF's 0.392 W/GB. ok is false when the
-// CPU has no table row (no TDP).
-func TDPRatioWatts(m Machine, load float64) (float64, bool) {
-	match := Lookup(Query{Name: m.CPU})
-	if !match.Exact {
-		return 0, false
+// TDPRatioWatts is the "TDP × fixed ratio per load" estimate: sockets ×
+// tdp (per socket) × the Teads factor, plus memory at CCF's 0.392 W/GB.
+func TDPRatioWatts(m Machine, tdp, load float64) float64 {
+	return float64(max(m.Sockets, 1))*tdp*interp(teadsCurve, load) + m.MemoryGB*ccfMemoryW
+}
+
+// TrueTDP is the published TDP per socket of a sample's CPU: its own
+// source, else the table row; ok is false when neither has one.
+func (s Sample) TrueTDP() (float64, bool) {
+	if s.TDP > 0 {
+		return s.TDP, true
 	}
-	return float64(max(m.Sockets, 1))*match.CPU.TDP*interp(teadsCurve, load) + m.MemoryGB*ccfMemoryW, true
+	if m := Lookup(Query{Name: s.Machine.CPU}); m.Exact {
+		return m.CPU.TDP, true
+	}
+	return 0, false
 }
 
 // ccfCoefficients are Cloud Carbon Footprint's per-vCPU minimum and maximum

@@ -104,7 +104,7 @@ func describeMachine(procfs, sysfs string, log *slog.Logger) (model.Machine, str
 			log.Warn("cpuinfo unparsable, using generic CPU figures", "err", err)
 		}
 	}
-	m.CPU, m.Query, m.Sockets, m.Threads = ci.ModelName, ci.Query(), ci.Sockets, ci.Threads
+	m.CPU, m.Query, m.Sockets, m.Cores, m.Threads = ci.ModelName, ci.Query(), ci.Sockets, ci.Cores, ci.Threads
 	if b, err := os.ReadFile(filepath.Join(procfs, "meminfo")); err != nil {
 		log.Warn("meminfo unreadable, memory power left out", "err", err)
 	} else {

@@ -285,3 +285,27 @@ func TestModelUsesMachine(t *testing.T) {
 		t.Errorf("idle %+v, want %+v", got, want.Idle())
 	}
 }
+
+// A bare-metal CPU without a table row: the method line says which
+// fallback gave its TDP, from the cores and frequency cpuinfo gives.
+func TestMethodNamesTheFallback(t *testing.T) {
+	m := newMachine(t, "kvm-amd-epyc-genoa.txt")
+	var b strings.Builder
+	for i := 0; i < 8; i++ {
+		fmt.Fprintf(&b, "processor\t: %d\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 15\n"+
+			"model name\t: Intel(R) Xeon(R) CPU           E5345  @ 2.33GHz\nstepping\t: 11\nphysical id\t: %d\ncore id\t\t: %d\n"+
+			"flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic\n\n", i, i/4, i%4)
+	}
+	m.cpuinfo = b.String()
+	m.write()
+	s := m.sensor()
+	d := s.Method()
+	for _, want := range []string{"CPU not in table", "fallback TDP", "4 cores/socket (cores)", "2.33 GHz", `"intel-core2"`} {
+		if !strings.Contains(d, want) {
+			t.Errorf("Method() lacks %q:\n%s", want, d)
+		}
+	}
+	if idle := s.Model().Idle().Wall; idle < 50 {
+		t.Errorf("idle %.1f W of a two-socket 2007 server; want the size of one (≥ 50 W)", idle)
+	}
+}
