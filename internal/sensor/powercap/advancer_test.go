@@ -13,11 +13,14 @@ import (
 	"github.com/wattlens/wattlens/internal/units"
 )
 
-// TestAdvancerAgainstSensor runs the Advancer for 300 ms on a small range,
+// TestAdvancerAgainstSensor runs the Advancer for 1.2 s on a small range,
 // so the counters wrap, while the sensor reads: the sum of the deltas the
 // sensor sees equals, to the microjoule, what the Advancer says it wrote.
 func TestAdvancerAgainstSensor(t *testing.T) {
-	const maxRange = 25_000_000 // 25 J: 100 W wraps it every 250 ms
+	// 100 J: 100 W wraps it every second, so it wraps at least once in
+	// the run, and reads 10 ms apart see every wrap unless the machine
+	// stalls the test for a second.
+	const maxRange = 100_000_000
 	watts := map[string]float64{"intel-rapl:0": 50, "intel-rapl:0:0": 5, "intel-rapl:1": 100, "intel-rapl:1:0": 10}
 	root := build(t, powercaptest.IntelServer2S())
 	adv := powercaptest.NewAdvancer(root, watts, maxRange)
@@ -32,7 +35,7 @@ func TestAdvancerAgainstSensor(t *testing.T) {
 	wraps := 0
 	start := time.Now()
 	for done := false; !done; {
-		if time.Since(start) >= 300*time.Millisecond {
+		if time.Since(start) >= 1200*time.Millisecond {
 			if err := adv.Stop(); err != nil {
 				t.Fatal(err)
 			}
