@@ -10,7 +10,9 @@ import (
 // Combine returns one sensor that reads all of ss (e.g. powercap_rapl and
 // gpu), in order. Their zone IDs must not collide. A read fails when any
 // member fails: a partial reading would show a sudden drop in host power
-// that is not real.
+// that is not real. The exception is a member that has never had a figure
+// (ErrNoReadingYet, a BMC that has not answered since start): it has no
+// zone to drop, so the others are read without it.
 func Combine(ss ...Sensor) Sensor {
 	if len(ss) == 1 {
 		return ss[0]
@@ -30,12 +32,20 @@ func (m multi) Name() string {
 
 func (m multi) Read() (Reading, error) {
 	var r Reading
+	var pending error
 	for _, s := range m {
 		one, err := s.Read()
+		if errors.Is(err, ErrNoReadingYet) {
+			pending = err
+			continue
+		}
 		if err != nil {
 			return Reading{}, err
 		}
 		r.Zones = append(r.Zones, one.Zones...)
+	}
+	if len(r.Zones) == 0 && pending != nil {
+		return Reading{}, pending
 	}
 	return r, nil
 }

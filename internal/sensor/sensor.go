@@ -21,8 +21,8 @@ const (
 )
 
 // Zone kinds. A zone's kind decides whether it counts towards host energy
-// (see attribution.HostEnergy): psys when present, else packages + dram;
-// gpu zones always add.
+// (see attribution.HostEnergy): a wall meter when present, else psys, else
+// packages + dram; gpu zones add unless a wall meter holds them.
 const (
 	KindPackage = "package"
 	KindCore    = "core"
@@ -30,6 +30,10 @@ const (
 	KindDRAM    = "dram"
 	KindPsys    = "psys"
 	KindGPU     = "gpu"
+	// KindWall is a meter at the machine's power input that is not a
+	// RAPL domain (a BMC read over Redfish): it holds everything, psys,
+	// packages, DRAM and GPUs included, so those become its parts.
+	KindWall = "wall"
 )
 
 // Zone is one cumulative energy counter at the moment it was read.
@@ -162,6 +166,12 @@ var ErrUnavailable = errors.New("sensor unavailable")
 // this user (energy_uj is root-only since Linux 5.10, CVE-2020-8694).
 var ErrPermission = errors.New("permission denied")
 
+// ErrNoReadingYet marks a sensor that is set up but has not had its first
+// figure (a BMC that has not answered yet). Combined with others it adds
+// no zone until it has one, and the others keep measuring; alone, the
+// sampler reports it down with the reason.
+var ErrNoReadingYet = errors.New("no reading yet")
+
 // Options is what every sensor constructor receives. Roots are injected so
 // tests can point sensors at fixture trees.
 type Options struct {
@@ -171,5 +181,7 @@ type Options struct {
 	// VMPath is the guest's share written by the host's qemu exporter
 	// (default "/var/wattlens"), used by the vm sensor.
 	VMPath string
-	Logger *slog.Logger
+	// Redfish configures the redfish sensor (the server's BMC).
+	Redfish RedfishOptions
+	Logger  *slog.Logger
 }

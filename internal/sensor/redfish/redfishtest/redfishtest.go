@@ -1,0 +1,221 @@
+// Package redfishtest serves Redfish payloads published by BMC vendors and
+// by the DMTF (see testdata/README.md) from an HTTPS server on 127.0.0.1,
+// as a BMC would, for tests of the redfish sensor and end-to-end tests of
+// the agent: the power it reports can be set, and it can be made slow,
+// refuse the credentials (401) or be unavailable (503).
+package redfishtest
+
+import (
+	"embed"
+	"encoding/json"
+	"encoding/pem"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+//go:embed testdata
+var fixtures embed.FS
+
+// Mockups are the payload sets in testdata, by directory name.
+const (
+	DMTFRackmount = "dmtf-rackmount1"  // EnvironmentMetrics and the deprecated Power
+	DellR750      = "dell-idrac-r750"  // Power only
+	LenovoSR650   = "lenovo-xcc-sr650" // Power only
+)
+
+// Credentials the server accepts.
+const (
+	User     = "monitor"
+	Password = "s3cret-Pa55"
+)
+
+// Mode is how the server answers.
+type Mode int32
+
+// Modes.
+const (
+	OK           Mode = iota
+	Slow              // waits Delay before answering every request but the service root
+	Unauthorized      // 401 to every authenticated request, as for a wrong password
+	Unavailable       // 503 to every request, as a BMC restarting
+	Down              // closes the connection at once
+)
+
+// BMC is a fake BMC.
+type BMC struct {
+	*httptest.Server
+	files map[string][]byte // URL path without trailing slash → payload
+
+	mode    atomic.Int32
+	powerMW atomic.Int64 // milliwatts; < 0: the payload's own figure
+	// Delay is how long a Slow answer takes.
+	Delay time.Duration
+
+	mu       sync.Mutex
+	requests int
+}
+
+// New starts a BMC serving the named mockup over TLS on 127.0.0.1; it is
+// closed when the test ends.
+func New(t interface {
+	Helper()
+	Fatalf(string, ...any)
+	Cleanup(func())
+}, mockup string) *BMC {
+	t.Helper()
+	b := &BMC{files: map[string][]byte{}, Delay: 5 * time.Second}
+	b.powerMW.Store(-1)
+	root := path.Join("testdata", mockup)
+	err := fs.WalkDir(fixtures, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path.Base(p) != "index.json" {
+			return err
+		}
+		data, err := fixtures.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		url := strings.TrimPrefix(path.Dir(p), root)
+		b.files[url] = data
+		return nil
+	})
+	if err != nil || len(b.files) == 0 {
+		t.Fatalf("mockup %s: %v (%d files)", mockup, err, len(b.files))
+	}
+	b.Server = httptest.NewTLSServer(http.HandlerFunc(b.serve))
+	t.Cleanup(b.Close)
+	return b
+}
+
+// SetMode changes how the server answers.
+func (b *BMC) SetMode(m Mode) { b.mode.Store(int32(m)) }
+
+// SetPower makes the server report w watts wherever the payload reports
+// the chassis power (EnvironmentMetrics.PowerWatts.Reading and
+// Power.PowerControl[].PowerConsumedWatts); the rest of each payload is
+// served as published.
+func (b *BMC) SetPower(w float64) { b.powerMW.Store(int64(w * 1000)) }
+
+// Requests is the number of requests served so far.
+func (b *BMC) Requests() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.requests
+}
+
+// WriteCA writes the server's certificate as a PEM file for
+// --redfish.ca-file and returns its path.
+func (b *BMC) WriteCA(dir string) (string, error) {
+	p := filepath.Join(dir, "bmc-ca.pem")
+	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b.Certificate().Raw})
+	return p, os.WriteFile(p, data, 0o600)
+}
+
+// WriteCredentials writes a credentials file with user and password and
+// returns its path.
+func WriteCredentials(dir, user, password string) (string, error) {
+	p := filepath.Join(dir, "bmc-credentials.yml")
+	return p, os.WriteFile(p, []byte("username: "+user+"\npassword: "+password+"\n"), 0o600)
+}
+
+func (b *BMC) serve(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	b.requests++
+	b.mu.Unlock()
+	p := strings.TrimRight(r.URL.Path, "/")
+	public := p == "/redfish/v1" || p == "/redfish"
+	switch Mode(b.mode.Load()) {
+	case Down:
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				_ = c.Close()
+				return
+			}
+		}
+		http.Error(w, "down", http.StatusBadGateway)
+		return
+	case Unavailable:
+		redfishError(w, http.StatusServiceUnavailable, "Base.1.8.ServiceTemporarilyUnavailable", "The service is temporarily unavailable.")
+		return
+	case Unauthorized:
+		if !public {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Redfish"`)
+			redfishError(w, http.StatusUnauthorized, "Base.1.8.InsufficientPrivilege", "There are insufficient privileges for the account or credentials associated with the current session to perform the requested operation.")
+			return
+		}
+	case Slow:
+		if !public {
+			select {
+			case <-time.After(b.Delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}
+	if !public {
+		u, pw, ok := r.BasicAuth()
+		if !ok || u != User || pw != Password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Redfish"`)
+			redfishError(w, http.StatusUnauthorized, "Base.1.8.InsufficientPrivilege", "There are insufficient privileges for the account or credentials associated with the current session to perform the requested operation.")
+			return
+		}
+	}
+	data, ok := b.files[p]
+	if !ok {
+		redfishError(w, http.StatusNotFound, "Base.1.8.ResourceMissingAtURI", "The resource at the URI "+p+" was not found.")
+		return
+	}
+	if mw := b.powerMW.Load(); mw >= 0 {
+		data = withPower(data, float64(mw)/1000)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("OData-Version", "4.0")
+	_, _ = w.Write(data)
+}
+
+// withPower replaces the chassis power figures of a payload.
+func withPower(data []byte, watts float64) []byte {
+	var doc map[string]any
+	if json.Unmarshal(data, &doc) != nil {
+		return data
+	}
+	changed := false
+	if pw, ok := doc["PowerWatts"].(map[string]any); ok {
+		pw["Reading"] = watts
+		changed = true
+	}
+	if pcs, ok := doc["PowerControl"].([]any); ok {
+		for _, pc := range pcs {
+			if m, ok := pc.(map[string]any); ok {
+				if _, has := m["PowerConsumedWatts"]; has {
+					m["PowerConsumedWatts"] = watts
+					changed = true
+				}
+			}
+		}
+	}
+	if !changed {
+		return data
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return data
+	}
+	return out
+}
+
+func redfishError(w http.ResponseWriter, status int, id, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
+		"code": id, "message": msg,
+		"@Message.ExtendedInfo": []map[string]any{{"MessageId": id, "Message": msg}},
+	}})
+}
