@@ -34,6 +34,7 @@ func (e *env) sensorOptions() sensor.Options {
 	return sensor.Options{
 		SysFS: e.cfg.SysFS, ProcFS: e.cfg.ProcFS, DevFS: e.cfg.DevFS,
 		VMPath: e.cfg.VMPath, Logger: e.log,
+		Redfish: redfishOptions(e.cfg.Redfish),
 	}
 }
 

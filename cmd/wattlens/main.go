@@ -172,6 +172,7 @@ func bindGlobal(app *kingpin.Application, cfg *config.Config) *global {
 		Default(config.DefaultIdlePolicy).EnumVar(&cfg.IdlePolicy, config.IdlePolicies...)
 	app.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").EnumVar(&g.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt").EnumVar(&cfg.LogFormat, "logfmt", "json")
+	bindRedfish(app, &cfg.Redfish)
 	return g
 }
 

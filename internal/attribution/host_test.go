@@ -12,7 +12,9 @@ import (
 // a BMC's wall meter (sensor.KindWall) sits next to RAPL, hwmon and GPU
 // zones: the wall meter alone, everything else a part of it.
 func TestHostZones(t *testing.T) {
-	z := func(id, kind, name string) sensor.Zone { return sensor.Zone{ID: id, Kind: kind, Name: name, Socket: -1} }
+	z := func(id, kind, name string) sensor.Zone {
+		return sensor.Zone{ID: id, Kind: kind, Name: name, Socket: -1}
+	}
 	tests := []struct {
 		name  string
 		zones []sensor.Zone

@@ -42,6 +42,8 @@ type Config struct {
 	IdlePolicy   string
 	LogLevel     slog.Level
 	LogFormat    string // "logfmt" or "json"
+	// Redfish configures the redfish sensor.
+	Redfish Redfish
 }
 
 // Default returns the configuration with every default filled in.
@@ -55,6 +57,7 @@ func Default() Config {
 		IdlePolicy: DefaultIdlePolicy,
 		LogLevel:   slog.LevelInfo,
 		LogFormat:  "logfmt",
+		Redfish:    Redfish{Timeout: DefaultRedfishTimeout, Interval: DefaultRedfishInterval},
 	}
 }
 
@@ -71,6 +74,9 @@ func (c Config) Validate(knownSensors []string) error {
 		if !slices.Contains(knownSensors, s) {
 			return fmt.Errorf("unknown sensor %q; valid sensors: auto, %s", s, strings.Join(knownSensors, ", "))
 		}
+	}
+	if err := c.Redfish.Validate(); err != nil {
+		return err
 	}
 	if !slices.Contains(IdlePolicies, c.IdlePolicy) {
 		return fmt.Errorf("unknown idle policy %q; valid policies: %s", c.IdlePolicy, strings.Join(IdlePolicies, ", "))

@@ -14,6 +14,7 @@ import (
 	"github.com/wattlens/wattlens/internal/sensor/hwmon"
 	"github.com/wattlens/wattlens/internal/sensor/msr"
 	"github.com/wattlens/wattlens/internal/sensor/powercap"
+	"github.com/wattlens/wattlens/internal/sensor/redfish"
 	"github.com/wattlens/wattlens/internal/sensor/vm"
 )
 
@@ -39,6 +40,7 @@ func Entries() []Entry {
 		{Name: hwmon.Name, Help: "hwmon energy counters and power meters", New: hwmon.New, Auto: "cpu"},
 		{Name: estimate.Name, Help: "a power model driven by CPU utilisation (estimated figures)", New: estimate.New, Auto: "cpu"},
 		{Name: gpu.Name, Help: "NVIDIA GPUs through NVML", New: gpu.New, Auto: "add"},
+		{Name: redfish.Name, Help: "the server's power at the wall from its BMC over Redfish (--redfish.endpoint)", New: redfish.New, Auto: "add"},
 		{Name: vm.Name, Help: "a guest's share written by the host's wattlens qemu exporter (--vm)", New: vm.New},
 	}
 }
