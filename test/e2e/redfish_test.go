@@ -1,0 +1,131 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wattlens/wattlens/internal/sensor/redfish/redfishtest"
+)
+
+// rfRecord is what the redfish tests read of a json line.
+type rfRecord struct {
+	record
+	Zones []struct {
+		Zone         string  `json:"zone"`
+		ID           string  `json:"id"`
+		EnergyJoules float64 `json:"energy_joules"`
+		Source       string  `json:"source"`
+	} `json:"zones"`
+}
+
+func rfDecode(t *testing.T, out []byte) []rfRecord {
+	t.Helper()
+	var recs []rfRecord
+	for _, l := range lines(strings.NewReader(string(out))) {
+		var r rfRecord
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("bad json line %q: %v", l, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+func (r rfRecord) zone(id string) (float64, string, bool) {
+	for _, z := range r.Zones {
+		if z.ID == id {
+			return z.EnergyJoules, z.Zone + "/" + z.Source, true
+		}
+	}
+	return 0, "", false
+}
+
+// TestRedfishWallPower runs wattlens with --sensor powercap_rapl,redfish
+// against a fake RAPL tree (58 W) and a fake BMC serving the DMTF
+// rackmount mockup at 310 W: the host power is the BMC's, the RAPL zones
+// stay as parts at their own power, and attribution splits the wall power.
+// A second run takes the BMC away (HTTP 503) for 3 s in the middle: the
+// agent keeps measuring and, the BMC's power being the same before and
+// after, the host energy over the run still matches 310 W.
+func TestRedfishWallPower(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	const wall, rapl = 310.0, 58.0
+	watts := map[string]float64{"intel-rapl:0": 30, "intel-rapl:1": 20, "intel-rapl:0:0": 5, "intel-rapl:1:0": 3}
+	sysfs, _ := fakeRAPL(t, watts, 0)
+	bmc := redfishtest.New(t, redfishtest.DMTFRackmount)
+	bmc.SetPower(wall)
+	dir := t.TempDir()
+	ca, err := bmc.WriteCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := redfishtest.WriteCredentials(dir, redfishtest.User, redfishtest.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--sensor", "powercap_rapl,redfish", "--path.sysfs", sysfs, "--idle-power", "100",
+		"--redfish.endpoint", bmc.URL, "--redfish.credentials-file", creds, "--redfish.ca-file", ca,
+		"--redfish.interval", "200ms", "--redfish.timeout", "500ms",
+		"json", "--step", "1", "--timeout", "9", "--max-top-consumers", "100000"}
+
+	for _, outage := range []bool{false, true} {
+		name := "steady"
+		if outage {
+			name = "bmc unavailable for 3 s"
+		}
+		t.Run(name, func(t *testing.T) {
+			if outage {
+				down := time.AfterFunc(3*time.Second, func() { bmc.SetMode(redfishtest.Unavailable) })
+				up := time.AfterFunc(6*time.Second, func() { bmc.SetMode(redfishtest.OK) })
+				t.Cleanup(func() { down.Stop(); up.Stop(); bmc.SetMode(redfishtest.OK) })
+			}
+			recs := rfDecode(t, runWattlens(t, 40*time.Second, args...))
+			if len(recs) < 6 {
+				t.Fatalf("got %d lines, want at least 6", len(recs))
+			}
+			first, last := recs[0], recs[len(recs)-1]
+			span := last.Timestamp.Sub(first.Timestamp).Seconds()
+			host := (last.Host.EnergyJoules - first.Host.EnergyJoules) / span
+			w0, kind, ok0 := first.zone("redfish")
+			w1, _, ok1 := last.zone("redfish")
+			p0, _, _ := first.zone("intel-rapl:0")
+			p1, _, _ := last.zone("intel-rapl:0")
+			t.Logf("host %.2f W, wall zone %.2f W, package-0 %.2f W over %.2f s", host, (w1-w0)/span, (p1-p0)/span, span)
+			if !ok0 || !ok1 || kind != "wall/measured" {
+				t.Fatalf("wall zone: %v %v %q", ok0, ok1, kind)
+			}
+			if e := relErr(host, wall); e > 0.03 {
+				t.Errorf("host power %.2f W, the BMC served %.0f W: off by %.1f %% (> 3 %%); RAPL alone is %.0f W", host, wall, 100*e, rapl)
+			}
+			if e := relErr((p1-p0)/span, 30); e > 0.03 {
+				t.Errorf("package-0 %.2f W, the tree was driven at 30 W", (p1-p0)/span)
+			}
+			estimated := 0
+			for i, r := range recs {
+				if !r.SensorUp || r.Sensor != "powercap_rapl,redfish" {
+					t.Errorf("line %d: sensor %q up=%v: the agent stopped measuring", i, r.Sensor, r.SensorUp)
+				}
+				if r.Host.Source == "estimated" {
+					estimated++
+				}
+				var total float64
+				for _, c := range r.Consumers {
+					total += c.EnergyJoules
+				}
+				if e := relErr(total+r.Idle.EnergyJoules, r.Host.EnergyJoules); e > 0.01 {
+					t.Errorf("line %d: consumers %.3f J + idle %.3f J vs host %.3f J", i, total, r.Idle.EnergyJoules, r.Host.EnergyJoules)
+				}
+			}
+			if outage && estimated == 0 {
+				t.Errorf("no line marked the host estimated while the BMC answered 503")
+			}
+			if !outage && estimated != 0 {
+				t.Errorf("%d lines estimated with the BMC answering", estimated)
+			}
+		})
+	}
+}
