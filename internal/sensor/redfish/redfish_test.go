@@ -67,8 +67,11 @@ func TestVendorPayloads(t *testing.T) {
 	}{
 		// EnvironmentMetrics (374 W) is preferred to the deprecated Power (344 W).
 		{redfishtest.DMTFRackmount, 374, methodEnvironment},
-		{redfishtest.DellR750, 234, methodPowerCtl},
-		{redfishtest.LenovoSR650, 287, methodPowerCtl},
+		{redfishtest.DellR750, 614, methodPowerCtl},
+		{redfishtest.HPEDL385, 531, methodPowerCtl},
+		// EnvironmentMetrics 700 W, Power 708 W.
+		{redfishtest.Lenovo7Z23, 700, methodEnvironment},
+		{redfishtest.SupermicroX13, 2161, methodPowerCtl},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mockup, func(t *testing.T) {
@@ -232,7 +235,7 @@ func TestUnavailable(t *testing.T) {
 
 // TestSlow checks that a BMC slower than the timeout never blocks Read.
 func TestSlow(t *testing.T) {
-	bmc := redfishtest.New(t, redfishtest.LenovoSR650)
+	bmc := redfishtest.New(t, redfishtest.SupermicroX13)
 	bmc.Delay = 3 * time.Second
 	t.Run("slow from the start", func(t *testing.T) {
 		bmc.SetMode(redfishtest.Slow)

@@ -26,9 +26,11 @@ var fixtures embed.FS
 
 // Mockups are the payload sets in testdata, by directory name.
 const (
-	DMTFRackmount = "dmtf-rackmount1"  // EnvironmentMetrics and the deprecated Power
-	DellR750      = "dell-idrac-r750"  // Power only
-	LenovoSR650   = "lenovo-xcc-sr650" // Power only
+	DMTFRackmount = "dmtf-rackmount1"   // EnvironmentMetrics and the deprecated Power
+	DellR750      = "dell-idrac-r750"   // Power only
+	HPEDL385      = "hpe-ilo-dl385"     // Power only
+	Lenovo7Z23    = "lenovo-xcc-7z23"   // EnvironmentMetrics and Power
+	SupermicroX13 = "supermicro-x13deg" // Power only
 )
 
 // Credentials the server accepts.
