@@ -77,6 +77,9 @@ var ceilings = map[string]units.Power{
 	KindDRAM:    500 * units.Watt,
 	KindPsys:    5000 * units.Watt,
 	KindGPU:     2000 * units.Watt,
+	// A BMC may meter a whole multi-node chassis or a rack-scale system
+	// (an NVL72 rack draws some 120 kW).
+	KindWall: 200_000 * units.Watt,
 }
 
 // DefaultCeiling is the ceiling of zones of a kind not in the table

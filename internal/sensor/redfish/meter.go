@@ -20,12 +20,18 @@ import (
 // counter never goes backwards, and over any span longer than the gap it
 // equals the trapezoid integral of the samples: energy across an outage is
 // (P_before + P_after) / 2 × gap, nothing lost and nothing counted twice.
+//
+// A catch-up after a long gap is booked at no more than maxRate (when not
+// 0), spread over the reads that follow: the sampler takes a counter that
+// jumps faster than its zone can draw for a reset and books nothing.
 type meter struct {
 	g        counter.Integrator
 	have     bool
 	lastT    time.Time
 	lastP    units.Power
 	reported units.Energy
+	maxRate  units.Power
+	lastRead time.Time // zero before the first read
 }
 
 // sample records power p measured at t.
@@ -48,8 +54,14 @@ func (m *meter) read(now time.Time) (units.Energy, bool) {
 	if dt := now.Sub(m.lastT); dt > 0 {
 		e += m.lastP.EnergyOver(dt)
 	}
+	if m.maxRate > 0 && !m.lastRead.IsZero() {
+		e = min(e, m.reported+m.maxRate.EnergyOver(now.Sub(m.lastRead)))
+	}
 	if e > m.reported {
 		m.reported = e
+	}
+	if now.After(m.lastRead) {
+		m.lastRead = now
 	}
 	return m.reported, true
 }

@@ -19,9 +19,10 @@ func TestMeter(t *testing.T) {
 		sample float64 // watts; < 0: a read
 	}
 	tests := []struct {
-		name  string
-		steps []step
-		want  []uint64 // the result of each read, in µJ
+		name    string
+		maxRate float64 // watts; 0: none
+		steps   []step
+		want    []uint64 // the result of each read, in µJ
 	}{
 		{
 			name:  "no sample yet: nothing to read",
@@ -53,6 +54,15 @@ func TestMeter(t *testing.T) {
 			want:  []uint64{500_000_000, 2_000_000_000, 2_300_000_000},
 		},
 		{
+			name: "a catch-up is booked at no more than maxRate",
+			// 100 W held over a 10 s outage (1000 J read at 10 s), 300 W
+			// after: the trapezoid is 2000 J. At 1 kW the 1000 J more
+			// come over the next second, then 300 W again.
+			maxRate: 1000,
+			steps:   []step{{0, 100}, {10000, -1}, {10000, 300}, {10000, -1}, {11000, -1}, {12000, -1}, {20000, -1}},
+			want:    []uint64{1_000_000_000, 1_000_000_000, 2_000_000_000, 2_600_000_000, 5_000_000_000},
+		},
+		{
 			name:  "a sample older than the last is ignored",
 			steps: []step{{0, 100}, {1000, 100}, {500, 900}, {2000, -1}},
 			want:  []uint64{200_000_000},
@@ -65,7 +75,7 @@ func TestMeter(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var m meter
+			m := meter{maxRate: units.FromWatts(tc.maxRate)}
 			var got []uint64
 			for _, s := range tc.steps {
 				if s.sample >= 0 {

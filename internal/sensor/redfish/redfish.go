@@ -38,7 +38,6 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/sensor"
-	"github.com/wattlens/wattlens/internal/units"
 )
 
 // Name is the sensor's registry name.
@@ -54,8 +53,8 @@ const (
 )
 
 // maxPower bounds what a BMC may report; above it a reading is refused
-// as garbage (no single server draws 100 kW).
-const maxPower = 100_000 * units.Watt
+// as garbage. It is the wall zone's ceiling (sensor.Ceiling).
+var maxPower = sensor.Ceiling(sensor.KindWall)
 
 // New returns the redfish sensor for opts.Redfish. It fails with
 // sensor.ErrUnavailable when no endpoint is configured, and with a plain
@@ -133,6 +132,8 @@ func newSensor(opts sensor.Options, now func() time.Time, client *http.Client) (
 		cfg: cfg, log: log, now: now, cancel: cancel, first: make(chan struct{}), done: make(chan struct{}),
 		poll: &poller{endpoint: cfg.Endpoint, chassisID: cfg.Chassis, creds: creds, client: client, ctx: ctx},
 	}
+	// Half the ceiling: well within what the sampler accepts of the zone.
+	s.meter.maxRate = maxPower / 2
 	go s.run(ctx)
 	wait := time.NewTimer(cfg.Timeout)
 	defer wait.Stop()
