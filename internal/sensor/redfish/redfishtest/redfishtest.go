@@ -63,6 +63,13 @@ type BMC struct {
 
 	mu       sync.Mutex
 	requests int
+	served   []Served
+}
+
+// Served is one power figure the server gave, and when.
+type Served struct {
+	At    time.Time
+	Watts float64
 }
 
 // New starts a BMC serving the named mockup over TLS on 127.0.0.1; it is
@@ -175,18 +182,32 @@ func (b *BMC) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if mw := b.powerMW.Load(); mw >= 0 {
-		data = withPower(data, float64(mw)/1000)
+		var changed bool
+		data, changed = withPower(data, float64(mw)/1000)
+		if changed {
+			b.mu.Lock()
+			b.served = append(b.served, Served{At: time.Now(), Watts: float64(mw) / 1000})
+			b.mu.Unlock()
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("OData-Version", "4.0")
 	_, _ = w.Write(data)
 }
 
-// withPower replaces the chassis power figures of a payload.
-func withPower(data []byte, watts float64) []byte {
+// ServedPowers returns the power figures served so far, in order.
+func (b *BMC) ServedPowers() []Served {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]Served(nil), b.served...)
+}
+
+// withPower replaces the chassis power figures of a payload and says
+// whether it had any.
+func withPower(data []byte, watts float64) ([]byte, bool) {
 	var doc map[string]any
 	if json.Unmarshal(data, &doc) != nil {
-		return data
+		return data, false
 	}
 	changed := false
 	if pw, ok := doc["PowerWatts"].(map[string]any); ok {
@@ -204,13 +225,13 @@ func withPower(data []byte, watts float64) []byte {
 		}
 	}
 	if !changed {
-		return data
+		return data, false
 	}
 	out, err := json.Marshal(doc)
 	if err != nil {
-		return data
+		return data, false
 	}
-	return out
+	return out, true
 }
 
 func redfishError(w http.ResponseWriter, status int, id, msg string) {
