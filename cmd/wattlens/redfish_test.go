@@ -40,7 +40,7 @@ func TestInfoRedfish(t *testing.T) {
 			}
 			args := []string{"--path.sysfs", sys, "--path.procfs", procRoot, "--path.devfs", t.TempDir(),
 				"--sensor", "powercap_rapl,redfish", "--redfish.endpoint", bmc.URL,
-				"--redfish.credentials-file", creds, "--redfish.ca-file", ca, "--redfish.timeout", "2s", "info"}
+				"--redfish.credentials-file", creds, "--redfish.ca-file", ca, "--redfish.timeout", "10s", "info"}
 			code, out, stderr := runWattlens(t, append(args, "--json")...)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
