@@ -76,11 +76,12 @@ func setupCalibrate(cmd *kingpin.CmdClause) action {
 }
 
 // modelled is the model's figure for what the sensor measures: the CPU and
-// memory parts for RAPL (packages + dram), the wall for a platform meter.
+// memory parts for RAPL (packages + dram), the wall for a platform meter
+// (psys, a BMC's wall zone).
 func modelled(md model.Model, s *snapshot.Snapshot) float64 {
 	b := md.Power(s.Utilisation)
 	for _, z := range s.Zones {
-		if z.Kind == sensor.KindPsys {
+		if z.Kind == sensor.KindPsys || z.Kind == sensor.KindWall {
 			return b.Wall
 		}
 	}

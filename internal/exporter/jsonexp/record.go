@@ -89,7 +89,7 @@ type Attribution struct {
 
 // Zone is one energy counter.
 type Zone struct {
-	Zone                 string  `json:"zone"` // kind: package, core, uncore, dram, psys, gpu
+	Zone                 string  `json:"zone"` // kind: package, core, uncore, dram, psys, gpu, platform, wall
 	Name                 string  `json:"name"`
 	ID                   string  `json:"id"`
 	Socket               int     `json:"socket"` // -1 when none

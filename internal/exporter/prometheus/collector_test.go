@@ -104,7 +104,7 @@ wattlens_vm_energy_joules_total{source="measured",vm="web"} 20
 # HELP wattlens_vm_power_watts Average power attributed to one virtual machine over the last step. Absent while the sensor is down.
 # TYPE wattlens_vm_power_watts gauge
 wattlens_vm_power_watts{source="measured",vm="web"} 2
-# HELP wattlens_zone_energy_joules_total Energy one zone (package, core, uncore, dram, psys, gpu) counted since the agent started; wrap-corrected and monotonic. Zones overlap (core is inside package, package inside psys): do not sum all zones.
+# HELP wattlens_zone_energy_joules_total Energy one zone (package, core, uncore, dram, psys, gpu, platform, wall) counted since the agent started; wrap-corrected and monotonic. Zones overlap (core is inside package, package inside psys, everything inside a wall meter): do not sum all zones.
 # TYPE wattlens_zone_energy_joules_total counter
 wattlens_zone_energy_joules_total{name="core",socket="0",source="measured",zone="core"} 60
 wattlens_zone_energy_joules_total{name="dram",socket="0",source="measured",zone="dram"} 10

@@ -127,7 +127,7 @@ func families() [numMetrics]family {
 			"Idle baseline of the host in use; origin says where it comes from: flag (--idle-power), model (estimate sensor), learned, or learning (not known yet: 0).",
 			[]string{"origin", "source"}, SetNative},
 		zoneEnergy: {"wattlens_zone_energy_joules_total", prom.CounterValue,
-			"Energy one zone (package, core, uncore, dram, psys, gpu) counted since the agent started; wrap-corrected and monotonic. Zones overlap (core is inside package, package inside psys): do not sum all zones.",
+			"Energy one zone (package, core, uncore, dram, psys, gpu, platform, wall) counted since the agent started; wrap-corrected and monotonic. Zones overlap (core is inside package, package inside psys, everything inside a wall meter): do not sum all zones.",
 			labelsZone, SetNative},
 		zonePower: {"wattlens_zone_power_watts", prom.GaugeValue,
 			"Average power of one zone over the last step. Absent while the sensor is down.",
