@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"slices"
 	"time"
-
-	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/config"
@@ -114,51 +111,4 @@ func closeSensor(s sensor.Sensor, log *slog.Logger) {
 			log.Warn("closing sensor", "sensor", s.Name(), "err", err)
 		}
 	}
-}
-
-// durationValue is a kingpin value for --step and --timeout: plain seconds
-// or a Go duration.
-type durationValue time.Duration
-
-func (d *durationValue) Set(s string) error {
-	v, err := config.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = durationValue(v)
-	return nil
-}
-
-func (d *durationValue) String() string { return time.Duration(*d).String() }
-
-// stepValue is a duration that must be more than zero (--step).
-type stepValue time.Duration
-
-func (d *stepValue) Set(s string) error {
-	v, err := config.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	if v <= 0 {
-		return errors.New("--step must be more than 0")
-	}
-	*d = stepValue(v)
-	return nil
-}
-
-func (d *stepValue) String() string { return time.Duration(*d).String() }
-
-// stepFlag declares a command's --step: seconds or a duration, more than 0.
-func stepFlag(cmd *kingpin.CmdClause, help, def string) *time.Duration {
-	v := new(time.Duration)
-	cmd.Flag("step", help).Default(def).SetValue((*stepValue)(v))
-	return v
-}
-
-// durationFlag declares a duration flag with a default; kingpin parses
-// the default through the same Set.
-func durationFlag(f *kingpin.FlagClause, def string) *time.Duration {
-	v := new(time.Duration)
-	f.Default(def).SetValue((*durationValue)(v))
-	return v
 }

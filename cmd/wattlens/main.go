@@ -166,8 +166,8 @@ func bindGlobal(app *kingpin.Application, cfg *config.Config) *global {
 	app.Flag("path.devfs", "devfs mount point (for /dev/cpu/N/msr).").Default(config.DefaultDevFS).StringVar(&cfg.DevFS)
 	app.Flag("vm", "Run inside a virtual machine whose host runs the wattlens qemu exporter; read the share at --vm.path.").BoolVar(&cfg.VM)
 	app.Flag("vm.path", "Where the host's share is mounted in this guest.").Default(config.DefaultVMPath).Envar("WATTLENS_VM_PATH").StringVar(&cfg.VMPath)
-	app.Flag("idle-power", "Idle power of the host in watts; overrides the learned or modelled baseline.").
-		PlaceHolder("WATTS").IsSetByUser(&g.idlePowerSet).Float64Var(&g.idlePower)
+	floatVar(app.Flag("idle-power", "Idle power of the host in watts; overrides the learned or modelled baseline.").
+		PlaceHolder("WATTS").IsSetByUser(&g.idlePowerSet), &g.idlePower)
 	app.Flag("idle-policy", "Where idle energy goes: separate (an idle pseudo-consumer) or shared (spread over processes by CPU share).").
 		Default(config.DefaultIdlePolicy).EnumVar(&cfg.IdlePolicy, config.IdlePolicies...)
 	app.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").EnumVar(&g.logLevel, "debug", "info", "warn", "error")

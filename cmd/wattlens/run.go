@@ -20,8 +20,8 @@ import (
 func setupRun(cmd *kingpin.CmdClause) action {
 	asJSON := cmd.Flag("json", "Print the summary as JSON.").Bool()
 	output := cmd.Flag("output", "Write the summary to FILE instead of standard error.").PlaceHolder("FILE").String()
-	carbon := cmd.Flag("carbon-intensity", "Grid carbon intensity in gCO2e per kWh; adds an emissions figure.").PlaceHolder("G").Float64()
-	repeat := cmd.Flag("repeat", "Run the command N times and report the median and spread.").Default("1").Int()
+	carbon := floatFlag(cmd.Flag("carbon-intensity", "Grid carbon intensity in gCO2e per kWh; adds an emissions figure.").PlaceHolder("G"))
+	repeat := intFlag(cmd.Flag("repeat", "Run the command N times and report the median and spread.").Default("1"))
 	step := stepFlag(cmd, "Sampling period: seconds or a duration. The power series has one point per step.", "1")
 	argv := cmd.Arg("command", "The command and its arguments (put them after --).").Required().Strings()
 
