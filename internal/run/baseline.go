@@ -2,9 +2,9 @@ package run
 
 import (
 	"math"
+	"slices"
 	"time"
 
-	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/sampler"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
@@ -108,16 +108,84 @@ func idleFromBaseline(pts []baselinePoint) (units.Power, string) {
 	return units.FromWatts(math.Max(lowest, 0)), IdleBaselineBusy
 }
 
-// withBaseline returns the attribution options for the run: as given when
-// the idle is fixed already (flag, model); else with the idle measured
-// before the start, given to attribution as a fixed figure.
-func withBaseline(o Options, measure func() []baselinePoint) (attribution.Options, units.Power, string) {
-	a := o.Attribution
-	switch a.IdleOrigin {
-	case attribution.IdleFromFlag, attribution.IdleFromModel:
-		return a, a.IdlePower, a.IdleOrigin
+// tick is what the run keeps of one good tick.
+type tick struct {
+	time      time.Time
+	interval  time.Duration
+	cmd, host units.Energy // the command's share and the host's energy
+	point     baselinePoint
+}
+
+func tickOf(s *snapshot.Snapshot, pid int) tick {
+	t := tick{time: s.Time, interval: s.Interval, host: s.Host.Delta, point: pointOf(s)}
+	for _, p := range s.Processes {
+		if p.PID == pid {
+			t.cmd = p.Delta
+			break
+		}
 	}
-	p, origin := idleFromBaseline(measure())
-	a.IdlePower, a.IdleOrigin = p, attribution.IdleFromFlag // fixed for the run; the summary names its origin
-	return a, p, origin
+	return t
+}
+
+// idleOfRun is the idle power of a run without a fixed one: the fit of
+// host power against busy CPUs over the baseline and the run's ticks (the
+// command's own load gives the line its slope); else, from the baseline
+// alone, its quiet mean or its lowest power (see idleFromBaseline).
+func idleOfRun(base []baselinePoint, ticks []tick) (units.Power, string) {
+	all := slices.Clone(base)
+	for _, t := range ticks {
+		if t.interval > 0 {
+			all = append(all, t.point)
+		}
+	}
+	if p, origin := idleFromBaseline(all); origin == IdleBaselineFit {
+		return p, IdleBaselineFit
+	}
+	return idleFromBaseline(base)
+}
+
+// activeShare is the part of one tick's command share that is not idle:
+// the attribution booked the whole host energy as active; with idle power
+// p the active energy is host − min(host, p·interval), split in the same
+// proportions.
+func activeShare(t tick, p units.Power) units.Energy {
+	if t.host == 0 {
+		return 0
+	}
+	idle := min(p.EnergyOver(t.interval), t.host)
+	return units.Energy(float64(t.cmd) * float64(t.host-idle) / float64(t.host))
+}
+
+// withoutIdle is the command's energy with idle power p taken out.
+func withoutIdle(ticks []tick, p units.Power) units.Energy {
+	var e units.Energy
+	for _, t := range ticks {
+		e += activeShare(t, p)
+	}
+	return e
+}
+
+// series is the run's power series, with idle p taken out when scale, and
+// its peak: the highest power over a full step (at least half of step
+// long); when there was none, over the shorter steps.
+func series(ticks []tick, start time.Time, step time.Duration, p units.Power, scale bool) ([]Point, units.Power) {
+	var pts []Point
+	var peak, short units.Power
+	for _, t := range ticks {
+		e := t.cmd
+		if scale {
+			e = activeShare(t, p)
+		}
+		w := units.PowerOf(e, t.interval)
+		if t.interval >= step/2 {
+			peak = max(peak, w)
+		} else {
+			short = max(short, w)
+		}
+		pts = append(pts, Point{Seconds: t.time.Sub(start).Seconds(), PowerWatts: w.Watts(), HostPowerWatts: units.PowerOf(t.host, t.interval).Watts()})
+	}
+	if peak == 0 {
+		peak = short
+	}
+	return pts, peak
 }

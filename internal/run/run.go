@@ -112,17 +112,26 @@ func Run(argv []string, o Options) (Result, error) {
 	if len(argv) == 0 {
 		return Result{}, fmt.Errorf("%w: no command given", ErrStart)
 	}
-	attrOpts, idle, origin := withBaseline(o, func() []baselinePoint {
+	attrOpts, fixed := o.Attribution, true
+	var base []baselinePoint
+	switch attrOpts.IdleOrigin {
+	case attribution.IdleFromFlag, attribution.IdleFromModel:
+	default:
+		// The idle is found below, from the baseline and the run; the
+		// attribution books every joule as active meanwhile, and the
+		// command's share is scaled to the active part at the end.
+		fixed = false
 		d, step := o.Baseline, o.BaselineStep
 		if d <= 0 || step <= 0 {
 			d, step = DefaultBaseline, DefaultBaselineStep
 		}
 		smp := sampler.New(o.Sensor, o.Procs, attribution.New(o.Attribution), o.Log, sampler.WithReadTimeout(5*time.Second))
-		return measureBaseline(smp, d, step, time.Sleep)
-	})
+		base = measureBaseline(smp, d, step, time.Sleep)
+		attrOpts.IdlePower, attrOpts.IdleOrigin = 0, attribution.IdleFromFlag
+	}
 	tree := newTreeReader(o.Procs)
 	smp := sampler.New(treeSensor{Sensor: o.Sensor, tree: tree}, tree, attribution.New(attrOpts), o.Log, sampler.WithReadTimeout(5*time.Second))
-	res := Result{Command: argv, Sensor: o.Sensor.Name(), Method: o.Attribution.Method, IdlePower: idle, IdleOrigin: origin}
+	res := Result{Command: argv, Sensor: o.Sensor.Name(), Method: o.Attribution.Method, IdlePower: attrOpts.IdlePower, IdleOrigin: attrOpts.IdleOrigin}
 
 	smp.Tick() // the books open just before the start
 	hostStart := time.Now()
@@ -150,7 +159,7 @@ func Run(argv []string, o Options) (Result, error) {
 	ticker := time.NewTicker(o.Step)
 	defer ticker.Stop()
 	var last *snapshot.Snapshot
-	var shortPeak units.Power // the peak over steps shorter than half a step
+	var ticks []tick
 	up := true
 	record := func(s *snapshot.Snapshot) {
 		if s == nil {
@@ -164,7 +173,7 @@ func Run(argv []string, o Options) (Result, error) {
 		for _, p := range s.Processes {
 			res.HostCPU += p.CPUDelta
 		}
-		res.Series = append(res.Series, point(s, cmd.Process.Pid, res.Start, o.Step, &res.PeakPower, &shortPeak))
+		ticks = append(ticks, tickOf(s, cmd.Process.Pid))
 	}
 	for waiting := true; waiting; {
 		select {
@@ -193,13 +202,17 @@ func Run(argv []string, o Options) (Result, error) {
 		res.HostEnergy, res.Source = last.Host.Total, last.Host.Source
 		res.HostDuration = last.Time.Sub(hostStart)
 	}
+	if !fixed {
+		res.IdlePower, res.IdleOrigin = idleOfRun(base, ticks)
+		if attrOpts.IdlePolicy != "shared" {
+			res.Energy = withoutIdle(ticks, res.IdlePower)
+		}
+	}
+	res.Series, res.PeakPower = series(ticks, res.Start, o.Step, res.IdlePower, !fixed && attrOpts.IdlePolicy != "shared")
 	if rus > 0 && res.CPU <= rus+time.Second/procstat.UserHZ {
 		// The ticks saw no more than the rusage (rounded to 10 ms):
 		// the rusage is the same figure to the microsecond.
 		res.CPU = rus
-	}
-	if res.PeakPower == 0 {
-		res.PeakPower = shortPeak
 	}
 	res.PeakPower = max(res.PeakPower, res.AveragePower())
 	res.SensorUp = up && last != nil
@@ -246,25 +259,6 @@ func (s treeSensor) ProcessShares() map[string]sensor.Shares {
 		out[zone] = m
 	}
 	return out
-}
-
-// point is the step's figures, and keeps the peak of full-length steps
-// (peak) and of shorter ones (short).
-func point(s *snapshot.Snapshot, pid int, start time.Time, step time.Duration, peak, short *units.Power) Point {
-	var p units.Power
-	for _, proc := range s.Processes {
-		if proc.PID == pid {
-			p = proc.Power
-			break
-		}
-	}
-	switch {
-	case s.Interval >= step/2:
-		*peak = max(*peak, p)
-	default:
-		*short = max(*short, p)
-	}
-	return Point{Seconds: s.Time.Sub(start).Seconds(), PowerWatts: p.Watts(), HostPowerWatts: s.Host.Power.Watts()}
 }
 
 func commandBooks(s *snapshot.Snapshot, pid int) (units.Energy, time.Duration) {

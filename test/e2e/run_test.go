@@ -22,6 +22,9 @@ type runSummary struct {
 	ExitCode          int      `json:"exit_code"`
 	EnergyJoules      float64  `json:"energy_joules"`
 	HostEnergyJoules  float64  `json:"host_energy_joules"`
+	HostSeconds       float64  `json:"host_duration_seconds"`
+	IdlePowerWatts    float64  `json:"idle_power_watts"`
+	IdleOrigin        string   `json:"idle_origin"`
 	AveragePowerWatts float64  `json:"average_power_watts"`
 	PeakPowerWatts    float64  `json:"peak_power_watts"`
 	CPUSeconds        float64  `json:"cpu_seconds"`
