@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/wattlens/wattlens/internal/fdio"
 )
 
 // device is one <sysfs>/class/hwmon/hwmonN directory.
@@ -124,7 +126,7 @@ func readChannels(dir string) ([]channel, error) {
 }
 
 func readString(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := fdio.ReadFile(path, 4096) // never waits on a FIFO planted in the tree
 	if err != nil {
 		return "", err
 	}
