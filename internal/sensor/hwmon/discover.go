@@ -140,6 +140,12 @@ func readUint(path string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return parseValue(s)
+}
+
+// parseValue parses a hwmon value: one decimal integer, a negative one
+// clamped to zero.
+func parseValue(s string) (uint64, error) {
 	if v, err := strconv.ParseUint(s, 10, 64); err == nil {
 		return v, nil
 	}
