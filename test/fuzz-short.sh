@@ -4,6 +4,7 @@
 # runs. A failing input is written under the package's testdata/fuzz/ by
 # go test, where it becomes a regression case of the plain test run.
 set -euo pipefail
+export CGO_CFLAGS=${CGO_CFLAGS:--Wno-deprecated-declarations} # go-nvml deprecation warnings are not ours
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-5s}
 go=${GO:-go}
