@@ -105,7 +105,9 @@ func TestRunShortCommandGetsAFigure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	sysfs, _ := fakeRAPL(t, map[string]float64{"intel-rapl:0": 40}, 0)
+	// A host whose power follows its busy CPUs: on a constant-power fake
+	// the measured idle is all of it, and 0 J would be the right answer.
+	sysfs, _ := startCPUMeter(t, 20, 15)
 	s, err := wattlensRun(t, []string{"-s", "powercap_rapl", "--path.sysfs", sysfs}, burnerBin, "-duty", "1", "-for", "200ms")
 	if err != nil {
 		t.Fatal(err)

@@ -1,90 +1,11 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/wattlens/wattlens/internal/sensor/powercap/powercaptest"
 )
-
-// truthRAPL builds an Intel two-socket powercap tree and drives package-0's
-// counter, every 50 ms, at idle + perCPU × the host's busy CPUs (user +
-// nice + system + irq + softirq from /proc/stat over the 50 ms): a machine
-// whose true figures are known, whoever else runs on it. The other zones
-// stay still. It returns the sysfs root.
-func truthRAPL(t *testing.T, idle, perCPU float64) string {
-	t.Helper()
-	root := t.TempDir()
-	if err := powercaptest.Build(root, powercaptest.IntelServer2S()); err != nil {
-		t.Fatal(err)
-	}
-	dir, err := powercaptest.ZoneDir(root, "intel-rapl:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "energy_uj"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	uj, _ := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tk := time.NewTicker(50 * time.Millisecond)
-		defer tk.Stop()
-		lastBusy, last := busyTicks(t), time.Now()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tk.C:
-			}
-			busy, now := busyTicks(t), time.Now()
-			dt := now.Sub(last).Seconds()
-			cpus := float64(busy-lastBusy) / 100 / dt
-			uj += (idle + perCPU*cpus) * dt * 1e6
-			lastBusy, last = busy, now
-			tmp := filepath.Join(dir, ".energy_uj.tmp")
-			if err := os.WriteFile(tmp, fmt.Appendf(nil, "%d\n", uint64(uj)), 0o444); err == nil {
-				_ = os.Rename(tmp, filepath.Join(dir, "energy_uj"))
-			}
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return root
-}
-
-// busyTicks is the host's busy CPU time from /proc/stat, in USER_HZ ticks.
-func busyTicks(t *testing.T) uint64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		t.Error(err)
-		return 0
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 8 || f[0] != "cpu" {
-			continue
-		}
-		var sum uint64
-		for _, i := range []int{1, 2, 3, 6, 7} { // user nice system irq softirq
-			v, _ := strconv.ParseUint(f[i], 10, 64)
-			sum += v
-		}
-		return sum
-	}
-	return 0
-}
 
 // TestRunWithoutIdlePower: no --idle-power on a host whose truth is 20 W
 // + 15 W per busy CPU; the command's energy is 15 W × its CPU seconds,
@@ -93,7 +14,7 @@ func TestRunWithoutIdlePower(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	sysfs := truthRAPL(t, 20, 15)
+	sysfs, _ := startCPUMeter(t, 20, 15) // figures_test.go: 20 W + 15 W per busy CPU
 	report := filepath.Join(t.TempDir(), "cpu")
 	s, err := wattlensRun(t, []string{"-s", "powercap_rapl", "--path.sysfs", sysfs}, burnerBin, "-duty", "1", "-for", "3s", "-report", report)
 	if err != nil {
@@ -134,7 +55,7 @@ func TestRunShortCommandTruth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	sysfs := truthRAPL(t, 20, 15)
+	sysfs, _ := startCPUMeter(t, 20, 15) // figures_test.go: 20 W + 15 W per busy CPU
 	s, err := wattlensRun(t, []string{"-s", "powercap_rapl", "--path.sysfs", sysfs}, "sh", "-c", "sleep 0.2; exit 7")
 	if s.ExitCode != 7 || err == nil {
 		t.Errorf("exit %d (%v), want 7", s.ExitCode, err)
