@@ -6,7 +6,7 @@ BIN             ?= bin/wattlens
 # go-nvml's header marks some calls deprecated; the warnings are not ours.
 export CGO_CFLAGS ?= -Wno-deprecated-declarations
 
-.PHONY: all build test test-setup unit e2e lint bench generate manifests clean
+.PHONY: all build test test-setup unit e2e fuzz-short lint bench generate manifests clean
 
 all: build
 
@@ -19,6 +19,14 @@ build:
 # the race detector. CI runs exactly this.
 test: test-setup
 	$(GO) test -race -count=1 -timeout 15m ./...
+	$(MAKE) fuzz-short
+
+# Every fuzz target for FUZZTIME (5s) each: parsers of /proc, cgroup paths,
+# qemu command lines, powercap and hwmon values, the VM share, Docker and
+# kubelet answers, the web config. Seeds: f.Add and testdata/fuzz/.
+FUZZTIME ?= 5s
+fuzz-short:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash test/fuzz-short.sh
 
 test-setup:
 	bash test/setup.sh

@@ -43,6 +43,7 @@ func setupCalibrate(cmd *kingpin.CmdClause) action {
 		var errSum float64
 		var n int
 		var measured bool
+		began := time.Now()
 		_ = e.loop(ctx, smp, *step, *dur, exportFunc(func(s *snapshot.Snapshot) {
 			if !s.SensorUp || s.Interval <= 0 {
 				return
@@ -59,7 +60,12 @@ func setupCalibrate(cmd *kingpin.CmdClause) action {
 			return errors.New("calibration needs a measuring sensor (powercap_rapl, msr_rapl, hwmon); this one estimates")
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "samples            %d over %s from %s\n", cal.Len(), *dur, sen.Name())
+		took := *dur
+		if ctx.Err() != nil { // a signal ended it before --duration
+			took = time.Since(began).Round(time.Second)
+			fmt.Fprintf(&b, "interrupted        after %s of %s: the figures cover that much\n", took, *dur)
+		}
+		fmt.Fprintf(&b, "samples            %d over %s from %s\n", cal.Len(), took, sen.Name())
 		fmt.Fprintf(&b, "model              %s\n", md.Method())
 		if n > 0 {
 			fmt.Fprintf(&b, "model error        %.1f %% mean absolute, against the measured host power\n", 100*errSum/float64(n))

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/alecthomas/kingpin/v2"
-
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/config"
 	"github.com/wattlens/wattlens/internal/exporter"
@@ -96,15 +94,50 @@ func (e *env) loop(ctx context.Context, smp *sampler.Sampler, step, timeout time
 		ctx, cancel = context.WithTimeout(ctx, timeout+step/4)
 		defer cancel()
 	}
-	smp.Run(ctx, step, func(s *snapshot.Snapshot) {
+	lastAt := time.Now()
+	var failing bool
+	publish := func(ctx context.Context, s *snapshot.Snapshot) {
+		lastAt = time.Now()
+		var failed error
 		for _, x := range exps {
 			if err := x.Export(ctx, s); err != nil && ctx.Err() == nil {
-				e.log.Warn("export failed; measuring goes on", "err", err)
+				failed = err
 			}
 		}
-	})
+		// One line when exporting starts failing and one when it
+		// recovers, not one a tick.
+		switch {
+		case failed != nil && !failing:
+			e.log.Warn("export failed; measuring goes on (said once until it recovers)", "err", failed)
+		case failed == nil && failing:
+			e.log.Info("export works again")
+		}
+		failing = failed != nil
+	}
+	smp.Run(ctx, step, func(s *snapshot.Snapshot) { publish(ctx, s) })
+	// The interval since the last report is not dropped: a last, shorter
+	// one (its interval says how long) after a signal, or after a timeout
+	// that left at least half a step unreported (-t 1 --step 2; the
+	// quarter-step grace after -t 10 --step 2 is not an interval of its
+	// own).
+	since := time.Since(lastAt)
+	final := since >= config.MinStep
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		final = since >= step/2
+	}
+	if final {
+		if s := smp.Tick(); s != nil && s.SensorUp {
+			fctx, cancel := context.WithTimeout(context.Background(), finalExportTimeout)
+			defer cancel()
+			publish(fctx, s)
+		}
+	}
 	return nil
 }
+
+// finalExportTimeout bounds the export of the last, partial interval at
+// exit.
+const finalExportTimeout = 5 * time.Second
 
 func unitsWatts(w float64) units.Power { return units.FromWatts(w) }
 
@@ -114,51 +147,4 @@ func closeSensor(s sensor.Sensor, log *slog.Logger) {
 			log.Warn("closing sensor", "sensor", s.Name(), "err", err)
 		}
 	}
-}
-
-// durationValue is a kingpin value for --step and --timeout: plain seconds
-// or a Go duration.
-type durationValue time.Duration
-
-func (d *durationValue) Set(s string) error {
-	v, err := config.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = durationValue(v)
-	return nil
-}
-
-func (d *durationValue) String() string { return time.Duration(*d).String() }
-
-// stepValue is a duration that must be more than zero (--step).
-type stepValue time.Duration
-
-func (d *stepValue) Set(s string) error {
-	v, err := config.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	if v <= 0 {
-		return errors.New("--step must be more than 0")
-	}
-	*d = stepValue(v)
-	return nil
-}
-
-func (d *stepValue) String() string { return time.Duration(*d).String() }
-
-// stepFlag declares a command's --step: seconds or a duration, more than 0.
-func stepFlag(cmd *kingpin.CmdClause, help, def string) *time.Duration {
-	v := new(time.Duration)
-	cmd.Flag("step", help).Default(def).SetValue((*stepValue)(v))
-	return v
-}
-
-// durationFlag declares a duration flag with a default; kingpin parses
-// the default through the same Set.
-func durationFlag(f *kingpin.FlagClause, def string) *time.Duration {
-	v := new(time.Duration)
-	f.Default(def).SetValue((*durationValue)(v))
-	return v
 }

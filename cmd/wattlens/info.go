@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,14 +27,39 @@ func setupInfo(cmd *kingpin.CmdClause) action {
 	asJSON := cmd.Flag("json", "Write the report as one JSON object, for machines.").Bool()
 	return func(_ context.Context, e *env) error {
 		rep := e.info()
+		var err error
 		if *asJSON {
 			enc := json.NewEncoder(e.stdout)
 			enc.SetIndent("", "  ")
 			enc.SetEscapeHTML(false)
-			return enc.Encode(rep)
+			err = enc.Encode(rep)
+		} else {
+			err = rep.write(e.stdout)
 		}
-		return rep.write(e.stdout)
+		if err != nil {
+			return err
+		}
+		// A health check: info fails when no sensor the exporters would
+		// use works now.
+		if !rep.inUseWorks() {
+			return errNoSensorWorks
+		}
+		return nil
 	}
+}
+
+var errNoSensorWorks = errors.New("no sensor in use works here (see the report above)")
+
+// inUseWorks reports whether at least one sensor in use works now. One
+// of several down (a BMC that refuses its credentials beside RAPL) is a
+// degraded set that still measures: info says why, and exits 0.
+func (r infoReport) inUseWorks() bool {
+	for _, n := range r.Use {
+		if slices.ContainsFunc(r.Sensors, func(s sensorInfo) bool { return s.Name == n && s.Works }) {
+			return true
+		}
+	}
+	return false
 }
 
 // infoReport is what info says; its JSON form is `info --json`.
@@ -268,12 +294,18 @@ func (r infoReport) write(w io.Writer) error {
 		fmt.Fprintf(&b, "  %s (%s)\n", strings.Join(r.Use, ", "), r.UseWhy)
 	}
 
-	zones(&b, r.Sensors)
+	var used []sensorInfo
+	for _, s := range r.Sensors {
+		if slices.Contains(r.Use, s.Name) {
+			used = append(used, s)
+		}
+	}
+	zones(&b, used)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// zones lists the zones of every working sensor with the range their
+// zones lists the zones of the sensors in use with the range their
 // counter wraps at, and how long that takes at 100 W.
 func zones(b *strings.Builder, sensors []sensorInfo) {
 	rows := [][]string{{"sensor", "id", "kind", "name", "socket", "source", "wraps at"}}

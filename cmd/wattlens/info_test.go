@@ -167,9 +167,17 @@ func TestInfoCommand(t *testing.T) {
 	}
 
 	// With the sensor named, info says so; with --vm, the vm sensor.
-	_, out, _ = runWattlens(t, append([]string{"-s", "msr_rapl"}, append(args, "--json")...)...)
+	code, out, _ = runWattlens(t, append([]string{"-s", "msr_rapl"}, append(args, "--json")...)...)
 	if !strings.Contains(out, `"use_why": "--sensor; msr_rapl cannot be set up here, so the exporters will not start"`) {
 		t.Errorf("-s msr_rapl: %s", out)
+	}
+	if code != 1 {
+		t.Errorf("-s msr_rapl that does not work: exit %d, want 1 (info is a health check)", code)
+	}
+	// The Zones table lists the zones of the sensors in use only.
+	_, out, _ = runWattlens(t, append([]string{"-s", "estimate"}, args...)...)
+	if strings.Contains(out, "intel-rapl:0") {
+		t.Errorf("-s estimate: powercap zones in the Zones table:\n%s", out)
 	}
 	_, out, _ = runWattlens(t, append([]string{"--vm"}, append(args, "--json")...)...)
 	if !strings.Contains(out, `"use": [

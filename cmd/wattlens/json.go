@@ -15,8 +15,8 @@ import (
 func setupJSON(cmd *kingpin.CmdClause) action {
 	timeout := durationFlag(cmd.Flag("timeout", "How long to run, in seconds or as a duration; 0 runs until interrupted.").Short('t'), "0")
 	step := stepFlag(cmd, "Interval between two lines, in seconds or as a duration (2, 500ms).", "2")
-	top := cmd.Flag("max-top-consumers", "Processes listed in each line; the rest is summed into one \"other\" entry. 0 lists them all.").
-		Default("10").Int()
+	top := intFlag(cmd.Flag("max-top-consumers", "Processes listed in each line; the rest is summed into one \"other\" entry. 0 lists them all.").
+		Default("10"))
 	filter := cmd.Flag("process-regex", "List only the processes whose executable path or command line matches this regular expression (RE2 syntax); the others go into \"other\".").
 		PlaceHolder("REGEX").String()
 	file := cmd.Flag("file", "Append the lines to this file (created if absent) instead of standard output.").

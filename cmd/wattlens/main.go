@@ -99,6 +99,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	e := &env{cfg: cfg, log: newLogger(stderr, cfg), stdout: stdout, stderr: stderr}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if selected != "run" { // run forwards signals to its command, which decides when it ends
+		defer watchStop(ctx, stderr)()
+	}
 
 	if err := actions[selected](ctx, e); err != nil {
 		var u usageError
@@ -166,8 +169,8 @@ func bindGlobal(app *kingpin.Application, cfg *config.Config) *global {
 	app.Flag("path.devfs", "devfs mount point (for /dev/cpu/N/msr).").Default(config.DefaultDevFS).StringVar(&cfg.DevFS)
 	app.Flag("vm", "Run inside a virtual machine whose host runs the wattlens qemu exporter; read the share at --vm.path.").BoolVar(&cfg.VM)
 	app.Flag("vm.path", "Where the host's share is mounted in this guest.").Default(config.DefaultVMPath).Envar("WATTLENS_VM_PATH").StringVar(&cfg.VMPath)
-	app.Flag("idle-power", "Idle power of the host in watts; overrides the learned or modelled baseline.").
-		PlaceHolder("WATTS").IsSetByUser(&g.idlePowerSet).Float64Var(&g.idlePower)
+	floatVar(app.Flag("idle-power", "Idle power of the host in watts; overrides the learned or modelled baseline.").
+		PlaceHolder("WATTS").IsSetByUser(&g.idlePowerSet), &g.idlePower)
 	app.Flag("idle-policy", "Where idle energy goes: separate (an idle pseudo-consumer) or shared (spread over processes by CPU share).").
 		Default(config.DefaultIdlePolicy).EnumVar(&cfg.IdlePolicy, config.IdlePolicies...)
 	app.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").EnumVar(&g.logLevel, "debug", "info", "warn", "error")
@@ -188,4 +191,31 @@ func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// stopGrace is how long a command may take to stop after SIGTERM or SIGINT.
+const stopGrace = 5 * time.Second
+
+// watchStop makes sure a signal ends wattlens: should the command still
+// run stopGrace after ctx is cancelled (a read blocked in the kernel, on a
+// hung network file system), wattlens says so and exits 1. The returned
+// function ends the watch.
+func watchStop(ctx context.Context, stderr io.Writer) func() {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		t := time.NewTimer(stopGrace)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			_, _ = fmt.Fprintf(stderr, "wattlens: still not stopped %s after the signal (a read is blocked); exiting\n", stopGrace)
+			os.Exit(1)
+		}
+	}()
+	return func() { close(done) }
 }

@@ -26,10 +26,10 @@ type collectorFlags struct {
 
 func bindCollectorFlags(cmd *kingpin.CmdClause) *collectorFlags {
 	return &collectorFlags{
-		top: cmd.Flag("process.top", "Processes with series of their own: the top N by energy over the last step; 0 for all (one series per process: mind the cardinality).").
-			Default("20").Int(),
-		cmdline: cmd.Flag("process.cmdline-length", "Longest cmdline label, in bytes; longer ones are cut and end with …").
-			Default("256").Int(),
+		top: intFlag(cmd.Flag("process.top", "Processes with series of their own: the top N by energy over the last step; 0 for all (one series per process: mind the cardinality).").
+			Default("20")),
+		cmdline: intFlag(cmd.Flag("process.cmdline-length", "Longest cmdline label, in bytes; longer ones are cut and end with …").
+			Default("256")),
 		compat: cmd.Flag("compat", "Also serve another tool's metric names: "+strings.Join(promexp.CompatModes, ", ")+" (Scaphandre's scaph_* metrics). Repeatable.").
 			PlaceHolder("TOOL").Enums(promexp.CompatModes...),
 		containers: containerFlags(cmd),
@@ -85,7 +85,7 @@ func (f *collectorFlags) collector(sensorName string) (*promexp.Collector, error
 func setupPrometheus(cmd *kingpin.CmdClause) action {
 	webFlags := kingpinflag.AddFlags(cmd, promexp.DefaultListenAddress)
 	metricsPath := cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default(promexp.DefaultMetricsPath).String()
-	maxRequests := cmd.Flag("web.max-requests", "Most scrapes served at once; more get 503. 0 means no limit.").Default("40").Int()
+	maxRequests := intFlag(cmd.Flag("web.max-requests", "Most scrapes served at once; more get 503. 0 means no limit.").Default("40"))
 	noExporterMetrics := cmd.Flag("web.disable-exporter-metrics", "Leave out the go_* and promhttp_* metrics about the agent itself.").Bool()
 	step := stepFlag(cmd, "Measuring interval: seconds (2) or a duration (500ms). Scrapes never change it.", "2")
 	cf := bindCollectorFlags(cmd)

@@ -53,13 +53,16 @@ func setupPush(cmd *kingpin.CmdClause) action {
 			}
 			opts.Grouping["instance"] = host
 		}
+		if *username != "" && *passwordFile == "" {
+			return usageError{errors.New("--push.username needs --push.password-file")}
+		}
 		if *passwordFile != "" {
 			if *username == "" {
 				return usageError{errors.New("--push.password-file needs --push.username")}
 			}
 			b, err := os.ReadFile(*passwordFile)
 			if err != nil {
-				return fmt.Errorf("password file: %w", err)
+				return usageError{fmt.Errorf("--push.password-file: %w", err)} // as a missing --push.ca-file: exit 2
 			}
 			opts.Password = strings.TrimRight(string(b), "\r\n")
 		}

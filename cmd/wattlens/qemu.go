@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -28,8 +28,8 @@ func setupQemu(cmd *kingpin.CmdClause) action {
 	fsync := cmd.Flag("qemu.fsync", "fsync each file before renaming it into place (not needed on a tmpfs).").Bool()
 
 	return func(ctx context.Context, e *env) error {
-		if *maxRange == 0 {
-			return usageError{errors.New("--qemu.max-energy-range-uj must be more than 0")}
+		if *maxRange == 0 || *maxRange > uint64(qemu.MaxRangeLimit) {
+			return usageError{fmt.Errorf("--qemu.max-energy-range-uj must be between 1 and %d", uint64(qemu.MaxRangeLimit))}
 		}
 		smp, sen, err := e.newSampler() // names the guests (vmdetect)
 		if err != nil {

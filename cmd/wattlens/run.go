@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -20,8 +22,8 @@ import (
 func setupRun(cmd *kingpin.CmdClause) action {
 	asJSON := cmd.Flag("json", "Print the summary as JSON.").Bool()
 	output := cmd.Flag("output", "Write the summary to FILE instead of standard error.").PlaceHolder("FILE").String()
-	carbon := cmd.Flag("carbon-intensity", "Grid carbon intensity in gCO2e per kWh; adds an emissions figure.").PlaceHolder("G").Float64()
-	repeat := cmd.Flag("repeat", "Run the command N times and report the median and spread.").Default("1").Int()
+	carbon := floatFlag(cmd.Flag("carbon-intensity", "Grid carbon intensity in gCO2e per kWh; adds an emissions figure.").PlaceHolder("G"))
+	repeat := intFlag(cmd.Flag("repeat", "Run the command N times and report the median and spread.").Default("1"))
 	step := stepFlag(cmd, "Sampling period: seconds or a duration. The power series has one point per step.", "1")
 	argv := cmd.Arg("command", "The command and its arguments (put them after --).").Required().Strings()
 
@@ -31,6 +33,17 @@ func setupRun(cmd *kingpin.CmdClause) action {
 		}
 		if *carbon < 0 {
 			return usageError{errors.New("--carbon-intensity must not be negative")}
+		}
+		// The summary's file is opened before the command starts: a bad
+		// path must not cost a whole build, nor hide its exit status.
+		w := e.stderr
+		if *output != "" {
+			f, err := os.Create(*output)
+			if err != nil {
+				return usageError{fmt.Errorf("--output: %w", err)}
+			}
+			defer func() { _ = f.Close() }() // the write error below is what matters
+			w = f
 		}
 		if e.cfg.LogLevel == slog.LevelInfo {
 			// The summary is the output; keep the sensor's start-up chatter out of it.
@@ -57,7 +70,7 @@ func setupRun(cmd *kingpin.CmdClause) action {
 			if err != nil {
 				if errors.Is(err, runcmd.ErrStart) {
 					_, _ = fmt.Fprintf(e.stderr, "wattlens: %s\n", err)
-					return exitStatus(127)
+					return exitStatus(startStatus(err))
 				}
 				return err
 			}
@@ -67,7 +80,7 @@ func setupRun(cmd *kingpin.CmdClause) action {
 				break // a failing or interrupted command is not a figure to compare
 			}
 		}
-		if err := writeReport(rep, *asJSON, *output, e.stderr); err != nil {
+		if err := writeReport(rep, *asJSON, w); err != nil {
 			return err
 		}
 		if last.Signal != 0 {
@@ -80,16 +93,17 @@ func setupRun(cmd *kingpin.CmdClause) action {
 	}
 }
 
-func writeReport(rep runcmd.Report, asJSON bool, output string, stderr io.Writer) error {
-	w := stderr
-	if output != "" {
-		f, err := os.Create(output)
-		if err != nil {
-			return fmt.Errorf("summary: %w", err)
-		}
-		defer func() { _ = f.Close() }() // the write error below is what matters
-		w = f
+// startStatus is the shell's status for a command that did not start:
+// 127 when it is not found, 126 when it is found but cannot be run (not
+// executable, a directory, a bad binary).
+func startStatus(err error) int {
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		return 127
 	}
+	return 126
+}
+
+func writeReport(rep runcmd.Report, asJSON bool, w io.Writer) error {
 	write := rep.WriteText
 	if asJSON {
 		write = rep.WriteJSON

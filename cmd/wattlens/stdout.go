@@ -18,7 +18,7 @@ import (
 func setupStdout(cmd *kingpin.CmdClause) action {
 	timeout := durationFlag(cmd.Flag("timeout", "How long to run, in seconds or as a duration (10, 1m); 0 runs until interrupted.").Short('t'), "10")
 	step := stepFlag(cmd, "Interval between two measurements, in seconds or as a duration (2, 500ms).", "2")
-	procs := cmd.Flag("processes", "Number of top consumers listed; 0 lists them all.").Short('p').Default("5").Int()
+	procs := intFlag(cmd.Flag("processes", "Number of top consumers listed; 0 lists them all.").Short('p').Default("5"))
 	filter := cmd.Flag("regex-filter", "List only the processes whose executable path or command line matches this regular expression (RE2 syntax).").
 		Short('r').PlaceHolder("REGEX").String()
 	containers := containerFlags(cmd)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,10 @@ const (
 	DefaultVMPath     = "/var/wattlens"
 	DefaultIdlePolicy = "separate"
 	DefaultStep       = 2 * time.Second
+	// MinStep is the shortest --step: below it the agent spends its time
+	// reading /proc rather than measuring, and RAPL's own update period
+	// (about 1 ms, with jitter) becomes a visible share of the interval.
+	MinStep = 100 * time.Millisecond
 )
 
 // IdlePolicies are the accepted --idle-policy values.
@@ -67,7 +72,10 @@ func (c Config) Validate(knownSensors []string) error {
 	if len(c.Sensors) == 0 {
 		return fmt.Errorf("no sensor given; valid sensors: auto, %s", strings.Join(knownSensors, ", "))
 	}
-	for _, s := range c.Sensors {
+	for i, s := range c.Sensors {
+		if slices.Contains(c.Sensors[:i], s) {
+			return fmt.Errorf("sensor %q given twice: each sensor may appear once in --sensor", s)
+		}
 		if s == "auto" && len(c.Sensors) == 1 {
 			continue
 		}
@@ -81,7 +89,7 @@ func (c Config) Validate(knownSensors []string) error {
 	if !slices.Contains(IdlePolicies, c.IdlePolicy) {
 		return fmt.Errorf("unknown idle policy %q; valid policies: %s", c.IdlePolicy, strings.Join(IdlePolicies, ", "))
 	}
-	if c.IdlePowerSet && (c.IdlePower < 0 || c.IdlePower > 1e6) {
+	if c.IdlePowerSet && !(c.IdlePower >= 0 && c.IdlePower <= 1e6) { // NaN fails both
 		return fmt.Errorf("idle power %g W out of range: give watts between 0 and 1000000", c.IdlePower)
 	}
 	return nil
@@ -107,6 +115,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	var d time.Duration
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, fmt.Errorf("bad duration %q: give a finite number of seconds", s)
+		}
 		if f > float64(1<<62)/float64(time.Second) {
 			return 0, fmt.Errorf("duration %q too long", s)
 		}
@@ -119,6 +130,19 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	if d < 0 {
 		return 0, fmt.Errorf("negative duration %q", s)
+	}
+	return d, nil
+}
+
+// ParseStep parses a --step: a duration as ParseDuration reads it, of at
+// least MinStep.
+func ParseStep(s string) (time.Duration, error) {
+	d, err := ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d < MinStep {
+		return 0, fmt.Errorf("step %q is shorter than the minimum %s", strings.TrimSpace(s), MinStep)
 	}
 	return d, nil
 }

@@ -3,7 +3,13 @@
 // readers of procstat, powercap and the qemu exporter share it.
 package fdio
 
-import "golang.org/x/sys/unix"
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"golang.org/x/sys/unix"
+)
 
 // ReadFull reads fd until EOF or until buf is full, retrying reads that a
 // signal interrupted (EINTR), and returns how many bytes it read. Files
@@ -24,4 +30,56 @@ func ReadFull(fd int, buf []byte) (int, error) {
 		n += m
 	}
 	return n, nil
+}
+
+// ErrNotRegular is returned by Open for a path that is not a regular file
+// (a FIFO, a socket, a device planted in a sysfs or share tree).
+var ErrNotRegular = errors.New("not a regular file")
+
+// Open opens path for reading without ever blocking: O_NONBLOCK makes an
+// open of a FIFO return at once (a plain open waits for a writer, deaf to
+// signals), and anything but a regular file is closed and refused with
+// ErrNotRegular. sysfs and procfs attributes are regular files, so the
+// readers lose nothing. O_NONBLOCK has no effect on regular files.
+func Open(path string) (int, error) {
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		_ = unix.Close(fd)
+		return -1, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		_ = unix.Close(fd)
+		return -1, &fs.PathError{Op: "open", Path: path, Err: ErrNotRegular}
+	}
+	return fd, nil
+}
+
+// ReadFile reads at most limit bytes of the regular file at path, opened
+// with Open. A file longer than limit is an error.
+func ReadFile(path string, limit int) ([]byte, error) {
+	fd, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = unix.Close(fd) }()
+	buf := make([]byte, limit+1)
+	n, err := ReadFull(fd, buf)
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	if n > limit {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d bytes", limit)}
+	}
+	return buf[:n], nil
 }

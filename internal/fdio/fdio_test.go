@@ -2,9 +2,11 @@ package fdio
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,5 +44,39 @@ func TestReadFull(t *testing.T) {
 	}
 	if _, err := ReadFull(-1, make([]byte, 4)); err == nil {
 		t.Error("ReadFull on a bad descriptor: no error")
+	}
+}
+
+func TestOpenRefusesWhatIsNotARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "energy_uj")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := ReadFile(fifo, 64)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNotRegular) {
+			t.Errorf("ReadFile(fifo) = %v, want ErrNotRegular", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ReadFile blocked on a FIFO with no writer")
+	}
+	if _, err := ReadFile(dir, 64); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("ReadFile(dir) = %v, want ErrNotRegular", err)
+	}
+	reg := filepath.Join(dir, "v")
+	if err := os.WriteFile(reg, []byte("12345\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadFile(reg, 64); err != nil || string(b) != "12345\n" {
+		t.Errorf("ReadFile(regular) = %q, %v", b, err)
+	}
+	if _, err := ReadFile(reg, 3); err == nil {
+		t.Error("ReadFile past its limit: want an error")
 	}
 }

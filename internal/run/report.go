@@ -30,6 +30,9 @@ type runJSON struct {
 	Signal            string   `json:"signal,omitempty"`
 	EnergyJoules      float64  `json:"energy_joules"`
 	HostEnergyJoules  float64  `json:"host_energy_joules"`
+	HostSeconds       float64  `json:"host_duration_seconds"`
+	IdlePowerWatts    float64  `json:"idle_power_watts"`
+	IdleOrigin        string   `json:"idle_origin"`
 	AveragePowerWatts float64  `json:"average_power_watts"`
 	PeakPowerWatts    float64  `json:"peak_power_watts"`
 	CPUSeconds        float64  `json:"cpu_seconds"`
@@ -62,6 +65,9 @@ func (r Report) one(res Result) runJSON {
 		ExitCode:          res.ExitCode,
 		EnergyJoules:      res.Energy.Joules(),
 		HostEnergyJoules:  res.HostEnergy.Joules(),
+		HostSeconds:       res.HostDuration.Seconds(),
+		IdlePowerWatts:    res.IdlePower.Watts(),
+		IdleOrigin:        res.IdleOrigin,
 		AveragePowerWatts: res.AveragePower().Watts(),
 		PeakPowerWatts:    res.PeakPower.Watts(),
 		CPUSeconds:        res.CPU.Seconds(),
@@ -186,10 +192,11 @@ func (r Report) text(b *strings.Builder, res Result) {
 		status = "killed by " + res.Signal.String()
 	}
 	fmt.Fprintf(b, "wattlens: %s — %.1f s, %s\n", strings.Join(res.Command, " "), res.Duration().Seconds(), status)
-	fmt.Fprintf(b, "  %-10s %s J  (%s Wh)   host %s J over the same time\n", "energy",
-		num(res.Energy.Joules()), wh(res.Energy.Joules()), num(res.HostEnergy.Joules()))
+	fmt.Fprintf(b, "  %-10s %s J  (%s Wh)   host %s J over %.1f s\n", "energy",
+		num(res.Energy.Joules()), wh(res.Energy.Joules()), num(res.HostEnergy.Joules()), res.HostDuration.Seconds())
 	fmt.Fprintf(b, "  %-10s %.1f W average, %.1f W peak (%s)\n", "power", res.AveragePower().Watts(), res.PeakPower.Watts(), stepLabel(res))
-	fmt.Fprintf(b, "  %-10s %.1f s across %d processes\n", "cpu", res.CPU.Seconds(), res.Processes)
+	fmt.Fprintf(b, "  %-10s %s s across %s\n", "cpu", cpuNum(res.CPU.Seconds()), plural(res.Processes, "process seen", "processes seen"))
+	fmt.Fprintf(b, "  %-10s %.1f W taken out of the host's energy (%s)\n", "idle", res.IdlePower.Watts(), idleLabel(res.IdleOrigin))
 	if r.CarbonIntensity > 0 {
 		fmt.Fprintf(b, "  %-10s %.3f gCO2e at %g g/kWh\n", "carbon", r.carbon(res), r.CarbonIntensity)
 	}
@@ -246,4 +253,39 @@ func group(s string) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// cpuNum prints CPU seconds with three decimals below 10 s, so that a
+// short command's milliseconds show.
+func cpuNum(x float64) string {
+	if x < 10 {
+		return fmt.Sprintf("%.3f", x)
+	}
+	return fmt.Sprintf("%.1f", x)
+}
+
+// idleLabel says where the idle baseline came from, in words.
+func idleLabel(origin string) string {
+	switch origin {
+	case "flag":
+		return "--idle-power"
+	case "model":
+		return "the estimation model's idle"
+	case IdleBaselineFit:
+		return "measured before the start: host power at no busy CPU"
+	case IdleBaselineQuiet:
+		return "measured before the start on a quiet host"
+	case IdleBaselineBusy:
+		return "measured before the start on a busy host: an upper bound, give --idle-power for a better figure"
+	case IdleNone:
+		return "none: the sensor gave no baseline"
+	}
+	return origin
 }

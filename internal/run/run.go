@@ -38,6 +38,11 @@ type Options struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Log            *slog.Logger
+	// Baseline is how long the sensor is read before the command starts,
+	// every BaselineStep, to find the idle power when the attribution
+	// options do not fix it (no --idle-power, a measuring sensor). 0 takes
+	// DefaultBaseline and DefaultBaselineStep.
+	Baseline, BaselineStep time.Duration
 }
 
 // Point is one step of the power series.
@@ -56,11 +61,28 @@ type Result struct {
 	Signal     syscall.Signal
 	Energy     units.Energy
 	HostEnergy units.Energy
-	PeakPower  units.Power
-	CPU        time.Duration
+	// HostDuration is the time HostEnergy covers: from the tick just
+	// before the start to the tick just after the exit.
+	HostDuration time.Duration
+	// PeakPower is the command's highest power over one full step; when
+	// the command ran shorter than a step, over the steps there were. It
+	// is never below the average.
+	PeakPower units.Power
+	// IdlePower is the idle baseline taken out of the host's energy, and
+	// IdleOrigin where it came from (flag, model, baseline-fit,
+	// baseline-quiet, baseline-busy, none).
+	IdlePower  units.Power
+	IdleOrigin string
+	// CPU is the command's CPU time with its descendants': wait4's rusage
+	// (microseconds) when the command ended normally, else what the ticks
+	// saw.
+	CPU time.Duration
 	// HostCPU is the CPU time of every process over the same time (the
 	// denominator of the command's share).
-	HostCPU   time.Duration
+	HostCPU time.Duration
+	// Processes is the number of distinct processes of the command's tree
+	// seen at a tick: one that lived and died between two ticks is not
+	// counted, though its CPU time is.
 	Processes int
 	Sensor    string
 	Source    sensor.Source
@@ -90,14 +112,37 @@ func Run(argv []string, o Options) (Result, error) {
 	if len(argv) == 0 {
 		return Result{}, fmt.Errorf("%w: no command given", ErrStart)
 	}
+	attrOpts, fixed := o.Attribution, true
+	var base []baselinePoint
+	switch attrOpts.IdleOrigin {
+	case attribution.IdleFromFlag, attribution.IdleFromModel:
+	default:
+		// The idle is found below, from the baseline and the run; the
+		// attribution books every joule as active meanwhile, and the
+		// command's share is scaled to the active part at the end.
+		fixed = false
+		d, step := o.Baseline, o.BaselineStep
+		if d <= 0 || step <= 0 {
+			d, step = DefaultBaseline, DefaultBaselineStep
+		}
+		smp := sampler.New(o.Sensor, o.Procs, attribution.New(o.Attribution), o.Log, sampler.WithReadTimeout(5*time.Second))
+		base = measureBaseline(smp, d, step, time.Sleep)
+		attrOpts.IdlePower, attrOpts.IdleOrigin = 0, attribution.IdleFromFlag
+	}
 	tree := newTreeReader(o.Procs)
-	smp := sampler.New(treeSensor{Sensor: o.Sensor, tree: tree}, tree, attribution.New(o.Attribution), o.Log, sampler.WithReadTimeout(5*time.Second))
-	res := Result{Command: argv, Sensor: o.Sensor.Name(), Method: o.Attribution.Method}
+	smp := sampler.New(treeSensor{Sensor: o.Sensor, tree: tree}, tree, attribution.New(attrOpts), o.Log, sampler.WithReadTimeout(5*time.Second))
+	res := Result{Command: argv, Sensor: o.Sensor.Name(), Method: o.Attribution.Method, IdlePower: attrOpts.IdlePower, IdleOrigin: attrOpts.IdleOrigin}
 
-	smp.Tick() // the baseline, just before the start
+	smp.Tick() // the books open just before the start
+	hostStart := time.Now()
 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
+	// The command dies with wattlens even when wattlens is SIGKILLed: the
+	// kernel sends it SIGKILL when the thread that started it ends. (Go
+	// ends a thread only when a goroutine that locked it returns, which
+	// wattlens never does.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
@@ -114,6 +159,7 @@ func Run(argv []string, o Options) (Result, error) {
 	ticker := time.NewTicker(o.Step)
 	defer ticker.Stop()
 	var last *snapshot.Snapshot
+	var ticks []tick
 	up := true
 	record := func(s *snapshot.Snapshot) {
 		if s == nil {
@@ -127,7 +173,7 @@ func Run(argv []string, o Options) (Result, error) {
 		for _, p := range s.Processes {
 			res.HostCPU += p.CPUDelta
 		}
-		res.Series = append(res.Series, point(s, cmd.Process.Pid, res.Start, o.Step, &res.PeakPower))
+		ticks = append(ticks, tickOf(s, cmd.Process.Pid))
 	}
 	for waiting := true; waiting; {
 		select {
@@ -146,14 +192,29 @@ func Run(argv []string, o Options) (Result, error) {
 		}
 	}
 	res.End = time.Now()
-	tree.setExited(rusageTicks(cmd.ProcessState))
+	rus := rusage(cmd.ProcessState)
+	tree.setExited(rusTicks(rus))
 	record(smp.Tick()) // just after the exit
 	res.ExitCode, res.Signal = exitStatus(cmd.ProcessState)
 	res.Processes = tree.processes()
 	if last != nil {
 		res.Energy, res.CPU = commandBooks(last, cmd.Process.Pid)
 		res.HostEnergy, res.Source = last.Host.Total, last.Host.Source
+		res.HostDuration = last.Time.Sub(hostStart)
 	}
+	if !fixed {
+		res.IdlePower, res.IdleOrigin = idleOfRun(base, ticks)
+		if attrOpts.IdlePolicy != "shared" {
+			res.Energy = withoutIdle(ticks, res.IdlePower)
+		}
+	}
+	res.Series, res.PeakPower = series(ticks, res.Start, o.Step, res.IdlePower, !fixed && attrOpts.IdlePolicy != "shared")
+	if rus > 0 && res.CPU <= rus+time.Second/procstat.UserHZ {
+		// The ticks saw no more than the rusage (rounded to 10 ms):
+		// the rusage is the same figure to the microsecond.
+		res.CPU = rus
+	}
+	res.PeakPower = max(res.PeakPower, res.AveragePower())
 	res.SensorUp = up && last != nil
 	return res, nil
 }
@@ -200,21 +261,6 @@ func (s treeSensor) ProcessShares() map[string]sensor.Shares {
 	return out
 }
 
-// point is the step's figures, and keeps the peak of full-length steps.
-func point(s *snapshot.Snapshot, pid int, start time.Time, step time.Duration, peak *units.Power) Point {
-	var p units.Power
-	for _, proc := range s.Processes {
-		if proc.PID == pid {
-			p = proc.Power
-			break
-		}
-	}
-	if s.Interval >= step/2 && p > *peak {
-		*peak = p
-	}
-	return Point{Seconds: s.Time.Sub(start).Seconds(), PowerWatts: p.Watts(), HostPowerWatts: s.Host.Power.Watts()}
-}
-
 func commandBooks(s *snapshot.Snapshot, pid int) (units.Energy, time.Duration) {
 	for _, p := range s.Processes {
 		if p.PID == pid {
@@ -224,9 +270,9 @@ func commandBooks(s *snapshot.Snapshot, pid int) (units.Energy, time.Duration) {
 	return 0, 0
 }
 
-// rusageTicks is the command's CPU time with its reaped descendants, from
-// wait4's rusage, in USER_HZ ticks.
-func rusageTicks(ps *os.ProcessState) uint64 {
+// rusage is the command's CPU time with its reaped descendants, from
+// wait4's rusage, to the microsecond.
+func rusage(ps *os.ProcessState) time.Duration {
 	if ps == nil {
 		return 0
 	}
@@ -234,8 +280,19 @@ func rusageTicks(ps *os.ProcessState) uint64 {
 	if !ok {
 		return 0
 	}
-	us := ru.Utime.Nano()/1000 + ru.Stime.Nano()/1000
-	return uint64(us) / (1_000_000 / procstat.UserHZ)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rusTicks is d in USER_HZ ticks, the unit of the process books: rounded
+// to the nearest, and at least one when d is not 0, so that a command
+// shorter than a tick is not booked nothing.
+func rusTicks(d time.Duration) uint64 {
+	tick := time.Second / procstat.UserHZ
+	n := uint64((d + tick/2) / tick)
+	if n == 0 && d > 0 {
+		n = 1
+	}
+	return n
 }
 
 func exitStatus(ps *os.ProcessState) (int, syscall.Signal) {

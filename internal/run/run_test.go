@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
@@ -95,8 +96,9 @@ func sampleResult(energyJ float64) Result {
 	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	return Result{
 		Command: []string{"make", "test"}, Start: start, End: start.Add(40 * time.Second),
-		Energy: units.FromJoules(energyJ), HostEnergy: units.FromJoules(2905), PeakPower: units.FromWatts(63),
-		CPU: 77 * time.Second, HostCPU: 80 * time.Second, Processes: 38, Sensor: "powercap_rapl", Source: "measured", SensorUp: true,
+		Energy: units.FromJoules(energyJ), HostEnergy: units.FromJoules(2905), HostDuration: 40200 * time.Millisecond, PeakPower: units.FromWatts(63),
+		IdlePower: units.FromWatts(30), IdleOrigin: IdleBaselineFit,
+		CPU: 7 * time.Second, HostCPU: 80 * time.Second, Processes: 38, Sensor: "powercap_rapl", Source: "measured", SensorUp: true,
 		Series: []Point{{Seconds: 1, PowerWatts: 40}, {Seconds: 2, PowerWatts: 63}},
 	}
 }
@@ -107,9 +109,10 @@ func TestReportText(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `wattlens: make test — 40.0 s, exit 0
-  energy     1 734 J  (0.48 Wh)   host 2 905 J over the same time
+  energy     1 734 J  (0.48 Wh)   host 2 905 J over 40.2 s
   power      43.4 W average, 63.0 W peak (1 s)
-  cpu        77.0 s across 38 processes
+  cpu        7.000 s across 38 processes seen
+  idle       30.0 W taken out of the host's energy (measured before the start: host power at no busy CPU)
   carbon     0.193 gCO2e at 400 g/kWh
   source     powercap_rapl (measured)
 `
@@ -240,6 +243,7 @@ func TestRunDownTicksBookNothing(t *testing.T) {
 	res, err := Run([]string{"sleep", "0.7"}, Options{
 		Sensor: &flakySensor{okReads: 3}, Procs: procstat.NewReader("/proc"),
 		Step: 100 * time.Millisecond, Log: slog.New(slog.DiscardHandler),
+		Attribution: attribution.Options{IdleOrigin: attribution.IdleFromFlag}, // no baseline reads
 	})
 	if err != nil {
 		t.Fatal(err)

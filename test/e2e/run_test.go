@@ -22,6 +22,9 @@ type runSummary struct {
 	ExitCode          int      `json:"exit_code"`
 	EnergyJoules      float64  `json:"energy_joules"`
 	HostEnergyJoules  float64  `json:"host_energy_joules"`
+	HostSeconds       float64  `json:"host_duration_seconds"`
+	IdlePowerWatts    float64  `json:"idle_power_watts"`
+	IdleOrigin        string   `json:"idle_origin"`
 	AveragePowerWatts float64  `json:"average_power_watts"`
 	PeakPowerWatts    float64  `json:"peak_power_watts"`
 	CPUSeconds        float64  `json:"cpu_seconds"`
@@ -102,7 +105,9 @@ func TestRunShortCommandGetsAFigure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	sysfs, _ := fakeRAPL(t, map[string]float64{"intel-rapl:0": 40}, 0)
+	// A host whose power follows its busy CPUs: on a constant-power fake
+	// the measured idle is all of it, and 0 J would be the right answer.
+	sysfs, _ := startCPUMeter(t, 20, 15)
 	s, err := wattlensRun(t, []string{"-s", "powercap_rapl", "--path.sysfs", sysfs}, burnerBin, "-duty", "1", "-for", "200ms")
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -206,3 +207,37 @@ func retry(f func() (int, error)) (int, error) {
 // closeFD closes a descriptor the exporter only read through or whose
 // writes are already checked (writeFileAt checks its own close).
 func closeFD(fd int) { _ = unix.Close(fd) }
+
+// staleTemp matches the temporaries writeFileAt names: ".<file>.<pid>.tmp".
+var staleTemp = regexp.MustCompile(`^\.[A-Za-z0-9_.]+\.([0-9]+)\.tmp$`)
+
+// removeStaleTemps removes from the directory dirfd the temporaries that
+// another process (an earlier exporter killed between create and rename)
+// left; this process's own are left alone. It returns how many it removed.
+func removeStaleTemps(dirfd int) (int, error) {
+	dup, err := unix.Dup(dirfd)
+	if err != nil {
+		return 0, err
+	}
+	f := os.NewFile(uintptr(dup), "share")
+	defer func() { _ = f.Close() }()
+	if _, err := f.Seek(0, 0); err != nil {
+		return 0, err
+	}
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return 0, err
+	}
+	own := strconv.Itoa(os.Getpid())
+	n := 0
+	for _, name := range names {
+		m := staleTemp.FindStringSubmatch(name)
+		if m == nil || m[1] == own {
+			continue
+		}
+		if err := unix.Unlinkat(dirfd, name, 0); err == nil {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -250,6 +250,7 @@ func (x *Exporter) newVM(root int, name string) *vmState {
 		x.log.Warn("vm name is not a safe directory name; its share uses a made-safe one",
 			"vm", shorten(name), "dir", dir)
 	}
+	x.cleanTemps(root, dir)
 	prev := x.readPrevious(root, dir)
 	st.counter = prev.counter
 	if prev.carry {
@@ -472,4 +473,23 @@ func parseUJ(b []byte) (uint64, error) {
 		v = v*10 + d
 	}
 	return v, nil
+}
+
+// cleanTemps removes the temporaries an earlier exporter, killed during a
+// write, left in a VM's share (its directory and zone directory).
+func (x *Exporter) cleanTemps(root int, dir string) {
+	vmfd, err := openSubdir(root, dir, false)
+	if err != nil {
+		return // no share yet
+	}
+	defer closeFD(vmfd)
+	n, _ := removeStaleTemps(vmfd)
+	if zfd, err := openSubdir(vmfd, ZoneDir, false); err == nil {
+		m, _ := removeStaleTemps(zfd)
+		n += m
+		closeFD(zfd)
+	}
+	if n > 0 {
+		x.log.Info("removed temporaries an earlier run left in the share", "dir", dir, "files", n)
+	}
 }

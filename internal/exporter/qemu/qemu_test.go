@@ -847,3 +847,35 @@ func TestCounterEpoch(t *testing.T) {
 		t.Fatalf("fresh mount: counter_epoch %d, energy_uj %d; want %d, 2000000", m.CounterEpoch, m.EnergyUJ, epoch)
 	}
 }
+
+// TestStaleTemporariesRemoved: an exporter SIGKILLed between create and
+// rename left ".energy_uj.<pid>.tmp" in a share; the next one removes it
+// when it first sees the VM, and leaves other files alone.
+func TestStaleTemporariesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	zone := filepath.Join(dir, "vm1", ZoneDir)
+	if err := os.MkdirAll(zone, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale := []string{filepath.Join(zone, ".energy_uj.99999999.tmp"), filepath.Join(dir, "vm1", "."+MetaFile+".4242.tmp")}
+	keep := filepath.Join(zone, "notes.tmp")
+	for _, p := range append(stale, keep) {
+		if err := os.WriteFile(p, []byte("1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := newExporter(t, dir, Options{Step: 2 * time.Second})
+	x.now = func() time.Time { return t0 }
+	export(t, x, tick(1, 2*time.Second, proc(100, "vm1", units.Joule)))
+	for _, p := range stale {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: still there (%v)", p, err)
+		}
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("%s removed: %v", keep, err)
+	}
+	if got := readUJ(t, energyPath(dir, "vm1")); got != 1_000_000 {
+		t.Errorf("energy_uj = %d, want 1000000", got)
+	}
+}

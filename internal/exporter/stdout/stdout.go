@@ -59,6 +59,10 @@ type Exporter struct {
 	term    int
 	buf     bytes.Buffer
 	written bool // a report has been written
+	// method is the estimate's method line last printed: it is long
+	// (hundreds of characters), so it is printed with the first report
+	// and again only when it changes.
+	method string
 }
 
 // New returns an exporter printing to w. w is a terminal when it has a
@@ -83,7 +87,11 @@ func (x *Exporter) Export(_ context.Context, s *snapshot.Snapshot) error {
 	} else if x.written {
 		x.buf.WriteByte('\n') // a blank line between reports
 	}
-	render(&x.buf, s, x.opts, width)
+	showMethod := s.Method != x.method
+	render(&x.buf, s, x.opts, width, showMethod)
+	if showMethod && s.SensorUp && s.Host.Source == sensor.Estimated {
+		x.method = s.Method
+	}
 	x.written = true
 	if _, err := x.w.Write(x.buf.Bytes()); err != nil {
 		return fmt.Errorf("stdout: %w", err)
@@ -95,12 +103,12 @@ func (x *Exporter) Export(_ context.Context, s *snapshot.Snapshot) error {
 // codes, lines cut to opts.Width.
 func Render(w io.Writer, s *snapshot.Snapshot, opts Options) error {
 	var b bytes.Buffer
-	render(&b, s, opts, opts.Width)
+	render(&b, s, opts, opts.Width, true)
 	_, err := w.Write(b.Bytes())
 	return err
 }
 
-func render(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int) {
+func render(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int, showMethod bool) {
 	if width <= 0 {
 		width = DefaultWidth
 	}
@@ -112,7 +120,11 @@ func render(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int) {
 	}
 	energyTable(b, s, width)
 	if s.Host.Source == sensor.Estimated && s.Method != "" {
-		fmt.Fprintf(b, "Estimated: %s\n", Sanitize(s.Method))
+		if showMethod {
+			fmt.Fprintf(b, "Estimated: %s\n", Sanitize(s.Method))
+		} else {
+			b.WriteString("Estimated: the method is in the first report\n")
+		}
 	}
 	fmt.Fprintf(b, "CPU %.1f %% busy on %d CPUs; %d processes", 100*s.Utilisation, s.CPUs, s.Stats.Processes)
 	if s.Stats.Skipped > 0 {
@@ -230,8 +242,13 @@ func consumers(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int) {
 			kind = "vm " + truncate(Sanitize(m.VM), maxKind-3)
 		}
 		exe := truncateLeft(Sanitize(m.Exe), exeWidth)
-		if m.Exe == "" {
+		switch {
+		case m.Exe == "" && m.Cmdline == "":
+			// A kernel thread (no executable, no command line): ps's
+			// [name] form.
 			exe = "[" + truncate(Sanitize(m.Comm), exeWidth-2) + "]"
+		case m.Exe == "":
+			exe = truncate(Sanitize(m.Comm), exeWidth) // executable unreadable (another user's): its name
 		}
 		add(containerCell(m.Workload, opts.Names), formatPower(p.Power), strconv.Itoa(p.PID), kind, exe, Sanitize(m.Cmdline))
 	}

@@ -273,3 +273,32 @@ func TestExportError(t *testing.T) {
 		t.Error("no error from a failing writer")
 	}
 }
+
+// TestMethodOnceAndUnreadableExe: the estimate's long method line comes
+// with the first report only (and again when it changes); a process whose
+// executable cannot be read shows its name, and [name] is left to kernel
+// threads (no executable, no command line).
+func TestMethodOnceAndUnreadableExe(t *testing.T) {
+	var b bytes.Buffer
+	x := New(&b, Options{Processes: 0, Width: 200})
+	s := estimated()
+	s.Processes = append(s.Processes, process(900, procstat.Meta{Comm: "secretd", Cmdline: "secretd --serve"}, 1_000_000, 1_000))
+	for i := 0; i < 3; i++ {
+		if err := x.Export(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := b.String()
+	if n := strings.Count(out, s.Method); n != 1 {
+		t.Errorf("method printed %d times in 3 reports, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "the method is in the first report"); n != 2 {
+		t.Errorf("%d reminders, want 2", n)
+	}
+	if strings.Contains(out, "[secretd]") || !strings.Contains(out, "secretd") {
+		t.Errorf("a user process with an unreadable exe shown as a kernel thread, or not at all:\n%s", out)
+	}
+	if !strings.Contains(out, "[kworker/0:1-events]") {
+		t.Errorf("kernel thread not in [name] form:\n%s", out)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/wattlens/wattlens/internal/fdio"
 )
 
 // device is one <sysfs>/class/hwmon/hwmonN directory.
@@ -124,7 +126,7 @@ func readChannels(dir string) ([]channel, error) {
 }
 
 func readString(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := fdio.ReadFile(path, 4096) // never waits on a FIFO planted in the tree
 	if err != nil {
 		return "", err
 	}
@@ -138,6 +140,12 @@ func readUint(path string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return parseValue(s)
+}
+
+// parseValue parses a hwmon value: one decimal integer, a negative one
+// clamped to zero.
+func parseValue(s string) (uint64, error) {
 	if v, err := strconv.ParseUint(s, 10, 64); err == nil {
 		return v, nil
 	}

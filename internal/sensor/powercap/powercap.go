@@ -222,12 +222,14 @@ func (s *Sensor) rediscover() ([]zone, error) {
 	return zones, nil
 }
 
-// permissionHelp is the fix for root-only energy_uj, said once at start-up.
+// permissionHelp is the fix for root-only energy_uj, said once at
+// start-up: the one docs/deploy.md gives (a powercap group, mode 0440),
+// never world-readable counters.
 const permissionHelp = "energy_uj is readable only by root since Linux 5.10 (CVE-2020-8694, PLATYPUS): " +
-	"run wattlens as root, or make the counters world-readable at every boot, e.g. with the systemd-tmpfiles line " +
-	"'z /sys/class/powercap/intel-rapl:*/energy_uj 0444 root root -' in /etc/tmpfiles.d/wattlens-rapl.conf, " +
-	"or 'chmod 0444 /sys/class/powercap/intel-rapl:*/energy_uj /sys/class/powercap/intel-rapl:*/intel-rapl:*:*/energy_uj' " +
-	"from a boot script (this lets local users observe the power side channel the restriction closed)"
+	"run wattlens as root, or give a group read access and run wattlens in it: " +
+	"'groupadd --system powercap', then install deploy/systemd/wattlens-powercap.conf in /etc/tmpfiles.d/ " +
+	"(it sets energy_uj to mode 0440, owner root, group powercap, at every boot) and add wattlens's user to the powercap group; " +
+	"see docs/deploy.md. Do not make the files world-readable (0444): that reopens the power side channel the restriction closed"
 
 // zoneError wraps a failure to read zone z, turning a permission error into
 // sensor.ErrPermission with the fix.

@@ -247,8 +247,7 @@ func TestNewErrors(t *testing.T) {
 			wantIs:   sensor.ErrPermission,
 			wantText: []string{
 				"intel-rapl:0/energy_uj", "root since Linux 5.10 (CVE-2020-8694", "run wattlens as root",
-				"'z /sys/class/powercap/intel-rapl:*/energy_uj 0444 root root -'",
-				"chmod 0444 /sys/class/powercap/intel-rapl:*/energy_uj /sys/class/powercap/intel-rapl:*/intel-rapl:*:*/energy_uj",
+				"group powercap", "0440", "wattlens-powercap.conf", "docs/deploy.md", "Do not make the files world-readable",
 			},
 		},
 		{

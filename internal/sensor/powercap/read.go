@@ -16,16 +16,9 @@ import (
 // plain system calls: an os.File costs an allocation and an fstat per open,
 // on a path taken once per zone per tick.
 func readInto(path string, buf []byte) (int, error) {
-	var fd int
-	var err error
-	for {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	fd, err := fdio.Open(path) // a FIFO planted in the tree is refused, not waited on
 	if err != nil {
-		return 0, &fs.PathError{Op: "open", Path: path, Err: err}
+		return 0, err
 	}
 	defer func() { _ = unix.Close(fd) }()
 	n, err := fdio.ReadFull(fd, buf)

@@ -42,7 +42,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+
 	"io/fs"
 	"log/slog"
 	"os"
@@ -51,6 +51,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/fdio"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/powercap"
 	"github.com/wattlens/wattlens/internal/units"
@@ -354,20 +355,8 @@ func (s *Sensor) readMeta() (meta, error) {
 	return m, nil
 }
 
-// readSmall reads at most 64 KiB of a file.
+// readSmall reads at most 64 KiB of a regular file; a FIFO or socket in
+// the share is refused at once rather than waited on (fdio.Open).
 func readSmall(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
-	const limit = 64 * 1024
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return b, nil
+	return fdio.ReadFile(path, 64*1024)
 }

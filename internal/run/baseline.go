@@ -1,0 +1,191 @@
+package run
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/wattlens/wattlens/internal/sampler"
+	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/units"
+)
+
+// Idle baseline origins of a run, as the summary shows them, besides
+// attribution's "flag" (--idle-power) and "model" (the estimate sensor).
+const (
+	// IdleBaselineFit: the intercept of host power against busy CPUs over
+	// the measured baseline (the load of other processes varied enough to
+	// tell idle from active).
+	IdleBaselineFit = "baseline-fit"
+	// IdleBaselineQuiet: the mean host power over the measured baseline,
+	// which was quiet (utilisation at most 10 %).
+	IdleBaselineQuiet = "baseline-quiet"
+	// IdleBaselineBusy: the lowest host power over the measured baseline,
+	// which was busy and steady: an upper bound of idle, so the command's
+	// figure is a lower bound.
+	IdleBaselineBusy = "baseline-busy"
+	// IdleNone: no baseline could be measured (the sensor was down): 0 W,
+	// every joule of the interval is active.
+	IdleNone = "none"
+)
+
+// Baseline defaults: about one second of the sensor before the command
+// starts, read every 100 ms.
+const (
+	DefaultBaseline     = time.Second
+	DefaultBaselineStep = 100 * time.Millisecond
+)
+
+// quietUtilisation is the utilisation at or below which a baseline's mean
+// power is taken as idle (attribution's learning threshold).
+const quietUtilisation = 0.10
+
+// minBusySpread is the least standard deviation of busy CPUs over the
+// baseline for the fit to be trusted.
+const minBusySpread = 0.15
+
+// baselinePoint is one baseline interval: host power and busy CPUs.
+type baselinePoint struct {
+	watts, busy, utilisation float64
+}
+
+// measureBaseline reads the sensor and /proc/stat every step for d, before
+// the command starts, and returns one point per good interval.
+func measureBaseline(smp *sampler.Sampler, d, step time.Duration, sleep func(time.Duration)) []baselinePoint {
+	var pts []baselinePoint
+	smp.Tick()
+	for n := int(d / step); n > 0; n-- {
+		sleep(step)
+		if s := smp.Tick(); s != nil && s.SensorUp && s.Interval > 0 {
+			pts = append(pts, pointOf(s))
+		}
+	}
+	return pts
+}
+
+func pointOf(s *snapshot.Snapshot) baselinePoint {
+	return baselinePoint{watts: s.Host.Power.Watts(), busy: s.Utilisation * float64(s.CPUs), utilisation: s.Utilisation}
+}
+
+// idleFromBaseline chooses the idle power from the baseline's points:
+//
+//  1. the fit: when the busy CPUs varied (standard deviation at least
+//     minBusySpread CPU) and host power against busy CPUs is a rising line
+//     whose intercept lies between 0 and the lowest power seen, idle is
+//     that intercept: the host's power with no CPU busy;
+//  2. quiet: when the mean utilisation was at most 10 %, idle is the mean
+//     power;
+//  3. busy: otherwise, the lowest power seen, an upper bound of idle;
+//  4. none: no point at all, 0 W.
+func idleFromBaseline(pts []baselinePoint) (units.Power, string) {
+	if len(pts) == 0 {
+		return 0, IdleNone
+	}
+	var sw, sb, su float64
+	lowest := math.Inf(1)
+	for _, p := range pts {
+		sw += p.watts
+		sb += p.busy
+		su += p.utilisation
+		lowest = math.Min(lowest, p.watts)
+	}
+	n := float64(len(pts))
+	mw, mb, mu := sw/n, sb/n, su/n
+	var sxx, sxy float64
+	for _, p := range pts {
+		sxx += (p.busy - mb) * (p.busy - mb)
+		sxy += (p.busy - mb) * (p.watts - mw)
+	}
+	if len(pts) >= 3 && math.Sqrt(sxx/n) >= minBusySpread {
+		slope := sxy / sxx
+		if icpt := mw - slope*mb; slope > 0 && icpt >= 0 && icpt <= lowest {
+			return units.FromWatts(icpt), IdleBaselineFit
+		}
+	}
+	if mu <= quietUtilisation {
+		return units.FromWatts(mw), IdleBaselineQuiet
+	}
+	return units.FromWatts(math.Max(lowest, 0)), IdleBaselineBusy
+}
+
+// tick is what the run keeps of one good tick.
+type tick struct {
+	time      time.Time
+	interval  time.Duration
+	cmd, host units.Energy // the command's share and the host's energy
+	point     baselinePoint
+}
+
+func tickOf(s *snapshot.Snapshot, pid int) tick {
+	t := tick{time: s.Time, interval: s.Interval, host: s.Host.Delta, point: pointOf(s)}
+	for _, p := range s.Processes {
+		if p.PID == pid {
+			t.cmd = p.Delta
+			break
+		}
+	}
+	return t
+}
+
+// idleOfRun is the idle power of a run without a fixed one: the fit of
+// host power against busy CPUs over the baseline and the run's ticks (the
+// command's own load gives the line its slope); else, from the baseline
+// alone, its quiet mean or its lowest power (see idleFromBaseline).
+func idleOfRun(base []baselinePoint, ticks []tick) (units.Power, string) {
+	all := slices.Clone(base)
+	for _, t := range ticks {
+		if t.interval > 0 {
+			all = append(all, t.point)
+		}
+	}
+	if p, origin := idleFromBaseline(all); origin == IdleBaselineFit {
+		return p, IdleBaselineFit
+	}
+	return idleFromBaseline(base)
+}
+
+// activeShare is the part of one tick's command share that is not idle:
+// the attribution booked the whole host energy as active; with idle power
+// p the active energy is host − min(host, p·interval), split in the same
+// proportions.
+func activeShare(t tick, p units.Power) units.Energy {
+	if t.host == 0 {
+		return 0
+	}
+	idle := min(p.EnergyOver(t.interval), t.host)
+	return units.Energy(float64(t.cmd) * float64(t.host-idle) / float64(t.host))
+}
+
+// withoutIdle is the command's energy with idle power p taken out.
+func withoutIdle(ticks []tick, p units.Power) units.Energy {
+	var e units.Energy
+	for _, t := range ticks {
+		e += activeShare(t, p)
+	}
+	return e
+}
+
+// series is the run's power series, with idle p taken out when scale, and
+// its peak: the highest power over a full step (at least half of step
+// long); when there was none, over the shorter steps.
+func series(ticks []tick, start time.Time, step time.Duration, p units.Power, scale bool) ([]Point, units.Power) {
+	var pts []Point
+	var peak, short units.Power
+	for _, t := range ticks {
+		e := t.cmd
+		if scale {
+			e = activeShare(t, p)
+		}
+		w := units.PowerOf(e, t.interval)
+		if t.interval >= step/2 {
+			peak = max(peak, w)
+		} else {
+			short = max(short, w)
+		}
+		pts = append(pts, Point{Seconds: t.time.Sub(start).Seconds(), PowerWatts: w.Watts(), HostPowerWatts: units.PowerOf(t.host, t.interval).Watts()})
+	}
+	if peak == 0 {
+		peak = short
+	}
+	return pts, peak
+}
