@@ -158,6 +158,13 @@ func Run(argv []string, o Options) (Result, error) {
 
 	ticker := time.NewTicker(o.Step)
 	defer ticker.Stop()
+	// Counters that could wrap twice within a step are read in between.
+	var poll <-chan time.Time
+	if every := smp.PollEvery(o.Step); every > 0 {
+		pt := time.NewTicker(every)
+		defer pt.Stop()
+		poll = pt.C
+	}
 	var last *snapshot.Snapshot
 	var ticks []tick
 	up := true
@@ -184,6 +191,8 @@ func Run(argv []string, o Options) (Result, error) {
 			}
 		case <-ticker.C:
 			record(smp.Tick())
+		case <-poll:
+			smp.Poll()
 		case err := <-done:
 			if err != nil && cmd.ProcessState == nil {
 				return res, fmt.Errorf("waiting for %q: %w", argv[0], err)
