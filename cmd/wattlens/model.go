@@ -11,11 +11,11 @@ import (
 
 func setupModel(cmd *kingpin.CmdClause) action {
 	cpu := cmd.Flag("cpu", `CPU model name, as /proc/cpuinfo or a vendor page writes it ("Intel Xeon Gold 6248").`).Required().String()
-	sockets := cmd.Flag("sockets", "Sockets (bare metal).").Default("1").Int()
-	threads := cmd.Flag("threads", "Logical CPUs in all (vCPUs for a VM); 0 takes the CPU's own count × sockets.").Default("0").Int()
-	cores := cmd.Flag("cores", "Physical cores in all; 0 derives them from --threads. Used only for a CPU not in the table.").Default("0").Int()
-	memory := cmd.Flag("memory-gb", "Memory in GB.").Default("16").Float64()
-	vcpus := cmd.Flag("vcpus", "Estimate a virtual machine with this many vCPUs: its share of a host with --cpu.").Default("0").Int()
+	sockets := intFlag(cmd.Flag("sockets", "Sockets (bare metal).").Default("1"))
+	threads := intFlag(cmd.Flag("threads", "Logical CPUs in all (vCPUs for a VM); 0 takes the CPU's own count × sockets.").Default("0"))
+	cores := intFlag(cmd.Flag("cores", "Physical cores in all; 0 derives them from --threads. Used only for a CPU not in the table.").Default("0"))
+	memory := floatFlag(cmd.Flag("memory-gb", "Memory in GB.").Default("16"))
+	vcpus := intFlag(cmd.Flag("vcpus", "Estimate a virtual machine with this many vCPUs: its share of a host with --cpu.").Default("0"))
 	asJSON := cmd.Flag("json", `Print {"loads":[…],"wall_watts":[…],"cpu_watts":[…],"memory_watts":[…]}.`).Bool()
 
 	return func(_ context.Context, e *env) error {

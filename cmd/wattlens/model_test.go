@@ -90,3 +90,16 @@ func TestUnknownCommandNamesTheValidOnes(t *testing.T) {
 		t.Errorf("exit %d, %q: want one line naming the valid commands, exit 2", code, stderr)
 	}
 }
+
+// TestModelCommandRefusesNonFinite: NaN and Inf are usage errors that
+// name the flag, never a figure.
+func TestModelCommandRefusesNonFinite(t *testing.T) {
+	for _, args := range [][]string{
+		{"--memory-gb", "NaN"}, {"--memory-gb", "Inf"}, {"--memory-gb", "-Inf"}, {"--sockets", "2.5"}, {"--threads", "x"},
+	} {
+		code, out, stderr := runWattlens(t, append([]string{"model", "--cpu", "Intel Xeon Gold 6248"}, args...)...)
+		if code != 2 || !strings.Contains(stderr, args[0]) || out != "" {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want 2, the flag named, nothing printed", args, code, stderr, out)
+		}
+	}
+}
