@@ -75,31 +75,24 @@ func cmdline(b []byte) string {
 	return sanitize(b, maxCmdline)
 }
 
-// sanitize returns b as a string of at most max bytes that is valid UTF-8
-// and holds no control characters, so it can go into a Prometheus label or
-// JSON as is: invalid bytes and control characters become U+FFFD, except
-// tab, newline, vertical tab, form feed and carriage return, which become
-// spaces. A cut never splits a character.
+// sanitize returns b as a string of at most max bytes that is valid
+// UTF-8 on one line: invalid bytes become U+FFFD; tab, newline, vertical
+// tab, form feed and carriage return become spaces; a cut never splits a
+// character. Other control and format characters (ESC, BEL, C1, bidi
+// overrides) are kept as the process set them: each
+// exporter makes them safe its own way (stdout escapes them, Prometheus
+// labels turn them into spaces, JSON into U+FFFD), as docs/exporters.md
+// says.
 func sanitize(b []byte, max int) string {
-	clean := len(b) <= max
-	for _, c := range b {
-		if c < 0x20 || c >= 0x7f {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return string(b) // printable ASCII: the common case
+	if len(b) <= max && utf8.Valid(b) && !bytes.ContainsAny(b, "\t\n\v\f\r") {
+		return string(b) // the common case
 	}
 	out := make([]byte, 0, min(len(b), max))
 	for len(b) > 0 {
 		r, size := utf8.DecodeRune(b)
 		b = b[size:]
-		switch {
-		case r == '\t' || r == '\n' || r == '\v' || r == '\f' || r == '\r':
+		if r == '\t' || r == '\n' || r == '\v' || r == '\f' || r == '\r' {
 			r = ' '
-		case r < 0x20 || (r >= 0x7f && r <= 0x9f):
-			r = utf8.RuneError
 		}
 		if len(out)+utf8.RuneLen(r) > max {
 			break

@@ -302,8 +302,11 @@ func TestHostileNamesStayInsideTheirString(t *testing.T) {
 	if bytes.ContainsAny(line[:len(line)-1], "\n\x1b\x00") {
 		t.Errorf("raw control characters in %q", line)
 	}
-	if got := r.Consumers[0].Exe; got != "/tmp/x\n{\"kind\":\"fake\"}" {
+	if got := r.Consumers[0].Exe; got != "/tmp/x {\"kind\":\"fake\"}" {
 		t.Errorf("exe = %q", got)
+	}
+	if got := r.Consumers[0].Comm; got != "\uFFFD[2J" {
+		t.Errorf("comm = %q, want ESC replaced by U+FFFD", got)
 	}
 	if !bytes.Contains(line, []byte("<e> &")) {
 		t.Errorf("HTML-escaped: %s", line)

@@ -213,7 +213,7 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 			CPUSecondsTotal: p.CPUTotal.Seconds(),
 		}
 		if m := p.Meta; m != nil {
-			c.Exe, c.Comm, c.Cmdline, c.VM = m.Exe, m.Comm, m.Cmdline, m.VM
+			c.Exe, c.Comm, c.Cmdline, c.VM = Sanitize(m.Exe), Sanitize(m.Comm), Sanitize(m.Cmdline), Sanitize(m.VM)
 			if m.VM != "" {
 				c.Kind = KindVM
 			}

@@ -45,14 +45,15 @@ func newProcLabels(k procstat.Key, m *procstat.Meta, cmdlineMax int) procLabels 
 const ellipsis = "…"
 
 // sanitize makes s a label value: valid UTF-8 (invalid bytes become
-// U+FFFD), control characters turned into spaces, trailing space trimmed,
+// U+FFFD), control and format characters (C0, DEL, C1, bidirectional
+// overrides, zero-width marks) turned into spaces, trailing space trimmed,
 // and at most max bytes (max <= 0: no limit), cut on a rune boundary and
 // ending in "…" when cut.
 func sanitize(s string, max int) string {
 	if needsCleaning(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 		s = strings.Map(func(r rune) rune {
-			if unicode.IsControl(r) {
+			if unsafeRune(r) {
 				return ' '
 			}
 			return r
@@ -68,11 +69,18 @@ func sanitize(s string, max int) string {
 	return truncate(s, max-len(ellipsis)) + ellipsis
 }
 
-// needsCleaning reports whether s has invalid UTF-8 or a control character.
+// unsafeRune reports whether r is a control or format character: one
+// that can move a terminal's cursor or reorder the text around it.
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+}
+
+// needsCleaning reports whether s has invalid UTF-8 or a control or
+// format character.
 func needsCleaning(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f || c >= utf8.RuneSelf {
-			return !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl)
+			return !utf8.ValidString(s) || strings.ContainsFunc(s, unsafeRune)
 		}
 	}
 	return false

@@ -17,6 +17,8 @@ func TestSanitize(t *testing.T) {
 		{"trailing space", "sleep 10 ", 256, "sleep 10"},
 		{"invalid utf-8", "a\xffb", 256, "a\uFFFDb"},
 		{"control characters", "a\nb\tc\x7fd", 256, "a b c d"},
+		{"escape and bell", "\x1b[31mred\a", 256, " [31mred"},
+		{"bidi override and zero-width", "evil\u202egnp.exe\u200b!", 256, "evil gnp.exe !"},
 		{"cut with ellipsis", "abcdefghij", 8, "abcde…"},
 		{"cut on a rune boundary", "aéééé", 7, "aé…"},
 		{"tiny limit", "abcdef", 2, "ab"},
