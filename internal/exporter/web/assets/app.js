@@ -252,7 +252,7 @@
   }
   function fmtSpan(ms) {
     var s = Math.round(ms / 1000);
-    if (s < 90) return s + ' seconds';
+    if (s < 120) return s + ' seconds';
     var mnt = Math.round(s / 60);
     return mnt === 1 ? 'minute' : mnt + ' minutes';
   }
