@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,13 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/wattlens/wattlens/internal/container"
+	"github.com/wattlens/wattlens/internal/exporter/web"
+	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/units"
 )
 
 // The live page's end-to-end test: the real binary on a fake RAPL tree,
@@ -450,5 +458,114 @@ func TestWebCommand(t *testing.T) {
 	cancel()
 	if err := p.stop(); err != nil {
 		t.Errorf("wattlens web on SIGTERM: %v", err)
+	}
+}
+
+// webBooks is snapshot.Energy for a 2 s interval.
+func webBooks(total, delta units.Energy, src sensor.Source) snapshot.Energy {
+	return snapshot.Energy{Total: total, Delta: delta, Power: units.PowerOf(delta, 2*time.Second), Source: src}
+}
+
+// webSyntheticTick is an estimated snapshot with containers, a pod, a
+// service and a process whose command line is markup.
+func webSyntheticTick(seq uint64, up bool) *snapshot.Snapshot {
+	est := sensor.Estimated
+	api := &container.Workload{Kind: container.KindContainer, Runtime: "containerd", ID: strings.Repeat("ab", 32), PodUID: "0f1e2d3c-0000-4000-8000-000000000001", Name: "api", Pod: "shop-7f9", Namespace: "prod"}
+	svc := &container.Workload{Kind: container.KindService, ID: "nginx.service"}
+	procs := []snapshot.Process{
+		{Key: procstat.Key{PID: 4242, StartTime: 1}, Meta: &procstat.Meta{Exe: "/usr/bin/api", Comm: "api", Cmdline: `api --banner <script>alert(1)</script>`, Workload: api},
+			Energy: webBooks(80_000_000, 12_000_000, est), CPUDelta: time.Second},
+		{Key: procstat.Key{PID: 99, StartTime: 2}, Meta: &procstat.Meta{Exe: "/usr/sbin/nginx", Comm: "nginx", Cmdline: "nginx: worker process", Workload: svc},
+			Energy: webBooks(30_000_000, 4_000_000, est), CPUDelta: 300 * time.Millisecond},
+	}
+	unattributed := webBooks(10_000_000, 6_000_000, est)
+	idle := webBooks(100_000_000, 20_000_000, est)
+	host := webBooks(220_000_000, 42_000_000, est)
+	return &snapshot.Snapshot{
+		Seq: seq, Time: time.Now(), Interval: 2 * time.Second,
+		Sensor: "estimate", Method: "a test model", SensorUp: up, SensorError: map[bool]string{false: "no reading: test"}[up],
+		Host: host, Idle: idle, IdlePower: 10 * units.Watt, IdleOrigin: "model", IdlePolicy: "separate",
+		Unattributed: unattributed, Utilisation: 0.3, CPUs: 4,
+		Zones:     []snapshot.Zone{{ID: "estimate:cpu", Kind: sensor.KindPackage, Name: "package", Energy: host}},
+		Processes: procs,
+		Groups: []snapshot.Group{
+			{Kind: container.GroupContainer, ID: api.ID, Workload: api, Energy: procs[0].Energy, Processes: 1},
+			{Kind: container.GroupPod, ID: api.PodUID, Workload: api, Energy: procs[0].Energy, Processes: 1},
+			{Kind: container.GroupService, ID: svc.ID, Workload: svc, Energy: procs[1].Energy, Processes: 1},
+		},
+	}
+}
+
+// TestWebPageSections: the page's other states, from a hub fed by hand
+// and served in-process: an estimated source, containers, pods and
+// services, markup in a command line shown as text, and a sensor down.
+func TestWebPageSections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	chromium := webChromium(t)
+	hub := web.New(web.Options{Containers: true})
+	h, err := hub.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(hub.Close) // before srv.Close, which waits for the stream
+	if err := hub.Export(context.Background(), webSyntheticTick(1, true)); err != nil {
+		t.Fatal(err)
+	}
+
+	b := webStartBrowser(t, chromium)
+	if err := chromedp.Do(b.ctx,
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#host-power[data-seq="1"]`)),
+	); err != nil {
+		t.Fatalf("loading the page: %v", err)
+	}
+	eval := func(js string) string {
+		t.Helper()
+		v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+	if got := eval(`document.getElementById('host-source').textContent`); !strings.Contains(got, "estimated") {
+		t.Errorf("source badge %q, want estimated in words", got)
+	}
+	if got := eval(`document.getElementById('unattributed-power').textContent`); got != "3.00 W" {
+		t.Errorf("unattributed card %q, want 3.00 W", got)
+	}
+	wl := eval(`document.getElementById('workloads').hidden ? 'hidden' : document.querySelector('#workloads tbody').innerText`)
+	for _, want := range []string{"api", "shop-7f9", "nginx.service", "prod"} {
+		if !strings.Contains(wl, want) {
+			t.Errorf("no %q in the workloads table:\n%s", want, wl)
+		}
+	}
+	procs := eval(`document.querySelector('#processes tbody').innerText`)
+	if !strings.Contains(procs, "<script>alert(1)</script>") {
+		t.Errorf("the command line with markup is not shown as text:\n%s", procs)
+	}
+	if n := eval(`String(document.querySelectorAll('script').length)`); n != "1" {
+		t.Errorf("%s script elements: a command line was injected as markup", n)
+	}
+
+	// The sensor goes down: the page says so, in words.
+	if err := hub.Export(context.Background(), webSyntheticTick(2, false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(b.ctx, chromedp.WaitVisible(chromedp.CSS(`#sensor-error`))); err != nil {
+		t.Fatalf("the sensor-down alert never showed: %v", err)
+	}
+	if got := eval(`document.getElementById('sensor-error').textContent`); !strings.Contains(got, "no reading: test") {
+		t.Errorf("sensor-down alert %q", got)
+	}
+	if got := eval(`document.getElementById('status').dataset.state + ' ' + document.getElementById('host-power').textContent`); got != "down sensor down" {
+		t.Errorf("status and headline %q with the sensor down", got)
+	}
+	errs, _ := b.seen()
+	for _, e := range errs {
+		t.Errorf("browser: %s", e)
 	}
 }
