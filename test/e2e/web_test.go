@@ -455,9 +455,16 @@ func TestWebCommand(t *testing.T) {
 			t.Errorf("stream ids %v: not one per tick", seqs)
 		}
 	}
-	cancel()
+	// SIGTERM with the stream still open: the stream ends and wattlens
+	// exits cleanly, within stop's 5 s before SIGKILL.
 	if err := p.stop(); err != nil {
-		t.Errorf("wattlens web on SIGTERM: %v", err)
+		t.Errorf("wattlens web on SIGTERM with a stream open: %v", err)
+	}
+	if _, err := resp.Body.Read(buf); err == nil {
+		// A last buffered event may come; the one after must be the end.
+		if _, err := resp.Body.Read(buf); err == nil {
+			t.Error("the stream is still open after wattlens stopped")
+		}
 	}
 }
 
