@@ -164,9 +164,6 @@ type webSnapshot struct {
 	VMs []struct {
 		Name string `json:"vm"`
 	} `json:"vms"`
-	Unattributed struct {
-		PowerWatts float64 `json:"power_watts"`
-	} `json:"unattributed"`
 }
 
 func webGetSnapshot(t *testing.T, base string) webSnapshot {
@@ -493,6 +490,7 @@ func webSyntheticTick(seq uint64, up bool) *snapshot.Snapshot {
 		Sensor: "estimate", Method: "a test model", SensorUp: up, SensorError: map[bool]string{false: "no reading: test"}[up],
 		Host: host, Idle: idle, IdlePower: 10 * units.Watt, IdleOrigin: "model", IdlePolicy: "separate",
 		Unattributed: unattributed, Utilisation: 0.3, CPUs: 4,
+		CPU:       snapshot.CPU{Busy: 4 * time.Second, Processes: 1200 * time.Millisecond, Known: true},
 		Zones:     []snapshot.Zone{{ID: "estimate:cpu", Kind: sensor.KindPackage, Name: "package", Energy: host}},
 		Processes: procs,
 		Groups: []snapshot.Group{
@@ -543,6 +541,9 @@ func TestWebPageSections(t *testing.T) {
 	}
 	if got := eval(`document.getElementById('unattributed-power').textContent`); got != "3.00 W" {
 		t.Errorf("unattributed card %q, want 3.00 W", got)
+	}
+	if got := eval(`document.getElementById('coverage-card').hidden ? 'hidden' : document.getElementById('coverage').textContent`); got != "30 %" {
+		t.Errorf("coverage card %q, want 30 %%", got)
 	}
 	wl := eval(`document.getElementById('workloads').hidden ? 'hidden' : document.querySelector('#workloads tbody').innerText`)
 	for _, want := range []string{"api", "shop-7f9", "nginx.service", "prod"} {

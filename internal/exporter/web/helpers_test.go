@@ -49,6 +49,7 @@ func tick(seq uint64) *snapshot.Snapshot {
 		Sensor: "powercap_rapl", SensorUp: true,
 		Host: host, Idle: idle, IdlePower: 10 * units.Watt, IdleOrigin: "learned", IdlePolicy: "separate",
 		Unattributed: unattributed, Utilisation: 0.5, CPUs: 4,
+		CPU: snapshot.CPU{Busy: 4 * time.Second, Processes: 3 * time.Second, Known: true},
 		Zones: []snapshot.Zone{
 			{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: host},
 		},

@@ -9,26 +9,17 @@ import (
 )
 
 // Record is what /api/snapshot serves and /api/stream pushes once per
-// tick: the json exporter's record (docs/json.md), so that the page, a
-// file and a push read one schema, plus what the page shows apart:
-// the unattributed energy, the VMs whatever their rank, and the point the
-// tick adds to the chart.
+// tick: the json exporter's record (docs/json.md: host, idle, zones,
+// consumers with the unattributed energy, workloads, coverage), so that
+// the page, a file and a push read one schema, plus what the page shows
+// apart: the VMs whatever their rank, and the point the tick adds to the
+// chart.
 type Record struct {
 	jsonexp.Record
-	// Unattributed is the active energy that no readable process holds;
-	// it is also inside the "other" consumer.
-	Unattributed Figures `json:"unattributed"`
 	// VMs are the qemu/KVM guests seen, highest power first.
 	VMs []VM `json:"vms"`
 	// Point is this tick's point of the chart (/api/history).
 	Point Point `json:"point"`
-}
-
-// Figures are one set of books in joules and watts.
-type Figures struct {
-	EnergyJoules         float64 `json:"energy_joules"`
-	IntervalEnergyJoules float64 `json:"interval_energy_joules"`
-	PowerWatts           float64 `json:"power_watts"`
 }
 
 // VM is one virtual machine: its qemu process's books.
@@ -69,7 +60,6 @@ const pointTop = 6
 func newRecord(s *snapshot.Snapshot, opts jsonexp.Options, maxVMs int) Record {
 	up := s.SensorUp
 	r := Record{Record: jsonexp.NewRecord(s, opts), VMs: []VM{}}
-	r.Unattributed = figures(s.Unattributed, up)
 	r.Point = Point{Seq: s.Seq, Time: s.Time.UnixMilli(), Up: up, Top: []Share{}}
 	if up {
 		r.Point.Host, r.Point.Idle = s.Host.Power.Watts(), s.Idle.Power.Watts()
@@ -79,25 +69,16 @@ func newRecord(s *snapshot.Snapshot, opts jsonexp.Options, maxVMs int) Record {
 			r.Point.Top = append(r.Point.Top, Share{Key: processKey(p), Label: label(p), Watts: p.Power.Watts()})
 		}
 		if p.Meta != nil && p.VM != "" && len(r.VMs) < maxVMs {
-			f := figures(p.Energy, up)
-			vm := VM{Name: p.VM, PID: p.PID, EnergyJoules: f.EnergyJoules, PowerWatts: f.PowerWatts}
+			// A tick with the sensor down measured nothing: only the
+			// cumulative figure stands (as in the json exporter).
+			vm := VM{Name: p.VM, PID: p.PID, EnergyJoules: p.Total.Joules()}
 			if up {
-				vm.CPUSeconds = p.CPUDelta.Seconds()
+				vm.PowerWatts, vm.CPUSeconds = p.Power.Watts(), p.CPUDelta.Seconds()
 			}
 			r.VMs = append(r.VMs, vm)
 		}
 	}
 	return r
-}
-
-// figures converts one set of books; a tick with the sensor down measured
-// nothing, so only the cumulative figure stands (as in the json exporter).
-func figures(e snapshot.Energy, up bool) Figures {
-	f := Figures{EnergyJoules: e.Total.Joules()}
-	if up {
-		f.IntervalEnergyJoules, f.PowerWatts = e.Delta.Joules(), e.Power.Watts()
-	}
-	return f
 }
 
 func processKey(p snapshot.Process) string {

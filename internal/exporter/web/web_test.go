@@ -24,12 +24,14 @@ func TestRecord(t *testing.T) {
 	if r.Seq != 3 || r.Host.PowerWatts != 35.25 || r.Host.Source != "measured" {
 		t.Errorf("the json record is not the json exporter's: seq %d, host %v W %q", r.Seq, r.Host.PowerWatts, r.Host.Source)
 	}
-	if n := len(r.Consumers); n != 3 || r.Consumers[2].Kind != jsonexp.KindOther {
+	if n := len(r.Consumers); n != 4 || r.Consumers[2].Kind != jsonexp.KindUnattributed || r.Consumers[2].PowerWatts != 0.25 || r.Consumers[3].Kind != jsonexp.KindOther {
 		t.Errorf("consumers: %+v", r.Consumers)
 	}
+	if c := r.Attribution.Coverage; c == nil || *c != 0.75 {
+		t.Errorf("coverage %v, want 0.75", c)
+	}
 	want := Record{
-		Unattributed: Figures{EnergyJoules: 2, IntervalEnergyJoules: 0.5, PowerWatts: 0.25},
-		VMs:          []VM{{Name: "web01", PID: 200, EnergyJoules: 50, PowerWatts: 10, CPUSeconds: 1}},
+		VMs: []VM{{Name: "web01", PID: 200, EnergyJoules: 50, PowerWatts: 10, CPUSeconds: 1}},
 		Point: Point{Seq: 3, Time: s.Time.UnixMilli(), Up: true, Host: 35.25, Idle: 10, Top: []Share{
 			{Key: "100-1100", Label: "stress (100)", Watts: 15},
 			{Key: "200-1200", Label: "VM web01", Watts: 10},
@@ -42,8 +44,8 @@ func TestRecord(t *testing.T) {
 	// Sensor down: cumulative figures stay, powers and the point are empty.
 	s.SensorUp, s.SensorError = false, "read failed"
 	r = newRecord(s, jsonexp.Options{}, 5)
-	if r.Unattributed.PowerWatts != 0 || r.Unattributed.EnergyJoules != 2 || r.VMs[0].PowerWatts != 0 {
-		t.Errorf("sensor down: unattributed %+v, VM %+v", r.Unattributed, r.VMs[0])
+	if r.VMs[0].PowerWatts != 0 || r.VMs[0].EnergyJoules != 50 {
+		t.Errorf("sensor down: VM %+v", r.VMs[0])
 	}
 	if r.Point.Up || r.Point.Host != 0 || len(r.Point.Top) != 0 {
 		t.Errorf("sensor down: point %+v", r.Point)
@@ -119,7 +121,7 @@ func TestRoutes(t *testing.T) {
 		{"/", "GET", 200, "text/html; charset=utf-8", []string{`href="/metrics"`, `aria-live="polite"`, `<th scope="col">`, "wattlens test", `src="app.js"`}},
 		{"/app.js", "GET", 200, "text/javascript; charset=utf-8", []string{"EventSource('api/stream')"}},
 		{"/app.css", "GET", 200, "text/css; charset=utf-8", []string{"prefers-color-scheme"}},
-		{"/api/snapshot", "GET", 200, "application/json", []string{`"seq":2`, `"unattributed":`, `"point":`}},
+		{"/api/snapshot", "GET", 200, "application/json", []string{`"seq":2`, `"kind":"unattributed"`, `"coverage":0.75`, `"point":`}},
 		{"/api/history", "GET", 200, "application/json", []string{`[{"seq":1,`, `{"seq":2,`}},
 		{"/nothing", "GET", 404, "", nil},
 		{"/", "POST", 405, "", nil},

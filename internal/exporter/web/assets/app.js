@@ -86,19 +86,30 @@
       ? 'shared over processes'
       : (host.idle_origin === 'learning' ? 'still learning' : host.idle_origin));
     setText($('active-power'), fmtW(Math.max(0, host.power_watts - rec.idle.power_watts)));
-    setText($('unattributed-power'), fmtW(rec.unattributed.power_watts));
+    var un = unattributed(rec);
+    setText($('unattributed-power'), fmtW(un.power_watts));
     setText($('unattributed-note'), host.power_watts > 0
-      ? fmtPct(rec.unattributed.power_watts / host.power_watts) + ' of host, held by no visible process'
+      ? fmtPct(un.power_watts / host.power_watts) + ' of host, held by no visible process'
       : 'held by no visible process');
     setText($('utilisation'), up ? fmtPct(rec.utilisation) : '—');
     setText($('cpus'), rec.processes + ' processes read');
     var cov = $('coverage-card');
-    if (typeof rec.coverage === 'number') {
+    var coverage = rec.attribution && rec.attribution.coverage;
+    if (typeof coverage === 'number') {
       cov.hidden = false;
-      setText($('coverage'), fmtPct(rec.coverage));
+      setText($('coverage'), fmtPct(coverage));
     } else {
       cov.hidden = true;
     }
+  }
+
+  // unattributed is the consumer of that kind: the active energy of busy
+  // CPU time that no readable process holds.
+  function unattributed(rec) {
+    for (var i = 0; i < rec.consumers.length; i++) {
+      if (rec.consumers[i].kind === 'unattributed') return rec.consumers[i];
+    }
+    return { power_watts: 0, energy_joules: 0 };
   }
 
   // ---- tables -------------------------------------------------------------
@@ -126,6 +137,7 @@
     var host = rec.host.power_watts, rows = [], other = null;
     rec.consumers.forEach(function (c) {
       if (c.kind === 'other') { other = c; return; }
+      if (c.kind === 'unattributed') return; // a row of its own, below
       var name = c.kind === 'vm' ? c.vm : (c.comm || basename(c.exe || '') || 'pid ' + c.pid);
       var th = el('th', { scope: 'row' }, document.createTextNode(name));
       if (c.kind === 'vm') th.appendChild(el('span', { class: 'tag', text: 'VM' }));
@@ -149,13 +161,12 @@
         el('td', { class: 'num hide-narrow', text: fmtJ(j) }));
     }
     if (other) {
-      var ow = Math.max(0, other.power_watts - rec.unattributed.power_watts);
-      var oj = Math.max(0, other.energy_joules - rec.unattributed.energy_joules);
       var cpu = rec.interval_seconds > 0 ? (100 * other.cpu_seconds / rec.interval_seconds).toFixed(0) + ' %' : '—';
-      rows.push(rest('Other processes (' + (other.count || 0) + ')', ow, oj, cpu,
+      rows.push(rest('Other processes (' + (other.count || 0) + ')', other.power_watts, other.energy_joules, cpu,
         'The processes not listed; their energy also counts those that have exited since start'));
     }
-    rows.push(rest('Unattributed', rec.unattributed.power_watts, rec.unattributed.energy_joules, '—',
+    var un = unattributed(rec);
+    rows.push(rest('Unattributed', un.power_watts, un.energy_joules, '—',
       'Busy CPU time that no visible process holds (interrupts, processes outside this view)'));
     if (rec.idle.policy !== 'shared') {
       rows.push(rest('Idle', rec.idle.power_watts, rec.idle.energy_joules, '—', 'The idle baseline: what the machine draws doing nothing'));
