@@ -88,11 +88,9 @@
     setText($('active-power'), fmtW(Math.max(0, host.power_watts - rec.idle.power_watts)));
     var un = unattributed(rec);
     setText($('unattributed-power'), fmtW(un.power_watts));
-    setText($('unattributed-note'), host.power_watts > 0
-      ? fmtPct(un.power_watts / host.power_watts) + ' of host, held by no visible process'
-      : 'held by no visible process');
+    setText($('unattributed-note'), host.power_watts > 0 ? fmtPct(un.power_watts / host.power_watts) + ' of host' : '');
     setText($('utilisation'), up ? fmtPct(rec.utilisation) : '—');
-    setText($('cpus'), rec.processes + ' processes read');
+    setText($('cpus'), rec.processes + ' processes');
     var cov = $('coverage-card');
     var coverage = rec.attribution && rec.attribution.coverage;
     if (typeof coverage === 'number') {
