@@ -48,6 +48,7 @@ func commands() []command {
 		{"stdout", "Print host power and the top consumers to the terminal.", setupStdout},
 		{"json", "Write one JSON object per tick (NDJSON) to a file or standard output.", setupJSON},
 		{"prometheus", "Serve Prometheus metrics over HTTP.", setupPrometheus},
+		{"web", "Serve a live page of host power and the top consumers over HTTP.", setupWeb},
 		{"prometheus-push", "Push Prometheus metrics to a Pushgateway every step.", setupPush},
 		{"qemu", "On a hypervisor: write each qemu/KVM guest's energy into a powercap-shaped tree it can read.", setupQemu},
 		{"run", "Run a command and report the energy it took.", setupRun},

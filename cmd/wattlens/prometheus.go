@@ -89,6 +89,7 @@ func setupPrometheus(cmd *kingpin.CmdClause) action {
 	noExporterMetrics := cmd.Flag("web.disable-exporter-metrics", "Leave out the go_* and promhttp_* metrics about the agent itself.").Bool()
 	step := stepFlag(cmd, "Measuring interval: seconds (2) or a duration (500ms). Scrapes never change it.", "2")
 	cf := bindCollectorFlags(cmd)
+	pf := bindPageFlags(cmd)
 
 	return func(ctx context.Context, e *env) error {
 		log := e.log.With("exporter", "prometheus")
@@ -102,8 +103,12 @@ func setupPrometheus(cmd *kingpin.CmdClause) action {
 		if !*noExporterMetrics {
 			reg.MustRegister(collectors.NewGoCollector())
 		}
+		hub, page, err := pf.page(e, cf.containers, *metricsPath)
+		if err != nil {
+			return err
+		}
 		h, err := promexp.NewHandler(reg, promexp.HandlerOptions{
-			MetricsPath: *metricsPath, MaxRequests: *maxRequests, NoExporterMetrics: *noExporterMetrics, Logger: log,
+			MetricsPath: *metricsPath, MaxRequests: *maxRequests, NoExporterMetrics: *noExporterMetrics, Logger: log, Root: page,
 		})
 		if err != nil {
 			return usageError{err}
@@ -111,8 +116,9 @@ func setupPrometheus(cmd *kingpin.CmdClause) action {
 
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		defer context.AfterFunc(ctx, hub.Close)()
 		var wg sync.WaitGroup
-		wg.Go(func() { _ = e.loop(ctx, smp, *step, 0, col) })
+		wg.Go(func() { _ = e.loop(ctx, smp, *step, 0, col, hub) })
 		err = promexp.Serve(ctx, h, webFlags, log)
 		cancel()
 		wg.Wait()

@@ -39,11 +39,14 @@ type HandlerOptions struct {
 	NoExporterMetrics bool
 	// Logger receives the errors met while serving a scrape.
 	Logger *slog.Logger
+	// Root, when set, serves every path but the metrics path in place of
+	// the landing page (the live page, which links to the metrics itself).
+	Root http.Handler
 }
 
 // NewHandler serves reg's metrics at the metrics path, with the Content-Type
-// each format needs and OpenMetrics when the scraper asks for it, and a
-// landing page that links to them at "/".
+// each format needs and OpenMetrics when the scraper asks for it, and at
+// "/" o.Root, or else a landing page that links to the metrics.
 func NewHandler(reg *prom.Registry, o HandlerOptions) (http.Handler, error) {
 	path := o.MetricsPath
 	if path == "" {
@@ -71,7 +74,11 @@ func NewHandler(reg *prom.Registry, o HandlerOptions) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(path, metrics)
-	if path != "/" {
+	switch {
+	case path == "/":
+	case o.Root != nil:
+		mux.Handle("/", o.Root)
+	default:
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        "wattlens",
 			Description: "How many watts this machine draws, and who draws them.",

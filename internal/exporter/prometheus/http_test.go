@@ -104,6 +104,35 @@ func TestHandlerLandingPage(t *testing.T) {
 	}
 }
 
+// TestHandlerRoot: a Root handler takes "/" and every other path in place
+// of the landing page; the metrics path stays the metrics'.
+func TestHandlerRoot(t *testing.T) {
+	c := mustNew(t, Options{})
+	exportAll(t, c, fixedSnapshot())
+	reg := prom.NewRegistry()
+	reg.MustRegister(c)
+	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "root saw "+r.URL.Path)
+	})
+	h, err := NewHandler(reg, HandlerOptions{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for path, want := range map[string]string{
+		"/":            "root saw /",
+		"/api/stream":  "root saw /api/stream",
+		"/metrics":     `wattlens_host_energy_joules_total{source="measured"} 100`,
+		"/metrics/sub": "root saw /metrics/sub",
+	} {
+		resp, body := get(t, srv.URL+path, "")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("%s: status %d, no %q in:\n%.300s", path, resp.StatusCode, want, body)
+		}
+	}
+}
+
 func TestNewHandlerRejectsRelativePath(t *testing.T) {
 	if _, err := NewHandler(prom.NewRegistry(), HandlerOptions{MetricsPath: "metrics"}); err == nil {
 		t.Error("a metrics path without a leading / was accepted")
