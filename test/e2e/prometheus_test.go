@@ -414,9 +414,9 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	})
 
 	t.Run("the dashboard's queries run", func(t *testing.T) {
-		// No VM, no counter reset and no --containers in this run: those
+		// No VM, no counter reset, no BMC and no --containers in this run: those
 		// may be empty (TestPrometheusContainersDashboard has containers).
-		promCheckDashboard(t, api, "wattlens_vm_", "resets", "wattlens_container_", "wattlens_pod_", "wattlens_service_")
+		promCheckDashboard(t, api, "wattlens_vm_", "resets", "wattlens_container_", "wattlens_pod_", "wattlens_service_", `zone="wall"`)
 	})
 
 	t.Run("every joules counter is monotonic in Prometheus", func(t *testing.T) {
@@ -694,7 +694,7 @@ func TestPrometheusContainersDashboard(t *testing.T) {
 	time.Sleep(3 * time.Second) // a few more samples for the dashboard's 4 s rates
 
 	t.Run("the dashboard's queries return data", func(t *testing.T) {
-		promCheckDashboard(t, api, "wattlens_vm_", "resets")
+		promCheckDashboard(t, api, "wattlens_vm_", "resets", `zone="wall"`)
 	})
 
 	t.Run("the dashboard's variables have values", func(t *testing.T) {
