@@ -214,23 +214,6 @@ func TestBusyHostPricesEachCPUSecond(t *testing.T) {
 	}
 }
 
-// runCommand runs a command to completion (bounded by limit) and returns
-// its standard output; standard error is logged.
-func runCommand(t *testing.T, limit time.Duration, name string, args ...string) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	t.Logf("%s %s\nstderr:\n%s", name, strings.Join(args, " "), stderr.String())
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return out
-}
-
 // checkPricedPerCPUSecond checks every line's books and that each burner
 // (told by its trace file on its command line) drew perCPU × its own CPU
 // seconds, within 5 %.

@@ -119,15 +119,22 @@ func cpuTrace(t *testing.T, path string, at time.Time) float64 {
 // its standard output; standard error is logged.
 func runWattlens(t *testing.T, limit time.Duration, args ...string) []byte {
 	t.Helper()
+	return runCommand(t, limit, wattlensBin, args...)
+}
+
+// runCommand runs a command to completion (bounded by limit) and returns
+// its standard output; standard error is logged.
+func runCommand(t *testing.T, limit time.Duration, name string, args ...string) []byte {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, wattlensBin, args...)
+	cmd := exec.CommandContext(ctx, name, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	t.Logf("wattlens %s\nstderr:\n%s", strings.Join(args, " "), stderr.String())
+	t.Logf("%s %s\nstderr:\n%s", filepath.Base(name), strings.Join(args, " "), stderr.String())
 	if err != nil {
-		t.Fatalf("wattlens %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("%s %s: %v", filepath.Base(name), strings.Join(args, " "), err)
 	}
 	return out
 }
