@@ -6,7 +6,7 @@ BIN             ?= bin/wattlens
 # go-nvml's header marks some calls deprecated; the warnings are not ours.
 export CGO_CFLAGS ?= -Wno-deprecated-declarations
 
-.PHONY: all build test test-setup unit e2e fuzz-short lint bench generate manifests clean
+.PHONY: all build test test-setup unit e2e fuzz-short lint bench perf generate manifests clean
 
 all: build
 
@@ -45,6 +45,15 @@ lint:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
+
+# The whole-agent benchmark (bench/agentperf, not run by CI): wattlens as a
+# running process beside the procfs floor, with 2 000 and 10 000 sleeping
+# processes. PERF_FLAGS passes flags, e.g. PERF_FLAGS='-rounds 3'.
+perf: build
+	$(GO) build -o bin/floor ./bench/floor
+	$(GO) build -o bin/agentperf ./bench/agentperf
+	$(GO) build -o bin/fakerapl ./internal/sensor/powercap/powercaptest/cmd/fakerapl
+	./bin/agentperf -bin $(BIN) $(PERF_FLAGS)
 
 generate:
 	$(GO) generate ./...
