@@ -24,6 +24,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -51,6 +52,19 @@ type options struct {
 func main() {
 	if filepath.Base(os.Args[0]) == "qemu-system-x86_64" {
 		fakeGuest(os.Args[1:])
+		return
+	}
+	if len(os.Args) == 4 && os.Args[1] == "sleepers" {
+		n, err1 := strconv.Atoi(os.Args[2])
+		secs, err2 := strconv.ParseInt(os.Args[3], 10, 64)
+		err := errors.Join(err1, err2)
+		if err == nil {
+			err = forkSleepers(n, secs)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "agentperf sleepers:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	if len(os.Args) == 4 && os.Args[1] == "burn" {
@@ -142,7 +156,7 @@ func run(ctx context.Context, o options) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := oneRun(ctx, o, r+1, n, tmp, sysfs, qemuPath); err != nil {
+			if err := oneRun(ctx, o, r+1, n, tmp, sysfs, self, qemuPath); err != nil {
 				return err
 			}
 		}

@@ -33,18 +33,18 @@ type scrape struct {
 	err   error
 }
 
-func oneRun(ctx context.Context, o options, round, n int, tmp, sysfs, qemuPath string) error {
+func oneRun(ctx context.Context, o options, round, n int, tmp, sysfs, self, qemuPath string) error {
 	life := o.warmup + o.window + 3*time.Minute + o.burn
 	if err := checkLimits(n + o.guests); err != nil {
 		return err
 	}
 	start := time.Now()
-	sleepers, err := startSleepers(n, o.guests, qemuPath, life)
+	sleepers, err := startSleepers(ctx, n, o.guests, self, qemuPath, life)
 	if err != nil {
 		return err
 	}
 	defer sleepers.kill(syscall.SIGKILL, 0)
-	fmt.Printf("## round %d, %d sleepers + %d guests: %d processes in /proc (started in %s)\n\n",
+	fmt.Printf("## round %d: %d sleepers + %d fake qemu guests: %d processes in /proc (started in %s)\n\n",
 		round, n, o.guests, countProcs(), time.Since(start).Round(time.Millisecond))
 
 	agents := &group{}
@@ -119,7 +119,7 @@ func oneRun(ctx context.Context, o options, round, n int, tmp, sysfs, qemuPath s
 			floorCost = cost
 		}
 		ratio := "—"
-		if r.name != "floor" && floorCost > 0 {
+		if !strings.HasPrefix(r.name, "floor") && floorCost > 0 {
 			ratio = fmt.Sprintf("%.2f", cost/floorCost)
 		}
 		fmt.Printf("| %s | %.1f | %.0f | %.2f | %s | %.2f | %.1f | %d |\n", r.name, float64(r.cpu)/1e6, float64(r.ticks)/1e6,
@@ -175,6 +175,11 @@ func startAgents(o options, g *group, tmp, sysfs string) ([]*proc, error) {
 		return nil, err
 	}
 	procs = append(procs, &proc{name: "floor", pid: pid})
+	pid, err = g.spawn([]string{o.floor, "-step", o.step.String(), "-raw"}, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	procs = append(procs, &proc{name: "floor -raw", pid: pid})
 	step := o.step.String()
 	for _, x := range o.exporters {
 		args := []string{o.bin, "-s", "powercap_rapl", "--path.sysfs", sysfs, "--log.level", "warn"}

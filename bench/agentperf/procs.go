@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // group is a set of child processes in one process group of their own,
@@ -83,18 +85,27 @@ func (g *group) kill(sig syscall.Signal, grace time.Duration) {
 
 var devnull, _ = os.OpenFile(os.DevNull, os.O_RDWR, 0)
 
-// startSleepers starts n sleeping processes (/bin/sleep, single-threaded)
-// that end by themselves after life in any case, plus the fake qemu
-// guests: the harness's own binary under the name qemu-system-x86_64,
-// with a libvirt-like command line (see internal/vmdetect).
-func startSleepers(n int, guests int, qemuPath string, life time.Duration) (*group, error) {
+// sleepersPerForker is how many sleepers one forker process starts.
+const sleepersPerForker = 1000
+
+// startSleepers starts n sleeping single-threaded processes that end by
+// themselves after life in any case (forkers, see forkSleepers: fork is
+// about a hundred times cheaper than starting /bin/sleep on a loaded
+// machine), plus the fake qemu guests: the harness's own binary under the
+// name qemu-system-x86_64, with a libvirt-like command line (see
+// internal/vmdetect). It returns once they all show in /proc.
+func startSleepers(ctx context.Context, n int, guests int, self, qemuPath string, life time.Duration) (*group, error) {
 	g := &group{}
 	secs := strconv.Itoa(int(life.Seconds()) + 1)
-	for i := 0; i < n; i++ {
-		if _, err := g.spawn([]string{"/bin/sleep", secs}, nil, nil); err != nil {
+	before := countProcs()
+	forkers := 0
+	for left := n; left > 0; left -= sleepersPerForker {
+		k := min(left, sleepersPerForker)
+		if _, err := g.spawn([]string{self, "sleepers", strconv.Itoa(k), secs}, nil, nil); err != nil {
 			g.kill(syscall.SIGKILL, 0)
-			return nil, fmt.Errorf("sleeper %d of %d: %w", i+1, n, err)
+			return nil, err
 		}
+		forkers++
 	}
 	for i := 0; i < guests; i++ {
 		argv := []string{qemuPath, "-name", fmt.Sprintf("guest=vm%d,debug-threads=on", i), "-S", "-machine", "pc-q35-8.2,accel=kvm", "-m", "2048", "-sleep", secs}
@@ -103,7 +114,49 @@ func startSleepers(n int, guests int, qemuPath string, life time.Duration) (*gro
 			return nil, fmt.Errorf("guest %d: %w", i, err)
 		}
 	}
+	want := before + n + forkers + guests
+	for end := time.Now().Add(5 * time.Minute); countProcs() < want-50; time.Sleep(200 * time.Millisecond) {
+		if ctx.Err() != nil || time.Now().After(end) {
+			g.kill(syscall.SIGKILL, 0)
+			return nil, fmt.Errorf("sleepers did not all start: %d processes of %d (%v)", countProcs(), want, ctx.Err())
+		}
+	}
 	return g, nil
+}
+
+// forkSleepers is the "sleepers N SECS" mode: fork N children that sleep
+// SECS seconds (and die with this process), then sleep as long. Each
+// child runs only raw system calls (sleeperChild), never the Go runtime.
+func forkSleepers(n int, secs int64) error {
+	runtime.LockOSThread() // the children's PR_SET_PDEATHSIG watches this thread
+	for i := 0; i < n; i++ {
+		pid, _, errno := syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
+		if errno != 0 {
+			return fmt.Errorf("fork %d of %d: %w", i+1, n, errno)
+		}
+		if pid == 0 {
+			sleeperChild(secs)
+		}
+	}
+	time.Sleep(time.Duration(secs) * time.Second)
+	return nil
+}
+
+// sleeperChild is all a forked sleeper runs: no allocation, no stack
+// growth, no scheduler.
+//
+//go:nosplit
+//go:norace
+func sleeperChild(secs int64) {
+	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0)
+	ts := syscall.Timespec{Sec: secs}
+	for {
+		_, _, errno := syscall.RawSyscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), uintptr(unsafe.Pointer(&ts)), 0)
+		if errno != syscall.EINTR {
+			break
+		}
+	}
+	_, _, _ = syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 0, 0, 0)
 }
 
 // fakeGuest is what the binary does when run as qemu-system-x86_64: sleep

@@ -164,7 +164,7 @@ func (r *Reader) readStat(dirfd, pid int) (statFields, bool) {
 	p := strconv.AppendInt(r.path[:0], int64(pid), 10)
 	p = append(p, "/stat\x00"...)
 	r.path = p
-	n, err := readOnce(dirfd, p, r.statBuf)
+	n, err := readStatOnce(dirfd, p, r.statBuf)
 	if err != nil {
 		return statFields{}, false
 	}

@@ -45,20 +45,46 @@ func readlinkat(dirfd int, path, buf []byte) (int, error) {
 	return int(n), nil
 }
 
-// readOnce opens path relative to dirfd, reads it with a single read(2)
-// into buf and closes it. One read is enough for a procfs file that fits
-// in buf: the kernel fills as much as it has in one call.
-func readOnce(dirfd int, path, buf []byte) (int, error) {
-	fd, err := openat(dirfd, path, 0)
-	if err != nil {
-		return 0, err
+// readStatOnce opens path relative to dirfd, reads it with a single
+// read(2) into buf and closes it: one read is enough for a procfs file
+// that fits in buf, the kernel fills as much as it has in one call. It is
+// for the per-tick <pid>/stat read, and enters the system calls with
+// RawSyscall6: without the Go scheduler's
+// entersyscall/exitsyscall around each of them, and without the system
+// monitor thread waking every 20 µs during a tick to take back the
+// processor of a thread it sees in a system call. Thousands of these
+// calls make a tick, and that bookkeeping cost 10–20 % of the whole agent
+// (docs/performance.md). It is only for <pid>/stat: reading it never
+// waits for I/O or for a lock another task may hold for long (proc(5)'s
+// do_task_stat takes no mmap lock, unlike cmdline or environ), so the
+// thread never blocks in the kernel holding its processor.
+func readStatOnce(dirfd int, path, buf []byte) (int, error) {
+	var fd uintptr
+	for {
+		r, _, errno := unix.RawSyscall6(unix.SYS_OPENAT, uintptr(dirfd),
+			uintptr(unsafe.Pointer(&path[0])), uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return 0, errno
+		}
+		fd = r
+		break
 	}
-	n, err := unix.Read(fd, buf)
-	_ = unix.Close(fd)
-	if err != nil {
-		return 0, err
+	var n uintptr
+	var errno unix.Errno
+	for {
+		n, _, errno = unix.RawSyscall6(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
+		if errno != unix.EINTR {
+			break
+		}
 	}
-	return n, nil
+	_, _, _ = unix.RawSyscall6(unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }
 
 // readFull opens path relative to dirfd and reads it into buf until EOF or
