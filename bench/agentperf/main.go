@@ -37,16 +37,16 @@ import (
 )
 
 type options struct {
-	bin, floor, fakerapl string
-	procs                []int
-	rounds               int
-	warmup, window, step time.Duration
-	exporters            []string
-	guests               int
-	scrapeEvery          time.Duration
-	concurrent           int
-	burn                 time.Duration
-	top                  int
+	bin, base, floor, fakerapl string
+	procs                      []int
+	rounds                     int
+	warmup, window, step       time.Duration
+	exporters                  []string
+	guests                     int
+	scrapeEvery                time.Duration
+	concurrent                 int
+	burn                       time.Duration
+	top                        int
 }
 
 func main() {
@@ -81,6 +81,7 @@ func main() {
 	var o options
 	var procs, exps string
 	flag.StringVar(&o.bin, "bin", "bin/wattlens", "wattlens binary")
+	flag.StringVar(&o.base, "base", "", "a second wattlens binary (say, main's) run beside -bin with every exporter, for a before/after in one run")
 	flag.StringVar(&o.floor, "floor", "bin/floor", "floor binary (bench/floor)")
 	flag.StringVar(&o.fakerapl, "fakerapl", "bin/fakerapl", "fakerapl binary (internal/sensor/powercap/powercaptest/cmd/fakerapl)")
 	flag.StringVar(&procs, "procs", "2000,10000", "sleeping processes to start, one run per figure")
@@ -113,7 +114,10 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	for _, p := range []*string{&o.bin, &o.floor, &o.fakerapl} {
+	for _, p := range []*string{&o.bin, &o.base, &o.floor, &o.fakerapl} {
+		if *p == "" {
+			continue
+		}
 		abs, err := filepath.Abs(*p)
 		if err != nil {
 			return err

@@ -110,20 +110,23 @@ func oneRun(ctx context.Context, o options, round, n int, tmp, sysfs, self, qemu
 	nprocs := float64(n0+n1) / 2
 	ticks := took.Seconds() / o.step.Seconds()
 	fmt.Printf("window %s, %.0f ticks, %.0f processes read per tick; load average %s → %s\n\n", took.Round(time.Millisecond), ticks, nprocs, load0, load1)
-	fmt.Printf("| program | CPU ms (schedstat) | CPU ms (stat ticks) | µs per process-tick | × floor | %% of a core | RssAnon MiB | threads |\n")
-	fmt.Printf("|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	var floorCost float64
+	fmt.Printf("| program | CPU ms (schedstat) | CPU ms (stat ticks) | µs per process-tick | × floor | × floor -raw | %% of a core | RssAnon MiB | threads |\n")
+	fmt.Printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	var floorCost, rawCost float64
 	for _, r := range res {
 		cost := float64(r.cpu) / 1e3 / ticks / nprocs
-		if r.name == "floor" {
+		switch r.name {
+		case "floor":
 			floorCost = cost
+		case "floor -raw":
+			rawCost = cost
 		}
-		ratio := "—"
-		if !strings.HasPrefix(r.name, "floor") && floorCost > 0 {
-			ratio = fmt.Sprintf("%.2f", cost/floorCost)
+		ratio, ratioRaw := "—", "—"
+		if !strings.HasPrefix(r.name, "floor") && floorCost > 0 && rawCost > 0 {
+			ratio, ratioRaw = fmt.Sprintf("%.2f", cost/floorCost), fmt.Sprintf("%.2f", cost/rawCost)
 		}
-		fmt.Printf("| %s | %.1f | %.0f | %.2f | %s | %.2f | %.1f | %d |\n", r.name, float64(r.cpu)/1e6, float64(r.ticks)/1e6,
-			cost, ratio, float64(r.cpu)/float64(took.Nanoseconds())*100, float64(r.rss)/1024, r.t)
+		fmt.Printf("| %s | %.1f | %.0f | %.2f | %s | %s | %.2f | %.1f | %d |\n", r.name, float64(r.cpu)/1e6, float64(r.ticks)/1e6,
+			cost, ratio, ratioRaw, float64(r.cpu)/float64(took.Nanoseconds())*100, float64(r.rss)/1024, r.t)
 	}
 	fmt.Println()
 	for _, s := range scrapes {
@@ -144,8 +147,13 @@ func oneRun(ctx context.Context, o options, round, n int, tmp, sysfs, self, qemu
 	}
 	agents.kill(syscall.SIGTERM, 5*time.Second)
 	if o.burn > 0 {
-		if err := runOverhead(ctx, o, tmp, sysfs); err != nil {
-			return err
+		for _, bin := range []string{o.bin, o.base} {
+			if bin == "" {
+				continue
+			}
+			if err := runOverhead(ctx, o, bin, tmp, sysfs); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -180,40 +188,58 @@ func startAgents(o options, g *group, tmp, sysfs string) ([]*proc, error) {
 		return nil, err
 	}
 	procs = append(procs, &proc{name: "floor -raw", pid: pid})
-	step := o.step.String()
+	bins := []string{o.bin}
+	if o.base != "" {
+		bins = append(bins, o.base)
+	}
 	for _, x := range o.exporters {
-		args := []string{o.bin, "-s", "powercap_rapl", "--path.sysfs", sysfs, "--log.level", "warn"}
-		p := &proc{name: x}
-		switch x {
-		case "stdout":
-			args = append(args, "stdout", "-t", "0", "--step", step)
-		case "json":
-			args = append(args, "json", "--step", step)
-		case "prometheus":
-			port, err := freePort()
+		for i, bin := range bins {
+			name := x
+			if i == 1 {
+				name += " (base)"
+			}
+			p, err := startAgent(o, g, bin, x, name, tmp, sysfs)
 			if err != nil {
 				return nil, err
 			}
-			p.port = port
-			args = append(args, "prometheus", "--step", step, "--web.listen-address", "127.0.0.1:"+strconv.Itoa(port))
-		case "qemu":
-			args = append(args, "qemu", "--step", step, "--qemu.dir", filepath.Join(tmp, "vms"))
-		default:
-			return nil, fmt.Errorf("unknown exporter %q", x)
+			procs = append(procs, p)
 		}
-		log, err := os.Create(filepath.Join(tmp, x+".log"))
-		if err != nil {
-			return nil, err
-		}
-		pid, err := g.spawn(args, nil, log)
-		_ = log.Close()
-		if err != nil {
-			return nil, err
-		}
-		p.pid = pid
-		procs = append(procs, p)
 	}
 	return procs, nil
+}
+
+func startAgent(o options, g *group, bin, x, name, tmp, sysfs string) (*proc, error) {
+	step := o.step.String()
+	args := []string{bin, "-s", "powercap_rapl", "--path.sysfs", sysfs, "--log.level", "warn"}
+	p := &proc{name: name}
+	switch x {
+	case "stdout":
+		args = append(args, "stdout", "-t", "0", "--step", step)
+	case "json":
+		args = append(args, "json", "--step", step)
+	case "prometheus":
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		p.port = port
+		args = append(args, "prometheus", "--step", step, "--web.listen-address", "127.0.0.1:"+strconv.Itoa(port))
+	case "qemu":
+		args = append(args, "qemu", "--step", step, "--qemu.dir", filepath.Join(tmp, "vms-"+strings.ReplaceAll(name, " ", "")))
+	default:
+		return nil, fmt.Errorf("unknown exporter %q", x)
+	}
+	log, err := os.Create(filepath.Join(tmp, strings.ReplaceAll(name, " ", "")+".log"))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = log.Close() }()
+	pid, err := g.spawn(args, nil, log)
+	if err != nil {
+		return nil, err
+	}
+	p.pid = pid
+	return p, nil
 }
 
 func alive(p *proc) error {
@@ -350,13 +376,13 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
 // runOverhead runs `wattlens run -- agentperf burn` and compares the CPU
 // time of wattlens itself (wait4's rusage of wattlens, which includes the
 // command it reaped, less the command's own) with the command's.
-func runOverhead(ctx context.Context, o options, tmp, sysfs string) error {
+func runOverhead(ctx context.Context, o options, bin, tmp, sysfs string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
 	out := filepath.Join(tmp, "burn.cpu")
-	cmd := exec.CommandContext(ctx, o.bin, "-s", "powercap_rapl", "--path.sysfs", sysfs, "run", "--step", o.step.String(),
+	cmd := exec.CommandContext(ctx, bin, "-s", "powercap_rapl", "--path.sysfs", sysfs, "run", "--step", o.step.String(),
 		"--output", filepath.Join(tmp, "run.txt"), "--", self, "burn", o.burn.String(), out)
 	cmd.Stdout, cmd.Stderr = devnull, devnull
 	if err := cmd.Run(); err != nil {
@@ -377,7 +403,7 @@ func runOverhead(ctx context.Context, o options, tmp, sysfs string) error {
 		return err
 	}
 	own := total - burnNS
-	fmt.Printf("wattlens run -- burn %s: the command used %.0f ms of CPU, wattlens itself %.1f ms (%.2f %% of the command's)\n\n",
-		o.burn, float64(burnNS)/1e6, float64(own)/1e6, float64(own)/float64(burnNS)*100)
+	fmt.Printf("%s run -- burn %s: the command used %.0f ms of CPU, wattlens itself %.1f ms (%.2f %% of the command's)\n\n",
+		filepath.Base(bin), o.burn, float64(burnNS)/1e6, float64(own)/1e6, float64(own)/float64(burnNS)*100)
 	return nil
 }

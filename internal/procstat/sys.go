@@ -110,13 +110,15 @@ const (
 // directory in procfs). The directory must be freshly opened.
 func appendPIDs(dirfd int, buf []byte, pids []int) ([]int, error) {
 	for {
-		n, err := unix.Getdents(dirfd, buf)
-		if err == unix.EINTR {
+		// Raw, as in readStatOnce: listing procfs never waits for I/O.
+		r, _, errno := unix.RawSyscall6(unix.SYS_GETDENTS64, uintptr(dirfd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
+		if errno == unix.EINTR {
 			continue
 		}
-		if err != nil {
-			return pids, err
+		if errno != 0 {
+			return pids, errno
 		}
+		n := int(r)
 		if n <= 0 {
 			return pids, nil
 		}
