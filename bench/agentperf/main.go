@@ -46,7 +46,7 @@ type options struct {
 	scrapeEvery                time.Duration
 	concurrent                 int
 	burn                       time.Duration
-	top                        int
+	qemuDir                    string
 }
 
 func main() {
@@ -93,6 +93,7 @@ func main() {
 	flag.IntVar(&o.guests, "guests", 20, "fake qemu guests among the sleepers")
 	flag.DurationVar(&o.scrapeEvery, "scrape-every", 15*time.Second, "scrape interval of the prometheus exporter during the window")
 	flag.IntVar(&o.concurrent, "concurrent", 100, "simultaneous scrapes in the burst phase (0: skip it)")
+	flag.StringVar(&o.qemuDir, "qemu-dir", "", "where the qemu exporter writes (a tmpfs, as on a hypervisor; default: a directory in /dev/shm, else in the temporary directory)")
 	flag.DurationVar(&o.burn, "burn", 10*time.Second, "length of the command measured by `wattlens run` (0: skip it)")
 	flag.Parse()
 	for _, s := range strings.Split(procs, ",") {
@@ -140,6 +141,16 @@ func run(ctx context.Context, o options) error {
 	if err := os.Symlink(self, qemuPath); err != nil {
 		return err
 	}
+	if o.qemuDir == "" {
+		parent := os.TempDir()
+		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+			parent = "/dev/shm"
+		}
+		if o.qemuDir, err = os.MkdirTemp(parent, "agentperf-vms-"); err != nil {
+			return err
+		}
+		defer func() { _ = os.RemoveAll(o.qemuDir) }()
+	}
 	header(o)
 
 	rapl := &group{}
@@ -186,8 +197,8 @@ func header(o options) {
 	fmt.Printf("machine: %s, %d CPUs (%s), kernel %s\n", hostname(), cpuCount(), cpu, utsString(u.Release[:]))
 	fmt.Printf("limits: pid_max %d, threads-max %d, RLIMIT_NPROC %d\n",
 		limit("/proc/sys/kernel/pid_max"), limit("/proc/sys/kernel/threads-max"), int64(rl.Cur))
-	fmt.Printf("binary: %s; step %s, warm-up %s, window %s, %d fake qemu guests, scrape every %s\n\n",
-		o.bin, o.step, o.warmup, o.window, o.guests, o.scrapeEvery)
+	fmt.Printf("binary: %s (base: %q); step %s, warm-up %s, window %s, %d fake qemu guests writing below %s, scrape every %s\n\n",
+		o.bin, o.base, o.step, o.warmup, o.window, o.guests, o.qemuDir, o.scrapeEvery)
 }
 
 func hostname() string { h, _ := os.Hostname(); return h }

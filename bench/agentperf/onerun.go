@@ -225,7 +225,7 @@ func startAgent(o options, g *group, bin, x, name, tmp, sysfs string) (*proc, er
 		p.port = port
 		args = append(args, "prometheus", "--step", step, "--web.listen-address", "127.0.0.1:"+strconv.Itoa(port))
 	case "qemu":
-		args = append(args, "qemu", "--step", step, "--qemu.dir", filepath.Join(tmp, "vms-"+strings.ReplaceAll(name, " ", "")))
+		args = append(args, "qemu", "--step", step, "--qemu.dir", filepath.Join(o.qemuDir, "vms-"+strings.ReplaceAll(name, " ", "")))
 	default:
 		return nil, fmt.Errorf("unknown exporter %q", x)
 	}

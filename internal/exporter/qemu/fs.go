@@ -113,15 +113,22 @@ func openSubdir(dirfd int, name string, create bool) (int, error) {
 // which is then renamed over name. A reader opening name sees the old
 // content or the new, never a part. rename(2) replaces a symbolic link
 // planted at name rather than writing through it; the temporary file is
-// created with O_EXCL|O_NOFOLLOW after removing any leftover of that name.
+// created with O_EXCL|O_NOFOLLOW, and any leftover of that name is removed
+// when the create finds one.
 func writeFileAt(dirfd int, name string, data []byte, sync bool) (err error) {
 	tmp := "." + name + "." + strconv.Itoa(os.Getpid()) + ".tmp"
-	if err := unix.Unlinkat(dirfd, tmp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("remove %s: %w", tmp, err)
-	}
-	fd, err := retry(func() (int, error) {
+	create := func() (int, error) {
 		return unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, fileMode)
-	})
+	}
+	fd, err := retry(create)
+	if errors.Is(err, unix.EEXIST) {
+		// A leftover (a crash between create and rename): removed only
+		// then, so that a tick costs no unlink.
+		if err := unix.Unlinkat(dirfd, tmp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("remove %s: %w", tmp, err)
+		}
+		fd, err = retry(create)
+	}
 	if err != nil {
 		return fmt.Errorf("create %s: %w", tmp, err)
 	}
