@@ -33,11 +33,11 @@ func benchSampler(b *testing.B, timeout time.Duration) *Sampler {
 		slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
 }
 
-// BenchmarkPoll is what one extra read of the counters between ticks
+// BenchmarkPollPowercap is what one extra read of the counters between ticks
 // costs (Sampler.Poll: the sensor read and the wrap tracker), on a
 // powercap tree: "direct" as a test reads, "timeout" as the agent does,
 // each read in a goroutine bounded by a timer.
-func BenchmarkPoll(b *testing.B) {
+func BenchmarkPollPowercap(b *testing.B) {
 	for _, bc := range []struct {
 		name    string
 		timeout time.Duration
