@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 
+	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -322,5 +323,52 @@ func TestLastExportOnStop(t *testing.T) {
 	x.Run(ctx)
 	if got := len(client.received()); got != 1 {
 		t.Errorf("%d exports on stop, want 1", got)
+	}
+}
+
+// TestGroups: with Containers, containers, pods and services have series
+// with the container and k8s attributes, and so do their processes.
+func TestGroups(t *testing.T) {
+	w := &container.Workload{Kind: container.KindContainer, Runtime: container.RuntimeContainerd, ID: strings.Repeat("ab", 32),
+		PodUID: "0b1c-uid", Name: "web", Pod: "web-7d4", Namespace: "shop"}
+	s := fixedSnapshot()
+	s.Processes[0].Meta.Workload = w
+	g := func(kind, id string, total units.Energy, wl any) snapshot.Group {
+		return snapshot.Group{Kind: kind, ID: id, Workload: wl, Energy: snapshot.Energy{Total: total * units.Joule, Delta: units.Joule, Power: units.Watt / 2}}
+	}
+	s.Groups = []snapshot.Group{g("container", w.ID, 30, w), g("pod", w.PodUID, 30, w),
+		g("service", "nginx.service", 10, &container.Workload{Kind: container.KindService, ID: "nginx.service"})}
+	x := mustNew(t, Options{TopN: 1, Containers: true})
+	ms := metricsByName(collect(t, x, s))
+
+	ctr := map[string]string{"container.id": w.ID, "container.name": "web", "container.runtime.name": "containerd",
+		"k8s.pod.uid": "0b1c-uid", "k8s.pod.name": "web-7d4", "k8s.namespace.name": "shop"}
+	for _, tc := range []struct {
+		metric string
+		want   []point
+	}{
+		{MetricContainerEnergy, []point{{ctr, 30}}},
+		{MetricPodEnergy, []point{{map[string]string{"k8s.pod.uid": "0b1c-uid", "k8s.pod.name": "web-7d4", "k8s.namespace.name": "shop"}, 30}}},
+		{MetricServiceEnergy, []point{{map[string]string{"wattlens.service": "nginx.service"}, 10}}},
+		{MetricServicePower, []point{{map[string]string{"wattlens.service": "nginx.service"}, 0.5}}},
+	} {
+		if diff := cmp.Diff(tc.want, points(t, ms[tc.metric]), cmp.AllowUnexported(point{})); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.metric, diff)
+		}
+	}
+	for _, p := range points(t, ms[MetricConsumerEnergy]) {
+		if p.attrs["process.pid"] == "100" && p.attrs["container.id"] != w.ID {
+			t.Errorf("process in a container: %v", p.attrs)
+		}
+	}
+	// Without Containers: no group metrics, no container attributes.
+	ms = metricsByName(collect(t, mustNew(t, Options{TopN: 1}), s))
+	if _, ok := ms[MetricContainerEnergy]; ok {
+		t.Error("container metrics without Containers")
+	}
+	for _, p := range points(t, ms[MetricConsumerEnergy]) {
+		if _, ok := p.attrs["container.id"]; ok {
+			t.Errorf("container attributes without Containers: %v", p.attrs)
+		}
 	}
 }
