@@ -107,7 +107,9 @@ func (w *world) step() *snapshot.Snapshot {
 		case r < 8:
 			p.rate = uint64(w.rng.IntN(100))
 		}
-		p.cpu += p.rate
+		if w.sec%20 != 0 { // every tenth step no process runs: unattributed
+			p.cpu += p.rate
+		}
 	}
 	for range w.rng.IntN(3) {
 		w.spawn()
@@ -116,7 +118,6 @@ func (w *world) step() *snapshot.Snapshot {
 	smp := attribution.Sample{
 		Time:  t0.Add(time.Duration(w.sec) * time.Second),
 		Zones: []sensor.Zone{{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: units.Energy(w.pkg), MaxRange: units.Energy(w.max), Source: sensor.Measured}},
-		// Busy time above the processes' sum: some energy is unattributed.
 		CPU: procstat.CPUTimes{Busy: uint64(w.sec) * 120, Total: uint64(w.sec) * 400, CPUs: 4},
 	}
 	for _, p := range w.procs {

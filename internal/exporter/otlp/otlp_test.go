@@ -126,7 +126,7 @@ func TestConsumersAddUp(t *testing.T) {
 		w := newWorld(uint64(top)+1, 12)
 		b := newBooks(top, 256, false)
 		last := map[attribute.Distinct]units.Energy{}
-		var lastOther units.Energy
+		var lastOther, unattributed units.Energy
 		for tick := range 300 {
 			s := w.step()
 			if s == nil || s.Seq == 0 {
@@ -155,10 +155,14 @@ func TestConsumersAddUp(t *testing.T) {
 				t.Fatalf("top %d tick %d: other went down %v → %v", top, tick, lastOther, other.Total)
 			}
 			lastOther = other.Total
+			unattributed = s.Unattributed.Total
 			power += other.Power + s.Unattributed.Power + s.Idle.Power
 			if d := math.Abs(power.Watts() - s.Host.Power.Watts()); d > 1e-4 {
 				t.Fatalf("top %d tick %d: Σ power %v ≠ host %v", top, tick, power, s.Host.Power)
 			}
+		}
+		if unattributed == 0 {
+			t.Errorf("top %d: no unattributed energy; the test does not exercise it", top)
 		}
 		if top > 0 && lastOther == 0 {
 			t.Errorf("top %d: other never held anything; the test does not exercise it", top)
