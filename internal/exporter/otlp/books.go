@@ -100,9 +100,9 @@ func (b *books) processes(s *snapshot.Snapshot) ([]procSeries, snapshot.Energy) 
 		sum += energy
 		series[i] = procSeries{attrs: &heads[i].attrs, energy: energy, power: p.Power}
 	}
-	// The interval's other: TopN's rest without the unattributed part,
-	// plus the listed processes that drew nothing and were left out.
-	restPowerDelta = rest.Delta - min(s.Unattributed.Delta, rest.Delta)
+	// The interval's other: TopN's rest (processes only), plus the top
+	// processes that drew nothing and were left out.
+	restPowerDelta = rest.Delta
 	for i := range head {
 		if _, ok := b.exposed[head[i].Key]; !ok {
 			restPowerDelta += head[i].Delta

@@ -118,7 +118,7 @@ func (w *world) step() *snapshot.Snapshot {
 	smp := attribution.Sample{
 		Time:  t0.Add(time.Duration(w.sec) * time.Second),
 		Zones: []sensor.Zone{{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: units.Energy(w.pkg), MaxRange: units.Energy(w.max), Source: sensor.Measured}},
-		CPU: procstat.CPUTimes{Busy: uint64(w.sec) * 120, Total: uint64(w.sec) * 400, CPUs: 4},
+		CPU:   procstat.CPUTimes{Busy: uint64(w.sec) * 120, Total: uint64(w.sec) * 400, CPUs: 4},
 	}
 	for _, p := range w.procs {
 		smp.Procs = append(smp.Procs, procstat.Proc{Key: p.key, CPU: p.cpu, Meta: p.meta})
