@@ -259,9 +259,9 @@ func TestOTLPEndToEnd(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			wl := otlpWattlens(t, sysfs, tc.name, tc.env, tc.args...)
 			var exports []otlpExport
-			promWaitFor(t, 40*time.Second, "six exports in the collector's file", func() bool {
+			promWaitFor(t, 40*time.Second, "eight exports in the collector's file", func() bool {
 				exports = otlpExports(t, out, tc.name)
-				return len(exports) >= 6
+				return len(exports) >= 8
 			}, wl, col.proc)
 			_ = wl.stop()
 			otlpCheck(t, exports, host, burner.Process.Pid)

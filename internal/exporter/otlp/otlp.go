@@ -168,6 +168,7 @@ func (x *Exporter) Export(ctx context.Context, s *snapshot.Snapshot) error {
 	if err := x.reader.Collect(ctx, rm); err != nil {
 		return fmt.Errorf("otlp: collect: %w", err)
 	}
+	stampPoints(rm, s.Time)
 	x.mu.Lock()
 	x.pending = rm
 	x.mu.Unlock()
@@ -304,4 +305,32 @@ func (x *Exporter) shutdown() {
 	}
 	// The reader was never given to the client: this only releases it.
 	_ = x.provider.Shutdown(ctx)
+}
+
+// stampPoints dates every data point at t, the end of the interval the
+// snapshot measured, rather than at the collection a little later: a
+// sum's value is the energy up to that instant, so rates between two
+// points are exact however late the tick ran. A zero t leaves the SDK's
+// time.
+func stampPoints(rm *metricdata.ResourceMetrics, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	for i := range rm.ScopeMetrics {
+		for j := range rm.ScopeMetrics[i].Metrics {
+			switch d := rm.ScopeMetrics[i].Metrics[j].Data.(type) {
+			case metricdata.Sum[float64]:
+				for k := range d.DataPoints {
+					d.DataPoints[k].Time = t
+					if t.Before(d.DataPoints[k].StartTime) {
+						d.DataPoints[k].StartTime = t
+					}
+				}
+			case metricdata.Gauge[float64]:
+				for k := range d.DataPoints {
+					d.DataPoints[k].Time = t
+				}
+			}
+		}
+	}
 }

@@ -376,3 +376,36 @@ func TestGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestPointTime: every data point is dated at the snapshot's time, the end
+// of the interval it measured.
+func TestPointTime(t *testing.T) {
+	x := mustNew(t, Options{})
+	s := fixedSnapshot()
+	s.Time = time.Now().Add(-time.Minute).Truncate(time.Second)
+	rm := collect(t, x, s)
+	var n int
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[float64]:
+				for _, dp := range d.DataPoints {
+					n++
+					if !dp.Time.Equal(s.Time) || dp.StartTime.After(dp.Time) {
+						t.Errorf("%s: time %v, start %v; want time %v, start not after", m.Name, dp.Time, dp.StartTime, s.Time)
+					}
+				}
+			case metricdata.Gauge[float64]:
+				for _, dp := range d.DataPoints {
+					n++
+					if !dp.Time.Equal(s.Time) {
+						t.Errorf("%s: time %v, want %v", m.Name, dp.Time, s.Time)
+					}
+				}
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("%d data points", n)
+	}
+}
