@@ -52,6 +52,12 @@ func setupOTLP(cmd *kingpin.CmdClause) action {
 		if err != nil {
 			return usageError{err}
 		}
+		running := false // from then on Run shuts the client down
+		defer func() {
+			if !running {
+				_ = client.Shutdown(context.Background())
+			}
+		}()
 		res, err := otlpResource(ctx)
 		if err != nil {
 			return err
@@ -81,6 +87,7 @@ func setupOTLP(cmd *kingpin.CmdClause) action {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		var wg sync.WaitGroup
+		running = true
 		wg.Go(func() { x.Run(ctx) })
 		err = e.loop(ctx, smp, *step, *stopAfter, x)
 		cancel()
