@@ -50,6 +50,7 @@ func commands() []command {
 		{"prometheus", "Serve Prometheus metrics over HTTP.", setupPrometheus},
 		{"web", "Serve a live page of host power and the top consumers over HTTP.", setupWeb},
 		{"prometheus-push", "Push Prometheus metrics to a Pushgateway every step.", setupPush},
+		{"otlp", "Push OpenTelemetry metrics over OTLP (gRPC or HTTP) to a collector every step.", setupOTLP},
 		{"qemu", "On a hypervisor: write each qemu/KVM guest's energy into a powercap-shaped tree it can read.", setupQemu},
 		{"run", "Run a command and report the energy it took.", setupRun},
 		{"info", "Show which power sources exist here, which one is used and why the others are not.", setupInfo},

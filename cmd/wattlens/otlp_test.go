@@ -1,0 +1,93 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	collpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+func TestOTLPUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"otlp", "--otlp.protocol", "http/json"},
+		{"otlp", "--otlp.endpoint", "ftp://collector"},
+		{"otlp", "--otlp.cert-file", "cert.pem"},
+		{"otlp", "--otlp.compression", "zstd"},
+		{"otlp", "--process.top", "-1"},
+		{"otlp", "--process.cmdline-length", "0"},
+		{"otlp", "--step", "0"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			code, out, stderr := runWattlens(t, append([]string{"--path.sysfs", t.TempDir()}, args...)...)
+			if code != 2 || !strings.Contains(stderr, "wattlens: error:") {
+				t.Errorf("exit %d, want 2; stdout %q stderr %q", code, out, stderr)
+			}
+		})
+	}
+}
+
+// TestOTLPCommand: the command wires flags, sensor and exporter: over HTTP
+// to a receiver on 127.0.0.1 it sends, with the flag's header, the host
+// as resource and the host energy, and a last export when it stops.
+func TestOTLPCommand(t *testing.T) {
+	var mu sync.Mutex
+	var posts int
+	var hostName, tenant string
+	var metrics = map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var req collpb.ExportMetricsServiceRequest
+		if r.URL.Path != "/v1/metrics" || proto.Unmarshal(b, &req) != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		posts++
+		tenant = r.Header.Get("X-Tenant")
+		for _, rm := range req.ResourceMetrics {
+			for _, kv := range rm.Resource.Attributes {
+				if kv.Key == "host.name" {
+					hostName = kv.Value.GetStringValue()
+				}
+			}
+			for _, sm := range rm.ScopeMetrics {
+				for _, m := range sm.Metrics {
+					metrics[m.Name] = true
+				}
+			}
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1") // the flag wins
+
+	code, _, stderr := runWattlens(t, "-s", "powercap_rapl", "--path.sysfs", fakeRAPL(t), "otlp",
+		"--otlp.protocol", "http", "--otlp.endpoint", srv.URL, "--otlp.header", "X-Tenant=lab",
+		"--step", "200ms", "--timeout", "5s")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	host, _ := os.Hostname()
+	mu.Lock()
+	defer mu.Unlock()
+	if posts < 2 {
+		t.Errorf("%d exports in 5 s at a 200 ms step; stderr:\n%s", posts, stderr)
+	}
+	if hostName != host || tenant != "lab" {
+		t.Errorf("host.name %q (want %q), X-Tenant %q", hostName, host, tenant)
+	}
+	for _, m := range []string{"hw.host.energy", "hw.energy", "wattlens.consumer.energy", "wattlens.sensor.up"} {
+		if !metrics[m] {
+			t.Errorf("%s never sent", m)
+		}
+	}
+	if strings.Contains(stderr, "otlp export failed") {
+		t.Errorf("failures logged:\n%s", stderr)
+	}
+}

@@ -1,0 +1,252 @@
+package otlp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/units"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// fixedSnapshot is a hand-made snapshot whose books add up:
+// host 100 J = procs 30 + 20 + 10 + 5 + exited 7 + unattributed 3 + idle 25.
+func fixedSnapshot() *snapshot.Snapshot {
+	e := func(total, delta units.Energy) snapshot.Energy {
+		return snapshot.Energy{Total: total * units.Joule, Delta: delta * units.Joule, Power: units.PowerOf(delta*units.Joule, 2*time.Second), Source: sensor.Measured}
+	}
+	proc := func(pid int, exe, comm, cmdline string, total, delta units.Energy) snapshot.Process {
+		return snapshot.Process{
+			Key:    procstat.Key{PID: pid, StartTime: uint64(pid) * 10},
+			Meta:   &procstat.Meta{Exe: exe, Comm: comm, Cmdline: cmdline},
+			Energy: e(total, delta),
+		}
+	}
+	return &snapshot.Snapshot{
+		Seq: 7, Time: t0, Interval: 2 * time.Second, Sensor: "powercap_rapl", SensorUp: true,
+		Host: e(100, 20), Idle: e(25, 5), IdlePower: 2500 * units.Milliwatt, IdleOrigin: "flag", IdlePolicy: "separate",
+		Exited:       7 * units.Joule,
+		Unattributed: e(3, 1),
+		CPUs:         4,
+		Zones: []snapshot.Zone{
+			{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: e(90, 18)},
+			{ID: "intel-rapl:0:0", Kind: sensor.KindCore, Name: "core", Socket: 0, Energy: e(60, 12)},
+			{ID: "intel-rapl:0:1", Kind: sensor.KindDRAM, Name: "dram", Socket: 0, Energy: e(10, 2)},
+		},
+		Processes: []snapshot.Process{
+			proc(100, "/usr/bin/stress-ng", "stress-ng", "stress-ng --cpu 2", 30, 8),
+			proc(200, "/usr/bin/qemu-system-x86_64", "qemu-system-x86", "qemu-system-x86_64 -name guest=web", 20, 4),
+			proc(300, "/usr/bin/python3", "python3", "python3 serve.py", 10, 1),
+			proc(400, "", "kworker/0:1", "", 5, 1),
+		},
+	}
+}
+
+// world drives the real attribution with synthetic samples: processes that
+// come, go and change their CPU use, and a package counter that wraps.
+type world struct {
+	rng   *rand.Rand
+	attr  *attribution.Attributor
+	sec   int
+	pkg   uint64
+	max   uint64
+	procs map[int]*wproc
+	next  int
+}
+
+type wproc struct {
+	key  procstat.Key
+	cpu  uint64
+	rate uint64
+	meta *procstat.Meta
+}
+
+func newWorld(seed uint64, n int) *world {
+	w := &world{
+		rng:   rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		attr:  attribution.New(attribution.Options{Sensor: "powercap_rapl", IdlePower: 5 * units.Watt, IdleOrigin: attribution.IdleFromFlag}),
+		max:   500_000_000,
+		procs: map[int]*wproc{},
+		next:  1000,
+	}
+	for range n {
+		w.spawn()
+	}
+	return w
+}
+
+func (w *world) spawn() {
+	w.next++
+	w.procs[w.next] = &wproc{
+		key:  procstat.Key{PID: w.next, StartTime: uint64(w.next)},
+		rate: uint64(w.rng.IntN(50)),
+		meta: &procstat.Meta{Exe: "/bin/p", Comm: "p", Cmdline: fmt.Sprintf("p --id %d", w.next)},
+	}
+}
+
+func (w *world) step() *snapshot.Snapshot {
+	w.sec += 2
+	for pid, p := range w.procs {
+		switch r := w.rng.IntN(20); {
+		case r == 0:
+			delete(w.procs, pid)
+			continue
+		case r < 8:
+			p.rate = uint64(w.rng.IntN(100))
+		}
+		if w.sec%20 != 0 { // every tenth step no process runs: unattributed
+			p.cpu += p.rate
+		}
+	}
+	for range w.rng.IntN(3) {
+		w.spawn()
+	}
+	w.pkg = (w.pkg + uint64(40+w.rng.IntN(160))*1_000_000) % w.max
+	smp := attribution.Sample{
+		Time:  t0.Add(time.Duration(w.sec) * time.Second),
+		Zones: []sensor.Zone{{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: units.Energy(w.pkg), MaxRange: units.Energy(w.max), Source: sensor.Measured}},
+		CPU:   procstat.CPUTimes{Busy: uint64(w.sec) * 120, Total: uint64(w.sec) * 400, CPUs: 4},
+	}
+	for _, p := range w.procs {
+		smp.Procs = append(smp.Procs, procstat.Proc{Key: p.key, CPU: p.cpu, Meta: p.meta})
+	}
+	smp.ProcStats.Seen = len(smp.Procs)
+	return w.attr.Observe(smp)
+}
+
+// fakeClient is an sdkmetric.Exporter that keeps what it is given and
+// fails while fail says so.
+type fakeClient struct {
+	mu       sync.Mutex
+	got      []metricdata.ResourceMetrics
+	attempts int
+	fail     func(attempt int) bool
+	shutdown bool
+	sent     chan struct{}
+}
+
+func newFakeClient(fail func(int) bool) *fakeClient {
+	return &fakeClient{fail: fail, sent: make(chan struct{}, 1000)}
+}
+
+func (f *fakeClient) Temporality(k sdkmetric.InstrumentKind) metricdata.Temporality {
+	return sdkmetric.DefaultTemporalitySelector(k)
+}
+
+func (f *fakeClient) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	return sdkmetric.DefaultAggregationSelector(k)
+}
+
+func (f *fakeClient) Export(_ context.Context, rm *metricdata.ResourceMetrics) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.attempts++
+	if f.fail != nil && f.fail(f.attempts) {
+		return errors.New("connection refused")
+	}
+	f.got = append(f.got, *rm)
+	f.sent <- struct{}{}
+	return nil
+}
+
+func (f *fakeClient) ForceFlush(context.Context) error { return nil }
+
+func (f *fakeClient) Shutdown(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.shutdown = true
+	return nil
+}
+
+func (f *fakeClient) received() []metricdata.ResourceMetrics {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]metricdata.ResourceMetrics(nil), f.got...)
+}
+
+// collect books s into x and returns what the collection holds, without
+// the sender.
+func collect(t *testing.T, x *Exporter, s *snapshot.Snapshot) metricdata.ResourceMetrics {
+	t.Helper()
+	if err := x.Export(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	rm := x.take()
+	if rm == nil {
+		t.Fatal("no collection after Export")
+	}
+	return *rm
+}
+
+// metricsByName indexes the collection's metrics.
+func metricsByName(rm metricdata.ResourceMetrics) map[string]metricdata.Metrics {
+	out := map[string]metricdata.Metrics{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			out[m.Name] = m
+		}
+	}
+	return out
+}
+
+// point is one data point, its attributes as a map.
+type point struct {
+	attrs map[string]string
+	value float64
+}
+
+func points(t *testing.T, m metricdata.Metrics) []point {
+	t.Helper()
+	conv := func(dps []metricdata.DataPoint[float64]) []point {
+		var out []point
+		for _, dp := range dps {
+			a := map[string]string{}
+			for _, kv := range dp.Attributes.ToSlice() {
+				a[string(kv.Key)] = kv.Value.Emit()
+			}
+			out = append(out, point{a, dp.Value})
+		}
+		return out
+	}
+	switch d := m.Data.(type) {
+	case metricdata.Sum[float64]:
+		return conv(d.DataPoints)
+	case metricdata.Gauge[float64]:
+		return conv(d.DataPoints)
+	}
+	t.Fatalf("%s: unexpected data %T", m.Name, m.Data)
+	return nil
+}
+
+func attrMap(s attribute.Set) map[string]string {
+	a := map[string]string{}
+	for _, kv := range s.ToSlice() {
+		a[string(kv.Key)] = kv.Value.Emit()
+	}
+	return a
+}
+
+func mustNew(t *testing.T, o Options) *Exporter {
+	t.Helper()
+	if o.Client == nil {
+		o.Client = newFakeClient(nil)
+	}
+	x, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
