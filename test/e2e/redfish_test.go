@@ -111,7 +111,10 @@ func TestRedfishWallPower(t *testing.T) {
 			if e := relErr(host, wall); e > 0.03 {
 				t.Errorf("host power %.2f W, the BMC served %.0f W: off by %.1f %% (> 3 %%); RAPL alone is %.0f W", host, wall, 100*e, rapl)
 			}
-			if e := relErr((p1-p0)/span, 30); e > 0.03 {
+			// The fake tree's writer is a goroutine of this test: on a
+			// loaded machine it runs late, hence a looser bound than the
+			// host's, which comes from the BMC.
+			if e := relErr((p1-p0)/span, 30); e > 0.06 {
 				t.Errorf("package-0 %.2f W, the tree was driven at 30 W", (p1-p0)/span)
 			}
 			estimated := 0
