@@ -150,11 +150,11 @@ func TestDisturbedIntervalsDoNotTeachIdle(t *testing.T) {
 		return a.Observe(s)
 	}
 	obs(0, 0, cpu(0, 0), false)
-	obs(1, 10_000_000, cpu(2, 200), false)      // 10 W at 1 %: learned
-	obs(2, 10_000_000, cpu(4, 400), true)       // 0 W: a reset booked nothing
-	obs(3, 20_000_000, cpu(6, 600), false)      // 10 W
-	s := obs(4, 19_000_000, cpu(8, 800), false) // backwards without a range: a reset seen by attribution itself
-	s = obs(5, 29_000_000, cpu(10, 1000), false)
+	obs(1, 10_000_000, cpu(2, 200), false) // 10 W at 1 %: learned
+	obs(2, 10_000_000, cpu(4, 400), true)  // 0 W: a reset booked nothing
+	obs(3, 20_000_000, cpu(6, 600), false) // 10 W
+	obs(4, 19_000_000, cpu(8, 800), false) // backwards without a range: a reset seen by attribution itself
+	s := obs(5, 29_000_000, cpu(10, 1000), false)
 	if s.IdlePower != 10*units.Watt || s.IdleOrigin != IdleLearned {
 		t.Errorf("idle %v (%s), want 10 W learned: disturbed intervals must not teach 0 W", s.IdlePower, s.IdleOrigin)
 	}

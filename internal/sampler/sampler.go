@@ -43,7 +43,6 @@ type Sampler struct {
 	gap bool
 
 	counters   *tracker
-	lastRead   time.Time // when the sensor was last read, by a tick or a poll
 	slowWarned bool
 
 	// readTimeout bounds a sensor read (0: no bound); blocked holds the

@@ -72,7 +72,8 @@ func TestFaultFIFOInSysfs(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case <-done:
+	case err := <-done:
+		t.Logf("wattlens ended after SIGTERM: %v", err)
 	case <-time.After(15 * time.Second):
 		_ = cmd.Process.Kill()
 		t.Fatal("wattlens did not end within 15 s of SIGTERM")

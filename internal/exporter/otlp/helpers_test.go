@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
@@ -215,7 +214,7 @@ func points(t *testing.T, m metricdata.Metrics) []point {
 		for _, dp := range dps {
 			a := map[string]string{}
 			for _, kv := range dp.Attributes.ToSlice() {
-				a[string(kv.Key)] = kv.Value.Emit()
+				a[string(kv.Key)] = kv.Value.String()
 			}
 			out = append(out, point{a, dp.Value})
 		}
@@ -229,14 +228,6 @@ func points(t *testing.T, m metricdata.Metrics) []point {
 	}
 	t.Fatalf("%s: unexpected data %T", m.Name, m.Data)
 	return nil
-}
-
-func attrMap(s attribute.Set) map[string]string {
-	a := map[string]string{}
-	for _, kv := range s.ToSlice() {
-		a[string(kv.Key)] = kv.Value.Emit()
-	}
-	return a
 }
 
 func mustNew(t *testing.T, o Options) *Exporter {

@@ -336,7 +336,7 @@ func TestGroups(t *testing.T) {
 	w := &container.Workload{Kind: container.KindContainer, Runtime: container.RuntimeContainerd, ID: strings.Repeat("ab", 32),
 		PodUID: "0b1c-uid", Name: "web", Pod: "web-7d4", Namespace: "shop"}
 	s := fixedSnapshot()
-	s.Processes[0].Meta.Workload = w
+	s.Processes[0].Workload = w
 	g := func(kind, id string, total units.Energy, wl any) snapshot.Group {
 		return snapshot.Group{Kind: kind, ID: id, Workload: wl, Energy: snapshot.Energy{Total: total * units.Joule, Delta: units.Joule, Power: units.Watt / 2}}
 	}

@@ -54,7 +54,7 @@ func TestRecord(t *testing.T) {
 
 func TestRecordJSONHasNoNewline(t *testing.T) {
 	s := tick(1)
-	s.Processes[0].Meta.Cmdline = "sh -c 'echo a\nb' </dev/null"
+	s.Processes[0].Cmdline = "sh -c 'echo a\nb' </dev/null"
 	h := New(Options{})
 	export(t, h, s)
 	m := h.latest.Load()
@@ -65,8 +65,9 @@ func TestRecordJSONHasNoNewline(t *testing.T) {
 	if err := json.Unmarshal(m.data, &back); err != nil {
 		t.Fatal(err)
 	}
-	if got := back.Consumers[0].Cmdline; got != s.Processes[0].Cmdline {
-		t.Errorf("cmdline came back as %q", got)
+	// The json exporter's rule (docs/exporters.md) makes it one line.
+	if got, want := back.Consumers[0].Cmdline, "sh -c 'echo a b' </dev/null"; got != want {
+		t.Errorf("cmdline came back as %q, want %q", got, want)
 	}
 }
 
@@ -319,7 +320,7 @@ func TestSlowBrowserDropped(t *testing.T) {
 	waitFor(t, "the follower", func() bool { return h.Clients() == 1 })
 	// Big records (long command lines) fill the socket buffers quickly.
 	s := tick(1)
-	s.Processes[0].Meta.Cmdline = strings.Repeat("x", 256<<10)
+	s.Processes[0].Cmdline = strings.Repeat("x", 256<<10)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
