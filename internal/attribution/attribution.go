@@ -193,6 +193,20 @@ func (a *Attributor) baseline(cur Sample) {
 	a.last = Sample{Time: cur.Time, BootTicks: cur.BootTicks, CPU: cur.CPU}
 }
 
+// Blank is the snapshot of an agent that has measured nothing yet (its
+// sensor down from the start): no figures and Seq 0, but the idle policy
+// and baseline it will use, and a measured source, so that every field
+// holds one of its documented values.
+func (a *Attributor) Blank() snapshot.Snapshot {
+	p, origin := a.idleBaseline()
+	return snapshot.Snapshot{
+		Sensor: a.opts.Sensor, Method: a.opts.Method, IdlePolicy: a.opts.IdlePolicy,
+		IdlePower: p, IdleOrigin: origin,
+		Host: snapshot.Energy{Source: sensor.Measured}, Idle: snapshot.Energy{Source: sensor.Measured},
+		Unattributed: snapshot.Energy{Source: sensor.Measured},
+	}
+}
+
 func (a *Attributor) energy(total, delta units.Energy, dt time.Duration, src sensor.Source) snapshot.Energy {
 	return snapshot.Energy{Total: total, Delta: delta, Power: units.PowerOf(delta, dt), Source: src}
 }

@@ -218,7 +218,10 @@ func (s *Sampler) down(err error) *snapshot.Snapshot {
 	if s.last != nil {
 		d = *s.last
 	} else {
-		d = snapshot.Snapshot{Sensor: s.sensor.Name()}
+		d = s.attr.Blank()
+		if d.Sensor == "" {
+			d.Sensor = s.sensor.Name()
+		}
 	}
 	d.Time = s.now()
 	d.SensorUp = false

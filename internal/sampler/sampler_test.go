@@ -119,3 +119,17 @@ func TestStuckReadMarksDownAndRecovers(t *testing.T) {
 		t.Fatalf("after release: %+v reads=%d; want up with a fresh read", snap, sen.reads.Load())
 	}
 }
+
+// TestDownFromTheStartHasDocumentedValues: a sensor down before its first
+// reading gives a snapshot whose policy, origin and source are ones the
+// docs name, not empty strings.
+func TestDownFromTheStartHasDocumentedValues(t *testing.T) {
+	s := New(&fakeSensor{err: errors.New("share stopped")}, &fakeProcs{}, attribution.New(attribution.Options{Sensor: "vm"}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	snap := s.Tick()
+	if snap == nil || snap.SensorUp || snap.Seq != 0 {
+		t.Fatalf("got %+v, want a down snapshot with seq 0", snap)
+	}
+	if snap.IdlePolicy != attribution.PolicySeparate || snap.IdleOrigin != attribution.IdleLearning || snap.Host.Source != sensor.Measured {
+		t.Errorf("policy %q, origin %q, source %q; want separate, learning, measured", snap.IdlePolicy, snap.IdleOrigin, snap.Host.Source)
+	}
+}
