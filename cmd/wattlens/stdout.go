@@ -37,6 +37,9 @@ func setupStdout(cmd *kingpin.CmdClause) action {
 		}
 		defer stop()
 		x := stdout.New(e.stdout, stdout.Options{Processes: *procs, Filter: f, Containers: containers.enabled, Names: containers.names()})
+		// Power is energy over an interval: nothing can be shown before
+		// one step has passed, so say when the first report comes.
+		_, _ = fmt.Fprintf(e.stdout, "wattlens: measuring every %s; the first report comes in %s.\n\n", *step, *step)
 		return e.stream(ctx, []procstat.MetaHook{hook}, *step, *timeout, x)
 	}
 }
