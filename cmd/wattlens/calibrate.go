@@ -11,6 +11,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/wattlens/wattlens/internal/exporter/stdout"
 	"github.com/wattlens/wattlens/internal/model"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/estimate"
@@ -44,7 +45,13 @@ func setupCalibrate(cmd *kingpin.CmdClause) action {
 		var n int
 		var measured bool
 		began := time.Now()
+		// On a terminal, a progress line through the (default 60 s) run.
+		tty := stdout.IsTerminal(e.stderr)
 		_ = e.loop(ctx, smp, *step, *dur, exportFunc(func(s *snapshot.Snapshot) {
+			if tty {
+				_, _ = fmt.Fprintf(e.stderr, "\rcalibrating: %s of %s, %d samples (Ctrl-C ends it early) ",
+					time.Since(began).Round(time.Second), *dur, cal.Len())
+			}
 			if !s.SensorUp || s.Interval <= 0 {
 				return
 			}
@@ -56,6 +63,9 @@ func setupCalibrate(cmd *kingpin.CmdClause) action {
 				n++
 			}
 		}))
+		if tty {
+			_, _ = fmt.Fprint(e.stderr, "\r\033[K") // clear the progress line
+		}
 		if !measured {
 			return errors.New("calibration needs a measuring sensor (powercap_rapl, msr_rapl, hwmon); this one estimates")
 		}

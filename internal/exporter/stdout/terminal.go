@@ -34,3 +34,10 @@ func terminalWidth(fd int) (int, bool) {
 	}
 	return int(ws.Col), true
 }
+
+// IsTerminal reports whether w is a terminal, for commands that show
+// progress only to a person watching.
+func IsTerminal(w io.Writer) bool {
+	_, ok := terminalFD(w)
+	return ok
+}
