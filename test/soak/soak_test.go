@@ -14,6 +14,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -67,6 +68,37 @@ func TestSoak(t *testing.T) {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 
+	// Counter resets: package-1 (not driven, 0 W) steps back by 50 J every
+	// 20 s, which only a reset explains; its zone books nothing for it.
+	pkg1 := filepath.Join(sysfs, "devices", "virtual", "powercap", "intel-rapl", "intel-rapl:1", "energy_uj")
+	resetsDone := 0
+	go func() {
+		for ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(20 * time.Second):
+			}
+			b, err := os.ReadFile(pkg1)
+			if err != nil {
+				continue
+			}
+			v, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+			if v < 50_000_000 {
+				v += 200_000_000
+			} else {
+				v -= 50_000_000
+			}
+			tmp := pkg1 + ".tmp"
+			if os.WriteFile(tmp, []byte(strconv.FormatUint(v, 10)+"\n"), 0o444) == nil && os.Rename(tmp, pkg1) == nil {
+				resetsDone++
+			}
+		}
+	}()
+
+	// A second agent pushes to a Pushgateway that is down 10 s of every 30.
+	gwStop := flappingPushgateway(ctx, t, bin, sysfs)
+
 	// Process churn: a short shell every 100 ms.
 	go func() {
 		for ctx.Err() == nil {
@@ -75,7 +107,7 @@ func TestSoak(t *testing.T) {
 		}
 	}()
 
-	type fig struct{ rss, goroutines, fds, hostJ float64 }
+	type fig struct{ rss, goroutines, fds, hostJ, resets float64 }
 	read := func() (fig, error) {
 		resp, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {
@@ -96,6 +128,8 @@ func TestSoak(t *testing.T) {
 				f.goroutines = val()
 			case strings.HasPrefix(line, "wattlens_host_energy_joules_total"):
 				f.hostJ = val()
+			case strings.HasPrefix(line, "wattlens_energy_resets_total "):
+				f.resets = val()
 			}
 		}
 		// RSS and open files from /proc/<pid>: the agent's own metrics
@@ -133,10 +167,12 @@ func TestSoak(t *testing.T) {
 		}
 		last = f
 	}
+	pushes, pushAlive := gwStop()
 	written := adv.Written("intel-rapl:0") - firstWritten
 	booked := last.hostJ - first.hostJ
-	report := fmt.Sprintf("soak %s: %d scrapes (%d failed); RSS %.1f → %.1f MiB; goroutines %.0f → %.0f; open fds %.0f → %.0f; host energy booked %.1f J, written %.1f J",
-		dur, scrapes, failed, first.rss/(1<<20), last.rss/(1<<20), first.goroutines, last.goroutines, first.fds, last.fds, booked, written)
+	report := fmt.Sprintf("soak %s: %d scrapes (%d failed); RSS %.1f → %.1f MiB; goroutines %.0f → %.0f; open fds %.0f → %.0f; host energy booked %.1f J, written %.1f J; counter resets made %d, counted %.0f; pushes through a flapping gateway %d, pushing agent alive %v",
+		dur, scrapes, failed, first.rss/(1<<20), last.rss/(1<<20), first.goroutines, last.goroutines, first.fds, last.fds, booked, written,
+		resetsDone, last.resets, pushes, pushAlive)
 	t.Log(report)
 	if !haveFirst || first.rss == 0 || first.fds == 0 || written <= 0 || booked <= 0 {
 		t.Fatalf("the soak measured nothing: %s", report)
@@ -152,5 +188,83 @@ func TestSoak(t *testing.T) {
 	}
 	if booked < 0.9*written || booked > 1.1*written {
 		t.Errorf("host energy booked %.1f J, written %.1f J (wraps included)", booked, written)
+	}
+	if int(last.resets) < resetsDone-1 || int(last.resets) > resetsDone {
+		t.Errorf("%d counter resets made, %.0f counted", resetsDone, last.resets)
+	}
+	if !pushAlive {
+		t.Error("the pushing agent died while its gateway flapped")
+	}
+	if dur >= time.Minute && pushes < 2 {
+		t.Errorf("%d pushes reached the gateway while it was up", pushes)
+	}
+}
+
+// flappingPushgateway runs Debian's prometheus-pushgateway on 127.0.0.1,
+// stopped for 10 s of every 30, and a wattlens prometheus-push agent
+// pushing to it every second. The returned function stops both and says
+// how many times the gateway held a push from the agent and whether the
+// agent was still running.
+func flappingPushgateway(ctx context.Context, t *testing.T, bin, sysfs string) func() (int, bool) {
+	t.Helper()
+	gwBin, err := exec.LookPath("prometheus-pushgateway")
+	if err != nil {
+		t.Skipf("prometheus-pushgateway not installed (bash test/setup.sh installs it): %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	agent := exec.CommandContext(ctx, bin, "-s", "powercap_rapl", "--path.sysfs", sysfs, "prometheus-push",
+		"--url", "http://"+addr, "--step", "1")
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = agent.Wait(); close(exited) }()
+	pushes := 0
+	done := make(chan struct{})
+	ctx, stop := context.WithCancel(ctx)
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			gw := exec.Command(gwBin, "--web.listen-address="+addr, "--persistence.file=")
+			if gw.Start() != nil {
+				return
+			}
+			up := time.Now()
+			for time.Since(up) < 20*time.Second && ctx.Err() == nil {
+				time.Sleep(time.Second)
+				if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
+					b := new(strings.Builder)
+					_, _ = io.Copy(b, resp.Body)
+					_ = resp.Body.Close()
+					if strings.Contains(b.String(), "wattlens_host_energy_joules_total") {
+						pushes++
+					}
+				}
+			}
+			_ = gw.Process.Kill()
+			_ = gw.Wait()
+			select {
+			case <-ctx.Done():
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}()
+	return func() (int, bool) {
+		alive := true
+		select {
+		case <-exited:
+			alive = false
+		default:
+		}
+		_ = agent.Process.Kill()
+		<-exited
+		stop()
+		<-done // the gateway is stopped too
+		return pushes, alive
 	}
 }
