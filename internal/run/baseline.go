@@ -44,9 +44,23 @@ const quietUtilisation = 0.10
 // baseline for the fit to be trusted.
 const minBusySpread = 0.15
 
-// baselinePoint is one baseline interval: host power and busy CPUs.
+// baselinePoint is one baseline interval: host power and busy CPUs, and
+// its length in seconds (0 counts as 1: a point made by hand).
 type baselinePoint struct {
 	watts, busy, utilisation float64
+	seconds                  float64
+}
+
+// weight is how much a point counts in the fit: both its power and its
+// busy CPUs are an energy or a tick count read at two instants, off by a
+// fixed amount (a counter updated every few ms, 10 ms ticks), so their
+// error falls as the interval grows; a 1 s tick of the run weighs 100
+// times a 100 ms point of the baseline.
+func (p baselinePoint) weight() float64 {
+	if p.seconds <= 0 {
+		return 1
+	}
+	return p.seconds * p.seconds
 }
 
 // measureBaseline reads the sensor and /proc/stat every step for d, before
@@ -64,7 +78,7 @@ func measureBaseline(smp *sampler.Sampler, d, step time.Duration, sleep func(tim
 }
 
 func pointOf(s *snapshot.Snapshot) baselinePoint {
-	return baselinePoint{watts: s.Host.Power.Watts(), busy: s.Utilisation * float64(s.CPUs), utilisation: s.Utilisation}
+	return baselinePoint{watts: s.Host.Power.Watts(), busy: s.Utilisation * float64(s.CPUs), utilisation: s.Utilisation, seconds: s.Interval.Seconds()}
 }
 
 // idleFromBaseline chooses the idle power from the baseline's points:
@@ -81,22 +95,31 @@ func idleFromBaseline(pts []baselinePoint) (units.Power, string) {
 	if len(pts) == 0 {
 		return 0, IdleNone
 	}
-	var sw, sb, su float64
+	var sw, sb, su, sn float64
 	lowest := math.Inf(1)
 	for _, p := range pts {
-		sw += p.watts
-		sb += p.busy
-		su += p.utilisation
+		w := p.weight()
+		sw += w * p.watts
+		sb += w * p.busy
+		su += w * p.utilisation
+		sn += w
 		lowest = math.Min(lowest, p.watts)
 	}
-	n := float64(len(pts))
-	mw, mb, mu := sw/n, sb/n, su/n
-	var sxx, sxy float64
+	mw, mb, mu := sw/sn, sb/sn, su/sn
+	var sxx, sxy, ub, uxx float64
 	for _, p := range pts {
-		sxx += (p.busy - mb) * (p.busy - mb)
-		sxy += (p.busy - mb) * (p.watts - mw)
+		w := p.weight()
+		sxx += w * (p.busy - mb) * (p.busy - mb)
+		sxy += w * (p.busy - mb) * (p.watts - mw)
+		ub += p.busy
 	}
-	if len(pts) >= 3 && math.Sqrt(sxx/n) >= minBusySpread {
+	ub /= float64(len(pts))
+	for _, p := range pts {
+		uxx += (p.busy - ub) * (p.busy - ub)
+	}
+	// The spread that makes a line: of the points as they are, whatever
+	// their weight (a long tick of the run against the short baseline).
+	if len(pts) >= 3 && sxx > 0 && math.Sqrt(uxx/float64(len(pts))) >= minBusySpread {
 		slope := sxy / sxx
 		if icpt := mw - slope*mb; slope > 0 && icpt >= 0 && icpt <= lowest {
 			return units.FromWatts(icpt), IdleBaselineFit
