@@ -212,3 +212,23 @@ func series(ticks []tick, start time.Time, step time.Duration, p units.Power, sc
 	}
 	return pts, peak
 }
+
+// cpuPrice is the run's energy per busy CPU-second above idle power p:
+// Σ (host − p·interval) ÷ Σ busy CPU-seconds over its ticks, in joules
+// per CPU-second; 0 when the ticks held no energy above idle or no busy
+// time.
+func cpuPrice(ticks []tick, p units.Power) float64 {
+	var above, cpu float64
+	for _, t := range ticks {
+		if t.interval <= 0 {
+			continue
+		}
+		idle := min(p.EnergyOver(t.interval), t.host)
+		above += (t.host - idle).Joules()
+		cpu += t.point.busy * t.interval.Seconds()
+	}
+	if cpu <= 0 || above <= 0 {
+		return 0
+	}
+	return above / cpu
+}

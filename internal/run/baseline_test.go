@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/wattlens/wattlens/internal/units"
 )
 
 func TestIdleFromBaseline(t *testing.T) {
@@ -57,5 +59,20 @@ func TestRusTicks(t *testing.T) {
 		if got := rusTicks(tt.in); got != tt.want {
 			t.Errorf("rusTicks(%v) = %d, want %d", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestCPUPrice(t *testing.T) {
+	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	// 20 W idle + 15 W per busy CPU, over two ticks.
+	ticks := []tick{
+		{interval: sec(1), host: units.FromJoules(20 + 15*1.5), point: baselinePoint{busy: 1.5}},
+		{interval: sec(0.5), host: units.FromJoules((20 + 15*0.2) * 0.5), point: baselinePoint{busy: 0.2}},
+	}
+	if got := cpuPrice(ticks, 20*units.Watt); got < 14.99 || got > 15.01 {
+		t.Errorf("price %.4f J per CPU-second, want 15", got)
+	}
+	if got := cpuPrice(ticks, 100*units.Watt); got != 0 {
+		t.Errorf("price above an idle higher than the host: %v, want 0", got)
 	}
 }

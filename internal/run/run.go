@@ -215,6 +215,13 @@ func Run(argv []string, o Options) (Result, error) {
 		res.IdlePower, res.IdleOrigin = idleOfRun(base, ticks)
 		if attrOpts.IdlePolicy != "shared" {
 			res.Energy = withoutIdle(ticks, res.IdlePower)
+			if res.Energy == 0 && rus > 0 {
+				// A short command that mostly waits: its share vanished
+				// against the idle baseline's error. It is booked its own
+				// CPU time at the run's price per busy CPU-second above
+				// idle, never nothing.
+				res.Energy = units.FromJoules(cpuPrice(ticks, res.IdlePower) * rus.Seconds())
+			}
 		}
 	}
 	res.Series, res.PeakPower = series(ticks, res.Start, o.Step, res.IdlePower, !fixed && attrOpts.IdlePolicy != "shared")
