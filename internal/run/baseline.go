@@ -232,3 +232,21 @@ func cpuPrice(ticks []tick, p units.Power) float64 {
 	}
 	return above / cpu
 }
+
+// lowestPower is the lowest host power over the baseline and the run's
+// ticks: a lower bound of the idle power.
+func lowestPower(base []baselinePoint, ticks []tick) units.Power {
+	low := math.Inf(1)
+	for _, p := range base {
+		low = math.Min(low, p.watts)
+	}
+	for _, t := range ticks {
+		if t.interval > 0 {
+			low = math.Min(low, t.point.watts)
+		}
+	}
+	if math.IsInf(low, 1) {
+		return 0
+	}
+	return units.FromWatts(low)
+}

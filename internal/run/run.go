@@ -220,7 +220,13 @@ func Run(argv []string, o Options) (Result, error) {
 				// against the idle baseline's error. It is booked its own
 				// CPU time at the run's price per busy CPU-second above
 				// idle, never nothing.
-				res.Energy = units.FromJoules(cpuPrice(ticks, res.IdlePower) * rus.Seconds())
+				price := cpuPrice(ticks, res.IdlePower)
+				if price == 0 {
+					// Not even that: price it above the lowest power
+					// seen, the idle baseline's lower bound.
+					price = cpuPrice(ticks, lowestPower(base, ticks))
+				}
+				res.Energy = units.FromJoules(price * rus.Seconds())
 			}
 		}
 	}
