@@ -3,7 +3,6 @@ package otlp
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
@@ -17,6 +16,8 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"google.golang.org/grpc/credentials"
+
+	"github.com/wattlens/wattlens/internal/tlsfile"
 )
 
 // Protocols.
@@ -205,14 +206,14 @@ func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pool, err := tlsfile.CAPool(caFile)
+		if errors.Is(err, tlsfile.ErrNoPEM) {
+			return nil, fmt.Errorf("otlp CA file %s: %w", caFile, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("otlp CA file: %w", err)
 		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("otlp CA file %s: no PEM certificate in it", caFile)
-		}
+		cfg.RootCAs = pool
 	}
 	if (certFile == "") != (keyFile == "") {
 		return nil, errors.New("otlp client certificate: give both the certificate and the key file")

@@ -13,14 +13,12 @@ package push
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +27,7 @@ import (
 	pgw "github.com/prometheus/client_golang/prometheus/push"
 
 	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/tlsfile"
 )
 
 // Defaults.
@@ -79,13 +78,12 @@ func (o TLSOptions) Config() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{InsecureSkipVerify: o.InsecureSkipVerify} //nolint:gosec // the user asked for it
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pool, err := tlsfile.CAPool(o.CAFile)
+		if errors.Is(err, tlsfile.ErrNoPEM) {
+			return nil, fmt.Errorf("CA file %s: %w", o.CAFile, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s: no PEM certificate in it", o.CAFile)
 		}
 		cfg.RootCAs = pool
 	}

@@ -27,17 +27,16 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/tlsfile"
 )
 
 // Name is the sensor's registry name.
@@ -149,13 +148,12 @@ func newSensor(opts sensor.Options, now func() time.Time, client *http.Client) (
 func httpClient(cfg sensor.RedfishOptions) (*http.Client, error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // off only by --redfish.insecure-skip-verify
 	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
+		pool, err := tlsfile.CAPool(cfg.CAFile)
+		if errors.Is(err, tlsfile.ErrNoPEM) {
+			return nil, fmt.Errorf("redfish ca file %s: %w", cfg.CAFile, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("redfish ca file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("redfish ca file %s: no PEM certificate in it", cfg.CAFile)
 		}
 		tlsCfg.RootCAs = pool
 	}
