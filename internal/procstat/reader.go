@@ -82,6 +82,11 @@ type Reader struct {
 	path    []byte // "<pid>/stat\x00" and friends
 	metaBuf []byte // exe, comm, cmdline, cgroup of a new process
 	sysBuf  []byte // /proc/stat
+
+	// Buffers of Descendants.
+	tids     []int
+	kids     []int
+	childBuf []byte
 }
 
 // NewReader returns a Reader of the procfs tree mounted at procfs

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sampler"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
@@ -61,6 +62,15 @@ func (p baselinePoint) weight() float64 {
 		return 1
 	}
 	return p.seconds * p.seconds
+}
+
+// hostOnly reads the host's CPU time and no process: the baseline needs
+// the host's power and busy CPUs, not who used them, and listing every
+// process each step would cost what a busy host has processes.
+type hostOnly struct{ sampler.ProcReader }
+
+func (hostOnly) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, error) {
+	return dst[:0], procstat.Stats{}, nil
 }
 
 // measureBaseline reads the sensor and /proc/stat every step for d, before

@@ -125,7 +125,7 @@ func Run(argv []string, o Options) (Result, error) {
 		if d <= 0 || step <= 0 {
 			d, step = DefaultBaseline, DefaultBaselineStep
 		}
-		smp := sampler.New(o.Sensor, o.Procs, attribution.New(o.Attribution), o.Log, sampler.WithReadTimeout(5*time.Second))
+		smp := sampler.New(o.Sensor, hostOnly{o.Procs}, attribution.New(o.Attribution), o.Log, sampler.WithReadTimeout(5*time.Second))
 		base = measureBaseline(smp, d, step, time.Sleep)
 		attrOpts.IdlePower, attrOpts.IdleOrigin = 0, attribution.IdleFromFlag
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -250,5 +251,118 @@ func TestRunDownTicksBookNothing(t *testing.T) {
 	}
 	if len(res.Series) != 2 || res.SensorUp {
 		t.Errorf("series has %d points (want the 2 good ticks after the baseline), sensor up %v (want false)", len(res.Series), res.SensorUp)
+	}
+}
+
+// fakeWalker is a host whose process tree can be walked, as
+// procstat.Reader walks /proc/<pid>/task/<tid>/children.
+type fakeWalker struct {
+	fakeProcs
+	noChildren bool // a kernel without children files
+	listed     int  // Read calls: every process listed
+	read       []int
+}
+
+func (f *fakeWalker) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, error) {
+	f.listed++
+	return f.fakeProcs.Read(dst)
+}
+
+func (f *fakeWalker) Descendants(root int, dst []int) ([]int, error) {
+	if f.noChildren {
+		return dst[:0], procstat.ErrNoChildren
+	}
+	dst = dst[:0]
+	if !slices.ContainsFunc(f.procs, func(x procstat.Proc) bool { return x.PID == root }) {
+		return dst, nil
+	}
+	dst = append(dst, root)
+	for i := 0; i < len(dst); i++ {
+		for _, x := range f.procs {
+			if x.PPID == dst[i] {
+				dst = append(dst, x.PID)
+			}
+		}
+	}
+	return dst, nil
+}
+
+func (f *fakeWalker) ReadPIDs(dst []procstat.Proc, pids []int) ([]procstat.Proc, procstat.Stats, error) {
+	f.read = append(f.read[:0], pids...)
+	dst = dst[:0]
+	for _, x := range f.procs {
+		if slices.Contains(pids, x.PID) {
+			dst = append(dst, x)
+		}
+	}
+	return dst, procstat.Stats{Seen: len(pids), Skipped: len(pids) - len(dst)}, nil
+}
+
+// TestTreeReaderWalksOnlyTheTree: with a reader that can walk a tree, only
+// the command's tree and last tick's members are read, never the host's
+// other processes, and the command's CPU time is what listing every
+// process gives (the steps of TestTreeReaderDaemonLeavesTheTree).
+func TestTreeReaderWalksOnlyTheTree(t *testing.T) {
+	host := &fakeWalker{}
+	tr := newTreeReader(host)
+	if got, _, _ := tr.Read(nil); len(got) != 0 || host.listed != 0 {
+		t.Fatalf("before the command starts: %v, %d listings; want nothing read", got, host.listed)
+	}
+	tr.setRoot(100, 5, []string{"cmd"})
+	others := []procstat.Proc{p(1, 0, 0, 0), p(300, 1, 5, 0), p(301, 300, 9, 0)}
+	steps := []struct {
+		name     string
+		procs    []procstat.Proc
+		want     uint64
+		wantRead []int
+	}{
+		{"root, child, grandchild", []procstat.Proc{p(100, 50, 10, 0), p(101, 100, 0, 0), p(102, 101, 100, 0)}, 110, []int{100, 101, 102}},
+		{"the child exits, the grandchild is re-parented to init", []procstat.Proc{p(100, 50, 10, 0), p(102, 1, 100, 0)}, 110, []int{100, 101, 102}},
+		{"the command goes on using cpu; the daemon's is not the command's", []procstat.Proc{p(100, 50, 60, 0), p(102, 1, 300, 0)}, 160, []int{100}},
+		{"and on", []procstat.Proc{p(100, 50, 150, 0), p(102, 1, 900, 0)}, 250, []int{100}},
+	}
+	for _, st := range steps {
+		host.procs = append(slices.Clone(others), st.procs...)
+		got, _, err := tr.Read(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].PID != 100 || got[0].Meta == nil {
+			t.Fatalf("%s: read %+v; want the command's pseudo-process alone", st.name, got)
+		}
+		if got[0].CPU != st.want {
+			t.Errorf("%s: command cpu %d, want %d", st.name, got[0].CPU, st.want)
+		}
+		slices.Sort(host.read)
+		if diff := cmp.Diff(st.wantRead, host.read); diff != "" {
+			t.Errorf("%s: PIDs read (-want +got):\n%s", st.name, diff)
+		}
+	}
+	if host.listed != 0 {
+		t.Errorf("every process was listed %d times; want never", host.listed)
+	}
+	if n := tr.processes(); n != 3 {
+		t.Errorf("processes = %d, want 3", n)
+	}
+}
+
+// TestTreeReaderWithoutChildrenFiles: a kernel without children files
+// makes the tree reader list every process, as it does with any reader.
+func TestTreeReaderWithoutChildrenFiles(t *testing.T) {
+	host := &fakeWalker{noChildren: true}
+	host.procs = []procstat.Proc{p(1, 0, 5, 0), p(100, 50, 10, 0), p(101, 100, 20, 0)}
+	tr := newTreeReader(host)
+	tr.setRoot(100, 5, []string{"cmd"})
+	for range 2 {
+		got, _, err := tr.Read(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[1].PID != 100 || got[1].CPU != 30 {
+			t.Fatalf("read %+v; want init and the command with 30 ticks", got)
+		}
+	}
+	if host.listed != 2 {
+		t.Errorf("listed %d times, want 2", host.listed)
 	}
 }

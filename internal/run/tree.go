@@ -1,6 +1,8 @@
 package run
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"sync"
 
@@ -23,8 +25,21 @@ import (
 // count while they are in it: when a member is seen alive outside the tree,
 // the CPU time it had when last seen inside stays booked to the command
 // (departed), and what it does afterwards is not the command's.
+//
+// When the inner reader can walk a process tree (procstat.Reader), only
+// the command's tree is read each tick: its processes, found through
+// /proc/<pid>/task/<tid>/children, and the members of the last tick that
+// are not in it any more (to tell one that left alive from one that
+// died). Other processes are not read at all, so the cost of `wattlens
+// run` is that of the command's tree, not of the host's process count;
+// the attribution then books the rest of the host's busy CPU time to
+// unattributed, as it would with every process listed. Without children
+// files (CONFIG_PROC_CHILDREN) it lists every process, as before.
 type treeReader struct {
 	inner sampler.ProcReader
+	// walker is inner when it can walk a tree; nil to list every process.
+	walker treeWalker
+	pids   []int
 
 	mu         sync.Mutex
 	root       int
@@ -41,11 +56,20 @@ type treeReader struct {
 	index      map[int]int
 }
 
+// treeWalker reads one process tree instead of every process; see
+// procstat.Reader.Descendants and ReadPIDs.
+type treeWalker interface {
+	Descendants(root int, dst []int) ([]int, error)
+	ReadPIDs(dst []procstat.Proc, pids []int) ([]procstat.Proc, procstat.Stats, error)
+}
+
 func newTreeReader(inner sampler.ProcReader) *treeReader {
-	return &treeReader{
+	t := &treeReader{
 		inner: inner, members: map[procstat.Key]uint64{}, seen: map[int]struct{}{},
 		children: map[int][]int{}, index: map[int]int{},
 	}
+	t.walker, _ = inner.(treeWalker)
+	return t
 }
 
 func (t *treeReader) setRoot(pid int, start uint64, argv []string) {
@@ -83,14 +107,11 @@ func (t *treeReader) processes() int {
 func (t *treeReader) CPUTimes() (procstat.CPUTimes, error) { return t.inner.CPUTimes() }
 
 func (t *treeReader) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, error) {
-	procs, st, err := t.inner.Read(dst)
-	if err != nil {
-		return procs, st, err
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.root == 0 {
-		return procs, st, nil
+	procs, st, walked, err := t.read(dst)
+	if err != nil || t.root == 0 {
+		return procs, st, err
 	}
 	inTree := t.descendants(procs)
 	var cpu uint64
@@ -127,8 +148,40 @@ func (t *treeReader) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats,
 	cpu += t.departed
 	cpu = max(cpu, t.lastCPU) // never backwards, whatever the races
 	t.lastCPU = cpu
+	if walked {
+		kept = kept[:0] // members that left the tree: not the command's, and without a Meta
+	}
 	kept = append(kept, procstat.Proc{Key: procstat.Key{PID: t.root, StartTime: t.start}, CPU: cpu, Meta: t.meta})
 	return kept, st, nil
+}
+
+// read reads the command's tree and last tick's members when the inner
+// reader can walk a tree (walked is true), and every process otherwise.
+// Before the command has started a walker reads nothing.
+func (t *treeReader) read(dst []procstat.Proc) (procs []procstat.Proc, st procstat.Stats, walked bool, err error) {
+	if t.walker == nil {
+		procs, st, err = t.inner.Read(dst)
+		return procs, st, false, err
+	}
+	if t.root == 0 {
+		return dst[:0], procstat.Stats{}, true, nil
+	}
+	t.pids, err = t.walker.Descendants(t.root, t.pids)
+	if errors.Is(err, procstat.ErrNoChildren) {
+		t.walker = nil // for good: the kernel has no children files
+		procs, st, err = t.inner.Read(dst)
+		return procs, st, false, err
+	}
+	if err != nil {
+		return dst[:0], procstat.Stats{}, true, err
+	}
+	for pid := range t.memberPIDs {
+		if !slices.Contains(t.pids, pid) {
+			t.pids = append(t.pids, pid)
+		}
+	}
+	procs, st, err = t.walker.ReadPIDs(dst, t.pids)
+	return procs, st, true, err
 }
 
 // descendants marks the processes of the command's tree.
