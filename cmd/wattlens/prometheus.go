@@ -85,7 +85,7 @@ func (f *collectorFlags) collector(sensorName string) (*promexp.Collector, error
 func setupPrometheus(cmd *kingpin.CmdClause) action {
 	webFlags := kingpinflag.AddFlags(cmd, promexp.DefaultListenAddress)
 	metricsPath := cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default(promexp.DefaultMetricsPath).String()
-	maxRequests := intFlag(cmd.Flag("web.max-requests", "Most scrapes served at once; more get 503. 0 means no limit.").Default("40"))
+	maxRequests := intFlag(cmd.Flag("web.max-requests", "Most scrapes served at once; more wait for their turn (up to 10 s), then get 503. 0 means no limit.").Default("40"))
 	noExporterMetrics := cmd.Flag("web.disable-exporter-metrics", "Leave out the go_* and promhttp_* metrics about the agent itself.").Bool()
 	step := stepFlag(cmd, "Measuring interval: seconds (2) or a duration (500ms). Scrapes never change it.", "2")
 	cf := bindCollectorFlags(cmd)

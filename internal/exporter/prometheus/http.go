@@ -26,14 +26,21 @@ const DefaultListenAddress = ":29288"
 // DefaultMetricsPath is the default --web.telemetry-path.
 const DefaultMetricsPath = "/metrics"
 
+// DefaultMaxWait is how long a scrape waits for its turn when
+// MaxRequests are being served: Prometheus's default scrape timeout.
+const DefaultMaxWait = 10 * time.Second
+
 // HandlerOptions configure NewHandler.
 type HandlerOptions struct {
 	// MetricsPath is where the metrics are served; DefaultMetricsPath
 	// when empty.
 	MetricsPath string
 	// MaxRequests bounds the scrapes served at once (0: no bound); more
-	// get 503.
+	// wait for one of them to end, up to MaxWait, then get 503.
 	MaxRequests int
+	// MaxWait is how long a scrape beyond MaxRequests waits for its turn;
+	// DefaultMaxWait when 0.
+	MaxWait time.Duration
 	// NoExporterMetrics leaves out the promhttp_* metrics about the
 	// handler itself (--web.disable-exporter-metrics).
 	NoExporterMetrics bool
@@ -60,10 +67,9 @@ func NewHandler(reg *prom.Registry, o HandlerOptions) (http.Handler, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	opts := promhttp.HandlerOpts{
-		ErrorLog:            promLogger{log},
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: o.MaxRequests,
-		EnableOpenMetrics:   true,
+		ErrorLog:          promLogger{log},
+		ErrorHandling:     promhttp.ContinueOnError,
+		EnableOpenMetrics: true,
 	}
 	if !o.NoExporterMetrics {
 		opts.Registry = reg
@@ -71,6 +77,13 @@ func NewHandler(reg *prom.Registry, o HandlerOptions) (http.Handler, error) {
 	metrics := promhttp.HandlerFor(reg, opts)
 	if !o.NoExporterMetrics {
 		metrics = promhttp.InstrumentMetricHandler(reg, metrics)
+	}
+	if o.MaxRequests > 0 {
+		wait := o.MaxWait
+		if wait <= 0 {
+			wait = DefaultMaxWait
+		}
+		metrics = queue(metrics, o.MaxRequests, wait)
 	}
 	mux := http.NewServeMux()
 	mux.Handle(path, metrics)
@@ -94,6 +107,33 @@ func NewHandler(reg *prom.Registry, o HandlerOptions) (http.Handler, error) {
 		mux.Handle("/", landing)
 	}
 	return mux, nil
+}
+
+// queue serves at most n requests at once through h. One beyond them
+// waits for a turn, until its client gives up or wait passes, and then
+// gets 503 Service Unavailable. A burst of scrapes is answered, not
+// refused (promhttp's own limit refuses the excess at once), while the
+// memory of the scrapes rendered at once stays bounded.
+func queue(h http.Handler, n int, wait time.Duration) http.Handler {
+	slots := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+		default:
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			select {
+			case slots <- struct{}{}:
+			case <-t.C:
+				http.Error(w, fmt.Sprintf("more than %d scrapes at once for %s", n, wait), http.StatusServiceUnavailable)
+				return
+			case <-r.Context().Done():
+				return
+			}
+		}
+		defer func() { <-slots }()
+		h.ServeHTTP(w, r)
+	})
 }
 
 // promLogger hands promhttp's errors to slog.

@@ -351,3 +351,83 @@ func freePort(t *testing.T) int {
 	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// gate is a collector whose Collect blocks until released, counting the
+// collections in progress.
+type gate struct {
+	desc           *prom.Desc
+	release        chan struct{}
+	mu             sync.Mutex
+	inFlight, peak int
+}
+
+func (g *gate) Describe(ch chan<- *prom.Desc) { ch <- g.desc }
+func (g *gate) Collect(ch chan<- prom.Metric) {
+	g.mu.Lock()
+	g.inFlight++
+	g.peak = max(g.peak, g.inFlight)
+	g.mu.Unlock()
+	<-g.release
+	g.mu.Lock()
+	g.inFlight--
+	g.mu.Unlock()
+	ch <- prom.MustNewConstMetric(g.desc, prom.GaugeValue, 1)
+}
+
+// TestMaxRequestsQueues: scrapes beyond MaxRequests wait for their turn
+// and are answered; none is collected beyond the bound at once; one that
+// waits longer than MaxWait gets 503.
+func TestMaxRequestsQueues(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		wait     time.Duration
+		hold     time.Duration // how long the first collections block
+		want503  bool
+		scrapers int
+	}{
+		{name: "the excess waits and is answered", wait: 10 * time.Second, hold: 200 * time.Millisecond, scrapers: 6},
+		{name: "the excess gives up after MaxWait", wait: 50 * time.Millisecond, hold: time.Second, scrapers: 3, want503: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &gate{desc: prom.NewDesc("gate", "test", nil, nil), release: make(chan struct{})}
+			reg := prom.NewRegistry()
+			reg.MustRegister(g)
+			h, err := NewHandler(reg, HandlerOptions{MaxRequests: 2, MaxWait: tc.wait, NoExporterMetrics: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(h)
+			t.Cleanup(srv.Close)
+			codes := make(chan int, tc.scrapers)
+			for range tc.scrapers {
+				go func() {
+					resp, err := http.Get(srv.URL + "/metrics")
+					if err != nil {
+						codes <- 0
+						return
+					}
+					_ = resp.Body.Close()
+					codes <- resp.StatusCode
+				}()
+			}
+			time.Sleep(tc.hold)
+			close(g.release)
+			count := map[int]int{}
+			for range tc.scrapers {
+				count[<-codes]++
+			}
+			if g.peak > 2 {
+				t.Errorf("%d collections at once, want at most 2", g.peak)
+			}
+			if tc.want503 {
+				if count[http.StatusServiceUnavailable] != tc.scrapers-2 || count[http.StatusOK] != 2 {
+					t.Errorf("status codes %v, want 2×200 and the rest 503", count)
+				}
+				return
+			}
+			if count[http.StatusOK] != tc.scrapers {
+				t.Errorf("status codes %v, want all 200", count)
+			}
+		})
+	}
+}
