@@ -40,6 +40,7 @@ var rules = []rule{
 		"the sampler drives a sensor through its interface and hands snapshots on; it names no implementation and no exporter"},
 	{"internal/counter", []string{"internal/"}, "counter arithmetic depends on units only"},
 	{"internal/units", []string{"internal/"}, "units depend on nothing"},
+	{"internal/vmshare", []string{"internal/"}, "the VM-share contract is what both sides read: it depends on neither, nor on anything else"},
 	{"internal/", []string{"cmd/"}, "only main wires packages together"},
 }
 
@@ -168,6 +169,7 @@ func TestRulesBite(t *testing.T) {
 		{"internal/sensor/registry", "internal/sensor/msr", false},
 		{"internal/sensor/msr", "internal/exporter/qemu", true},
 		{"internal/units", "internal/counter", true},
+		{"internal/vmshare", "internal/units", true},
 		{"internal/run", "cmd/wattlens", true},
 	} {
 		if got := caught(tt.pkg, tt.im); got != tt.want {
