@@ -100,8 +100,8 @@ func TestObserve(t *testing.T) {
 		},
 		{
 			name:  "a wall meter holds the gpus already",
-			first: sample(0, []sensor.Zone{{ID: "w", Kind: sensor.KindPsys, Name: WallMeterName, Socket: -1}, zone("g0", sensor.KindGPU, 0)}, proc(1, 1, 0)),
-			next:  sample(1, []sensor.Zone{{ID: "w", Kind: sensor.KindPsys, Name: WallMeterName, Socket: -1, Energy: 300}, zone("g0", sensor.KindGPU, 100)}, proc(1, 1, 1)),
+			first: sample(0, []sensor.Zone{{ID: "w", Kind: sensor.KindPsys, Name: "power_meter", Wall: true, Socket: -1}, zone("g0", sensor.KindGPU, 0)}, proc(1, 1, 0)),
+			next:  sample(1, []sensor.Zone{{ID: "w", Kind: sensor.KindPsys, Name: "power_meter", Wall: true, Socket: -1, Energy: 300}, zone("g0", sensor.KindGPU, 100)}, proc(1, 1, 1)),
 			want:  want{host: 300, procs: map[int]uint64{1: 300}},
 		},
 		{

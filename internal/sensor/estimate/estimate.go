@@ -10,8 +10,8 @@
 // machine detection).
 //
 // Zones: estimate:cpu (KindPackage), estimate:dram (KindDRAM) and
-// estimate:platform (KindPlatform: board, fans, drives, network and power
-// supply losses). Their sum is the estimated power at the wall, and
+// estimate:platform (sensor.KindPlatform: board, fans, drives, network and
+// power supply losses). Their sum is the estimated power at the wall, and
 // IdlePower is the idle of that same sum, so host energy must count all
 // three kinds.
 package estimate
@@ -34,10 +34,6 @@ import (
 
 // Name is the sensor's registry name.
 const Name = "estimate"
-
-// KindPlatform is the kind of the zone holding the rest of the machine at
-// the wall. attribution.KindPlatform has the same value.
-const KindPlatform = "platform"
 
 // Zone IDs.
 const (
@@ -156,7 +152,7 @@ func (s *Sensor) reading() sensor.Reading {
 	return sensor.Reading{Zones: []sensor.Zone{
 		zone(ZoneCPU, sensor.KindPackage, "package", s.cpuZone, s.energy[0]),
 		zone(ZoneDRAM, sensor.KindDRAM, "dram", -1, s.energy[1]),
-		zone(ZonePlatform, KindPlatform, "platform", -1, s.energy[2]),
+		zone(ZonePlatform, sensor.KindPlatform, "platform", -1, s.energy[2]),
 	}}
 }
 

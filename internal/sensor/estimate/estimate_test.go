@@ -149,7 +149,7 @@ func TestZones(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{ZoneCPU: sensor.KindPackage, ZoneDRAM: sensor.KindDRAM, ZonePlatform: KindPlatform}
+	want := map[string]string{ZoneCPU: sensor.KindPackage, ZoneDRAM: sensor.KindDRAM, ZonePlatform: sensor.KindPlatform}
 	if len(r.Zones) != len(want) {
 		t.Fatalf("%d zones, want %d", len(r.Zones), len(want))
 	}
