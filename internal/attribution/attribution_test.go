@@ -62,7 +62,7 @@ func TestObserve(t *testing.T) {
 		},
 		{
 			name:  "shared idle policy spreads idle by the same shares",
-			opts:  Options{IdlePolicy: PolicyShared, IdlePower: 10 * units.Watt, IdleOrigin: IdleFromFlag},
+			opts:  Options{IdlePolicy: snapshot.IdleShared, IdlePower: 10 * units.Watt, IdleOrigin: IdleFromFlag},
 			first: sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, proc(10, 1, 0), proc(20, 1, 0)),
 			next:  sample(2, []sensor.Zone{pkg("p0", 0, 60_000_000, 0)}, proc(10, 1, 30), proc(20, 1, 10)),
 			want:  want{host: 60_000_000, idle: 0, procs: map[int]uint64{10: 45_000_000, 20: 15_000_000}},
@@ -266,7 +266,7 @@ func TestEstimatedSourcePropagates(t *testing.T) {
 // TestConservationUnderChurn runs random sequences of wraps, process births,
 // deaths and PID reuse, and checks the books every tick.
 func TestConservationUnderChurn(t *testing.T) {
-	for _, policy := range []string{PolicySeparate, PolicyShared} {
+	for _, policy := range []string{snapshot.IdleSeparate, snapshot.IdleShared} {
 		t.Run(policy, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 2))
 			a := New(Options{IdlePolicy: policy, IdlePower: 3 * units.Watt, IdleOrigin: IdleFromFlag})
