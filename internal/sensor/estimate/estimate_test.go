@@ -35,7 +35,7 @@ type machine struct {
 func newMachine(t *testing.T, cpuinfoFixture string) *machine {
 	t.Helper()
 	dir := t.TempDir()
-	b, err := os.ReadFile(filepath.Join("..", "..", "model", "testdata", "cpuinfo", cpuinfoFixture))
+	b, err := os.ReadFile(filepath.Join("..", "..", "machine", "testdata", "cpuinfo", cpuinfoFixture))
 	if err != nil {
 		t.Fatal(err)
 	}
