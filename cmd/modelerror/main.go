@@ -8,6 +8,12 @@
 //
 // The data and the provenance of every row are in
 // internal/model/testdata (see its README.md).
+//
+// It holds the model's offline tooling, which the agent never runs:
+// reading the published data (validate.go), fitting the coefficients of
+// model.DefaultParams (fit.go) and of the TDP fallback (tdpfit.go),
+// cross-validating them (evaluate.go) and writing the report (report.go).
+// internal/model holds only the estimator.
 package main
 
 import (
@@ -33,21 +39,21 @@ func main() {
 }
 
 func run(dir, out string, fit bool) error {
-	results, err := load(filepath.Join(dir, "specpower", "results.csv"), model.ReadResults)
+	results, err := load(filepath.Join(dir, "specpower", "results.csv"), ReadResults)
 	if err != nil {
 		return err
 	}
-	curves, err := load(filepath.Join(dir, "specpower", "curves.csv"), model.ReadCurves)
+	curves, err := load(filepath.Join(dir, "specpower", "curves.csv"), ReadCurves)
 	if err != nil {
 		return err
 	}
-	specs, err := load(filepath.Join(dir, "tdp", "quattor.csv"), model.ReadTDPSpecs)
+	specs, err := load(filepath.Join(dir, "tdp", "quattor.csv"), ReadTDPSpecs)
 	if err != nil {
 		return err
 	}
-	rep := model.Evaluate(results, curves, specs, model.DefaultParams())
+	rep := Evaluate(results, curves, specs, model.DefaultParams())
 	if fit {
-		fmt.Println(rep.Params.GoString())
+		fmt.Println(goString(rep.Params))
 		return nil
 	}
 	if out == "" {

@@ -6,17 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/procfs"
 
-	"github.com/wattlens/wattlens/internal/model"
+	// facts, not machine: machine is this file's summary of it.
+	facts "github.com/wattlens/wattlens/internal/machine"
 	"github.com/wattlens/wattlens/internal/sensor/registry"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -182,61 +180,51 @@ func autoRule() string {
 // (<sysfs>/class/dmi/id/sys_vendor and product_name).
 func machine(procRoot, sysRoot string) machineInfo {
 	var m machineInfo
-	cpus, err := cpuInfo(procRoot)
+	rd := facts.New(procRoot, sysRoot)
+	cpus, err := rd.CPUInfo()
 	if err != nil {
 		m.CPUInfoError = err.Error()
+	} else if len(cpus.Processors) == 0 {
+		m.CPUInfoError = "cpuinfo: no processor entries"
 	}
 	flag := summariseCPUs(&m, cpus)
-	dmi := filepath.Join(sysRoot, "class", "dmi", "id")
-	m.SysVendor = readTrimmed(filepath.Join(dmi, "sys_vendor"))
-	m.ProductName = readTrimmed(filepath.Join(dmi, "product_name"))
+	dmi := rd.DMI()
+	m.SysVendor, m.ProductName = dmi.Vendor, dmi.Product
 	var why string
-	m.VirtualMachine, why = model.IsVM(flag, model.DMI{Vendor: m.SysVendor, Product: m.ProductName})
+	m.VirtualMachine, why = facts.IsVM(flag, dmi)
 	if m.VirtualMachine {
 		m.VMEvidence = []string{why}
 	}
 	return m
 }
 
-func cpuInfo(procRoot string) ([]procfs.CPUInfo, error) {
-	fs, err := procfs.NewFS(procRoot)
-	if err != nil {
-		return nil, err
-	}
-	return fs.CPUInfo()
-}
-
 // summariseCPUs counts sockets (distinct physical ids), cores (distinct
 // physical id, core id pairs) and threads (processor entries), and reports
 // whether the CPUs carry the hypervisor flag.
-func summariseCPUs(m *machineInfo, cpus []procfs.CPUInfo) bool {
+func summariseCPUs(m *machineInfo, ci facts.CPUInfo) bool {
 	sockets, cores := map[string]bool{}, map[[2]string]bool{}
-	hypervisor := false
-	for _, c := range cpus {
-		if m.CPUModel == "" {
-			m.CPUModel = strings.Join(strings.Fields(c.ModelName), " ")
+	firstCore := ""
+	for _, p := range ci.Processors {
+		if _, ok := p.Get("processor"); !ok {
+			continue
 		}
-		sockets[c.PhysicalID] = true
-		cores[[2]string{c.PhysicalID, c.CoreID}] = true
-		hypervisor = hypervisor || slices.Contains(c.Flags, "hypervisor")
+		phys, _ := p.Get("physical id")
+		core, _ := p.Get("core id")
+		if m.Threads == 0 {
+			firstCore = core
+		}
+		m.Threads++
+		if name, _ := p.Get("model name"); m.CPUModel == "" {
+			m.CPUModel = strings.Join(strings.Fields(name), " ")
+		}
+		sockets[phys] = true
+		cores[[2]string{phys, core}] = true
 	}
-	m.Threads = len(cpus)
 	m.Sockets, m.Cores = len(sockets), len(cores)
-	if len(cpus) > 0 && cpus[0].CoreID == "" {
+	if m.Threads > 0 && firstCore == "" {
 		m.Cores = 0 // not given (some architectures, some hypervisors)
 	}
-	return hypervisor
-}
-
-// readTrimmed returns the file's content without surrounding space, or ""
-// when it cannot be read (no DMI on many ARM boards; product_name is
-// root-only on none, but sys_vendor may be absent).
-func readTrimmed(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
+	return ci.Hypervisor()
 }
 
 // write prints the report for people.

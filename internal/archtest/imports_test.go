@@ -28,11 +28,11 @@ type rule struct {
 // sensorImpls, exporterImpls: the plugin packages below the interface
 // packages.
 var rules = []rule{
-	{"internal/attribution", []string{"internal/sensor/", "internal/sampler", "internal/exporter", "internal/procstat/", "internal/fdio", "internal/container", "internal/run", "internal/model", "cmd/"},
+	{"internal/attribution", []string{"internal/sensor/", "internal/sampler", "internal/exporter", "internal/procstat/", "internal/fdio", "internal/container", "internal/machine", "internal/run", "internal/model", "cmd/"},
 		"attribution is pure: two samples in, a snapshot out, no reader, no sensor implementation, no exporter"},
-	{"internal/snapshot", []string{"internal/sensor/", "internal/sampler", "internal/attribution", "internal/exporter", "internal/fdio", "internal/run", "cmd/"},
+	{"internal/snapshot", []string{"internal/sensor/", "internal/sampler", "internal/attribution", "internal/exporter", "internal/fdio", "internal/machine", "internal/run", "cmd/"},
 		"the snapshot is a value: it knows nothing of who makes or reads it"},
-	{"internal/exporter", []string{"internal/sensor/", "internal/sampler", "internal/attribution", "internal/run", "internal/model", "cmd/"},
+	{"internal/exporter", []string{"internal/sensor/", "internal/sampler", "internal/attribution", "internal/machine", "internal/run", "internal/model", "cmd/"},
 		"exporters read snapshots; they never touch a sensor, the sampler or the books"},
 	{"internal/sensor/", []string{"internal/exporter", "internal/sampler", "internal/attribution", "internal/snapshot", "internal/run", "cmd/"},
 		"sensors know nothing of what is done with their readings"},
@@ -40,6 +40,8 @@ var rules = []rule{
 		"the sampler drives a sensor through its interface and hands snapshots on; it names no implementation and no exporter"},
 	{"internal/counter", []string{"internal/"}, "counter arithmetic depends on units only"},
 	{"internal/units", []string{"internal/"}, "units depend on nothing"},
+	{"internal/machine", []string{"internal/"}, "the machine reader reads files below its roots: it depends on nothing of the project"},
+	{"internal/vmshare", []string{"internal/"}, "the VM-share contract is what both sides read: it depends on neither, nor on anything else"},
 	{"internal/", []string{"cmd/"}, "only main wires packages together"},
 }
 
@@ -168,6 +170,10 @@ func TestRulesBite(t *testing.T) {
 		{"internal/sensor/registry", "internal/sensor/msr", false},
 		{"internal/sensor/msr", "internal/exporter/qemu", true},
 		{"internal/units", "internal/counter", true},
+		{"internal/vmshare", "internal/units", true},
+		{"internal/machine", "internal/model", true},
+		{"internal/attribution", "internal/machine", true},
+		{"internal/sensor/estimate", "internal/machine", false},
 		{"internal/run", "cmd/wattlens", true},
 	} {
 		if got := caught(tt.pkg, tt.im); got != tt.want {

@@ -33,19 +33,14 @@ import (
 	"github.com/wattlens/wattlens/internal/units"
 )
 
-// Idle policies.
-const (
-	PolicySeparate = "separate"
-	PolicyShared   = "shared"
-)
-
 // Options configure an Attributor.
 type Options struct {
 	// Sensor names the sensor set, Method describes how estimated figures
 	// are made; both are copied into snapshots.
 	Sensor string
 	Method string
-	// IdlePolicy is PolicySeparate (default) or PolicyShared.
+	// IdlePolicy is snapshot.IdleSeparate (default) or
+	// snapshot.IdleShared.
 	IdlePolicy string
 	// IdlePower, when IdleOrigin is IdleFromFlag or IdleFromModel, is the
 	// fixed idle baseline. With IdleOrigin empty the baseline is learned.
@@ -105,7 +100,7 @@ type procBooks struct {
 // New returns an Attributor with empty books.
 func New(opts Options) *Attributor {
 	if opts.IdlePolicy == "" {
-		opts.IdlePolicy = PolicySeparate
+		opts.IdlePolicy = snapshot.IdleSeparate
 	}
 	return &Attributor{
 		opts:      opts,
@@ -151,7 +146,7 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 	snap.IdlePower, snap.IdleOrigin = idlePower, origin
 
 	toSplit, idleBooked := active, idleDelta
-	if a.opts.IdlePolicy == PolicyShared {
+	if a.opts.IdlePolicy == snapshot.IdleShared {
 		toSplit, idleBooked = hostDelta, 0
 	}
 	lost := a.processes(snap, prev, cur, toSplit, a.deviceParts(devices, cur.Shares, toSplit, hostDelta))

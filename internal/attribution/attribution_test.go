@@ -62,7 +62,7 @@ func TestObserve(t *testing.T) {
 		},
 		{
 			name:  "shared idle policy spreads idle by the same shares",
-			opts:  Options{IdlePolicy: PolicyShared, IdlePower: 10 * units.Watt, IdleOrigin: IdleFromFlag},
+			opts:  Options{IdlePolicy: snapshot.IdleShared, IdlePower: 10 * units.Watt, IdleOrigin: IdleFromFlag},
 			first: sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, proc(10, 1, 0), proc(20, 1, 0)),
 			next:  sample(2, []sensor.Zone{pkg("p0", 0, 60_000_000, 0)}, proc(10, 1, 30), proc(20, 1, 10)),
 			want:  want{host: 60_000_000, idle: 0, procs: map[int]uint64{10: 45_000_000, 20: 15_000_000}},
@@ -100,8 +100,8 @@ func TestObserve(t *testing.T) {
 		},
 		{
 			name:  "a wall meter holds the gpus already",
-			first: sample(0, []sensor.Zone{{ID: "w", Kind: sensor.KindPsys, Name: WallMeterName, Socket: -1}, zone("g0", sensor.KindGPU, 0)}, proc(1, 1, 0)),
-			next:  sample(1, []sensor.Zone{{ID: "w", Kind: sensor.KindPsys, Name: WallMeterName, Socket: -1, Energy: 300}, zone("g0", sensor.KindGPU, 100)}, proc(1, 1, 1)),
+			first: sample(0, []sensor.Zone{{ID: "w", Kind: sensor.KindPsys, Name: "power_meter", Wall: true, Socket: -1}, zone("g0", sensor.KindGPU, 0)}, proc(1, 1, 0)),
+			next:  sample(1, []sensor.Zone{{ID: "w", Kind: sensor.KindPsys, Name: "power_meter", Wall: true, Socket: -1, Energy: 300}, zone("g0", sensor.KindGPU, 100)}, proc(1, 1, 1)),
 			want:  want{host: 300, procs: map[int]uint64{1: 300}},
 		},
 		{
@@ -266,7 +266,7 @@ func TestEstimatedSourcePropagates(t *testing.T) {
 // TestConservationUnderChurn runs random sequences of wraps, process births,
 // deaths and PID reuse, and checks the books every tick.
 func TestConservationUnderChurn(t *testing.T) {
-	for _, policy := range []string{PolicySeparate, PolicyShared} {
+	for _, policy := range []string{snapshot.IdleSeparate, snapshot.IdleShared} {
 		t.Run(policy, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 2))
 			a := New(Options{IdlePolicy: policy, IdlePower: 3 * units.Watt, IdleOrigin: IdleFromFlag})

@@ -338,7 +338,7 @@ func TestGroupsConservationUnderChurn(t *testing.T) {
 		{"container:c3"}, {"container:c4"}, {"service:s.service"}, nil, nil,
 	}
 	podOf := map[string]string{"container:c0": "pod:pa", "container:c1": "pod:pa", "container:c2": "pod:pb"}
-	for _, policy := range []string{PolicySeparate, PolicyShared} {
+	for _, policy := range []string{snapshot.IdleSeparate, snapshot.IdleShared} {
 		t.Run(policy, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(3, 4))
 			a := New(Options{IdlePolicy: policy, IdlePower: 3 * units.Watt, IdleOrigin: IdleFromFlag, GroupRetention: 3 * time.Second})

@@ -1,24 +1,13 @@
 package attribution
 
 import (
-	"strings"
-
 	"github.com/wattlens/wattlens/internal/sensor"
 )
-
-// KindPlatform is the kind of a zone that covers the rest of the machine
-// at the wall (board, fans, power supply losses), as estimated by a model.
-const KindPlatform = "platform"
-
-// WallMeterName starts the Name of a psys zone that measures the whole machine
-// at its power input (an ACPI power meter read through hwmon): it contains
-// the GPUs too.
-const WallMeterName = "power_meter"
 
 // hostView says which zones of a reading make up the host.
 type hostView struct {
 	psys  bool // a psys or wall zone is present
-	wall  bool // and it is a wall meter
+	wall  bool // a zone at the wall is present (sensor.Zone.AtWall)
 	meter bool // a sensor.KindWall zone is present (a BMC)
 }
 
@@ -27,7 +16,7 @@ type hostView struct {
 // with one present it alone is the host and every other zone is a part of
 // it. psys (the platform domain) already contains the packages, so with
 // psys present packages and dram are left out; gpus are outside every RAPL
-// domain and add, unless psys is a wall meter, which holds them already.
+// domain and add, unless a zone is at the wall, which holds them already.
 // A zone is never counted together with a zone that contains it.
 func countsInHost(kind string, v hostView) bool {
 	havePsys := v.psys
@@ -38,7 +27,7 @@ func countsInHost(kind string, v hostView) bool {
 		return !v.meter
 	case sensor.KindGPU:
 		return !v.wall
-	case sensor.KindPackage, sensor.KindDRAM, KindPlatform:
+	case sensor.KindPackage, sensor.KindDRAM, sensor.KindPlatform:
 		return !havePsys
 	default: // core, uncore: inside a package
 		return false
@@ -51,10 +40,10 @@ func viewOf(zones []sensor.Zone) hostView {
 		switch z.Kind {
 		case sensor.KindPsys:
 			v.psys = true
-			v.wall = v.wall || strings.HasPrefix(z.Name, WallMeterName)
 		case sensor.KindWall:
-			v.psys, v.wall, v.meter = true, true, true
+			v.psys, v.meter = true, true
 		}
+		v.wall = v.wall || z.AtWall()
 	}
 	return v
 }

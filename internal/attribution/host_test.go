@@ -42,12 +42,12 @@ func TestHostZones(t *testing.T) {
 		},
 		{
 			name:  "an estimated platform zone is inside the bmc's figure",
-			zones: []sensor.Zone{z("cpu", sensor.KindPackage, "cpu"), z("plat", KindPlatform, "platform"), z("redfish", sensor.KindWall, "redfish")},
+			zones: []sensor.Zone{z("cpu", sensor.KindPackage, "cpu"), z("plat", sensor.KindPlatform, "platform"), z("redfish", sensor.KindWall, "redfish")},
 			want:  []string{"redfish"},
 		},
 		{
 			name:  "hwmon power meter without a bmc keeps its rule: psys, gpus held",
-			zones: []sensor.Zone{z("p0", sensor.KindPackage, "package-0"), z("pm", sensor.KindPsys, WallMeterName), z("g0", sensor.KindGPU, "gpu")},
+			zones: []sensor.Zone{z("p0", sensor.KindPackage, "package-0"), {ID: "pm", Kind: sensor.KindPsys, Name: "power_meter", Socket: -1, Wall: true}, z("g0", sensor.KindGPU, "gpu")},
 			want:  []string{"pm"},
 		},
 	}

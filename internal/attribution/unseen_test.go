@@ -58,7 +58,7 @@ func TestPricedPerBusyCPUSecond(t *testing.T) {
 		},
 		{
 			name: "shared idle follows the same shares, unattributed part included",
-			opts: Options{IdlePolicy: PolicyShared, IdlePower: 10 * units.Watt, IdleOrigin: IdleFromFlag},
+			opts: Options{IdlePolicy: snapshot.IdleShared, IdlePower: 10 * units.Watt, IdleOrigin: IdleFromFlag},
 			busy: 200, cpu10: 100, cpu20: 0,
 			want10: 30_000_000, want20: 0, wantUnattributed: 30_000_000, wantCoverage: 0.5,
 		},

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wattlens/wattlens/internal/snapshot"
 )
 
 // Defaults.
@@ -20,7 +22,7 @@ const (
 	DefaultProcFS     = "/proc"
 	DefaultDevFS      = "/dev"
 	DefaultVMPath     = "/var/wattlens"
-	DefaultIdlePolicy = "separate"
+	DefaultIdlePolicy = snapshot.IdleSeparate
 	DefaultStep       = 2 * time.Second
 	// MinStep is the shortest --step: below it the agent spends its time
 	// reading /proc rather than measuring, and RAPL's own update period
@@ -29,7 +31,7 @@ const (
 )
 
 // IdlePolicies are the accepted --idle-policy values.
-var IdlePolicies = []string{"separate", "shared"}
+var IdlePolicies = []string{snapshot.IdleSeparate, snapshot.IdleShared}
 
 // Config is what the global flags say.
 type Config struct {

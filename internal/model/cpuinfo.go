@@ -1,14 +1,16 @@
 package model
 
 import (
-	"bufio"
 	"fmt"
-	"io"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/wattlens/wattlens/internal/machine"
 )
 
-// CPUInfo is what the power model needs from /proc/cpuinfo.
+// CPUInfo is what the power model needs from /proc/cpuinfo, which the
+// machine reader (internal/machine) reads; CPUInfoOf makes it.
 type CPUInfo struct {
 	ModelName string // "model name" of the first processor; synthesised for Arm
 	VendorID  string // "vendor_id": GenuineIntel, AuthenticAMD; "" on Arm
@@ -35,38 +37,31 @@ func (ci CPUInfo) Query() Query {
 	return Query{Name: ci.ModelName, VendorID: ci.VendorID, Family: ci.Family, Model: ci.Model, Stepping: ci.Stepping, ARMPart: ci.ARMPart}
 }
 
-// ParseCPUInfo parses the text of /proc/cpuinfo (Linux
-// arch/x86/kernel/cpu/proc.c, arch/arm64/kernel/cpuinfo.c): blocks of
-// "key : value" lines, one block per logical CPU.
-func ParseCPUInfo(r io.Reader) (CPUInfo, error) {
+// CPUInfoOf summarises /proc/cpuinfo, as the machine reader split it, for
+// the model: the fields whose first occurrence describes the whole
+// machine, the counts, and the hypervisor flag, with the rules above.
+func CPUInfoOf(m machine.CPUInfo) (CPUInfo, error) {
 	var ci CPUInfo
 	sockets := map[string]bool{}
 	cores := map[string]bool{}
 	phys := ""
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
+	for _, p := range m.Processors {
+		for _, f := range p.Fields {
+			key, val := f.Key, f.Value
+			switch key {
+			case "processor":
+				ci.Threads++
+			case "physical id":
+				phys = val
+				sockets[val] = true
+			case "core id":
+				cores[phys+"/"+val] = true
+			case "flags":
+				ci.Hypervisor = ci.Hypervisor || slices.Contains(strings.Fields(val), "hypervisor")
+			default:
+				ci.first(key, val)
+			}
 		}
-		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
-		switch key {
-		case "processor":
-			ci.Threads++
-		case "physical id":
-			phys = val
-			sockets[val] = true
-		case "core id":
-			cores[phys+"/"+val] = true
-		case "flags":
-			ci.Hypervisor = ci.Hypervisor || hasField(val, "hypervisor")
-		default:
-			ci.first(key, val)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return CPUInfo{}, fmt.Errorf("read cpuinfo: %w", err)
 	}
 	if ci.Threads == 0 {
 		return CPUInfo{}, fmt.Errorf("cpuinfo: no processor entries")
@@ -115,15 +110,6 @@ func setInt(dst *int, val string) {
 	}
 }
 
-func hasField(list, word string) bool {
-	for _, f := range strings.Fields(list) {
-		if f == word {
-			return true
-		}
-	}
-	return false
-}
-
 // armName names an Arm CPU from its part number, for the lookup's
 // architecture hints.
 func armName(part string) string {
@@ -131,33 +117,4 @@ func armName(part string) string {
 		return "ARM " + id
 	}
 	return "ARM CPU part " + part
-}
-
-// ParseMemTotal returns MemTotal from the text of /proc/meminfo
-// (Documentation/filesystems/proc.rst: "MemTotal: Total usable RAM"), in
-// bytes.
-func ParseMemTotal(r io.Reader) (uint64, error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || key != "MemTotal" {
-			continue
-		}
-		f := strings.Fields(val)
-		if len(f) == 0 {
-			break
-		}
-		kb, err := strconv.ParseUint(f[0], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("meminfo: MemTotal %q: %w", val, err)
-		}
-		if len(f) > 1 && f[1] != "kB" {
-			return 0, fmt.Errorf("meminfo: MemTotal unit %q, want kB", f[1])
-		}
-		return kb * 1024, nil
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("read meminfo: %w", err)
-	}
-	return 0, fmt.Errorf("meminfo: no MemTotal line")
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wattlens/wattlens/internal/machine"
 )
 
 func TestParseCPUInfo(t *testing.T) {
@@ -41,47 +43,36 @@ func TestParseCPUInfo(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseCPUInfo(strings.NewReader(tc.text))
+			got, err := parseCPUInfo(tc.text)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("ParseCPUInfo (-want +got):\n%s", diff)
+				t.Errorf("CPUInfoOf (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
 func TestParseCPUInfoErrors(t *testing.T) {
-	if _, err := ParseCPUInfo(strings.NewReader("garbage\n\n")); err == nil {
+	if _, err := parseCPUInfo("garbage\n\n"); err == nil {
 		t.Error("no processor entries: want an error")
 	}
 }
 
-func TestParseMemTotal(t *testing.T) {
-	tests := []struct {
-		name, text string
-		want       uint64
-		wantErr    bool
-	}{
-		{"normal", "MemTotal:       24684084 kB\nMemFree:  1 kB\n", 24684084 * 1024, false},
-		{"missing", "MemFree:  1 kB\n", 0, true},
-		{"bad number", "MemTotal: lots kB\n", 0, true},
-		{"bad unit", "MemTotal: 12 MB\n", 0, true},
+// parseCPUInfo reads text with the machine reader's parser and summarises
+// it for the model.
+func parseCPUInfo(text string) (CPUInfo, error) {
+	m, err := machine.ParseCPUInfo(strings.NewReader(text))
+	if err != nil {
+		return CPUInfo{}, err
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseMemTotal(strings.NewReader(tc.text))
-			if (err != nil) != tc.wantErr || got != tc.want {
-				t.Errorf("ParseMemTotal = %d, %v; want %d, error %v", got, err, tc.want, tc.wantErr)
-			}
-		})
-	}
+	return CPUInfoOf(m)
 }
 
 func readFixture(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
+	b, err := os.ReadFile("../machine/testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

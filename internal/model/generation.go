@@ -202,6 +202,10 @@ var (
 	amdLow   = regexp.MustCompile(`\b\d{4} ?(?:he|ee)\b`)
 )
 
+// LowPowerPart reports whether the model name marks a low-power part of
+// the vendor (lowPower, on the name as Lookup normalises it).
+func LowPowerPart(vendor, name string) bool { return lowPower(vendor, normalise(name)) }
+
 // lowPower reports whether the name marks a low-power part: Intel's "L"
 // prefix (L5420) or suffix (E5-2650L, E3-1265L v2), AMD's "HE" and "EE".
 func lowPower(vendor, name string) bool {

@@ -26,6 +26,10 @@
 // VM's share of the host: the CPU term uses v × TDP per host thread, the
 // memory term the VM's own memory, and the board term the VM's share
 // v / (host threads) of a host with Params.HostSockets sockets.
+//
+// This package is the estimator the agent runs. The offline tooling that
+// fits its coefficients (DefaultParams) and measures its error against the
+// published data in testdata lives in cmd/modelerror.
 package model
 
 import (
@@ -85,7 +89,7 @@ func ForParams(m Machine, p Params) Model {
 	match := Lookup(q)
 	md := Model{machine: m, match: match, params: p, mem: math.Max(m.MemoryGB, 0), tdp: match.CPU.TDP}
 	threads := float64(max(m.Threads, 0))
-	board := p.board(match.Arch.Class)
+	board := p.BoardFor(match.Arch.Class)
 	if m.VM {
 		host := float64(match.CPU.Threads * max(p.HostSockets, 1))
 		md.sockets = threads / float64(max(match.CPU.Threads, 1))
@@ -135,7 +139,7 @@ func (md Model) Power(u float64) Breakdown {
 	i := p.idleFrac(md.match.Arch.Idle)
 	tdp := md.sockets * md.tdp
 	a := p.fullFrac(md.match.Arch.Idle)
-	cpu := tdp * (i + (a-i)*p.shape(md.match.Arch.Shape).at(u))
+	cpu := tdp * (i + (a-i)*p.shape(md.match.Arch.Shape).At(u))
 	mem := md.mem * (p.MemIdleW + (p.MemFullW-p.MemIdleW)*u)
 	wall := (cpu + mem + md.board) / p.PSUEfficiency
 	return Breakdown{CPU: cpu, Memory: mem, Platform: wall - cpu - mem, Wall: wall}
@@ -146,6 +150,10 @@ func (md Model) Idle() Breakdown { return md.Power(0) }
 
 // Match returns the CPU table row the model uses.
 func (md Model) Match() Match { return md.match }
+
+// TDP returns the TDP per socket the model uses: the table row's, or the
+// fallback's estimate for a CPU without one.
+func (md Model) TDP() float64 { return md.tdp }
 
 // Method describes in one line which row matched and the formula with its
 // coefficients, for display next to the figures it produces.
@@ -170,8 +178,8 @@ func (md Model) Method() string {
 		sh.Wake, 1-sh.Wake, sh.Exp, md.mem, p.MemIdleW, p.MemFullW-p.MemIdleW, md.board, p.PSUEfficiency)
 }
 
-// shape is the load-curve shape f with f(0)=0 and f(1)=1.
-func (s Shape) at(u float64) float64 {
+// At is the load-curve shape f at utilisation u, with f(0)=0 and f(1)=1.
+func (s Shape) At(u float64) float64 {
 	return s.Wake*math.Min(u/0.1, 1) + (1-s.Wake)*math.Pow(u, s.Exp)
 }
 

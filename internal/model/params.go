@@ -52,7 +52,9 @@ func (p Params) fullFrac(group string) float64 {
 	return p.FullFrac["default"]
 }
 
-func (p Params) board(class string) Board {
+// BoardFor returns the board coefficients of a machine class (Board's
+// entry, else the server class's).
+func (p Params) BoardFor(class string) Board {
 	if b, ok := p.Board[class]; ok {
 		return b
 	}
@@ -66,8 +68,9 @@ func (p Params) shape(group string) Shape {
 	return p.Shape["default"]
 }
 
-// clone returns a deep copy, so fitting can vary one copy.
-func (p Params) clone() Params {
+// Clone returns a deep copy, so fitting (cmd/modelerror) can vary one
+// copy.
+func (p Params) Clone() Params {
 	q := p
 	q.IdleFrac = copyMap(p.IdleFrac)
 	q.FullFrac = copyMap(p.FullFrac)

@@ -213,7 +213,7 @@ func Run(argv []string, o Options) (Result, error) {
 	}
 	if !fixed {
 		res.IdlePower, res.IdleOrigin = idleOfRun(base, ticks)
-		if attrOpts.IdlePolicy != "shared" {
+		if attrOpts.IdlePolicy != snapshot.IdleShared {
 			res.Energy = withoutIdle(ticks, res.IdlePower)
 			if res.Energy == 0 && rus > 0 {
 				// A short command that mostly waits: its share vanished
@@ -230,7 +230,7 @@ func Run(argv []string, o Options) (Result, error) {
 			}
 		}
 	}
-	res.Series, res.PeakPower = series(ticks, res.Start, o.Step, res.IdlePower, !fixed && attrOpts.IdlePolicy != "shared")
+	res.Series, res.PeakPower = series(ticks, res.Start, o.Step, res.IdlePower, !fixed && attrOpts.IdlePolicy != snapshot.IdleShared)
 	if rus > 0 && res.CPU <= rus+time.Second/procstat.UserHZ {
 		// The ticks saw no more than the rusage (rounded to 10 ms):
 		// the rusage is the same figure to the microsecond.

@@ -11,6 +11,7 @@ import (
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -129,7 +130,7 @@ func TestDownFromTheStartHasDocumentedValues(t *testing.T) {
 	if snap == nil || snap.SensorUp || snap.Seq != 0 {
 		t.Fatalf("got %+v, want a down snapshot with seq 0", snap)
 	}
-	if snap.IdlePolicy != attribution.PolicySeparate || snap.IdleOrigin != attribution.IdleLearning || snap.Host.Source != sensor.Measured {
+	if snap.IdlePolicy != snapshot.IdleSeparate || snap.IdleOrigin != attribution.IdleLearning || snap.Host.Source != sensor.Measured {
 		t.Errorf("policy %q, origin %q, source %q; want separate, learning, measured", snap.IdlePolicy, snap.IdleOrigin, snap.Host.Source)
 	}
 }

@@ -21,8 +21,9 @@ const (
 )
 
 // Zone kinds. A zone's kind decides whether it counts towards host energy
-// (see attribution.HostEnergy): a wall meter when present, else psys, else
-// packages + dram; gpu zones add unless a wall meter holds them.
+// (see attribution.HostEnergy): a KindWall zone when present, else psys,
+// else packages + dram (+ platform); gpu zones add unless a zone at the
+// wall (Zone.AtWall) holds them.
 const (
 	KindPackage = "package"
 	KindCore    = "core"
@@ -30,6 +31,10 @@ const (
 	KindDRAM    = "dram"
 	KindPsys    = "psys"
 	KindGPU     = "gpu"
+	// KindPlatform is the rest of the machine at the wall (board, fans,
+	// drives, power supply losses), as a model estimates it: it adds to
+	// packages and DRAM, and is inside psys.
+	KindPlatform = "platform"
 	// KindWall is a meter at the machine's power input that is not a
 	// RAPL domain (a BMC read over Redfish): it holds everything, psys,
 	// packages, DRAM and GPUs included, so those become its parts.
@@ -61,6 +66,17 @@ type Zone struct {
 	MaxPower units.Power
 	// Source says whether the counter is measured or estimated.
 	Source Source
+	// Wall is set by a sensor whose zone, of a kind other than KindWall,
+	// meters the whole machine at its power input: an ACPI power meter
+	// read through hwmon, a psys zone that holds the GPUs too. See AtWall.
+	Wall bool
+}
+
+// AtWall reports whether z meters the whole machine at its power input (a
+// wall meter), so that it holds every other zone, GPUs included: a
+// KindWall zone (a BMC's meter), or a zone its sensor marked Wall.
+func (z Zone) AtWall() bool {
+	return z.Wall || z.Kind == KindWall
 }
 
 // Ceilings are the powers no zone of a kind draws, used where the hardware

@@ -14,6 +14,18 @@ import (
 	"github.com/wattlens/wattlens/internal/units"
 )
 
+// Idle policies: how the idle energy of an interval is booked
+// (Snapshot.IdlePolicy, the --idle-policy flag).
+const (
+	// IdleSeparate books the idle energy to the pseudo-consumer idle: a
+	// process pays only for the energy above idle. The default.
+	IdleSeparate = "separate"
+	// IdleShared spreads the idle energy over the consumers by the same
+	// shares as the active energy, the unattributed part included
+	// (full-cost accounting).
+	IdleShared = "shared"
+)
+
 // Snapshot is the state of the books after one tick.
 type Snapshot struct {
 	// Seq counts ticks from 1.
@@ -42,7 +54,7 @@ type Snapshot struct {
 	// from: "flag", "model", "learned" or "learning" (not yet known: 0).
 	IdlePower  units.Power
 	IdleOrigin string
-	// IdlePolicy is "separate" or "shared".
+	// IdlePolicy is IdleSeparate or IdleShared.
 	IdlePolicy string
 	// Exited is the cumulative energy of processes that have exited since
 	// start: Σ Processes[].Total + Exited + Idle.Total + Unattributed.Total

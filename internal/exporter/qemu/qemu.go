@@ -3,12 +3,14 @@
 // used into a powercap-shaped tree the guest reads through a shared
 // directory (virtiofs or 9p; see docs/vm.md).
 //
-// Per VM, below the directory given to New (--qemu.dir):
+// Per VM, below the directory given to New (--qemu.dir), the share whose
+// names and wattlens.json the vm sensor reads from the same contract,
+// internal/vmshare:
 //
 //	<vm>/intel-rapl:0/name                 package-0
 //	<vm>/intel-rapl:0/energy_uj            Σ the VM's interval energy since first seen, µJ
 //	<vm>/intel-rapl:0/max_energy_range_uj  where energy_uj wraps
-//	<vm>/wattlens.json                     heartbeat and source (see Meta)
+//	<vm>/wattlens.json                     heartbeat and source (see vmshare.Meta)
 //
 // A VM is a process whose procstat.Meta.VM is set (by vmdetect.MetaHook);
 // its energy is the sum of its processes' interval energy
@@ -21,9 +23,9 @@
 // directory), so a guest never reads a torn value. A VM seen for the first
 // time gets its directory in the same tick; a VM that stops keeps its
 // directory, which is no longer updated (its heartbeat stops). A counter
-// found on disk from an earlier run of the exporter is carried on, with its
-// counter epoch (Meta.CounterEpoch), so a host restart is not seen by the
-// guest as a counter going backwards. When it cannot be carried on (no
+// found on disk from an earlier run of the exporter is carried on, with
+// its counter epoch (vmshare.Meta.CounterEpoch), so a host restart is not
+// seen by the guest as a counter going backwards. When it cannot be carried on (no
 // share, one that cannot be read, a changed max_energy_range_uj), the
 // counter starts a new epoch, which tells guests to take a new baseline
 // rather than read the counter's jump as a wrap.
@@ -45,6 +47,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
+	"github.com/wattlens/wattlens/internal/vmshare"
 )
 
 // Name is the exporter's name.
@@ -87,9 +90,9 @@ type vmState struct {
 	name    string
 	dir     string
 	counter units.Energy
-	// epoch is the counter's Meta.CounterEpoch.
+	// epoch is the counter's vmshare.Meta.CounterEpoch.
 	epoch uint64
-	meta  Meta
+	meta  vmshare.Meta
 	// static is true once name and max_energy_range_uj are written.
 	static bool
 	// failing is true while writes fail, so the failure is logged once.
@@ -172,8 +175,8 @@ func (x *Exporter) Export(_ context.Context, s *snapshot.Snapshot) error {
 		delta := vms[name]
 		st.counter = advance(st.counter, delta, x.opts.MaxRange)
 		x.writes++
-		st.meta = Meta{
-			Version:         MetaVersion,
+		st.meta = vmshare.Meta{
+			Version:         vmshare.MetaVersion,
 			VM:              name,
 			Seq:             x.writes,
 			UnixNano:        s.Time.UnixNano(),
@@ -309,34 +312,34 @@ func (x *Exporter) readPrevious(root int, dir string) previous {
 		return p // no share yet
 	}
 	defer closeFD(vmfd)
-	b, metaErr := readAt(vmfd, MetaFile, maxMetaSize)
+	b, metaErr := readAt(vmfd, vmshare.MetaFile, maxMetaSize)
 	if metaErr == nil {
-		var m Meta
+		var m vmshare.Meta
 		if metaErr = json.Unmarshal(b, &m); metaErr == nil {
 			p.epoch = m.CounterEpoch
 		}
 	}
 	noMeta := errors.Is(metaErr, unix.ENOENT)
-	e, err := readZoneUJ(vmfd, EnergyFile)
+	e, err := readZoneUJ(vmfd, vmshare.EnergyFile)
 	if err != nil {
 		if !noMeta || !errors.Is(err, unix.ENOENT) {
-			p.why = "cannot read " + EnergyFile + ": " + err.Error()
+			p.why = "cannot read " + vmshare.EnergyFile + ": " + err.Error()
 		} // else an empty directory (a fresh tmpfs): a new share
 		return p
 	}
 	if units.Energy(e) <= x.opts.MaxRange {
 		p.counter = units.Energy(e)
 	}
-	rng, err := readZoneUJ(vmfd, MaxRangeFile)
+	rng, err := readZoneUJ(vmfd, vmshare.MaxRangeFile)
 	switch {
 	case err != nil:
-		p.why = "cannot read " + MaxRangeFile + ": " + err.Error()
+		p.why = "cannot read " + vmshare.MaxRangeFile + ": " + err.Error()
 	case units.Energy(rng) != x.opts.MaxRange:
-		p.why = fmt.Sprintf("%s changed from %d to %d", MaxRangeFile, rng, uint64(x.opts.MaxRange))
+		p.why = fmt.Sprintf("%s changed from %d to %d", vmshare.MaxRangeFile, rng, uint64(x.opts.MaxRange))
 	case units.Energy(e) > x.opts.MaxRange:
-		p.why = fmt.Sprintf("%s %d is beyond %s %d", EnergyFile, e, MaxRangeFile, uint64(x.opts.MaxRange))
+		p.why = fmt.Sprintf("%s %d is beyond %s %d", vmshare.EnergyFile, e, vmshare.MaxRangeFile, uint64(x.opts.MaxRange))
 	case metaErr != nil && !noMeta:
-		p.why = "cannot read " + MetaFile + ": " + metaErr.Error()
+		p.why = "cannot read " + vmshare.MetaFile + ": " + metaErr.Error()
 	default:
 		p.carry = true
 	}
@@ -349,7 +352,7 @@ const maxMetaSize = 64 * 1024
 // readZoneUJ reads a count of microjoules from the file name in the zone
 // directory inside vmfd.
 func readZoneUJ(vmfd int, name string) (uint64, error) {
-	zfd, err := openSubdir(vmfd, ZoneDir, false)
+	zfd, err := openSubdir(vmfd, vmshare.ZoneDir, false)
 	if err != nil {
 		return 0, err
 	}
@@ -387,7 +390,7 @@ func (x *Exporter) write(root int, st *vmState) error {
 		return err
 	}
 	defer closeFD(vmfd)
-	zfd, err := openSubdir(vmfd, ZoneDir, true)
+	zfd, err := openSubdir(vmfd, vmshare.ZoneDir, true)
 	if err != nil {
 		return err
 	}
@@ -395,16 +398,16 @@ func (x *Exporter) write(root int, st *vmState) error {
 	// name and max_energy_range_uj are rewritten only when missing: an
 	// administrator may mount a fresh tmpfs over a VM's directory at any
 	// time (the directories are opened again at every tick for that).
-	if !st.static || !isFileAt(zfd, NameFile) || !isFileAt(zfd, MaxRangeFile) {
-		if err := writeFileAt(zfd, NameFile, []byte(ZoneName+"\n"), x.opts.Sync); err != nil {
+	if !st.static || !isFileAt(zfd, vmshare.NameFile) || !isFileAt(zfd, vmshare.MaxRangeFile) {
+		if err := writeFileAt(zfd, vmshare.NameFile, []byte(vmshare.ZoneName+"\n"), x.opts.Sync); err != nil {
 			return err
 		}
-		if err := writeFileAt(zfd, MaxRangeFile, append(formatUJ(x.opts.MaxRange), '\n'), x.opts.Sync); err != nil {
+		if err := writeFileAt(zfd, vmshare.MaxRangeFile, append(formatUJ(x.opts.MaxRange), '\n'), x.opts.Sync); err != nil {
 			return err
 		}
 		st.static = true
 	}
-	if err := writeFileAt(zfd, EnergyFile, append(formatUJ(st.counter), '\n'), x.opts.Sync); err != nil {
+	if err := writeFileAt(zfd, vmshare.EnergyFile, append(formatUJ(st.counter), '\n'), x.opts.Sync); err != nil {
 		return err
 	}
 	return x.writeMetaIn(vmfd, st)
@@ -424,7 +427,7 @@ func (x *Exporter) writeMetaIn(vmfd int, st *vmState) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAt(vmfd, MetaFile, append(b, '\n'), x.opts.Sync)
+	return writeFileAt(vmfd, vmshare.MetaFile, append(b, '\n'), x.opts.Sync)
 }
 
 // report logs a VM's write failure once, and its recovery.
@@ -484,7 +487,7 @@ func (x *Exporter) cleanTemps(root int, dir string) {
 	}
 	defer closeFD(vmfd)
 	n, _ := removeStaleTemps(vmfd)
-	if zfd, err := openSubdir(vmfd, ZoneDir, false); err == nil {
+	if zfd, err := openSubdir(vmfd, vmshare.ZoneDir, false); err == nil {
 		m, _ := removeStaleTemps(zfd)
 		n += m
 		closeFD(zfd)

@@ -25,6 +25,7 @@ import (
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
+	"github.com/wattlens/wattlens/internal/vmshare"
 )
 
 var t0 = time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
@@ -78,7 +79,9 @@ func readUJ(t *testing.T, path string) uint64 {
 	return v
 }
 
-func energyPath(dir, vm string) string { return filepath.Join(dir, vm, ZoneDir, EnergyFile) }
+func energyPath(dir, vm string) string {
+	return filepath.Join(dir, vm, vmshare.ZoneDir, vmshare.EnergyFile)
+}
 
 // TestUnits: a VM at a constant 10 W for 3 ticks of 2 s gets exactly
 // 60 J = 60 000 000 µJ, whether its energy comes in one process or
@@ -113,16 +116,16 @@ func TestUnits(t *testing.T) {
 		t.Errorf("directories (-want +got):\n%s", diff)
 	}
 
-	var m Meta
-	b, err := os.ReadFile(filepath.Join(dir, "vm1", MetaFile))
+	var m vmshare.Meta
+	b, err := os.ReadFile(filepath.Join(dir, "vm1", vmshare.MetaFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	want := Meta{
-		Version: MetaVersion, VM: "vm1", Seq: 5, UnixNano: t0.Add(3 * step).UnixNano(),
+	want := vmshare.Meta{
+		Version: vmshare.MetaVersion, VM: "vm1", Seq: 5, UnixNano: t0.Add(3 * step).UnixNano(),
 		StepSeconds: 2, IntervalSeconds: 2, PowerWatts: 10, EnergyUJ: 60_000_000,
 		MaxRangeUJ: uint64(DefaultMaxRange), CounterEpoch: uint64(t0.UnixNano()),
 		Source: "measured", Sensor: "powercap_rapl",
@@ -130,10 +133,10 @@ func TestUnits(t *testing.T) {
 	if diff := cmp.Diff(want, m); diff != "" {
 		t.Errorf("wattlens.json (-want +got):\n%s", diff)
 	}
-	if got := strings.TrimSpace(readFile(t, filepath.Join(dir, "vm1", ZoneDir, NameFile))); got != ZoneName {
-		t.Errorf("name = %q, want %q", got, ZoneName)
+	if got := strings.TrimSpace(readFile(t, filepath.Join(dir, "vm1", vmshare.ZoneDir, vmshare.NameFile))); got != vmshare.ZoneName {
+		t.Errorf("name = %q, want %q", got, vmshare.ZoneName)
 	}
-	if got := readUJ(t, filepath.Join(dir, "vm1", ZoneDir, MaxRangeFile)); got != uint64(DefaultMaxRange) {
+	if got := readUJ(t, filepath.Join(dir, "vm1", vmshare.ZoneDir, vmshare.MaxRangeFile)); got != uint64(DefaultMaxRange) {
 		t.Errorf("max_energy_range_uj = %d, want %d", got, DefaultMaxRange)
 	}
 }
@@ -225,9 +228,9 @@ func TestVMStopsAndStarts(t *testing.T) {
 	if got := readUJ(t, energyPath(dir, "b")); got != 0 {
 		t.Errorf("new idle vm b: energy_uj = %d, want 0", got)
 	}
-	metaA := readFile(t, filepath.Join(dir, "a", MetaFile))
+	metaA := readFile(t, filepath.Join(dir, "a", vmshare.MetaFile))
 	export(t, x, tick(3, time.Second, proc(2, "b", units.Joule)))
-	if got := readFile(t, filepath.Join(dir, "a", MetaFile)); got != metaA {
+	if got := readFile(t, filepath.Join(dir, "a", vmshare.MetaFile)); got != metaA {
 		t.Errorf("stopped vm a's heartbeat changed:\n%s\nthen\n%s", metaA, got)
 	}
 	export(t, x, tick(4, time.Second, proc(3, "a", 2*units.Joule), proc(2, "b", units.Joule)))
@@ -249,8 +252,8 @@ func TestVMStopsAndStarts(t *testing.T) {
 	if err := y.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var m Meta
-	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, "b", MetaFile))), &m); err != nil {
+	var m vmshare.Meta
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, "b", vmshare.MetaFile))), &m); err != nil {
 		t.Fatal(err)
 	}
 	if !m.Stopped {
@@ -302,8 +305,8 @@ func TestFreshMountOverVMDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	export(t, x, tick(2, time.Second, proc(1, "vm", units.Joule)))
-	for _, f := range []string{NameFile, MaxRangeFile, EnergyFile, "../" + MetaFile} {
-		if _, err := os.Stat(filepath.Join(dir, "vm", ZoneDir, f)); err != nil {
+	for _, f := range []string{vmshare.NameFile, vmshare.MaxRangeFile, vmshare.EnergyFile, "../" + vmshare.MetaFile} {
+		if _, err := os.Stat(filepath.Join(dir, "vm", vmshare.ZoneDir, f)); err != nil {
 			t.Errorf("after a fresh mount: %v", err)
 		}
 	}
@@ -330,12 +333,12 @@ func TestModes(t *testing.T) {
 	x := newExporter(t, dir, Options{})
 	export(t, x, tick(1, time.Second, proc(1, "vm", units.Joule)))
 	for path, want := range map[string]os.FileMode{
-		filepath.Join(dir, "vm"):                        os.ModeDir | 0o755,
-		filepath.Join(dir, "vm", ZoneDir):               os.ModeDir | 0o755,
-		filepath.Join(dir, "vm", ZoneDir, EnergyFile):   0o644,
-		filepath.Join(dir, "vm", ZoneDir, NameFile):     0o644,
-		filepath.Join(dir, "vm", ZoneDir, MaxRangeFile): 0o644,
-		filepath.Join(dir, "vm", MetaFile):              0o644,
+		filepath.Join(dir, "vm"):                                        os.ModeDir | 0o755,
+		filepath.Join(dir, "vm", vmshare.ZoneDir):                       os.ModeDir | 0o755,
+		filepath.Join(dir, "vm", vmshare.ZoneDir, vmshare.EnergyFile):   0o644,
+		filepath.Join(dir, "vm", vmshare.ZoneDir, vmshare.NameFile):     0o644,
+		filepath.Join(dir, "vm", vmshare.ZoneDir, vmshare.MaxRangeFile): 0o644,
+		filepath.Join(dir, "vm", vmshare.MetaFile):                      0o644,
 	} {
 		fi, err := os.Lstat(path)
 		if err != nil {
@@ -365,11 +368,11 @@ func TestAtomicWrites(t *testing.T) {
 	var reads atomic.Int64
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
-	for _, name := range []string{EnergyFile, "../" + MetaFile} {
+	for _, name := range []string{vmshare.EnergyFile, "../" + vmshare.MetaFile} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			path := filepath.Join(dir, "vm", ZoneDir, name)
+			path := filepath.Join(dir, "vm", vmshare.ZoneDir, name)
 			var last uint64
 			for !stop.Load() {
 				b, err := os.ReadFile(path)
@@ -378,10 +381,10 @@ func TestAtomicWrites(t *testing.T) {
 					return
 				}
 				var v uint64
-				if name == EnergyFile {
+				if name == vmshare.EnergyFile {
 					v, err = strconv.ParseUint(string(bytes.TrimSuffix(b, []byte("\n"))), 10, 64)
 				} else {
-					var m Meta
+					var m vmshare.Meta
 					err = json.Unmarshal(b, &m)
 					v = m.EnergyUJ
 				}
@@ -417,7 +420,7 @@ func TestAtomicWrites(t *testing.T) {
 		t.Logf("only %d concurrent reads happened", reads.Load())
 	}
 	// No temporary file is left behind.
-	for _, d := range []string{filepath.Join(dir, "vm"), filepath.Join(dir, "vm", ZoneDir)} {
+	for _, d := range []string{filepath.Join(dir, "vm"), filepath.Join(dir, "vm", vmshare.ZoneDir)} {
 		entries, _ := os.ReadDir(d)
 		for _, e := range entries {
 			if strings.HasSuffix(e.Name(), ".tmp") {
@@ -488,7 +491,7 @@ func TestHostileNames(t *testing.T) {
 	if len(parentEntries) != 1 {
 		t.Errorf("something was written next to --qemu.dir: %v", parentEntries)
 	}
-	if _, err := os.Stat(filepath.Join(dir, ZoneDir)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, vmshare.ZoneDir)); err == nil {
 		t.Errorf("a VM's zone was written straight into --qemu.dir")
 	}
 	if got := strings.Count(log.String(), "not a safe directory name"); got != len(names)-1 {
@@ -556,7 +559,7 @@ func TestSymlinksNotFollowed(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "qemu")
 	decoy := filepath.Join(parent, "etc") // stands for /etc
-	for _, d := range []string{dir, decoy, filepath.Join(dir, "vm2"), filepath.Join(dir, "vm3", ZoneDir), filepath.Join(dir, "vm4", ZoneDir)} {
+	for _, d := range []string{dir, decoy, filepath.Join(dir, "vm2"), filepath.Join(dir, "vm3", vmshare.ZoneDir), filepath.Join(dir, "vm4", vmshare.ZoneDir)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -566,10 +569,10 @@ func TestSymlinksNotFollowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	links := map[string]string{
-		filepath.Join(dir, "evil"):                              decoy,     // the VM's directory
-		filepath.Join(dir, "vm2", ZoneDir):                      decoy,     // its zone directory
-		filepath.Join(dir, "vm3", ZoneDir, EnergyFile):          decoyFile, // energy_uj itself
-		filepath.Join(dir, "vm4", ZoneDir, tmpName(EnergyFile)): decoyFile, // the temporary file
+		filepath.Join(dir, "evil"):                                              decoy,     // the VM's directory
+		filepath.Join(dir, "vm2", vmshare.ZoneDir):                              decoy,     // its zone directory
+		filepath.Join(dir, "vm3", vmshare.ZoneDir, vmshare.EnergyFile):          decoyFile, // energy_uj itself
+		filepath.Join(dir, "vm4", vmshare.ZoneDir, tmpName(vmshare.EnergyFile)): decoyFile, // the temporary file
 	}
 	for link, target := range links {
 		if err := os.Symlink(target, link); err != nil {
@@ -591,7 +594,7 @@ func TestSymlinksNotFollowed(t *testing.T) {
 	if got := readFile(t, decoyFile); got != "root:x:0:0\n" {
 		t.Errorf("the link target file was overwritten: %q", got)
 	}
-	for _, link := range []string{filepath.Join(dir, "evil"), filepath.Join(dir, "vm2", ZoneDir)} {
+	for _, link := range []string{filepath.Join(dir, "evil"), filepath.Join(dir, "vm2", vmshare.ZoneDir)} {
 		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 			t.Errorf("%s: the planted link should be left alone, refused", link)
 		}
@@ -629,7 +632,7 @@ func TestReadBackWithPowercapShape(t *testing.T) {
 	for seq := uint64(1); seq <= 10; seq++ {
 		export(t, x, tick(seq, time.Second, proc(1, "vm", 7*units.Joule)))
 		cur := readUJ(t, energyPath(dir, "vm"))
-		d, _ := counter.Delta(prev, cur, readUJ(t, filepath.Join(dir, "vm", ZoneDir, MaxRangeFile)))
+		d, _ := counter.Delta(prev, cur, readUJ(t, filepath.Join(dir, "vm", vmshare.ZoneDir, vmshare.MaxRangeFile)))
 		total += d
 		prev = cur
 	}
@@ -683,10 +686,10 @@ func TestHugeRange(t *testing.T) {
 }
 
 // readMeta reads a VM's wattlens.json.
-func readMeta(t *testing.T, dir, vm string) Meta {
+func readMeta(t *testing.T, dir, vm string) vmshare.Meta {
 	t.Helper()
-	var m Meta
-	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, vm, MetaFile))), &m); err != nil {
+	var m vmshare.Meta
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, vm, vmshare.MetaFile))), &m); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -710,7 +713,7 @@ func TestCounterEpoch(t *testing.T) {
 		x.now = func() time.Time { return clock }
 		return x
 	}
-	next := func(x *Exporter, e units.Energy) Meta {
+	next := func(x *Exporter, e units.Energy) vmshare.Meta {
 		t.Helper()
 		seq++
 		export(t, x, tick(seq, time.Second, proc(1, "vm", e)))
@@ -725,9 +728,9 @@ func TestCounterEpoch(t *testing.T) {
 	x := start(max)
 	m := next(x, 60*units.Joule)
 	epoch := m.CounterEpoch
-	if epoch != uint64(clock.UnixNano()) || m.Version != MetaVersion {
+	if epoch != uint64(clock.UnixNano()) || m.Version != vmshare.MetaVersion {
 		t.Fatalf("new share: counter_epoch %d, version %d; want %d (when the series started), %d",
-			epoch, m.Version, clock.UnixNano(), MetaVersion)
+			epoch, m.Version, clock.UnixNano(), vmshare.MetaVersion)
 	}
 	if m = next(x, 60*units.Joule); m.CounterEpoch != epoch || m.EnergyUJ != 20e6 {
 		t.Fatalf("a wrap: counter_epoch %d, energy_uj %d; want %d, 20000000", m.CounterEpoch, m.EnergyUJ, epoch)
@@ -764,7 +767,7 @@ func TestCounterEpoch(t *testing.T) {
 		t.Fatalf("larger range: counter_epoch %d (was %d), energy_uj %d, range %d; want a later epoch, 24000000, 50000000",
 			m.CounterEpoch, epoch, m.EnergyUJ, m.MaxRangeUJ)
 	}
-	if got := readUJ(t, filepath.Join(dir, "vm", ZoneDir, MaxRangeFile)); got != 50e6 {
+	if got := readUJ(t, filepath.Join(dir, "vm", vmshare.ZoneDir, vmshare.MaxRangeFile)); got != 50e6 {
 		t.Errorf("max_energy_range_uj = %d, want 50000000", got)
 	}
 	if !strings.Contains(log.String(), "changed from 100000000 to 50000000") {
@@ -789,7 +792,7 @@ func TestCounterEpoch(t *testing.T) {
 	clock = clock.Add(time.Hour)
 
 	// wattlens.json cannot be read: the counter goes on, in a new epoch.
-	if err := os.WriteFile(filepath.Join(dir, "vm", MetaFile), []byte("{"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "vm", vmshare.MetaFile), []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	x = start(20 * units.Joule)
@@ -800,19 +803,19 @@ func TestCounterEpoch(t *testing.T) {
 
 	// A share written by an exporter that recorded no epoch is epoch 0,
 	// and goes on as such; so does one without wattlens.json.
-	b := readFile(t, filepath.Join(dir, "vm", MetaFile))
+	b := readFile(t, filepath.Join(dir, "vm", vmshare.MetaFile))
 	b = regexp.MustCompile(`"counter_epoch":\d+,`).ReplaceAllString(b, "")
 	if strings.Contains(b, "counter_epoch") {
 		t.Fatalf("cannot remove counter_epoch from %s", b)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "vm", MetaFile), []byte(b), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "vm", vmshare.MetaFile), []byte(b), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	x = start(20 * units.Joule)
 	if m = next(x, units.Joule); m.CounterEpoch != 0 || m.EnergyUJ != 4e6 {
 		t.Fatalf("share of a version-1 exporter: counter_epoch %d, energy_uj %d; want 0, 4000000", m.CounterEpoch, m.EnergyUJ)
 	}
-	if err := os.Remove(filepath.Join(dir, "vm", MetaFile)); err != nil {
+	if err := os.Remove(filepath.Join(dir, "vm", vmshare.MetaFile)); err != nil {
 		t.Fatal(err)
 	}
 	x = start(20 * units.Joule)
@@ -853,11 +856,11 @@ func TestCounterEpoch(t *testing.T) {
 // when it first sees the VM, and leaves other files alone.
 func TestStaleTemporariesRemoved(t *testing.T) {
 	dir := t.TempDir()
-	zone := filepath.Join(dir, "vm1", ZoneDir)
+	zone := filepath.Join(dir, "vm1", vmshare.ZoneDir)
 	if err := os.MkdirAll(zone, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	stale := []string{filepath.Join(zone, ".energy_uj.99999999.tmp"), filepath.Join(dir, "vm1", "."+MetaFile+".4242.tmp")}
+	stale := []string{filepath.Join(zone, ".energy_uj.99999999.tmp"), filepath.Join(dir, "vm1", "."+vmshare.MetaFile+".4242.tmp")}
 	keep := filepath.Join(zone, "notes.tmp")
 	for _, p := range append(stale, keep) {
 		if err := os.WriteFile(p, []byte("1\n"), 0o644); err != nil {

@@ -4,94 +4,16 @@ import (
 	"strconv"
 
 	"github.com/wattlens/wattlens/internal/units"
+	"github.com/wattlens/wattlens/internal/vmshare"
 )
 
-// The share of one VM, below --qemu.dir:
-//
-//	<vm>/intel-rapl:0/name                 "package-0"
-//	<vm>/intel-rapl:0/energy_uj            the VM's energy in µJ, cumulative, wrapping at
-//	<vm>/intel-rapl:0/max_energy_range_uj  this value
-//	<vm>/wattlens.json                     Meta: a heartbeat and where the figures come from
-//
-// The first three have the shape of a Linux powercap zone
-// (Documentation/power/powercap/powercap.rst), so a guest reads them with
-// any powercap reader (Scaphandre's --vm mode pointed at the share, say).
-// wattlens --vm checks that shape, then takes the counter, its range and
-// its epoch from wattlens.json, where they are written together (Meta).
-const (
-	ZoneDir      = "intel-rapl:0"
-	NameFile     = "name"
-	EnergyFile   = "energy_uj"
-	MaxRangeFile = "max_energy_range_uj"
-	MetaFile     = "wattlens.json"
+// DefaultMaxRange is the value energy_uj wraps at unless told otherwise
+// (vmshare.DefaultMaxRange).
+const DefaultMaxRange = units.Energy(vmshare.DefaultMaxRange)
 
-	// ZoneName is the content of the name file: one package, socket 0.
-	ZoneName = "package-0"
-)
-
-// DefaultMaxRange is the value energy_uj wraps at unless told otherwise:
-// the max_energy_range_uj of a real RAPL package zone with an energy
-// status unit of 2^-14 J (2^32 × 61.035 µJ), so guests exercise their wrap
-// handling as on bare metal (it wraps after about 44 minutes at 100 W).
-const DefaultMaxRange units.Energy = 262143328850
-
-// MaxRangeLimit is the largest max_energy_range_uj New accepts: 2^63-1
-// µJ (about 290 years at 1 kW), so energy_uj fits the signed 64-bit
-// integers some readers parse it into.
-const MaxRangeLimit units.Energy = 1<<63 - 1
-
-// MetaVersion is the version of the Meta format. Version 2 added
-// CounterEpoch.
-const MetaVersion = 2
-
-// Meta is the content of wattlens.json, rewritten (atomically) after
-// energy_uj at every tick. A guest detects a stale share by watching Seq:
-// it changes at every write, so a Seq that has not changed for a few
-// StepSeconds of the guest's own clock means the host stopped writing
-// (guest and host clocks need not agree). Stopped is set when the host's
-// exporter shuts down cleanly.
-//
-// EnergyUJ, MaxRangeUJ and CounterEpoch are written together in this one
-// file, so a reader that takes them from here (the vm sensor does) never
-// pairs a counter with the range or epoch of another series, whatever the
-// order in which it sees the files, or its caches keep them.
-//
-// The host's own power is deliberately not written: a guest would learn
-// from it how busy the other tenants of its host are.
-type Meta struct {
-	Version int    `json:"version"`
-	VM      string `json:"vm"`
-	Seq     uint64 `json:"seq"`
-	// UnixNano is the host's wall-clock time of the tick the figures
-	// cover the end of.
-	UnixNano int64 `json:"unix_nano"`
-	// StepSeconds is how often the host writes.
-	StepSeconds float64 `json:"step_seconds"`
-	// IntervalSeconds, PowerWatts and EnergyUJ are the last interval's
-	// length, the VM's average power over it and the counter written to
-	// energy_uj.
-	IntervalSeconds float64 `json:"interval_seconds"`
-	PowerWatts      float64 `json:"power_watts"`
-	EnergyUJ        uint64  `json:"energy_uj"`
-	MaxRangeUJ      uint64  `json:"max_energy_range_uj"`
-	// CounterEpoch names one continuous series of energy_uj: the host's
-	// wall-clock time, in Unix nanoseconds, when the series started (never
-	// 0 for a series started by a version-2 exporter). Within one epoch,
-	// energy_uj only moves forward, wrapping at MaxRangeUJ; a new epoch
-	// starts whenever the exporter cannot carry on the counter it finds in
-	// the share (a new share, a share it cannot read, a changed range), so
-	// a reader that sees the epoch change must take a new baseline rather
-	// than read a backwards move as a wrap. 0 (or absent, from a version-1
-	// exporter) is the series written before epochs were recorded, which
-	// an exporter carrying it on keeps.
-	CounterEpoch uint64 `json:"counter_epoch"`
-	// Source is "measured" or "estimated": how the host got its figures,
-	// so an estimated host marks its guests' figures estimated too.
-	Source string `json:"source"`
-	// Sensor is the host's sensor set ("powercap_rapl", …).
-	Sensor  string `json:"sensor"`
-	Stopped bool   `json:"stopped,omitempty"`
-}
+// MaxRangeLimit is the largest max_energy_range_uj New accepts
+// (vmshare.MaxRangeLimit).
+const MaxRangeLimit = units.Energy(vmshare.MaxRangeLimit)
 
 // advance returns counter moved forward by delta, wrapping at max the way
 // counter.Delta unwraps it: counter.Delta(old, new, max) == delta for any

@@ -182,7 +182,7 @@ func idleSource(s *snapshot.Snapshot) string {
 	default:
 		src = "baseline " + formatPower(s.IdlePower) + " " + Sanitize(s.IdleOrigin)
 	}
-	if s.IdlePolicy == "shared" {
+	if s.IdlePolicy == snapshot.IdleShared {
 		src = "shared out among processes; " + src
 	}
 	return src

@@ -10,22 +10,22 @@
 // machine detection).
 //
 // Zones: estimate:cpu (KindPackage), estimate:dram (KindDRAM) and
-// estimate:platform (KindPlatform: board, fans, drives, network and power
-// supply losses). Their sum is the estimated power at the wall, and
+// estimate:platform (sensor.KindPlatform: board, fans, drives, network and
+// power supply losses). Their sum is the estimated power at the wall, and
 // IdlePower is the idle of that same sum, so host energy must count all
 // three kinds.
 package estimate
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
+	// facts, not machine: the tests name their fake machine so.
+	facts "github.com/wattlens/wattlens/internal/machine"
 	"github.com/wattlens/wattlens/internal/model"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
@@ -34,10 +34,6 @@ import (
 
 // Name is the sensor's registry name.
 const Name = "estimate"
-
-// KindPlatform is the kind of the zone holding the rest of the machine at
-// the wall. attribution.KindPlatform has the same value.
-const KindPlatform = "platform"
 
 // Zone IDs.
 const (
@@ -96,27 +92,35 @@ func NewWithClock(opts sensor.Options, now func() time.Time) (*Sensor, error) {
 func describeMachine(procfs, sysfs string, log *slog.Logger) (model.Machine, string) {
 	var m model.Machine
 	var ci model.CPUInfo
-	if b, err := os.ReadFile(filepath.Join(procfs, "cpuinfo")); err != nil {
+	rd := facts.New(procfs, sysfs)
+	if raw, err := rd.CPUInfo(); err != nil && !isParseError(err) {
 		log.Warn("cpuinfo unreadable, using generic CPU figures", "err", err)
 	} else {
-		ci, err = model.ParseCPUInfo(bytes.NewReader(b))
+		if err == nil {
+			ci, err = model.CPUInfoOf(raw)
+		}
 		if err != nil {
 			log.Warn("cpuinfo unparsable, using generic CPU figures", "err", err)
 		}
 	}
 	m.CPU, m.Query, m.Sockets, m.Cores, m.Threads = ci.ModelName, ci.Query(), ci.Sockets, ci.Cores, ci.Threads
-	if b, err := os.ReadFile(filepath.Join(procfs, "meminfo")); err != nil {
+	total, err := rd.MemTotal()
+	switch {
+	case err != nil && !isParseError(err):
 		log.Warn("meminfo unreadable, memory power left out", "err", err)
-	} else {
-		total, err := model.ParseMemTotal(bytes.NewReader(b))
-		if err != nil {
-			log.Warn("meminfo unparsable, memory power left out", "err", err)
-		}
+	case err != nil:
+		log.Warn("meminfo unparsable, memory power left out", "err", err)
+	default:
 		m.MemoryGB = float64(total) / (1 << 30)
 	}
-	vm, evidence := model.IsVM(ci.Hypervisor, readDMI(sysfs))
+	vm, evidence := facts.IsVM(ci.Hypervisor, rd.DMI())
 	m.VM = vm
 	return m, evidence
+}
+
+func isParseError(err error) bool {
+	var pe *facts.ParseError
+	return errors.As(err, &pe)
 }
 
 // Name implements sensor.Sensor.
@@ -156,7 +160,7 @@ func (s *Sensor) reading() sensor.Reading {
 	return sensor.Reading{Zones: []sensor.Zone{
 		zone(ZoneCPU, sensor.KindPackage, "package", s.cpuZone, s.energy[0]),
 		zone(ZoneDRAM, sensor.KindDRAM, "dram", -1, s.energy[1]),
-		zone(ZonePlatform, KindPlatform, "platform", -1, s.energy[2]),
+		zone(ZonePlatform, sensor.KindPlatform, "platform", -1, s.energy[2]),
 	}}
 }
 

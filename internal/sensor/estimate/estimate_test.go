@@ -35,7 +35,7 @@ type machine struct {
 func newMachine(t *testing.T, cpuinfoFixture string) *machine {
 	t.Helper()
 	dir := t.TempDir()
-	b, err := os.ReadFile(filepath.Join("..", "..", "model", "testdata", "cpuinfo", cpuinfoFixture))
+	b, err := os.ReadFile(filepath.Join("..", "..", "machine", "testdata", "cpuinfo", cpuinfoFixture))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestZones(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{ZoneCPU: sensor.KindPackage, ZoneDRAM: sensor.KindDRAM, ZonePlatform: KindPlatform}
+	want := map[string]string{ZoneCPU: sensor.KindPackage, ZoneDRAM: sensor.KindDRAM, ZonePlatform: sensor.KindPlatform}
 	if len(r.Zones) != len(want) {
 		t.Fatalf("%d zones, want %d", len(r.Zones), len(want))
 	}

@@ -22,6 +22,7 @@ type zoneSpec struct {
 	kind   string // sensor.Kind*
 	socket int
 	name   string
+	wall   bool // the channel meters the whole machine (sensor.Zone.Wall)
 }
 
 // driver knows the meaning of one family of hwmon drivers' channels.
@@ -50,7 +51,8 @@ var drivers = []driver{
 		// averaged by the firmware/BMC over power1_average_interval ms,
 		// measured at the system's power input. It is the whole platform:
 		// KindPsys, so attribution counts it instead of, never on top of,
-		// packages and DRAM.
+		// packages and DRAM; and it is at the wall (sensor.Zone.Wall), so
+		// it holds the GPUs too.
 		names:    []string{"power_meter"},
 		classify: classifyPowerMeter,
 	},
@@ -94,5 +96,5 @@ func classifyPowerMeter(ch channel) (zoneSpec, bool) {
 	if ch.index != 1 {
 		name = fmt.Sprintf("power_meter-%d", ch.index)
 	}
-	return zoneSpec{kind: sensor.KindPsys, socket: -1, name: name}, true
+	return zoneSpec{kind: sensor.KindPsys, socket: -1, name: name, wall: true}, true
 }

@@ -121,6 +121,7 @@ func (s *hwmonSensor) probe(d device, ch channel, spec zoneSpec) (*zone, error) 
 			Kind:   spec.kind,
 			Socket: spec.socket,
 			Name:   spec.name,
+			Wall:   spec.wall,
 			Source: sensor.Measured,
 		},
 		file: ch.file,

@@ -161,7 +161,7 @@ func TestDiscoveryMixedMachine(t *testing.T) {
 		{ID: "hwmon:hwmon2:energy3", Kind: sensor.KindPackage, Socket: 0, Name: "package-0", Energy: 1_000_000, Source: sensor.Measured},
 		{ID: "hwmon:hwmon2:energy4", Kind: sensor.KindPackage, Socket: 1, Name: "package-1", Energy: 2_000_000, Source: sensor.Measured},
 		// 350 W for 2 s since the sensor started.
-		{ID: "hwmon:hwmon3:power1", Kind: sensor.KindPsys, Socket: -1, Name: "power_meter", Energy: 700 * units.Joule, Source: sensor.Measured},
+		{ID: "hwmon:hwmon3:power1", Kind: sensor.KindPsys, Socket: -1, Name: "power_meter", Wall: true, Energy: 700 * units.Joule, Source: sensor.Measured},
 	}
 	if diff := cmp.Diff(want, mustRead(t, h)); diff != "" {
 		t.Errorf("zones (-want +got):\n%s", diff)

@@ -1,8 +1,6 @@
 package msr
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	// facts, not machine: the tests name their fake machine so.
+	facts "github.com/wattlens/wattlens/internal/machine"
 	"github.com/wattlens/wattlens/internal/sensor"
 )
 
@@ -25,44 +25,41 @@ type cpuID struct {
 
 // parseCPUInfo reads vendor_id, cpu family and model of the first
 // processor block of /proc/cpuinfo (x86 layout, fs/proc and
-// arch/x86/kernel/cpu/proc.c). It is written here rather than taken from
-// prometheus/procfs because procfs picks its cpuinfo parser by GOARCH, so
-// an x86 fixture would not parse on an arm64 test machine.
+// arch/x86/kernel/cpu/proc.c), split into blocks by the machine reader (internal/machine).
 func parseCPUInfo(r io.Reader) (cpuID, error) {
-	var id cpuID
-	seen := 0
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.TrimSpace(line) == "" {
-			if seen > 0 {
-				break // end of the first processor block
-			}
-			continue
-		}
-		key, val, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
-		var err error
-		switch key {
-		case "vendor_id":
-			id.vendor = val
-			seen++
-		case "cpu family":
-			id.family, err = strconv.Atoi(val)
-			seen++
-		case "model":
-			id.model, err = strconv.Atoi(val)
-			seen++
-		}
-		if err != nil {
-			return cpuID{}, fmt.Errorf("cpuinfo %q: %w", key, err)
-		}
-	}
-	if err := sc.Err(); err != nil {
+	ci, err := facts.ParseCPUInfo(r)
+	if err != nil {
 		return cpuID{}, err
+	}
+	return cpuIDOf(ci)
+}
+
+// cpuIDOf takes vendor_id, cpu family and model from the first block that
+// has any of them.
+func cpuIDOf(ci facts.CPUInfo) (cpuID, error) {
+	var id cpuID
+	for _, p := range ci.Processors {
+		seen := 0
+		for _, f := range p.Fields {
+			var err error
+			switch f.Key {
+			case "vendor_id":
+				id.vendor = f.Value
+				seen++
+			case "cpu family":
+				id.family, err = strconv.Atoi(f.Value)
+				seen++
+			case "model":
+				id.model, err = strconv.Atoi(f.Value)
+				seen++
+			}
+			if err != nil {
+				return cpuID{}, fmt.Errorf("cpuinfo %q: %w", f.Key, err)
+			}
+		}
+		if seen > 0 {
+			break // the first processor block
+		}
 	}
 	if id.vendor == "" {
 		return cpuID{}, errors.New("cpuinfo: no vendor_id")
@@ -70,12 +67,13 @@ func parseCPUInfo(r io.Reader) (cpuID, error) {
 	return id, nil
 }
 
+// readCPUInfo reads <procfs>/cpuinfo with the machine reader.
 func readCPUInfo(procfs string) (cpuID, error) {
-	b, err := os.ReadFile(filepath.Join(procfs, "cpuinfo"))
+	ci, err := facts.New(procfs, "").CPUInfo()
 	if err != nil {
 		return cpuID{}, err
 	}
-	return parseCPUInfo(bytes.NewReader(b))
+	return cpuIDOf(ci)
 }
 
 // msrCPUs lists the CPUs that have a <devfs>/cpu/<n>/msr device (the msr

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/wattlens/wattlens/internal/vmshare"
 )
 
 // FuzzShareMeta: whatever a share's wattlens.json holds, the guest's
@@ -19,7 +21,7 @@ func FuzzShareMeta(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		share := filepath.Join(t.TempDir(), "vm") // the zone's files as a host writes them, and the fuzzed heartbeat
-		zone := filepath.Join(share, ZoneID)
+		zone := filepath.Join(share, vmshare.ZoneDir)
 		if err := os.MkdirAll(zone, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -28,7 +30,7 @@ func FuzzShareMeta(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		if err := os.WriteFile(filepath.Join(share, MetaFile), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(share, vmshare.MetaFile), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		s, err := NewAt(share, nil)

@@ -2,8 +2,8 @@
 // `wattlens --vm` uses inside a qemu/KVM guest whose host runs the wattlens
 // qemu exporter.
 //
-// The host writes, for this guest, a powercap-shaped tree (see
-// internal/exporter/qemu) into a directory shared into the guest over
+// The host writes, for this guest, a powercap-shaped tree (the share,
+// whose names and wattlens.json schema internal/vmshare defines) into a directory shared into the guest over
 // virtiofs or 9p and mounted at --vm.path (default /var/wattlens):
 //
 //	intel-rapl:0/name                 package-0
@@ -26,9 +26,9 @@
 //
 // The counter epoch names one continuous series of the host's counter: a
 // new one starts when the host cannot carry its counter on (see
-// qemu.Meta.CounterEpoch), and the counter then restarts lower. The epoch
-// is part of the zone ID, "intel-rapl:0@<epoch>" ("intel-rapl:0" for epoch
-// 0, the series of a host that records none), so attribution sees a new
+// vmshare.Meta.CounterEpoch), and the counter then restarts lower. The
+// epoch is part of the zone ID, "intel-rapl:0@<epoch>" ("intel-rapl:0" for
+// epoch 0, the series of a host that records none; vmshare.EpochZoneID), so attribution sees a new
 // zone and takes a new baseline, rather than read the drop as a wrap and
 // book the guest a whole range of energy it never used.
 //
@@ -39,15 +39,12 @@
 package vm
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -55,6 +52,7 @@ import (
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/powercap"
 	"github.com/wattlens/wattlens/internal/units"
+	"github.com/wattlens/wattlens/internal/vmshare"
 )
 
 // Name is the sensor's registry name.
@@ -62,9 +60,6 @@ const Name = "vm"
 
 // DefaultPath is where the guest mounts its share unless told otherwise.
 const DefaultPath = "/var/wattlens"
-
-// MetaFile is the heartbeat file the host writes next to intel-rapl:0.
-const MetaFile = "wattlens.json"
 
 // Staleness thresholds: a share is stale when its heartbeat has not
 // changed for StaleSteps host steps, never less than MinStale; without a
@@ -84,37 +79,12 @@ const mountHelp = "mount the directory that the host's `wattlens qemu` writes fo
 	"or `mount -t 9p -o trans=virtio,version=9p2000.L,ro wattlens " + DefaultPath + "`, " +
 	"or give its mount point with --vm.path; see docs/vm.md"
 
-// meta is what the sensor reads of wattlens.json (written by the qemu
-// exporter's Meta).
+// meta is what the sensor read of wattlens.json: the heartbeat, and
+// whether it holds the counter (hasEnergy is false in a share another
+// tool wrote: the counter is then read from the zone's files).
 type meta struct {
-	Version     int     `json:"version"`
-	VM          string  `json:"vm"`
-	Seq         uint64  `json:"seq"`
-	UnixNano    int64   `json:"unix_nano"`
-	StepSeconds float64 `json:"step_seconds"`
-	// EnergyUJ is nil when the file has no energy_uj (not written by a
-	// wattlens host): the counter is then read from the zone's files.
-	EnergyUJ     *uint64 `json:"energy_uj"`
-	MaxRangeUJ   uint64  `json:"max_energy_range_uj"`
-	CounterEpoch uint64  `json:"counter_epoch"`
-	Source       string  `json:"source"`
-	Sensor       string  `json:"sensor"`
-	Stopped      bool    `json:"stopped"`
-}
-
-// ZoneID is the zone's directory in the share, and the zone ID of epoch 0.
-const ZoneID = "intel-rapl:0"
-
-// zoneName is the content of the zone's name file.
-const zoneName = "package-0"
-
-// EpochZoneID returns the zone ID under which the sensor reports the
-// counter of epoch: id for epoch 0, else id@epoch.
-func EpochZoneID(id string, epoch uint64) string {
-	if epoch == 0 {
-		return id
-	}
-	return id + "@" + strconv.FormatUint(epoch, 10)
+	vmshare.Meta
+	hasEnergy bool
 }
 
 // Option adjusts a Sensor.
@@ -193,7 +163,7 @@ func NewAt(path string, logger *slog.Logger, opts ...Option) (*Sensor, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		s.log.Warn("share has no heartbeat file: a stale share cannot be told from an idle VM "+
-			"(the host runs an older wattlens, or another tool writes the share)", "path", filepath.Join(path, MetaFile))
+			"(the host runs an older wattlens, or another tool writes the share)", "path", filepath.Join(path, vmshare.MetaFile))
 	case err != nil:
 		return nil, fmt.Errorf("vm: share at %s: %w", path, err)
 	default:
@@ -235,14 +205,14 @@ func (s *Sensor) read() (sensor.Reading, error) {
 		s.epoch = m.CounterEpoch
 		s.reopen = true
 	}
-	if ok && m.EnergyUJ != nil {
-		e := *m.EnergyUJ
+	if ok && m.hasEnergy {
+		e := m.EnergyUJ
 		if m.MaxRangeUJ != 0 && e > m.MaxRangeUJ {
 			return sensor.Reading{}, fmt.Errorf("vm: share at %s: %s: energy_uj %d is beyond max_energy_range_uj %d",
-				s.path, MetaFile, e, m.MaxRangeUJ)
+				s.path, vmshare.MetaFile, e, m.MaxRangeUJ)
 		}
 		return sensor.Reading{Zones: []sensor.Zone{{
-			ID: EpochZoneID(ZoneID, s.epoch), Kind: sensor.KindPackage, Socket: 0, Name: zoneName,
+			ID: vmshare.EpochZoneID(vmshare.ZoneDir, s.epoch), Kind: sensor.KindPackage, Socket: 0, Name: vmshare.ZoneName,
 			Energy: units.Energy(e), MaxRange: units.Energy(m.MaxRangeUJ), MaxPower: shareMaxPower,
 		}}}, nil
 	}
@@ -259,7 +229,7 @@ func (s *Sensor) read() (sensor.Reading, error) {
 		return sensor.Reading{}, fmt.Errorf("vm: share at %s: %w", s.path, err)
 	}
 	for i := range r.Zones {
-		r.Zones[i].ID = EpochZoneID(r.Zones[i].ID, s.epoch)
+		r.Zones[i].ID = vmshare.EpochZoneID(r.Zones[i].ID, s.epoch)
 		r.Zones[i].MaxPower = shareMaxPower
 	}
 	return r, nil
@@ -344,15 +314,15 @@ func (s *Sensor) staleAfterFor(m meta) time.Duration {
 
 // readMeta reads and parses wattlens.json.
 func (s *Sensor) readMeta() (meta, error) {
-	var m meta
-	b, err := readSmall(filepath.Join(s.path, MetaFile))
+	b, err := readSmall(filepath.Join(s.path, vmshare.MetaFile))
 	if err != nil {
-		return m, err
+		return meta{}, err
 	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return m, fmt.Errorf("%s: %w", MetaFile, err)
+	m, hasEnergy, err := vmshare.ParseMeta(b)
+	if err != nil {
+		return meta{}, fmt.Errorf("%s: %w", vmshare.MetaFile, err)
 	}
-	return m, nil
+	return meta{Meta: m, hasEnergy: hasEnergy}, nil
 }
 
 // readSmall reads at most 64 KiB of a regular file; a FIFO or socket in

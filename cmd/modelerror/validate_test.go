@@ -1,28 +1,34 @@
-package model
+package main
 
 import (
 	"bytes"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wattlens/wattlens/internal/model"
 )
 
-//go:generate go run ../../cmd/modelerror -data testdata -out ../../docs/estimation-error.md
+// dataDir holds the published data and its provenance (README.md there).
+const dataDir = "../../internal/model/testdata"
+
+//go:generate go run . -data ../../internal/model/testdata -out ../../docs/estimation-error.md
 
 // TestPublishedError evaluates the model against every published
-// SPECpower_ssj2008 result in testdata and checks the bar: on the servers
+// SPECpower_ssj2008 result in internal/model/testdata and checks the bar: on the servers
 // whose CPU has a published TDP, the model's mean absolute percentage
 // error is at most half that of the fixed TDP-ratio curve given that TDP,
 // overall, for CPUs in and not in the table, and in every era. It also
 // checks that DefaultParams are what the data gives and that
 // docs/estimation-error.md is the current report.
 func TestPublishedError(t *testing.T) {
-	results := readSamples(t, "testdata/specpower/results.csv", ReadResults)
-	curves := readSamples(t, "testdata/specpower/curves.csv", ReadCurves)
-	b, err := os.ReadFile("testdata/tdp/quattor.csv")
+	results := readSamples(t, dataDir+"/specpower/results.csv", ReadResults)
+	curves := readSamples(t, dataDir+"/specpower/curves.csv", ReadCurves)
+	b, err := os.ReadFile(dataDir + "/tdp/quattor.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +39,7 @@ func TestPublishedError(t *testing.T) {
 	if len(results) != 1088 || len(curves) < 15 || len(specs) < 1000 {
 		t.Fatalf("read %d results, %d curves, %d TDPs; the data files are truncated", len(results), len(curves), len(specs))
 	}
-	rep := Evaluate(results, curves, specs, DefaultParams())
+	rep := Evaluate(results, curves, specs, model.DefaultParams())
 
 	t.Run("only multi-node enclosures and curve machines left out", func(t *testing.T) {
 		for _, e := range rep.Excluded {
@@ -78,8 +84,8 @@ func TestPublishedError(t *testing.T) {
 	})
 
 	t.Run("DefaultParams are fitted", func(t *testing.T) {
-		want := rep.Params.GoString()
-		if diff := cmp.Diff(want, DefaultParams().GoString()); diff != "" {
+		want := goString(rep.Params)
+		if diff := cmp.Diff(want, goString(model.DefaultParams())); diff != "" {
 			t.Errorf("DefaultParams differ from the fit; run `go run ./cmd/modelerror -fit` and update params.go (-fit +default):\n%s", diff)
 		}
 	})
@@ -87,10 +93,10 @@ func TestPublishedError(t *testing.T) {
 	t.Run("doc is current", func(t *testing.T) {
 		doc, err := os.ReadFile("../../docs/estimation-error.md")
 		if err != nil {
-			t.Fatalf("%v; run go generate ./internal/model", err)
+			t.Fatalf("%v; run go generate ./cmd/modelerror", err)
 		}
 		if diff := cmp.Diff(rep.Markdown(), string(doc)); diff != "" {
-			t.Errorf("docs/estimation-error.md is stale; run go generate ./internal/model (-want +file):\n%s", diff)
+			t.Errorf("docs/estimation-error.md is stale; run go generate ./cmd/modelerror (-want +file):\n%s", diff)
 		}
 		method, err := os.ReadFile("../../docs/estimation.md")
 		if err != nil {
@@ -107,7 +113,7 @@ func TestPublishedError(t *testing.T) {
 }
 
 func TestBaselines(t *testing.T) {
-	m := Machine{CPU: "Intel Xeon Platinum 8180", Sockets: 2, Threads: 112, MemoryGB: 192}
+	m := model.Machine{CPU: "Intel Xeon Platinum 8180", Sockets: 2, Threads: 112, MemoryGB: 192}
 	if got, want := TDPRatioWatts(m, 205, 50), 2*205*0.75+192*0.392; !approx(got, want) {
 		t.Errorf("TDPRatioWatts at 50 %% = %g; want %g", got, want)
 	}
@@ -115,10 +121,10 @@ func TestBaselines(t *testing.T) {
 	if want := 112 * 4.104170352960531; !ok || !approx(ccf, want) {
 		t.Errorf("CCFLinearWatts at 100 %% = %g, %v; want %g", ccf, ok, want)
 	}
-	if _, ok := (Sample{Machine: Machine{CPU: "unknown"}}).TrueTDP(); ok {
+	if _, ok := (Sample{Machine: model.Machine{CPU: "unknown"}}).TrueTDP(); ok {
 		t.Error("TrueTDP of an unknown CPU without a source: want not ok")
 	}
-	if tdp, ok := (Sample{Machine: Machine{CPU: "Intel Xeon X5670"}, TDP: 95}).TrueTDP(); !ok || tdp != 95 {
+	if tdp, ok := (Sample{Machine: model.Machine{CPU: "Intel Xeon X5670"}, TDP: 95}).TrueTDP(); !ok || tdp != 95 {
 		t.Errorf("TrueTDP with a source = %g, %v; want 95", tdp, ok)
 	}
 }
@@ -135,3 +141,5 @@ func readSamples(t *testing.T, path string, read func(io.Reader) ([]Sample, erro
 	}
 	return ss
 }
+
+func approx(a, b float64) bool { return math.Abs(a-b) < 1e-9*math.Max(1, math.Abs(a)) }

@@ -1,4 +1,4 @@
-package model
+package main
 
 import (
 	"encoding/csv"
@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/wattlens/wattlens/internal/model"
 )
 
 // Sample is one published measurement of a real machine: its configuration
@@ -13,7 +15,7 @@ import (
 type Sample struct {
 	Ref     string // where it was published
 	System  string // vendor and system name; the cross-validation group
-	Machine Machine
+	Machine model.Machine
 	Loads   []float64
 	Watts   []float64
 	// Year of publication, 0 when unknown.
@@ -106,7 +108,7 @@ func sampleOf(row []string, head map[string]int, ref string) (Sample, error) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		return Sample{}, fmt.Errorf("%s: bad chips/cores/tpc %q", ref, strings.Join(row, ","))
 	}
-	m := Machine{CPU: row[head["cpu"]], Sockets: chips, Cores: cores, Threads: cores * tpc, MemoryGB: num(row[head["memory_gb"]])}
+	m := model.Machine{CPU: row[head["cpu"]], Sockets: chips, Cores: cores, Threads: cores * tpc, MemoryGB: num(row[head["memory_gb"]])}
 	return Sample{Ref: ref, System: row[head["system"]], Machine: m}, nil
 }
 
@@ -149,7 +151,7 @@ const ccfMemoryW = 0.392
 
 // TDPRatioWatts is the "TDP × fixed ratio per load" estimate: sockets ×
 // tdp (per socket) × the Teads factor, plus memory at CCF's 0.392 W/GB.
-func TDPRatioWatts(m Machine, tdp, load float64) float64 {
+func TDPRatioWatts(m model.Machine, tdp, load float64) float64 {
 	return float64(max(m.Sockets, 1))*tdp*interp(teadsCurve, load) + m.MemoryGB*ccfMemoryW
 }
 
@@ -159,7 +161,7 @@ func (s Sample) TrueTDP() (float64, bool) {
 	if s.TDP > 0 {
 		return s.TDP, true
 	}
-	if m := Lookup(Query{Name: s.Machine.CPU}); m.Exact {
+	if m := model.Lookup(model.Query{Name: s.Machine.CPU}); m.Exact {
 		return m.CPU.TDP, true
 	}
 	return 0, false
@@ -191,8 +193,8 @@ var ccfCoefficients = map[string][2]float64{
 
 // CCFLinearWatts is Cloud Carbon Footprint's compute estimate: threads ×
 // (min + u × (max − min)) with its per-architecture coefficients.
-func CCFLinearWatts(m Machine, load float64) (float64, bool) {
-	match := Lookup(Query{Name: m.CPU})
+func CCFLinearWatts(m model.Machine, load float64) (float64, bool) {
+	match := model.Lookup(model.Query{Name: m.CPU})
 	k, ok := ccfCoefficients[match.Arch.CCF]
 	if !match.Exact || !ok {
 		return 0, false

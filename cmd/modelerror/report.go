@@ -1,9 +1,11 @@
-package model
+package main
 
 import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/wattlens/wattlens/internal/model"
 )
 
 // Markdown renders the report as the body of docs/estimation-error.md.
@@ -38,7 +40,7 @@ func (rep Report) Markdown() string {
 		}
 	}
 	b.WriteString("\n## Coefficients fitted on all the data\n\n```go\n")
-	b.WriteString(rep.Params.GoString())
+	b.WriteString(goString(rep.Params))
 	b.WriteString("\n```\n")
 	return b.String()
 }
@@ -68,9 +70,9 @@ func pct(v float64, n int) string {
 	return fmt.Sprintf("%.1f %%", v)
 }
 
-// GoString renders the parameters as a Go composite literal, for pasting
+// goString renders the parameters as a Go composite literal, for pasting
 // into DefaultParams.
-func (p Params) GoString() string {
+func goString(p model.Params) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Params{\n\tPSUEfficiency: %g,\n\tHostSockets:   %d,\n", p.PSUEfficiency, p.HostSockets)
 	writeFracs(&b, "IdleFrac", p.IdleFrac)

@@ -1,8 +1,10 @@
-package model
+package main
 
 import (
 	"math"
 	"sort"
+
+	"github.com/wattlens/wattlens/internal/model"
 )
 
 // minGroupRows is the number of results an idle group needs before it gets
@@ -29,8 +31,8 @@ const (
 // least squares on relative error, all coefficients ≥ 0; a CPU without a
 // table row counts with its fallback TDP), then the load-curve shapes to
 // curves. PSUEfficiency and HostSockets are kept from base.
-func Fit(results, curves []Sample, specs []TDPSpec, base Params) Params {
-	base = base.clone()
+func Fit(results, curves []Sample, specs []TDPSpec, base model.Params) model.Params {
+	base = base.Clone()
 	base.TDP = FitTDP(specs)
 	return fitShapes(curves, fitLinear(results, base))
 }
@@ -41,10 +43,10 @@ type design struct {
 	y, w float64
 }
 
-func fitLinear(results []Sample, base Params) Params {
+func fitLinear(results []Sample, base model.Params) model.Params {
 	counts := map[string]int{}
 	for _, s := range results {
-		counts[ForParams(s.Machine, base).match.Arch.Idle]++
+		counts[model.ForParams(s.Machine, base).Match().Arch.Idle]++
 	}
 	var eqs []design
 	for _, s := range results {
@@ -56,7 +58,7 @@ func fitLinear(results []Sample, base Params) Params {
 		}
 	}
 	beta := nnls(eqs)
-	p := base.clone()
+	p := base.Clone()
 	p.IdleFrac = map[string]float64{}
 	p.FullFrac = map[string]float64{}
 	for k, v := range beta {
@@ -71,8 +73,8 @@ func fitLinear(results []Sample, base Params) Params {
 			p.IdleFrac[k[2:]] = v
 		}
 	}
-	for _, class := range []string{ClassServer, ClassEntry, ClassServerOld, ClassEntryOld} {
-		b := base.board(class)
+	for _, class := range []string{model.ClassServer, model.ClassEntry, model.ClassServerOld, model.ClassEntryOld} {
+		b := base.BoardFor(class)
 		if v, ok := beta["B:"+class]; ok {
 			b.Base = v
 		}
@@ -87,15 +89,15 @@ func fitLinear(results []Sample, base Params) Params {
 }
 
 // equations returns the idle and full-load equations of a result.
-func equations(s Sample, counts map[string]int, p Params) []design {
-	md := ForParams(s.Machine, p)
-	m, eta := md.match, p.PSUEfficiency
+func equations(s Sample, counts map[string]int, p model.Params) []design {
+	md := model.ForParams(s.Machine, p)
+	m, eta := md.Match(), p.PSUEfficiency
 	group := m.Arch.Idle
 	if counts[group] < minGroupRows || group == "default" {
 		return nil // too few results to tell this group's idle fraction
 	}
 	sock := float64(max(s.Machine.Sockets, 1))
-	tdp := sock * md.tdp
+	tdp := sock * md.TDP()
 	board := map[string]float64{"B:" + m.Arch.Class: 1, "b:" + m.Arch.Class: sock}
 	var out []design
 	for i, load := range s.Loads {
@@ -195,17 +197,17 @@ type prepared struct {
 	loads, watts      []float64
 }
 
-func prepare(s Sample, p Params) (prepared, bool) {
-	md := ForParams(s.Machine, p)
+func prepare(s Sample, p model.Params) (prepared, bool) {
+	md := model.ForParams(s.Machine, p)
 	lo, hi := md.Power(0), md.Power(1)
 	eta := p.PSUEfficiency
-	return prepared{group: md.match.Arch.Shape, wall0: lo.Wall, dcpu: (hi.CPU - lo.CPU) / eta,
+	return prepared{group: md.Match().Arch.Shape, wall0: lo.Wall, dcpu: (hi.CPU - lo.CPU) / eta,
 		dmem: (hi.Memory - lo.Memory) / eta, loads: s.Loads, watts: s.Watts}, true
 }
 
 // fitShapes fits one shape per group that has at least two curves, and
 // "default" to all curves.
-func fitShapes(curves []Sample, p Params) Params {
+func fitShapes(curves []Sample, p model.Params) model.Params {
 	var all []prepared
 	groups := map[string][]prepared{}
 	for _, s := range curves {
@@ -214,9 +216,9 @@ func fitShapes(curves []Sample, p Params) Params {
 			groups[pr.group] = append(groups[pr.group], pr)
 		}
 	}
-	p = p.clone()
+	p = p.Clone()
 	if len(all) > 0 {
-		p.Shape = map[string]Shape{"default": bestShape(all)}
+		p.Shape = map[string]model.Shape{"default": bestShape(all)}
 	}
 	for g, prs := range groups {
 		if len(prs) >= 2 {
@@ -228,9 +230,9 @@ func fitShapes(curves []Sample, p Params) Params {
 
 // bestShape grid-searches the shape with the least mean absolute relative
 // error over the intermediate load levels, then refines around it.
-func bestShape(prs []prepared) Shape {
-	best, bestErr := Shape{}, math.Inf(1)
-	try := func(s Shape) {
+func bestShape(prs []prepared) model.Shape {
+	best, bestErr := model.Shape{}, math.Inf(1)
+	try := func(s model.Shape) {
 		if s.Wake < 0 || s.Wake > 1 || s.Exp <= 0 {
 			return
 		}
@@ -240,21 +242,21 @@ func bestShape(prs []prepared) Shape {
 	}
 	for w := 0.0; w <= 0.6001; w += 0.02 {
 		for g := 0.5; g <= 3.0001; g += 0.05 {
-			try(Shape{w, g})
+			try(model.Shape{Wake: w, Exp: g})
 		}
 	}
 	for step := 0.01; step > 0.0005; step /= 2 {
 		c := best
 		for dw := -2; dw <= 2; dw++ {
 			for dg := -2; dg <= 2; dg++ {
-				try(Shape{c.Wake + float64(dw)*step, c.Exp + 2*float64(dg)*step})
+				try(model.Shape{Wake: c.Wake + float64(dw)*step, Exp: c.Exp + 2*float64(dg)*step})
 			}
 		}
 	}
-	return Shape{Wake: round4(best.Wake), Exp: round4(best.Exp)}
+	return model.Shape{Wake: round4(best.Wake), Exp: round4(best.Exp)}
 }
 
-func shapeError(prs []prepared, s Shape) float64 {
+func shapeError(prs []prepared, s model.Shape) float64 {
 	sum, n := 0.0, 0
 	for _, pr := range prs {
 		for i, l := range pr.loads {
@@ -262,7 +264,7 @@ func shapeError(prs []prepared, s Shape) float64 {
 				continue
 			}
 			u := l / 100
-			w := pr.wall0 + pr.dcpu*s.at(u) + pr.dmem*u
+			w := pr.wall0 + pr.dcpu*s.At(u) + pr.dmem*u
 			sum += math.Abs(w-pr.watts[i]) / pr.watts[i]
 			n++
 		}

@@ -1,10 +1,12 @@
-package model
+package main
 
 import (
 	"fmt"
 	"hash/fnv"
 	"math"
 	"sort"
+
+	"github.com/wattlens/wattlens/internal/model"
 )
 
 // Level is the mean absolute percentage error (MAPE) of each approach over
@@ -52,7 +54,7 @@ type Report struct {
 	Excluded                  []string
 	// Params are fitted on all results and curves: what DefaultParams
 	// should hold.
-	Params Params
+	Params model.Params
 }
 
 // folds is the number of cross-validation folds over the results.
@@ -68,7 +70,7 @@ var Eras = []struct {
 // the fixed TDP-ratio curve given the true TDP and CCF's linear per-thread
 // model. specs are the published TDPs the fallback is fitted to; base gives
 // the coefficients that are not fitted.
-func Evaluate(results, curves []Sample, specs []TDPSpec, base Params) Report {
+func Evaluate(results, curves []Sample, specs []TDPSpec, base model.Params) Report {
 	rep := Report{NTotal: len(results)}
 	results = rep.keep(results)
 	rep.NResults, rep.NCurves = len(results), len(curves)
@@ -91,7 +93,7 @@ func (rep *Report) keep(ss []Sample) []Sample {
 	return out
 }
 
-func (rep *Report) crossValidate(results []Sample, base Params) {
+func (rep *Report) crossValidate(results []Sample, base model.Params) {
 	perLoad := map[float64]*Level{}
 	all := &Level{}
 	era, table, group := map[string]*Level{}, map[string]*Level{}, map[string]*Level{}
@@ -104,21 +106,21 @@ func (rep *Report) crossValidate(results []Sample, base Params) {
 				train = append(train, s)
 			}
 		}
-		p := base.clone()
+		p := base.Clone()
 		p.TDP = rep.Params.TDP // fitted to TDPs of other CPUs than these
 		p = fitLinear(train, p)
 		p.Shape = rep.Params.Shape // idle and full load do not depend on the shape
 		for _, s := range test {
-			md := ForParams(s.Machine, p)
+			md := model.ForParams(s.Machine, p)
 			tab := "CPU not in table"
-			if md.match.Exact {
+			if md.Match().Exact {
 				tab = "CPU in table"
 			}
 			for i, load := range s.Loads {
 				if perLoad[load] == nil {
 					perLoad[load] = &Level{Load: load}
 				}
-				for _, l := range []*Level{perLoad[load], all, levelOf(era, eraOf(s.Year)), levelOf(table, tab), levelOf(group, md.match.Arch.Idle)} {
+				for _, l := range []*Level{perLoad[load], all, levelOf(era, eraOf(s.Year)), levelOf(table, tab), levelOf(group, md.Match().Arch.Idle)} {
 					l.add(s, md, i)
 				}
 			}
@@ -174,7 +176,7 @@ func (rep *Report) leaveOneOut(curves []Sample) []Level {
 	perLoad := map[float64]*Level{}
 	for i, s := range curves {
 		others := append(append([]Sample(nil), curves[:i]...), curves[i+1:]...)
-		md := ForParams(s.Machine, fitShapes(others, rep.Params))
+		md := model.ForParams(s.Machine, fitShapes(others, rep.Params))
 		for j, load := range s.Loads {
 			if perLoad[load] == nil {
 				perLoad[load] = &Level{Load: load}
@@ -196,7 +198,7 @@ func fold(system string) int {
 }
 
 // add accumulates the errors of prediction i of s.
-func (l *Level) add(s Sample, md Model, i int) {
+func (l *Level) add(s Sample, md model.Model, i int) {
 	y, load := s.Watts[i], s.Loads[i]
 	if y <= 0 {
 		return
