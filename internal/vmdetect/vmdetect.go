@@ -33,6 +33,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/wattlens/wattlens/internal/ascii"
 )
 
 // Process is what a matcher sees of a process.
@@ -117,7 +119,7 @@ func isQemuBinary(file string) bool {
 // option of Proxmox's patched qemu) and "-name <name>,debug-threads=on".
 func matchProxmox(p Process) (VM, bool) {
 	id, ok := ArgValue(p.Args, "id")
-	if !ok || !isDigits(id) {
+	if !ok || !ascii.IsDigits(id) {
 		return VM{}, false
 	}
 	vm := VM{ID: id, UUID: uuidOf(p)}
@@ -219,18 +221,6 @@ func ArgValue(args []string, name string) (string, bool) {
 		}
 	}
 	return val, found
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func isNovaInstance(name string) bool {
