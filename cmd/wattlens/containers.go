@@ -89,7 +89,7 @@ func (o *containerOpts) hook(ctx context.Context, e *env) (procstat.MetaHook, fu
 
 // names returns the function that exporters call for a container's names
 // as known now; nil with --containers off.
-func (o *containerOpts) names() func(id string) (name, pod, namespace string, ok bool) {
+func (o *containerOpts) names() container.NameFunc {
 	if o.enricher == nil {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/snapshot"
 )
@@ -146,7 +147,7 @@ type Options struct {
 	// (container.Enricher.Name): names often arrive after a process was
 	// first seen. Without it, or when it knows nothing, the names known
 	// when the process was first seen are used.
-	Names func(id string) (name, pod, namespace string, ok bool)
+	Names container.NameFunc
 }
 
 // NewRecord builds the record of s. When the sensor is down the snapshot

@@ -73,8 +73,8 @@ func (cb *containerBooks) process(m *procstat.Meta) *ctrLabels {
 	if m == nil {
 		return nil
 	}
-	w, ok := m.Workload.(*container.Workload)
-	if !ok || w == nil || w.Kind != container.KindContainer || w.ID == "" {
+	w := container.WorkloadOf(m.Workload)
+	if w == nil || w.Kind != container.KindContainer || w.ID == "" {
 		return nil
 	}
 	return cb.labels(w)
@@ -117,7 +117,7 @@ func (cb *containerBooks) groups(s *snapshot.Snapshot) (containers, pods, servic
 // groupLabels returns a group's label values in its family's order, or
 // nil for a kind of group the exposition does not know.
 func (cb *containerBooks) groupLabels(g *snapshot.Group) []string {
-	w, _ := g.Workload.(*container.Workload)
+	w := container.WorkloadOf(g.Workload)
 	src := sourceLabel(g.Source)
 	switch g.Kind {
 	case container.GroupContainer:
