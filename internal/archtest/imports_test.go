@@ -163,8 +163,8 @@ func TestRulesBite(t *testing.T) {
 	}{
 		{"internal/attribution", "internal/sensor/powercap", true},
 		{"internal/attribution", "internal/sensor", false},
-		{"internal/exporter/prometheus", "internal/sampler", true},
-		{"internal/exporter/prometheus", "internal/exporter", false},
+		{"internal/exporter/promexp", "internal/sampler", true},
+		{"internal/exporter/promexp", "internal/exporter", false},
 		{"internal/sensor/registry", "internal/sensor/msr", false},
 		{"internal/sensor/msr", "internal/exporter/qemu", true},
 		{"internal/units", "internal/counter", true},

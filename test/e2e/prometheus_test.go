@@ -25,7 +25,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	promexp "github.com/wattlens/wattlens/internal/exporter/prometheus"
+	"github.com/wattlens/wattlens/internal/exporter/promexp"
 )
 
 // The Prometheus end-to-end tests run the real binary against a generated

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
@@ -82,9 +82,9 @@ func (g *gateway) last() (pushed, int) {
 }
 
 // counterSet is a registry with one counter the test moves.
-func counterSet() (*prom.Registry, prom.Counter) {
-	reg := prom.NewRegistry()
-	c := prom.NewCounter(prom.CounterOpts{Name: "wattlens_host_energy_joules_total", Help: "h"})
+func counterSet() (*prometheus.Registry, prometheus.Counter) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "wattlens_host_energy_joules_total", Help: "h"})
 	reg.MustRegister(c)
 	return reg, c
 }

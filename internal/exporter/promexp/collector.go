@@ -1,4 +1,4 @@
-// Package prometheus is the prometheus exporter: a prometheus.Collector
+// Package promexp is the prometheus exporter: a prometheus.Collector
 // over the latest snapshot, the HTTP handler that serves it with the
 // Prometheus exporter toolkit, and the metric reference (docs/metrics.md)
 // generated from the same table the descriptors are built from.
@@ -9,7 +9,7 @@
 // the latest view. Any number of scrapes may run at once.
 //
 //go:generate go run ../../../cmd/metricsdoc -o ../../../docs/metrics.md
-package prometheus
+package promexp
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/snapshot"
@@ -72,7 +72,7 @@ type Collector struct {
 	opts   Options
 	compat bool
 	d      *descs
-	types  [numMetrics]prom.ValueType
+	types  [numMetrics]prometheus.ValueType
 	build  [3]string
 	scaphV float64
 
@@ -127,7 +127,7 @@ func (c *Collector) Export(_ context.Context, s *snapshot.Snapshot) error {
 }
 
 // Describe sends every descriptor the collector may use.
-func (c *Collector) Describe(ch chan<- *prom.Desc) {
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for id, f := range families() {
 		if f.set == SetScaphandre && !c.compat || f.set == SetContainers && !c.opts.Containers {
 			continue
@@ -139,13 +139,13 @@ func (c *Collector) Describe(ch chan<- *prom.Desc) {
 // emitter sends const metrics and counts them.
 type emitter struct {
 	c   *Collector
-	ch  chan<- prom.Metric
+	ch  chan<- prometheus.Metric
 	n   int
 	buf []string // label values, reused (const metrics copy them)
 }
 
 func (e *emitter) emit(id metricID, v float64, labels ...string) {
-	e.ch <- prom.MustNewConstMetric(e.c.d[id], e.c.types[id], v, labels...)
+	e.ch <- prometheus.MustNewConstMetric(e.c.d[id], e.c.types[id], v, labels...)
 	e.n++
 }
 
@@ -160,7 +160,7 @@ func (e *emitter) power(id metricID, v units.Power, labels ...string) {
 // Collect sends the latest view's series. Before the first snapshot it
 // sends wattlens_build_info and wattlens_sensor_up only. While the sensor
 // is down the counters are held and the power gauges left out.
-func (c *Collector) Collect(ch chan<- prom.Metric) {
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	start := time.Now()
 	e := &emitter{c: c, ch: ch}
 	v := c.view.Load()

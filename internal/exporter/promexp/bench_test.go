@@ -1,4 +1,4 @@
-package prometheus
+package promexp
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/snapshot"
@@ -31,7 +31,7 @@ func BenchmarkScrape(b *testing.B) {
 func benchScrape(b *testing.B, n, top int, format string) {
 	c := mustNew(b, Options{TopN: top})
 	exportAll(b, c, manyProcs(n))
-	reg := prom.NewRegistry()
+	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
 	h, err := NewHandler(reg, HandlerOptions{})
 	if err != nil {
@@ -100,7 +100,7 @@ func BenchmarkContainers(b *testing.B) {
 		b.Run(fmt.Sprintf("scrape/containers=%v", on), func(b *testing.B) {
 			c := mustNew(b, opts)
 			exportAll(b, c, s)
-			reg := prom.NewRegistry()
+			reg := prometheus.NewRegistry()
 			reg.MustRegister(c)
 			h, err := NewHandler(reg, HandlerOptions{})
 			if err != nil {

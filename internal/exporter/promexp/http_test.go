@@ -1,4 +1,4 @@
-package prometheus
+package promexp
 
 import (
 	"context"
@@ -15,13 +15,13 @@ import (
 	"testing"
 	"time"
 
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
 )
 
 func newServer(t testing.TB, c *Collector, path string) *httptest.Server {
 	t.Helper()
-	reg := prom.NewRegistry()
+	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
 	h, err := NewHandler(reg, HandlerOptions{MetricsPath: path})
 	if err != nil {
@@ -109,7 +109,7 @@ func TestHandlerLandingPage(t *testing.T) {
 func TestHandlerRoot(t *testing.T) {
 	c := mustNew(t, Options{})
 	exportAll(t, c, fixedSnapshot())
-	reg := prom.NewRegistry()
+	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
 	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "root saw "+r.URL.Path)
@@ -134,7 +134,7 @@ func TestHandlerRoot(t *testing.T) {
 }
 
 func TestNewHandlerRejectsRelativePath(t *testing.T) {
-	if _, err := NewHandler(prom.NewRegistry(), HandlerOptions{MetricsPath: "metrics"}); err == nil {
+	if _, err := NewHandler(prometheus.NewRegistry(), HandlerOptions{MetricsPath: "metrics"}); err == nil {
 		t.Error("a metrics path without a leading / was accepted")
 	}
 }
@@ -300,7 +300,7 @@ func TestServeBasicAuth(t *testing.T) {
 	flags := &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: &path}
 	c := mustNew(t, Options{})
 	exportAll(t, c, fixedSnapshot())
-	reg := prom.NewRegistry()
+	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
 	h, err := NewHandler(reg, HandlerOptions{})
 	if err != nil {

@@ -1,4 +1,4 @@
-package prometheus
+package promexp
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
@@ -204,8 +204,8 @@ func TestContainersOff(t *testing.T) {
 }
 
 // describe returns the descriptors' strings, sorted.
-func describe(c prom.Collector) []string {
-	ch := make(chan *prom.Desc, 100)
+func describe(c prometheus.Collector) []string {
+	ch := make(chan *prometheus.Desc, 100)
 	go func() { c.Describe(ch); close(ch) }()
 	var out []string
 	for d := range ch {
