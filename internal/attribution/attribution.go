@@ -3,7 +3,8 @@
 // processes by their share of CPU time. It does no I/O and reads no clock:
 // the same samples always give the same snapshot.
 //
-// For an interval of length Δt (see ARCHITECTURE.md):
+// For an interval of length Δt (docs/attribution.md says why each term
+// is what it is; docs/architecture.md where this package sits):
 //
 //	ΔE_host   = psys where present, else Σ packages + Σ dram (+ Σ gpu)
 //	E_idle    = min(ΔE_host, P_idle·Δt)

@@ -22,7 +22,8 @@ import (
 type Grouper interface {
 	// GroupKeys returns the process's groups as "<kind>:<id>"
 	// ("container:<id>", "pod:<uid>", "service:nginx.service"). It is
-	// called once per process lifetime, when the process is first seen.
+	// called when the process is first seen, and again when it has exec'd
+	// (its Meta is then a new one, which may name other groups).
 	GroupKeys() []string
 }
 
