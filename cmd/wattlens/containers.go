@@ -12,7 +12,7 @@ import (
 	"github.com/wattlens/wattlens/internal/procstat"
 )
 
-// A container's workload names its groups: its container and pod books.
+// A container's workload names its groups: its container and pod accounts.
 var _ attribution.Grouper = (*container.Workload)(nil)
 
 // containerOpts are the --containers flags, the same for every exporter

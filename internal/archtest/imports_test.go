@@ -33,7 +33,7 @@ var rules = []rule{
 	{"internal/snapshot", []string{"internal/sensor/", "internal/sampler", "internal/attribution", "internal/exporter", "internal/fdio", "internal/run", "cmd/"},
 		"the snapshot is a value: it knows nothing of who makes or reads it"},
 	{"internal/exporter", []string{"internal/sensor/", "internal/sampler", "internal/attribution", "internal/run", "internal/model", "cmd/"},
-		"exporters read snapshots; they never touch a sensor, the sampler or the books"},
+		"exporters read snapshots; they never touch a sensor, the sampler or attribution's accounts"},
 	{"internal/sensor/", []string{"internal/exporter", "internal/sampler", "internal/attribution", "internal/snapshot", "internal/run", "cmd/"},
 		"sensors know nothing of what is done with their readings"},
 	{"internal/sampler", []string{"internal/exporter", "internal/sensor/", "internal/run", "cmd/"},

@@ -10,7 +10,7 @@ import (
 )
 
 // Selection is a snapshot's consumers the way exporters list them: the
-// listed processes, then everything else the books hold besides idle and
+// listed processes, then everything else the snapshot holds besides idle and
 // unattributed, so that Σ Head + Rest + Idle + Unattributed = Host, for
 // the interval and since start.
 type Selection struct {

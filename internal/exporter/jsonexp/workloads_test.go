@@ -191,11 +191,11 @@ func TestHostileContainerNames(t *testing.T) {
 	}
 }
 
-// TestContainerBooksThroughAttribution runs real container workloads
+// TestContainerAccountsThroughAttribution runs real container workloads
 // through attribution: a container's energy is the sum of its processes,
 // those that exited included, so it never goes down, and the consumers
 // still add up to the host.
-func TestContainerBooksThroughAttribution(t *testing.T) {
+func TestContainerAccountsThroughAttribution(t *testing.T) {
 	res := container.NewResolver(0)
 	web := res.Resolve("/system.slice/docker-" + webID + ".scope")
 	attr := attribution.New(attribution.Options{IdlePower: units.Watt, IdleOrigin: attribution.IdleFromFlag})

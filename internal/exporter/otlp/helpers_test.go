@@ -21,7 +21,7 @@ import (
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-// fixedSnapshot is a hand-made snapshot whose books add up:
+// fixedSnapshot is a hand-made snapshot whose figures add up:
 // host 100 J = procs 30 + 20 + 10 + 5 + exited 7 + unattributed 3 + idle 25.
 func fixedSnapshot() *snapshot.Snapshot {
 	e := func(total, delta units.Energy) snapshot.Energy {
@@ -176,7 +176,7 @@ func (f *fakeClient) received() []metricdata.ResourceMetrics {
 	return append([]metricdata.ResourceMetrics(nil), f.got...)
 }
 
-// collect books s into x and returns what the collection holds, without
+// collect records s into x and returns what the collection holds, without
 // the sender.
 func collect(t *testing.T, x *Exporter, s *snapshot.Snapshot) metricdata.ResourceMetrics {
 	t.Helper()

@@ -124,7 +124,7 @@ func TestMetricSet(t *testing.T) {
 func TestConsumersAddUp(t *testing.T) {
 	for _, top := range []int{0, 1, 3, 10} {
 		w := newWorld(uint64(top)+1, 12)
-		b := newBooks(top, 256, false)
+		b := newLedger(top, 256, false)
 		last := map[attribute.Distinct]units.Energy{}
 		var lastOther, unattributed units.Energy
 		for tick := range 300 {

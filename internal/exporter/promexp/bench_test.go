@@ -59,7 +59,7 @@ func benchScrape(b *testing.B, n, top int, format string) {
 	b.ReportMetric(float64(2*len(c.view.Load().procs)), "process-series")
 }
 
-// BenchmarkExport measures the per-tick cost of booking a snapshot (the
+// BenchmarkExport measures the per-tick cost of recording a snapshot (the
 // sampler pays it whether or not anyone scrapes).
 func BenchmarkExport(b *testing.B) {
 	for _, n := range []int{1_000, 10_000} {
@@ -78,7 +78,7 @@ func BenchmarkExport(b *testing.B) {
 	}
 }
 
-// BenchmarkContainers measures what --containers adds to booking a tick
+// BenchmarkContainers measures what --containers adds to recording a tick
 // and to a scrape: 10 000 processes in 500 containers (250 Docker, 250 in
 // 125 pods), names asked of a lookup at every tick.
 func BenchmarkContainers(b *testing.B) {

@@ -4,7 +4,7 @@
 // generated from the same table the descriptors are built from.
 //
 // A scrape never reads a sensor or procfs and never moves the measuring
-// window: the sampler hands every snapshot to Collector.Export, which books
+// window: the sampler hands every snapshot to Collector.Export, which records
 // it into an immutable view and publishes it atomically; Collect only reads
 // the latest view. Any number of scrapes may run at once.
 //
@@ -66,8 +66,8 @@ type Options struct {
 
 // Collector is a prometheus.Collector over the latest snapshot, and an
 // exporter.Exporter that receives every snapshot. It must be given every
-// snapshot the sampler makes, in order: the books that keep its counters
-// monotonic span ticks.
+// snapshot the sampler makes, in order: the ledger that keeps its counters
+// monotonic spans ticks.
 type Collector struct {
 	opts   Options
 	compat bool
@@ -76,9 +76,9 @@ type Collector struct {
 	build  [3]string
 	scaphV float64
 
-	mu    sync.Mutex // serialises Export
-	books *books
-	view  atomic.Pointer[view]
+	mu     sync.Mutex // serialises Export
+	ledger *ledger
+	view   atomic.Pointer[view]
 }
 
 // New returns a Collector with no snapshot yet.
@@ -106,21 +106,21 @@ func New(opts Options) (*Collector, error) {
 	}
 	c.build = [3]string{version.Version, version.Revision(), runtime.Version()}
 	c.scaphV = scaphVersion(version.Version)
-	var ctr *containerBooks
+	var ctr *containerSeries
 	if opts.Containers {
-		ctr = newContainerBooks(opts.Names)
+		ctr = newContainerSeries(opts.Names)
 	}
-	c.books = newBooks(opts.TopN, opts.CmdlineLength, ctr)
+	c.ledger = newLedger(opts.TopN, opts.CmdlineLength, ctr)
 	return c, nil
 }
 
-// Export books s and makes it the snapshot scrapes see. It never fails.
+// Export records s and makes it the snapshot scrapes see. It never fails.
 func (c *Collector) Export(_ context.Context, s *snapshot.Snapshot) error {
 	if s == nil {
 		return nil
 	}
 	c.mu.Lock()
-	v := c.books.observe(s, c.compat)
+	v := c.ledger.observe(s, c.compat)
 	c.mu.Unlock()
 	c.view.Store(v)
 	return nil
@@ -176,7 +176,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		sensorName = c.opts.Sensor
 	}
 	e.emit(sensorUp, boolValue(s.SensorUp), sensorName)
-	if !v.booked {
+	if !v.measured {
 		return
 	}
 	c.collectNative(e, v)

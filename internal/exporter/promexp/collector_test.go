@@ -263,7 +263,7 @@ func TestBeforeFirstSnapshot(t *testing.T) {
 		t.Errorf("families before the first snapshot (-want +got):\n%s", diff)
 	}
 	// A sensor that fails before the first interval: a snapshot with no
-	// books, sensor down.
+	// measured interval, sensor down.
 	exportAll(t, c, &snapshot.Snapshot{Sensor: "powercap_rapl", SensorError: "permission denied"})
 	mfs := gather(t, c)
 	if diff := cmp.Diff([]string{"wattlens_build_info", "wattlens_sensor_up"}, names(mfs)); diff != "" {

@@ -340,7 +340,7 @@ func (ctrPool) names(w *world) container.NameFunc {
 	}
 }
 
-// TestContainerBooksMonotonicAndConserving drives the real attribution,
+// TestContainerSeriesMonotonicAndConserving drives the real attribution,
 // with processes in containers, pods and a service coming and going and
 // groups being forgotten, through hundreds of ticks. At every tick:
 // every container, pod and service counter that was there the tick before
@@ -348,12 +348,12 @@ func (ctrPool) names(w *world) container.NameFunc {
 // and exited) + the groups already forgotten + unattributed + idle = host,
 // exactly; a pod is the sum of its containers (forgotten ones included);
 // each process series carries its container's labels; and the process
-// books of TestBooksMonotonicAndConserving still add up.
-func TestContainerBooksMonotonicAndConserving(t *testing.T) {
+// sums of TestLedgerMonotonicAndConserving still add up.
+func TestContainerSeriesMonotonicAndConserving(t *testing.T) {
 	for _, topN := range []int{3, 0} {
 		for seed := uint64(1); seed <= 3; seed++ {
 			t.Run(fmt.Sprintf("top%d/seed%d", topN, seed), func(t *testing.T) {
-				checkContainerBooks(t, topN, seed)
+				checkContainerSeries(t, topN, seed)
 			})
 		}
 	}
@@ -370,7 +370,7 @@ var ctrKinds = []struct {
 	{"service", "wattlens_service_energy_joules_total", func(w *container.Workload) bool { return w != nil && w.Kind == container.KindService }},
 }
 
-func checkContainerBooks(t *testing.T, topN int, seed uint64) {
+func checkContainerSeries(t *testing.T, topN int, seed uint64) {
 	var pool ctrPool
 	w := newWorld(seed, 0)
 	w.attr = attribution.New(attribution.Options{Sensor: "powercap_rapl", IdlePower: 5 * units.Watt,
@@ -381,14 +381,14 @@ func checkContainerBooks(t *testing.T, topN int, seed uint64) {
 	}
 	c := mustNew(t, Options{TopN: topN, Containers: true, Names: pool.names(w)})
 
-	type kindBooks struct {
+	type kindSums struct {
 		prev      map[string]units.Energy // group ID → counter, the tick before
 		forgotten units.Energy            // last counters of the groups gone
 		exited    units.Energy            // totals of exited processes in none
 	}
-	books := map[string]*kindBooks{}
+	sums := map[string]*kindSums{}
 	for _, k := range ctrKinds {
-		books[k.kind] = &kindBooks{prev: map[string]units.Energy{}}
+		sums[k.kind] = &kindSums{prev: map[string]units.Energy{}}
 	}
 	forgottenOfPod := map[string]units.Energy{}
 	var prevSnap *snapshot.Snapshot
@@ -402,7 +402,7 @@ func checkContainerBooks(t *testing.T, topN int, seed uint64) {
 		exportAll(t, c, s)
 		v := c.view.Load()
 
-		// The process books are unchanged by --containers.
+		// The process series are unchanged by --containers.
 		var sum units.Energy
 		for _, p := range v.procs {
 			sum += p.energy
@@ -427,13 +427,13 @@ func checkContainerBooks(t *testing.T, topN int, seed uint64) {
 				wl, _ := p.Workload.(*container.Workload)
 				for _, k := range ctrKinds {
 					if !k.in(wl) {
-						books[k.kind].exited += p.Total
+						sums[k.kind].exited += p.Total
 					}
 				}
 			}
 		}
 		for _, k := range ctrKinds {
-			kb := books[k.kind]
+			kb := sums[k.kind]
 			for id, old := range kb.prev {
 				now, ok := cur[k.kind][id]
 				switch {

@@ -17,7 +17,7 @@ import (
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-// fixedSnapshot is a hand-made snapshot whose books add up:
+// fixedSnapshot is a hand-made snapshot whose figures add up:
 // host 100 J = procs 30 + 20 + 10 + 5 + exited 7 + unattributed 3 + idle 25.
 func fixedSnapshot() *snapshot.Snapshot {
 	e := func(total, delta units.Energy) snapshot.Energy {
@@ -164,7 +164,7 @@ func mustNew(t testing.TB, o Options) *Collector {
 	return c
 }
 
-// manyProcs is a snapshot with n processes whose books add up.
+// manyProcs is a snapshot with n processes whose figures add up.
 func manyProcs(n int) *snapshot.Snapshot {
 	s := &snapshot.Snapshot{
 		Seq: 1, Time: t0, Interval: 2 * time.Second, Sensor: "powercap_rapl", SensorUp: true,

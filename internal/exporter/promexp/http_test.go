@@ -145,7 +145,7 @@ func TestNewHandlerRejectsRelativePath(t *testing.T) {
 func TestConcurrentScrapes(t *testing.T) {
 	c := mustNew(t, Options{TopN: 5, Compat: []string{CompatScaphandre}})
 	w := newWorld(7, 40)
-	for c.view.Load() == nil || !c.view.Load().booked {
+	for c.view.Load() == nil || !c.view.Load().measured {
 		exportAll(t, c, w.step())
 	}
 	srv := newServer(t, c, "/metrics")

@@ -107,7 +107,7 @@ func containerView(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width in
 }
 
 // sub returns a − b − c, or 0 should it be negative (it cannot be while
-// the books balance).
+// the snapshot's sums balance).
 func sub(a, b, c units.Energy) units.Energy {
 	if b+c > a {
 		return 0
