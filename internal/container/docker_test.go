@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wattlens/wattlens/internal/polltest"
 )
 
 // fakeDocker serves the Docker Engine API endpoints the source uses, on a
@@ -164,7 +166,7 @@ func TestDockerListNames(t *testing.T) {
 	f.add(idDocker, "web", map[string]string{"com.docker.compose.service": "web"})
 	e, _ := newTestEnricher(t, dockerConfig(f.socket))
 
-	eventually(t, "the first listing is read", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
+	polltest.Until(t, "the first listing is read", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
 	want := &Workload{Kind: KindContainer, Runtime: RuntimeDocker, ID: idDocker, Name: "web"}
 	if diff := cmp.Diff(want, e.Lookup(dockerPath(idDocker))); diff != "" {
 		t.Errorf("Lookup mismatch (-want +got):\n%s", diff)
@@ -176,8 +178,8 @@ func TestDockerAPIVersionNegotiated(t *testing.T) {
 	f := newFakeDockerVersion(t, "1.52")
 	f.add(idDocker, "web", nil)
 	e, rec := newTestEnricher(t, dockerConfig(f.socket))
-	eventually(t, "the first listing is read", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
-	eventually(t, "the event stream is connected", func() bool { return f.conns.Load() == 1 })
+	polltest.Until(t, "the first listing is read", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
+	polltest.Until(t, "the event stream is connected", func() bool { return f.conns.Load() == 1 })
 	if n := rec.countAll(""); n != 0 {
 		t.Errorf("%d log lines, want none", n)
 	}
@@ -188,11 +190,11 @@ func TestDockerAPIVersionNegotiated(t *testing.T) {
 func TestDockerAPIVersionRenegotiated(t *testing.T) {
 	f := newFakeDockerVersion(t, "1.43")
 	e, rec := newTestEnricher(t, dockerConfig(f.socket))
-	eventually(t, "the first listing", func() bool { return f.lists.Load() == 1 })
+	polltest.Until(t, "the first listing", func() bool { return f.lists.Load() == 1 })
 	f.setVersion("1.52")
 	f.add(idDocker, "web", nil)
 	e.Lookup(dockerPath(idDocker)) // a miss: list again
-	eventually(t, "the listing under the new version", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
+	polltest.Until(t, "the listing under the new version", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
 	if n := rec.count(slog.LevelWarn, ""); n != 0 {
 		t.Errorf("%d warnings, want none", n)
 	}
@@ -215,7 +217,7 @@ func TestDockerKubernetesLabels(t *testing.T) {
 		"io.kubernetes.pod.uid":        uid,
 	})
 	e, _ := newTestEnricher(t, dockerConfig(f.socket))
-	eventually(t, "the first listing is read", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
+	polltest.Until(t, "the first listing is read", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
 	name, pod, ns, _ := e.Name(idDocker)
 	if diff := cmp.Diff([]string{"app", "web-7d4b9c8f5-x2x9q", "shop"}, []string{name, pod, ns}); diff != "" {
 		t.Errorf("Name mismatch (-want +got):\n%s", diff)
@@ -228,10 +230,10 @@ func TestDockerKubernetesLabels(t *testing.T) {
 func TestDockerEventStart(t *testing.T) {
 	f := newFakeDocker(t)
 	e, _ := newTestEnricher(t, dockerConfig(f.socket))
-	eventually(t, "the event stream is connected", func() bool { return f.conns.Load() == 1 })
+	polltest.Until(t, "the event stream is connected", func() bool { return f.conns.Load() == 1 })
 
 	f.start(idDocker2, "cache", map[string]string{"com.docker.compose.service": "cache"})
-	eventually(t, "the started container is named", func() bool { n, _, _, _ := e.Name(idDocker2); return n == "cache" })
+	polltest.Until(t, "the started container is named", func() bool { n, _, _, _ := e.Name(idDocker2); return n == "cache" })
 	if got := e.Lookup(dockerPath(idDocker2)).Name; got != "cache" {
 		t.Errorf("Lookup().Name = %q, want cache", got)
 	}
@@ -242,25 +244,25 @@ func TestDockerEventStart(t *testing.T) {
 func TestDockerEventReconnect(t *testing.T) {
 	f := newFakeDocker(t)
 	e, _ := newTestEnricher(t, dockerConfig(f.socket))
-	eventually(t, "the event stream is connected", func() bool { return f.conns.Load() == 1 })
-	eventually(t, "the first listing", func() bool { return f.lists.Load() == 1 })
+	polltest.Until(t, "the event stream is connected", func() bool { return f.conns.Load() == 1 })
+	polltest.Until(t, "the first listing", func() bool { return f.lists.Load() == 1 })
 	f.add(idDocker, "during-outage", nil)
 	f.drop <- struct{}{}
-	eventually(t, "the stream reconnects", func() bool { return f.conns.Load() == 2 })
-	eventually(t, "the listing after reconnection", func() bool { n, _, _, _ := e.Name(idDocker); return n == "during-outage" })
+	polltest.Until(t, "the stream reconnects", func() bool { return f.conns.Load() == 2 })
+	polltest.Until(t, "the listing after reconnection", func() bool { n, _, _, _ := e.Name(idDocker); return n == "during-outage" })
 }
 
 // A cache miss lists the containers again, at most once a second.
 func TestDockerMissRefresh(t *testing.T) {
 	f := newFakeDocker(t)
 	e, _ := newTestEnricher(t, dockerConfig(f.socket))
-	eventually(t, "the first listing is read", func() bool { return f.lists.Load() == 1 })
+	polltest.Until(t, "the first listing is read", func() bool { return f.lists.Load() == 1 })
 
 	f.add(idDocker, "late", nil) // no event: only a listing can tell
 	if got := e.Lookup(dockerPath(idDocker)).Name; got != "" {
 		t.Fatalf("Lookup().Name = %q before any refresh, want empty", got)
 	}
-	eventually(t, "the miss refreshes the listing", func() bool { n, _, _, _ := e.Name(idDocker); return n == "late" })
+	polltest.Until(t, "the miss refreshes the listing", func() bool { n, _, _, _ := e.Name(idDocker); return n == "late" })
 
 	// A burst of misses on unknown containers: at most one listing per
 	// second (the first may run at once, the next a second later).
@@ -281,7 +283,7 @@ func TestDockerMissRefresh(t *testing.T) {
 func TestEnricherConcurrent(t *testing.T) {
 	f := newFakeDocker(t)
 	e, _ := newTestEnricher(t, dockerConfig(f.socket))
-	eventually(t, "the event stream is connected", func() bool { return f.conns.Load() == 1 })
+	polltest.Until(t, "the event stream is connected", func() bool { return f.conns.Load() == 1 })
 	ids := make([]string, 20)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%064x", 1000+i)
@@ -307,7 +309,7 @@ func TestEnricherConcurrent(t *testing.T) {
 	wg.Wait()
 	for i, id := range ids {
 		want := fmt.Sprintf("c%d", i)
-		eventually(t, "every started container is named", func() bool { n, _, _, _ := e.Name(id); return n == want })
+		polltest.Until(t, "every started container is named", func() bool { n, _, _, _ := e.Name(id); return n == want })
 	}
 }
 

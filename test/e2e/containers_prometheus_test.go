@@ -17,6 +17,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/wattlens/wattlens/internal/porttest"
 )
 
 // ctPromSources starts the fake Docker (web named) and kubelet, and
@@ -40,7 +42,7 @@ func ctPromSources(t *testing.T) []string {
 // for its first snapshot.
 func ctPromWattlens(t *testing.T, sysfs, procfs string, extra ...string) (base string, p *promProc) {
 	t.Helper()
-	port := promFreePort(t)
+	port := porttest.Free(t)
 	base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	args := append([]string{"-s", "powercap_rapl", "--path.sysfs", sysfs, "--path.procfs", procfs, "--idle-power", "5",
 		"prometheus", "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port), "--step", "1", "--process.top", "0"}, extra...)
@@ -225,7 +227,7 @@ func TestPushContainers(t *testing.T) {
 	sysfs, _ := fakeRAPL(t, map[string]float64{"intel-rapl:0": 30, "intel-rapl:1": 20}, 0)
 	tl := ctFixture(t)
 	tl.start(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", promFreePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", porttest.Free(t))
 	gw := pushGatewayStart(t, gwBin, addr)
 
 	args := append([]string{"-s", "powercap_rapl", "--path.sysfs", sysfs, "--path.procfs", tl.root,

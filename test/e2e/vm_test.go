@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/counter"
+	"github.com/wattlens/wattlens/internal/polltest"
 	"github.com/wattlens/wattlens/internal/sensor/powercap/powercaptest"
 )
 
@@ -578,16 +579,15 @@ func (p *vmProc) kill() {
 // fails the test if watched exits first.
 func vmWaitFor(t *testing.T, timeout time.Duration, cond func() bool, what string, watched *vmProc) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
+	polltest.Within(t, timeout, 100*time.Millisecond, what, func() bool {
+		if cond() {
+			return true
+		}
 		if watched != nil && watched.exited() {
 			t.Fatalf("waiting for %s: %s exited: %v", what, watched.name, watched.err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 func vmMkdir(t *testing.T, dir string) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/wattlens/wattlens/internal/porttest"
 )
 
 func newServer(t testing.TB, c *Collector, path string) *httptest.Server {
@@ -295,7 +296,7 @@ func TestServeBasicAuth(t *testing.T) {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := porttest.Free(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	flags := &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: &path}
 	c := mustNew(t, Options{})
@@ -340,14 +341,4 @@ func TestServeBasicAuth(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("with credentials: %s, want 200", resp.Status)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
 }
