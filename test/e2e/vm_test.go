@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -450,18 +449,7 @@ func vmStartRAPL(t *testing.T, sysfs string, watts float64) {
 	layout := powercaptest.Layout{Zones: []powercaptest.ZoneSpec{
 		{ID: "intel-rapl:0", Name: "package-0", Energy: 123_456_789_012, MaxRange: 262_143_328_850},
 	}}
-	if err := powercaptest.Build(sysfs, layout); err != nil {
-		t.Fatal(err)
-	}
-	adv := powercaptest.NewAdvancer(sysfs, map[string]float64{"intel-rapl:0": watts}, 0)
-	if err := adv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := adv.Stop(); err != nil {
-			t.Errorf("fake RAPL: %v", err)
-		}
-	})
+	powercaptest.Start(t, sysfs, layout, map[string]float64{"intel-rapl:0": watts}, 0)
 }
 
 // vmLines collects a process's output lines.
