@@ -18,6 +18,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/wattlens/wattlens/internal/container/dockertest"
 	"github.com/wattlens/wattlens/internal/porttest"
 )
 
@@ -25,15 +26,15 @@ import (
 // returns the --containers flags that point at them.
 func ctPromSources(t *testing.T) []string {
 	t.Helper()
-	docker := ctNewDocker(t)
-	docker.add(ctWebID, "web", "nginx:1.27")
+	docker := dockertest.New(t, "1.47")
+	docker.Add(dockertest.Container{ID: ctWebID, Name: "web", Image: "nginx:1.27"})
 	kube := ctNewKubelet(t)
 	token := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(token, []byte(ctToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return []string{"--containers",
-		"--containers.docker-socket", docker.socket,
+		"--containers.docker-socket", docker.Socket(),
 		"--containers.kubelet", "--containers.kubelet-url", kube.URL,
 		"--containers.ca-file", kube.caFile, "--containers.token-file", token}
 }
