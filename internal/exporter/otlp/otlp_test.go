@@ -128,7 +128,7 @@ func TestConsumersAddUp(t *testing.T) {
 		last := map[attribute.Distinct]units.Energy{}
 		var lastOther, unattributed units.Energy
 		for tick := range 300 {
-			s := w.step()
+			s := w.Step()
 			if s == nil || s.Seq == 0 {
 				continue
 			}
@@ -269,7 +269,7 @@ func TestCollectorDown(t *testing.T) {
 	w := newWorld(7, 6)
 	var last *snapshot.Snapshot
 	for range 20 {
-		if s := w.step(); s != nil {
+		if s := w.Step(); s != nil {
 			last = s
 		}
 		if err := x.Export(ctx, last); err != nil {

@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/attribution/attributiontest"
 	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
@@ -297,8 +298,8 @@ const ctrPodA, ctrPodB = "aaaaaaaa-0000-4000-8000-00000000000a", "bbbbbbbb-0000-
 func ctrID(k int) string { return fmt.Sprintf("%064x", k) }
 
 // pick returns the workload of a new process.
-func (ctrPool) pick(w *world) any {
-	switch k := w.rng.IntN(8); k {
+func (ctrPool) pick(w *attributiontest.World) any {
+	switch k := w.Rand().IntN(8); k {
 	case 0, 1:
 		return &container.Workload{Kind: container.KindContainer, Runtime: container.RuntimeContainerd, ID: ctrID(k), PodUID: ctrPodA}
 	case 2:
@@ -307,7 +308,7 @@ func (ctrPool) pick(w *world) any {
 	case 3:
 		return &container.Workload{Kind: container.KindContainer, Runtime: container.RuntimeDocker, ID: ctrID(k)}
 	case 4:
-		return &container.Workload{Kind: container.KindContainer, Runtime: container.RuntimeDocker, ID: ctrID(1000 + w.sec/100)}
+		return &container.Workload{Kind: container.KindContainer, Runtime: container.RuntimeDocker, ID: ctrID(1000 + w.Seconds()/100)}
 	case 5:
 		return &container.Workload{Kind: container.KindService, Runtime: container.RuntimeSystemd, ID: "nginx.service"}
 	}
@@ -326,12 +327,12 @@ func (ctrPool) podOf(id string) string {
 }
 
 // names is the pool's Enricher.Name: the first pod is named from 20 s on.
-func (ctrPool) names(w *world) container.NameFunc {
+func (ctrPool) names(w *attributiontest.World) container.NameFunc {
 	return func(id string) (name, pod, namespace string, ok bool) {
 		switch {
-		case id == ctrID(0) && w.sec >= 20:
+		case id == ctrID(0) && w.Seconds() >= 20:
 			return "api", "api-7f9c4-x2x9k", "shop", true
-		case id == ctrID(1) && w.sec >= 20:
+		case id == ctrID(1) && w.Seconds() >= 20:
 			return "sidecar", "api-7f9c4-x2x9k", "shop", true
 		case id == ctrID(3):
 			return "web", "", "", true
@@ -372,12 +373,11 @@ var ctrKinds = []struct {
 
 func checkContainerSeries(t *testing.T, topN int, seed uint64) {
 	var pool ctrPool
-	w := newWorld(seed, 0)
-	w.attr = attribution.New(attribution.Options{Sensor: "powercap_rapl", IdlePower: 5 * units.Watt,
-		IdleOrigin: attribution.IdleFromFlag, GroupRetention: 20 * time.Second})
-	w.workload = pool.pick
+	w := attributiontest.NewWorld(seed, 0, attributiontest.Options{Start: t0, VMEvery: 7, Attribution: attribution.Options{
+		Sensor: "powercap_rapl", IdlePower: 5 * units.Watt, IdleOrigin: attribution.IdleFromFlag, GroupRetention: 20 * time.Second}})
+	w.Workload = pool.pick
 	for range 25 {
-		w.spawn()
+		w.Spawn()
 	}
 	c := mustNew(t, Options{TopN: topN, Containers: true, Names: pool.names(w)})
 
@@ -395,7 +395,7 @@ func checkContainerSeries(t *testing.T, topN int, seed uint64) {
 	var forgets, named, exits int
 	prevScrape := map[string]float64{}
 	for tick := 0; tick < 300; tick++ {
-		s := w.step()
+		s := w.Step()
 		if s == nil {
 			continue
 		}

@@ -147,7 +147,7 @@ func TestConcurrentScrapes(t *testing.T) {
 	c := mustNew(t, Options{TopN: 5, Compat: []string{CompatScaphandre}})
 	w := newWorld(7, 40)
 	for c.view.Load() == nil || !c.view.Load().measured {
-		exportAll(t, c, w.step())
+		exportAll(t, c, w.Step())
 	}
 	srv := newServer(t, c, "/metrics")
 
@@ -155,7 +155,7 @@ func TestConcurrentScrapes(t *testing.T) {
 	var producer sync.WaitGroup
 	producer.Go(func() {
 		for ctx.Err() == nil {
-			if s := w.step(); s != nil {
+			if s := w.Step(); s != nil {
 				_ = c.Export(ctx, s)
 			}
 			time.Sleep(time.Millisecond)

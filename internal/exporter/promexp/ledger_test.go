@@ -133,7 +133,7 @@ func checkLedger(t *testing.T, topN int, seed uint64) {
 	everSeen := map[string]bool{}
 	wasExposed := map[string]bool{}
 	for tick := 0; tick < 300; tick++ {
-		s := w.step()
+		s := w.Step()
 		if s == nil {
 			continue
 		}
