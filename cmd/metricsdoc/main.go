@@ -4,7 +4,7 @@
 //
 //	go run ./cmd/metricsdoc -o docs/metrics.md
 //
-// (go generate ./internal/exporter/prometheus runs it.) Without -o it
+// (go generate ./internal/exporter/promexp runs it.) Without -o it
 // writes to standard output.
 package main
 
@@ -15,7 +15,7 @@ import (
 	"io"
 	"os"
 
-	promexp "github.com/wattlens/wattlens/internal/exporter/prometheus"
+	"github.com/wattlens/wattlens/internal/exporter/promexp"
 )
 
 func main() {

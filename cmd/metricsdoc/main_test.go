@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	promexp "github.com/wattlens/wattlens/internal/exporter/prometheus"
+	"github.com/wattlens/wattlens/internal/exporter/promexp"
 )
 
 func TestRun(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"github.com/wattlens/wattlens/internal/procstat"
 )
 
-// A container's workload names its groups: its container and pod books.
+// A container's workload names its groups: its container and pod accounts.
 var _ attribution.Grouper = (*container.Workload)(nil)
 
 // containerOpts are the --containers flags, the same for every exporter
@@ -89,7 +89,7 @@ func (o *containerOpts) hook(ctx context.Context, e *env) (procstat.MetaHook, fu
 
 // names returns the function that exporters call for a container's names
 // as known now; nil with --containers off.
-func (o *containerOpts) names() func(id string) (name, pod, namespace string, ok bool) {
+func (o *containerOpts) names() container.NameFunc {
 	if o.enricher == nil {
 		return nil
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -20,18 +19,7 @@ import (
 func fakeRAPL(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
-	if err := powercaptest.Build(root, powercaptest.IntelServer2S()); err != nil {
-		t.Fatal(err)
-	}
-	adv := powercaptest.NewAdvancer(root, map[string]float64{"intel-rapl:0": 30, "intel-rapl:1": 20}, 0)
-	if err := adv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := adv.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	powercaptest.Start(t, root, powercaptest.IntelServer2S(), map[string]float64{"intel-rapl:0": 30, "intel-rapl:1": 20}, 0)
 	return root
 }
 

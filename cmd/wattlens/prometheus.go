@@ -7,11 +7,11 @@ import (
 	"sync"
 
 	"github.com/alecthomas/kingpin/v2"
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	promexp "github.com/wattlens/wattlens/internal/exporter/prometheus"
+	"github.com/wattlens/wattlens/internal/exporter/promexp"
 	"github.com/wattlens/wattlens/internal/sampler"
 )
 
@@ -98,7 +98,7 @@ func setupPrometheus(cmd *kingpin.CmdClause) action {
 			return err
 		}
 		defer stop()
-		reg := prom.NewRegistry()
+		reg := prometheus.NewRegistry()
 		reg.MustRegister(col)
 		if !*noExporterMetrics {
 			reg.MustRegister(collectors.NewGoCollector())

@@ -10,7 +10,7 @@ import (
 	"sync"
 
 	"github.com/alecthomas/kingpin/v2"
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wattlens/wattlens/internal/exporter/push"
 )
@@ -76,7 +76,7 @@ func setupPush(cmd *kingpin.CmdClause) action {
 			return err
 		}
 		defer stop()
-		reg := prom.NewRegistry()
+		reg := prometheus.NewRegistry()
 		reg.MustRegister(col)
 		p, err := push.New(reg, opts)
 		if err != nil {

@@ -1,7 +1,9 @@
 // Package archtest holds the test that keeps the data flowing one way:
 // sensors → sampler → attribution → snapshot → exporters (see
 // docs/architecture.md). It reads the import lines of every non-test Go
-// file of the module and fails when a package imports across the flow.
+// file of the module and fails when a package imports across the flow, or
+// imports a test helper (a package named <something>test) without being
+// one.
 package archtest
 
 import (
@@ -33,7 +35,7 @@ var rules = []rule{
 	{"internal/snapshot", []string{"internal/sensor/", "internal/sampler", "internal/attribution", "internal/exporter", "internal/fdio", "internal/machine", "internal/run", "cmd/"},
 		"the snapshot is a value: it knows nothing of who makes or reads it"},
 	{"internal/exporter", []string{"internal/sensor/", "internal/sampler", "internal/attribution", "internal/machine", "internal/run", "internal/model", "cmd/"},
-		"exporters read snapshots; they never touch a sensor, the sampler or the books"},
+		"exporters read snapshots; they never touch a sensor, the sampler or attribution's accounts"},
 	{"internal/sensor/", []string{"internal/exporter", "internal/sampler", "internal/attribution", "internal/snapshot", "internal/run", "cmd/"},
 		"sensors know nothing of what is done with their readings"},
 	{"internal/sampler", []string{"internal/exporter", "internal/sensor/", "internal/run", "cmd/"},
@@ -42,6 +44,8 @@ var rules = []rule{
 	{"internal/units", []string{"internal/"}, "units depend on nothing"},
 	{"internal/machine", []string{"internal/"}, "the machine reader reads files below its roots: it depends on nothing of the project"},
 	{"internal/vmshare", []string{"internal/"}, "the VM-share contract is what both sides read: it depends on neither, nor on anything else"},
+	{"internal/ascii", []string{"internal/"}, "byte tests on ASCII text depend on nothing"},
+	{"internal/vmdetect/qemuargs", []string{"internal/"}, "qemu's command-line grammar depends on nothing of the project"},
 	{"internal/", []string{"cmd/"}, "only main wires packages together"},
 }
 
@@ -101,15 +105,8 @@ func TestImportsFollowTheFlow(t *testing.T) {
 	var bad []string
 	for pkg, ims := range imports {
 		for im := range ims {
-			for _, r := range rules {
-				if !within(pkg, r.from) || isAllowed(pkg, im) {
-					continue
-				}
-				for _, f := range r.forbidden {
-					if within(im, f) && !within(im, pkg+"/") {
-						bad = append(bad, pkg+" imports "+im+": "+r.why)
-					}
-				}
+			for _, why := range violations(pkg, im) {
+				bad = append(bad, pkg+" imports "+im+": "+why)
 			}
 		}
 	}
@@ -117,6 +114,39 @@ func TestImportsFollowTheFlow(t *testing.T) {
 	for _, b := range bad {
 		t.Error(b)
 	}
+}
+
+// violations returns why the non-test files of pkg may not import im:
+// one reason per rule broken, none when the import follows the flow.
+func violations(pkg, im string) []string {
+	var why []string
+	for _, r := range rules {
+		if !within(pkg, r.from) || isAllowed(pkg, im) {
+			continue
+		}
+		for _, f := range r.forbidden {
+			if within(im, f) && !within(im, pkg+"/") {
+				why = append(why, r.why)
+			}
+		}
+	}
+	if isTestHelper(im) && !isTestHelper(pkg) {
+		why = append(why, "a test helper is for _test.go files and other test helpers only")
+	}
+	return why
+}
+
+// isTestHelper reports whether pkg is a test-helper package or below one
+// (a command it builds for tests): a path element named <something>test,
+// as powercaptest, snapshottest, polltest. The helpers hold fakes and
+// fixtures, not code the agent may run.
+func isTestHelper(pkg string) bool {
+	for el := range strings.SplitSeq(pkg, "/") {
+		if len(el) > len("test") && strings.HasSuffix(el, "test") {
+			return true
+		}
+	}
+	return false
 }
 
 // within reports whether pkg is prefix itself (prefix without a trailing
@@ -142,31 +172,20 @@ func isAllowed(pkg, im string) bool {
 	return false
 }
 
-// TestRulesBite checks the checker on a made-up import: attribution
+// TestRulesBite checks the checker on made-up imports: attribution
 // importing a sensor implementation is caught, the registry naming one is
-// not.
+// not; agent code importing a test helper is caught, a helper's own
+// command is not.
 func TestRulesBite(t *testing.T) {
-	caught := func(pkg, im string) bool {
-		for _, r := range rules {
-			if !within(pkg, r.from) || isAllowed(pkg, im) {
-				continue
-			}
-			for _, f := range r.forbidden {
-				if within(im, f) && !within(im, pkg+"/") {
-					return true
-				}
-			}
-		}
-		return false
-	}
+	caught := func(pkg, im string) bool { return len(violations(pkg, im)) > 0 }
 	for _, tt := range []struct {
 		pkg, im string
 		want    bool
 	}{
 		{"internal/attribution", "internal/sensor/powercap", true},
 		{"internal/attribution", "internal/sensor", false},
-		{"internal/exporter/prometheus", "internal/sampler", true},
-		{"internal/exporter/prometheus", "internal/exporter", false},
+		{"internal/exporter/promexp", "internal/sampler", true},
+		{"internal/exporter/promexp", "internal/exporter", false},
 		{"internal/sensor/registry", "internal/sensor/msr", false},
 		{"internal/sensor/msr", "internal/exporter/qemu", true},
 		{"internal/units", "internal/counter", true},
@@ -175,6 +194,15 @@ func TestRulesBite(t *testing.T) {
 		{"internal/attribution", "internal/machine", true},
 		{"internal/sensor/estimate", "internal/machine", false},
 		{"internal/run", "cmd/wattlens", true},
+		{"internal/ascii", "internal/units", true},
+		{"internal/vmdetect/qemuargs", "internal/vmdetect", true},
+		{"internal/vmdetect", "internal/vmdetect/qemuargs", false},
+		{"internal/exporter/promexp", "internal/snapshot/snapshottest", true},
+		{"internal/sampler", "internal/polltest", true},
+		{"cmd/wattlens", "internal/sensor/powercap/powercaptest", true},
+		{"internal/sensor/powercap/powercaptest/cmd/fakerapl", "internal/sensor/powercap/powercaptest", false},
+		{"internal/attribution/attributiontest", "internal/snapshot/snapshottest", false},
+		{"test/e2e", "internal/container", false},
 	} {
 		if got := caught(tt.pkg, tt.im); got != tt.want {
 			t.Errorf("%s importing %s: caught %v, want %v", tt.pkg, tt.im, got, tt.want)

@@ -3,7 +3,8 @@
 // processes by their share of CPU time. It does no I/O and reads no clock:
 // the same samples always give the same snapshot.
 //
-// For an interval of length Δt (see ARCHITECTURE.md):
+// For an interval of length Δt (docs/attribution.md says why each term
+// is what it is; docs/architecture.md where this package sits):
 //
 //	ΔE_host   = psys where present, else Σ packages + Σ dram (+ Σ gpu)
 //	E_idle    = min(ΔE_host, P_idle·Δt)
@@ -53,8 +54,8 @@ type Options struct {
 	GroupRetention time.Duration
 }
 
-// Attributor keeps the books between ticks. It is not safe for concurrent
-// use: the sampler owns it.
+// Attributor keeps an account per process and per group between ticks.
+// It is not safe for concurrent use: the sampler owns it.
 type Attributor struct {
 	opts Options
 
@@ -72,8 +73,8 @@ type Attributor struct {
 	wraps        int
 	resets       int
 
-	procs   map[procstat.Key]*procBooks
-	groups  map[string]*groupBooks // "<kind>:<id>" → books (groups.go)
+	procs   map[procstat.Key]*procAccount
+	groups  map[string]*groupAccount // "<kind>:<id>" → its account (groups.go)
 	learner idleLearner
 
 	// scratch, reused every tick
@@ -86,18 +87,18 @@ type Attributor struct {
 	order   []int32
 }
 
-type procBooks struct {
+type procAccount struct {
 	lastCPU   uint64 // utime + stime when last seen
 	lastChild uint64 // cutime + cstime when last seen
 	ppid      int
 	cpuTotal  uint64
 	total     units.Energy
-	seen      bool           // present in the current tick
-	meta      *procstat.Meta // the metadata groups were resolved from
-	groups    []*groupBooks  // resolved again only when the metadata changes (an exec)
+	seen      bool            // present in the current tick
+	meta      *procstat.Meta  // the metadata groups were resolved from
+	groups    []*groupAccount // resolved again only when the metadata changes (an exec)
 }
 
-// New returns an Attributor with empty books.
+// New returns an Attributor with no accounts open.
 func New(opts Options) *Attributor {
 	if opts.IdlePolicy == "" {
 		opts.IdlePolicy = snapshot.IdleSeparate
@@ -106,8 +107,8 @@ func New(opts Options) *Attributor {
 		opts:      opts,
 		lastRaw:   make(map[string]uint64),
 		zoneTotal: make(map[string]units.Energy),
-		procs:     make(map[procstat.Key]*procBooks),
-		groups:    make(map[string]*groupBooks),
+		procs:     make(map[procstat.Key]*procAccount),
+		groups:    make(map[string]*groupAccount),
 	}
 }
 
@@ -183,7 +184,7 @@ func (a *Attributor) baseline(cur Sample) {
 		a.lastRaw[z.ID] = uint64(z.Energy)
 	}
 	for _, p := range cur.Procs {
-		a.procs[p.Key] = &procBooks{lastCPU: p.CPU, lastChild: p.ChildCPU, ppid: p.PPID, meta: p.Meta, groups: a.groupsOf(p.Meta, cur.Time)}
+		a.procs[p.Key] = &procAccount{lastCPU: p.CPU, lastChild: p.ChildCPU, ppid: p.PPID, meta: p.Meta, groups: a.groupsOf(p.Meta, cur.Time)}
 	}
 	a.last = Sample{Time: cur.Time, BootTicks: cur.BootTicks, CPU: cur.CPU}
 }
@@ -214,7 +215,7 @@ func (a *Attributor) idleBaseline() (units.Power, string) {
 	return a.learner.baseline()
 }
 
-// zones books every zone's delta, fills snap.Zones and snap.Host.Source,
+// zones takes every zone's delta, fills snap.Zones and snap.Host.Source,
 // and returns the host delta and the deltas of the host's device zones
 // (GPUs). A zone seen for the first time contributes nothing this tick (its
 // counter's past is unknown); a zone that is gone is forgotten.
@@ -297,7 +298,7 @@ func (a *Attributor) deviceParts(devices map[string]units.Energy, shares map[str
 
 // processes splits energy among the processes of cur — the device parts by
 // their shares of each device, the rest by their CPU time since prev —,
-// fills snap.Processes, moves the books of processes that are gone into the
+// fills snap.Processes, moves the accounts of processes that are gone into the
 // exited total, and returns the energy no process takes: the share of the
 // busy CPU time that no readable process holds, and all of it when no
 // process used any CPU time (or no process that used a device is alive).
@@ -314,19 +315,19 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 	a.weights = slices.Grow(a.weights[:0], n+1)[:n+1]
 	a.shares = slices.Grow(a.shares[:0], n+1)[:n+1]
 	a.child = slices.Grow(a.child[:0], n)[:n]
-	books := make([]*procBooks, n)
+	accounts := make([]*procAccount, n)
 	for i, p := range cur.Procs {
-		b := a.booksOf(p, prev, cur.Time)
+		b := a.accountOf(p, prev, cur.Time)
 		a.weights[i] = sub(p.CPU, b.lastCPU)
 		a.child[i] = sub(p.ChildCPU, b.lastChild)
 		b.lastCPU, b.lastChild, b.ppid = p.CPU, p.ChildCPU, p.PPID
 		b.seen = true
-		books[i] = b
+		accounts[i] = b
 	}
 	a.closeProcesses(cur.Procs)
 	busy, known := workSince(prev.CPU, cur.CPU)
 	var held uint64
-	for i, b := range books {
+	for i, b := range accounts {
 		if known {
 			// Reaped time beyond the machine's busy time in the interval
 			// is from before it (a reaper the agent could not follow).
@@ -359,21 +360,21 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 	for i := range cur.Procs {
 		share := units.Energy(a.shares[i])
 		lost -= share
-		b := books[i]
+		b := accounts[i]
 		b.total += share
 		bookGroups(b.groups, share, a.weights[i])
 	}
-	a.list(snap, cur.Procs, books)
+	a.list(snap, cur.Procs, accounts)
 	return lost
 }
 
-// booksOf returns p's books, opening them for a process not seen before:
+// accountOf returns p's account, opening one for a process not seen before:
 // one born during the interval counts all its CPU time, one that was
 // already there only what it uses from now on.
-func (a *Attributor) booksOf(p procstat.Proc, prev Sample, now time.Time) *procBooks {
+func (a *Attributor) accountOf(p procstat.Proc, prev Sample, now time.Time) *procAccount {
 	b, ok := a.procs[p.Key]
 	if !ok {
-		b = &procBooks{meta: p.Meta, groups: a.groupsOf(p.Meta, now)}
+		b = &procAccount{meta: p.Meta, groups: a.groupsOf(p.Meta, now)}
 		if prev.BootTicks == 0 || p.StartTime < prev.BootTicks {
 			b.lastCPU, b.lastChild = p.CPU, p.ChildCPU // its past is not this interval's
 		}
@@ -386,7 +387,7 @@ func (a *Attributor) booksOf(p procstat.Proc, prev Sample, now time.Time) *procB
 	return b
 }
 
-// closeProcesses moves the books of processes no longer in procs into the
+// closeProcesses moves the accounts of processes no longer in procs into the
 // exited total. A process that is gone was reaped: its CPU time as last
 // seen (its own and its reaped children's) is now in its reaper's
 // children's time, and is taken out of the reaper's interval so that it
@@ -445,7 +446,7 @@ type goneProc struct {
 }
 
 // list fills snap.Processes, highest interval energy first.
-func (a *Attributor) list(snap *snapshot.Snapshot, procs []procstat.Proc, books []*procBooks) {
+func (a *Attributor) list(snap *snapshot.Snapshot, procs []procstat.Proc, accounts []*procAccount) {
 	// Sort an index rather than the (large) process records, then build
 	// the records in order.
 	n := len(procs)
@@ -457,14 +458,14 @@ func (a *Attributor) list(snap *snapshot.Snapshot, procs []procstat.Proc, books 
 		if c := cmp.Compare(a.shares[y], a.shares[x]); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(books[y].total, books[x].total); c != 0 {
+		if c := cmp.Compare(accounts[y].total, accounts[x].total); c != 0 {
 			return c
 		}
 		return cmp.Compare(procs[x].PID, procs[y].PID)
 	})
 	snap.Processes = make([]snapshot.Process, n)
 	for k, i := range a.order {
-		p, b := &procs[i], books[i]
+		p, b := &procs[i], accounts[i]
 		share := units.Energy(a.shares[i])
 		snap.Processes[k] = snapshot.Process{
 			Key:      p.Key,

@@ -148,16 +148,16 @@ func TestObserve(t *testing.T) {
 			s := a.Observe(tt.next)
 			got := want{host: uint64(s.Host.Delta), idle: uint64(s.Idle.Delta), unattributed: uint64(s.Unattributed.Delta), procs: energies(s)}
 			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(want{})); diff != "" {
-				t.Errorf("books (-want +got):\n%s", diff)
+				t.Errorf("snapshot (-want +got):\n%s", diff)
 			}
-			checkBooks(t, s)
+			checkConservation(t, s)
 		})
 	}
 }
 
-// checkBooks asserts the conservation invariant, for the interval and
+// checkConservation asserts the conservation invariant, for the interval and
 // since start.
-func checkBooks(t *testing.T, s *snapshot.Snapshot) {
+func checkConservation(t *testing.T, s *snapshot.Snapshot) {
 	t.Helper()
 	var delta, total units.Energy
 	for _, p := range s.Processes {
@@ -182,15 +182,15 @@ func checkBooks(t *testing.T, s *snapshot.Snapshot) {
 	}
 }
 
-func TestExitedAndReusedPIDsKeepTheBooks(t *testing.T) {
+func TestExitedAndReusedPIDsKeepTheirAccounts(t *testing.T) {
 	a := New(Options{})
 	z := func(uj uint64) []sensor.Zone { return []sensor.Zone{pkg("p0", 0, uj, 0)} }
 	a.Observe(sample(0, z(0), proc(1, 1, 0), proc(2, 1, 0)))
 	s := a.Observe(sample(1, z(100), proc(1, 1, 1), proc(2, 1, 1)))
-	checkBooks(t, s)
+	checkConservation(t, s)
 	// pid 2 exits; pid 1 is reused by a new process (other start time).
 	s = a.Observe(sample(2, z(300), proc(1, 99, 5), proc(3, 1, 0)))
-	checkBooks(t, s)
+	checkConservation(t, s)
 	if s.Exited != 100 {
 		t.Errorf("exited = %d µJ, want 100 (both first-tick processes)", s.Exited)
 	}
@@ -229,7 +229,7 @@ func TestLearnedIdle(t *testing.T) {
 		if s.IdlePower != st.wantIdle || s.IdleOrigin != st.origin {
 			t.Errorf("tick %d: idle %v (%s), want %v (%s)", i, s.IdlePower, s.IdleOrigin, st.wantIdle, st.origin)
 		}
-		checkBooks(t, s)
+		checkConservation(t, s)
 	}
 }
 
@@ -248,7 +248,7 @@ func TestZoneAppearsAndVanishes(t *testing.T) {
 	if s.Host.Delta != 3 {
 		t.Errorf("host = %d, want 3: a zone that comes back starts a new baseline", s.Host.Delta)
 	}
-	checkBooks(t, s)
+	checkConservation(t, s)
 }
 
 func TestEstimatedSourcePropagates(t *testing.T) {
@@ -264,7 +264,7 @@ func TestEstimatedSourcePropagates(t *testing.T) {
 }
 
 // TestConservationUnderChurn runs random sequences of wraps, process births,
-// deaths and PID reuse, and checks the books every tick.
+// deaths and PID reuse, and checks the accounts every tick.
 func TestConservationUnderChurn(t *testing.T) {
 	for _, policy := range []string{snapshot.IdleSeparate, snapshot.IdleShared} {
 		t.Run(policy, func(t *testing.T) {
@@ -295,7 +295,7 @@ func TestConservationUnderChurn(t *testing.T) {
 				}
 				s := a.Observe(sample(tick, []sensor.Zone{pkg("p0", 0, raw, max)}, list...))
 				if s != nil {
-					checkBooks(t, s)
+					checkConservation(t, s)
 				}
 			}
 		})

@@ -22,7 +22,8 @@ import (
 type Grouper interface {
 	// GroupKeys returns the process's groups as "<kind>:<id>"
 	// ("container:<id>", "pod:<uid>", "service:nginx.service"). It is
-	// called once per process lifetime, when the process is first seen.
+	// called when the process is first seen, and again when it has exec'd
+	// (its Meta is then a new one, which may name other groups).
 	GroupKeys() []string
 }
 
@@ -31,8 +32,9 @@ type Grouper interface {
 // period, so a container that restarts within it keeps one series.
 const DefaultGroupRetention = 5 * time.Minute
 
-// groupBooks are one group's books.
-type groupBooks struct {
+// groupAccount is one group's account: what its processes' shares added
+// up to, in the interval and since it was opened.
+type groupAccount struct {
 	kind, id string
 	workload any // Meta.Workload of the process that joined last
 
@@ -42,10 +44,10 @@ type groupBooks struct {
 	lastLive           time.Time
 }
 
-// groupsOf returns the books of the groups a process seen for the first
+// groupsOf returns the accounts of the groups a process seen for the first
 // time belongs to, creating those that do not exist yet. It returns nil
 // for a process in no group.
-func (a *Attributor) groupsOf(m *procstat.Meta, now time.Time) []*groupBooks {
+func (a *Attributor) groupsOf(m *procstat.Meta, now time.Time) []*groupAccount {
 	if m == nil {
 		return nil
 	}
@@ -57,12 +59,12 @@ func (a *Attributor) groupsOf(m *procstat.Meta, now time.Time) []*groupBooks {
 	if len(keys) == 0 {
 		return nil
 	}
-	out := make([]*groupBooks, 0, len(keys))
+	out := make([]*groupAccount, 0, len(keys))
 	for _, k := range keys {
 		b := a.groups[k]
 		if b == nil {
 			kind, id, _ := strings.Cut(k, ":")
-			b = &groupBooks{kind: kind, id: id, lastLive: now}
+			b = &groupAccount{kind: kind, id: id, lastLive: now}
 			a.groups[k] = b
 		}
 		if slices.Contains(out, b) {
@@ -75,7 +77,7 @@ func (a *Attributor) groupsOf(m *procstat.Meta, now time.Time) []*groupBooks {
 }
 
 // book adds one process's interval share and CPU time to its groups.
-func bookGroups(groups []*groupBooks, share units.Energy, cpu uint64) {
+func bookGroups(groups []*groupAccount, share units.Energy, cpu uint64) {
 	for _, g := range groups {
 		g.delta += share
 		g.total += share
@@ -85,7 +87,7 @@ func bookGroups(groups []*groupBooks, share units.Energy, cpu uint64) {
 	}
 }
 
-// closeGroups fills snap.Groups from the books of the tick that ends at
+// closeGroups fills snap.Groups from the accounts of the tick that ends at
 // now, sorted by kind then interval energy (highest first), clears the
 // interval figures, and forgets the groups that have had no live process
 // for the retention period. It leaves snap.Groups nil when there is no

@@ -59,7 +59,7 @@ func TestGroupsKeepTheEnergyOfExitedProcesses(t *testing.T) {
 	}
 	// 100 µJ, one tick of CPU each: 25 µJ a process.
 	s := a.Observe(sample(1, z(100), inGroups(1, 1, 1, c1...), inGroups(2, 1, 1, c1...), inGroups(3, 1, 1, c2...), proc(4, 1, 1)))
-	checkBooks(t, s)
+	checkConservation(t, s)
 	want := []groupFigures{
 		{"container", "c1", 50, 50, 2, 2 * tick},
 		{"container", "c2", 25, 25, 1, tick},
@@ -71,7 +71,7 @@ func TestGroupsKeepTheEnergyOfExitedProcesses(t *testing.T) {
 
 	// pid 2 exits: c1 keeps its 25 µJ. 200 µJ split 1:2:1.
 	s = a.Observe(sample(2, z(300), inGroups(1, 1, 2, c1...), inGroups(3, 1, 3, c2...), proc(4, 1, 2)))
-	checkBooks(t, s)
+	checkConservation(t, s)
 	want = []groupFigures{
 		{"container", "c2", 125, 100, 1, 2 * tick},
 		{"container", "c1", 100, 50, 1, tick},
@@ -103,7 +103,7 @@ func TestGroupRetention(t *testing.T) {
 	if s.Groups != nil {
 		t.Errorf("tick 3: groups %+v, want c forgotten", figuresOf(s))
 	}
-	checkBooks(t, s)
+	checkConservation(t, s)
 	// A process in c again: a new series, from zero.
 	s = a.Observe(sample(4, z(40), inGroups(5, 4, 0, c), proc(9, 1, 4)))
 	if diff := cmp.Diff([]groupFigures{{"container", "c", 0, 0, 1, 0}}, figuresOf(s)); diff != "" {
@@ -174,7 +174,7 @@ func TestGroupTakesTheLatestWorkload(t *testing.T) {
 	}
 }
 
-// groupModel checks a snapshot's groups against books the test keeps
+// groupModel checks a snapshot's groups against accounts the test keeps
 // itself from the processes' own figures. For each kind of group:
 //
 //	Σ groups of the kind + live processes in none of them + exited
@@ -273,10 +273,10 @@ func (m *groupModel) check(t *testing.T, s *snapshot.Snapshot) {
 		total += m.exitedNone[kind] + m.forgotten[kind] + s.Idle.Total + s.Unattributed.Total
 		delta += s.Idle.Delta + s.Unattributed.Delta
 		if total != s.Host.Total {
-			t.Errorf("tick %d, %s: cumulative books %d µJ, host %d µJ", s.Seq, kind, total, s.Host.Total)
+			t.Errorf("tick %d, %s: cumulative sum %d µJ, host %d µJ", s.Seq, kind, total, s.Host.Total)
 		}
 		if delta != s.Host.Delta {
-			t.Errorf("tick %d, %s: interval books %d µJ, host %d µJ", s.Seq, kind, delta, s.Host.Delta)
+			t.Errorf("tick %d, %s: interval sum %d µJ, host %d µJ", s.Seq, kind, delta, s.Host.Delta)
 		}
 	}
 
@@ -329,7 +329,7 @@ func (m *groupModel) check(t *testing.T, s *snapshot.Snapshot) {
 // TestGroupsConservationUnderChurn runs random births, deaths and PID
 // reuse of processes in containers, pods, services and none, with a short
 // retention so groups are forgotten and come back, and checks the group
-// books against the host's every tick.
+// accounts against the host's every tick.
 func TestGroupsConservationUnderChurn(t *testing.T) {
 	// Where a new process goes: containers c0, c1 in pod pa, c2 in pod pb,
 	// c3 and c4 in no pod, a service, or nowhere.
@@ -371,7 +371,7 @@ func TestGroupsConservationUnderChurn(t *testing.T) {
 					list = append(list, p)
 				}
 				if s := a.Observe(sample(tick, []sensor.Zone{pkg("p0", 0, raw, max)}, list...)); s != nil {
-					checkBooks(t, s)
+					checkConservation(t, s)
 					m.check(t, s)
 				}
 			}
@@ -401,7 +401,7 @@ func benchGroups(n, containers int, grouped bool) []procstat.Proc {
 
 // BenchmarkObserveGroups is BenchmarkObserve with 10 000 processes spread
 // over 500 containers (each in a pod of 2), against the same processes in
-// no group: the steady-state cost of the group books per tick.
+// no group: the steady-state cost of the group accounts per tick.
 func BenchmarkObserveGroups(b *testing.B) {
 	const n, containers = 10000, 500
 	for _, grouped := range []bool{false, true} {
@@ -421,7 +421,7 @@ func BenchmarkObserveGroups(b *testing.B) {
 }
 
 // BenchmarkObserveGroupsPaired runs, in each iteration, one tick of the
-// grouped books and one of the same processes in no group (which goes
+// grouped accounts and one of the same processes in no group (which goes
 // first alternates), timing each by the CPU time of the benchmark's
 // thread: on a shared machine the ratio is steadier than two separate
 // benchmarks. It reports the ticks' costs and grouped/plain.
@@ -484,5 +484,5 @@ func TestGroupsFollowAnExec(t *testing.T) {
 	if len(s.Groups) != 1 || s.Groups[0].ID != "c1" || s.Groups[0].Total != 200 {
 		t.Fatalf("after the exec: %+v; want container c1 with this tick's 200 µJ", s.Groups)
 	}
-	checkBooks(t, s)
+	checkConservation(t, s)
 }

@@ -75,7 +75,7 @@ func TestPricedPerBusyCPUSecond(t *testing.T) {
 			a.Observe(withCPU(sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, proc(10, 1, 0), proc(20, 1, 0)), work(0, 0)))
 			s := a.Observe(withCPU(sample(2, []sensor.Zone{pkg("p0", 0, 60_000_000, 0)},
 				proc(10, 1, tt.cpu10), proc(20, 1, tt.cpu20)), work(2, tt.busy)))
-			checkBooks(t, s)
+			checkConservation(t, s)
 			got := map[string]uint64{"10": energies(s)[10], "20": energies(s)[20],
 				"unattributed": uint64(s.Unattributed.Delta), "idle": uint64(s.Idle.Delta)}
 			want := map[string]uint64{"10": tt.want10, "20": tt.want20, "unattributed": tt.wantUnattributed, "idle": tt.wantIdle}
@@ -119,14 +119,14 @@ func TestReapedChildrenCountOnceForTheirParent(t *testing.T) {
 	// Tick 1: the child (pid 11) was born and used 40 ticks; a short-lived
 	// child the agent never saw used 20 and was reaped by 10.
 	s := a.Observe(at(1, 60_000_000, work(1, 60), child(10, 1, 1, 0, 20), child(11, 10, 150, 40, 0)))
-	checkBooks(t, s)
+	checkConservation(t, s)
 	if got := energies(s); got[10] != 20_000_000 || got[11] != 40_000_000 {
 		t.Errorf("tick 1 energies %v, want 10: 20 J (its reaped child), 11: 40 J", got)
 	}
 	// Tick 2: pid 11 used 10 more ticks, exited and was reaped by 10 (its
 	// 50 ticks move into 10's children's time); 10 itself used 30.
 	s = a.Observe(at(2, 100_000_000, work(2, 100), child(10, 1, 1, 30, 70)))
-	checkBooks(t, s)
+	checkConservation(t, s)
 	if got := energies(s); got[10] != 40_000_000 {
 		t.Errorf("tick 2 energy of 10 = %d µJ, want 40 J: its own 30 ticks + the 10 its child used after it was last seen", got[10])
 	}
@@ -184,7 +184,7 @@ func TestReapChainCountsOnce(t *testing.T) {
 	// It used 10 more and exited; the shell reaped it, exited too, and
 	// init reaped the shell: init's children's time jumps by 3061.
 	s = a.Observe(at(2, 60_000_000, work(2, 60), child(1, 0, 1, 0, 3061)))
-	checkBooks(t, s)
+	checkConservation(t, s)
 	if got := energies(s)[1]; got != 10_000_000 {
 		t.Errorf("init drew %d µJ, want 10 J: only the 10 ticks the chain used since it was last seen", got)
 	}
@@ -200,7 +200,7 @@ func TestReapedPastIsCapped(t *testing.T) {
 	a := New(Options{})
 	a.Observe(withCPU(sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, child(1, 0, 1, 0, 0), child(2, 1, 1, 0, 0)), work(0, 0)))
 	s := a.Observe(withCPU(sample(1, []sensor.Zone{pkg("p0", 0, 100_000_000, 0)}, child(1, 0, 1, 0, 5000), child(2, 1, 1, 100, 0)), work(1, 100)))
-	checkBooks(t, s)
+	checkConservation(t, s)
 	if got := energies(s); got[1] != 50_000_000 || got[2] != 50_000_000 {
 		t.Errorf("energies %v, want 50 J each: the reaper's jump is capped at the 100 busy ticks", got)
 	}

@@ -4,154 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wattlens/wattlens/internal/container/dockertest"
+	"github.com/wattlens/wattlens/internal/polltest"
 )
-
-// fakeDocker serves the Docker Engine API endpoints the source uses, on a
-// unix socket, in the shapes Docker 24–29 send.
-type fakeDocker struct {
-	socket     string
-	mu         sync.Mutex
-	apiVersion string           // what /_ping says and the only version served
-	list       []map[string]any // GET /containers/json
-	events     chan string      // lines pushed to GET /events
-	drop       chan struct{}    // ends the current GET /events
-	lists      atomic.Int32     // number of GET /containers/json
-	conns      atomic.Int32     // number of GET /events
-}
-
-func newFakeDocker(t *testing.T) *fakeDocker { return newFakeDockerVersion(t, "1.41") }
-
-func newFakeDockerVersion(t *testing.T, apiVersion string) *fakeDocker {
-	t.Helper()
-	dir := t.TempDir()
-	if len(dir) > 90 { // sun_path holds 108 bytes
-		var err error
-		if dir, err = os.MkdirTemp("", "wl"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	}
-	f := &fakeDocker{socket: filepath.Join(dir, "docker.sock"), apiVersion: apiVersion, events: make(chan string, 16), drop: make(chan struct{})}
-	ln, err := net.Listen("unix", f.socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_ping", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("API-Version", f.version())
-		w.Header().Set("Docker-Experimental", "false")
-		w.Header().Set("Ostype", "linux")
-		_, _ = w.Write([]byte("OK"))
-	})
-	// Docker ≥ 29 refuses clients older than its minimum API version.
-	versioned := func(h http.HandlerFunc) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			if v, want := r.PathValue("version"), f.version(); v != "v"+want {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusBadRequest)
-				_, _ = fmt.Fprintf(w, `{"message":"client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version"}`, strings.TrimPrefix(v, "v"), want)
-				return
-			}
-			h(w, r)
-		}
-	}
-	mux.HandleFunc("GET /{version}/containers/json", versioned(func(w http.ResponseWriter, r *http.Request) {
-		f.lists.Add(1)
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(f.list)
-	}))
-	mux.HandleFunc("GET /{version}/events", versioned(func(w http.ResponseWriter, r *http.Request) {
-		if got, want := r.URL.Query().Get("filters"), `{"type":["container"]}`; got != want {
-			http.Error(w, "bad filters "+got, http.StatusBadRequest)
-			return
-		}
-		f.conns.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		w.(http.Flusher).Flush()
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case <-f.drop:
-				return
-			case line := <-f.events:
-				_, _ = fmt.Fprintln(w, line)
-				w.(http.Flusher).Flush()
-			}
-		}
-	}))
-	srv := httptest.NewUnstartedServer(mux)
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return f
-}
-
-func (f *fakeDocker) version() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.apiVersion
-}
-
-func (f *fakeDocker) setVersion(v string) {
-	f.mu.Lock()
-	f.apiVersion = v
-	f.mu.Unlock()
-}
-
-// add puts a running container in the listing.
-func (f *fakeDocker) add(id, name string, labels map[string]string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.list = append(f.list, map[string]any{
-		"Id":      id,
-		"Names":   []string{"/" + name},
-		"Image":   "nginx:1.27",
-		"ImageID": "sha256:fffffe2fd2a7fb4b0bd0a4e08c6b97a0d7ba0d0bf1ae69a5e1bd6e5ab2c3b31c",
-		"Command": "/docker-entrypoint.sh nginx -g 'daemon off;'",
-		"Created": 1718000000,
-		"Ports":   []map[string]any{{"PrivatePort": 80, "Type": "tcp"}},
-		"Labels":  labels,
-		"State":   "running",
-		"Status":  "Up 2 hours",
-		"HostConfig": map[string]any{
-			"NetworkMode": "bridge",
-		},
-		"NetworkSettings": map[string]any{"Networks": map[string]any{}},
-		"Mounts":          []any{},
-	})
-}
-
-// start pushes a container start event as Docker writes it.
-func (f *fakeDocker) start(id, name string, labels map[string]string) {
-	attrs := map[string]string{"image": "redis:7", "name": name}
-	for k, v := range labels {
-		attrs[k] = v
-	}
-	ev := map[string]any{
-		"status": "start", "id": id, "from": "redis:7",
-		"Type": "container", "Action": "start",
-		"Actor": map[string]any{"ID": id, "Attributes": attrs},
-		"scope": "local", "time": 1718000100, "timeNano": 1718000100123456789,
-	}
-	b, _ := json.Marshal(ev)
-	f.events <- string(b)
-}
 
 func dockerConfig(socket string) Config {
 	return Config{DockerSocket: socket, Refresh: time.Hour}
@@ -160,11 +22,11 @@ func dockerConfig(socket string) Config {
 func dockerPath(id string) string { return "/system.slice/docker-" + id + ".scope" }
 
 func TestDockerListNames(t *testing.T) {
-	f := newFakeDocker(t)
-	f.add(idDocker, "web", map[string]string{"com.docker.compose.service": "web"})
-	e, _ := newTestEnricher(t, dockerConfig(f.socket))
+	f := dockertest.New(t, "1.41")
+	f.Add(dockertest.Container{ID: idDocker, Name: "web", Labels: map[string]string{"com.docker.compose.service": "web"}})
+	e, _ := newTestEnricher(t, dockerConfig(f.Socket()))
 
-	eventually(t, "the first listing is read", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
+	polltest.Until(t, "the first listing is read", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
 	want := &Workload{Kind: KindContainer, Runtime: RuntimeDocker, ID: idDocker, Name: "web"}
 	if diff := cmp.Diff(want, e.Lookup(dockerPath(idDocker))); diff != "" {
 		t.Errorf("Lookup mismatch (-want +got):\n%s", diff)
@@ -173,11 +35,11 @@ func TestDockerListNames(t *testing.T) {
 
 // Docker 29 serves API 1.44 and later only: the version is negotiated.
 func TestDockerAPIVersionNegotiated(t *testing.T) {
-	f := newFakeDockerVersion(t, "1.52")
-	f.add(idDocker, "web", nil)
-	e, rec := newTestEnricher(t, dockerConfig(f.socket))
-	eventually(t, "the first listing is read", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
-	eventually(t, "the event stream is connected", func() bool { return f.conns.Load() == 1 })
+	f := dockertest.New(t, "1.52")
+	f.Add(dockertest.Container{ID: idDocker, Name: "web"})
+	e, rec := newTestEnricher(t, dockerConfig(f.Socket()))
+	polltest.Until(t, "the first listing is read", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
+	polltest.Until(t, "the event stream is connected", func() bool { return f.Conns() == 1 })
 	if n := rec.countAll(""); n != 0 {
 		t.Errorf("%d log lines, want none", n)
 	}
@@ -186,13 +48,13 @@ func TestDockerAPIVersionNegotiated(t *testing.T) {
 // A daemon upgraded under the agent refuses the old version; the next
 // listing negotiates again.
 func TestDockerAPIVersionRenegotiated(t *testing.T) {
-	f := newFakeDockerVersion(t, "1.43")
-	e, rec := newTestEnricher(t, dockerConfig(f.socket))
-	eventually(t, "the first listing", func() bool { return f.lists.Load() == 1 })
-	f.setVersion("1.52")
-	f.add(idDocker, "web", nil)
+	f := dockertest.New(t, "1.43")
+	e, rec := newTestEnricher(t, dockerConfig(f.Socket()))
+	polltest.Until(t, "the first listing", func() bool { return f.Lists() == 1 })
+	f.SetVersion("1.52")
+	f.Add(dockertest.Container{ID: idDocker, Name: "web"})
 	e.Lookup(dockerPath(idDocker)) // a miss: list again
-	eventually(t, "the listing under the new version", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
+	polltest.Until(t, "the listing under the new version", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
 	if n := rec.count(slog.LevelWarn, ""); n != 0 {
 		t.Errorf("%d warnings, want none", n)
 	}
@@ -207,15 +69,15 @@ func TestIsAPIVersion(t *testing.T) {
 }
 
 func TestDockerKubernetesLabels(t *testing.T) {
-	f := newFakeDocker(t)
-	f.add(idDocker, "k8s_app_web-7d4b9c8f5-x2x9q_shop_"+uid+"_0", map[string]string{
+	f := dockertest.New(t, "1.41")
+	f.Add(dockertest.Container{ID: idDocker, Name: "k8s_app_web-7d4b9c8f5-x2x9q_shop_" + uid + "_0", Labels: map[string]string{
 		"io.kubernetes.container.name": "app",
 		"io.kubernetes.pod.name":       "web-7d4b9c8f5-x2x9q",
 		"io.kubernetes.pod.namespace":  "shop",
 		"io.kubernetes.pod.uid":        uid,
-	})
-	e, _ := newTestEnricher(t, dockerConfig(f.socket))
-	eventually(t, "the first listing is read", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
+	}})
+	e, _ := newTestEnricher(t, dockerConfig(f.Socket()))
+	polltest.Until(t, "the first listing is read", func() bool { _, _, _, ok := e.Name(idDocker); return ok })
 	name, pod, ns, _ := e.Name(idDocker)
 	if diff := cmp.Diff([]string{"app", "web-7d4b9c8f5-x2x9q", "shop"}, []string{name, pod, ns}); diff != "" {
 		t.Errorf("Name mismatch (-want +got):\n%s", diff)
@@ -226,12 +88,12 @@ func TestDockerKubernetesLabels(t *testing.T) {
 // stream, with no listing (the periodic refresh is an hour away and the
 // listing never shows it).
 func TestDockerEventStart(t *testing.T) {
-	f := newFakeDocker(t)
-	e, _ := newTestEnricher(t, dockerConfig(f.socket))
-	eventually(t, "the event stream is connected", func() bool { return f.conns.Load() == 1 })
+	f := dockertest.New(t, "1.41")
+	e, _ := newTestEnricher(t, dockerConfig(f.Socket()))
+	polltest.Until(t, "the event stream is connected", func() bool { return f.Conns() == 1 })
 
-	f.start(idDocker2, "cache", map[string]string{"com.docker.compose.service": "cache"})
-	eventually(t, "the started container is named", func() bool { n, _, _, _ := e.Name(idDocker2); return n == "cache" })
+	f.SendStart(dockertest.Container{ID: idDocker2, Name: "cache", Image: "redis:7", Labels: map[string]string{"com.docker.compose.service": "cache"}})
+	polltest.Until(t, "the started container is named", func() bool { n, _, _, _ := e.Name(idDocker2); return n == "cache" })
 	if got := e.Lookup(dockerPath(idDocker2)).Name; got != "cache" {
 		t.Errorf("Lookup().Name = %q, want cache", got)
 	}
@@ -240,38 +102,38 @@ func TestDockerEventStart(t *testing.T) {
 // When the event stream drops (dockerd restarts), the source reconnects
 // and lists again, catching containers started meanwhile.
 func TestDockerEventReconnect(t *testing.T) {
-	f := newFakeDocker(t)
-	e, _ := newTestEnricher(t, dockerConfig(f.socket))
-	eventually(t, "the event stream is connected", func() bool { return f.conns.Load() == 1 })
-	eventually(t, "the first listing", func() bool { return f.lists.Load() == 1 })
-	f.add(idDocker, "during-outage", nil)
-	f.drop <- struct{}{}
-	eventually(t, "the stream reconnects", func() bool { return f.conns.Load() == 2 })
-	eventually(t, "the listing after reconnection", func() bool { n, _, _, _ := e.Name(idDocker); return n == "during-outage" })
+	f := dockertest.New(t, "1.41")
+	e, _ := newTestEnricher(t, dockerConfig(f.Socket()))
+	polltest.Until(t, "the event stream is connected", func() bool { return f.Conns() == 1 })
+	polltest.Until(t, "the first listing", func() bool { return f.Lists() == 1 })
+	f.Add(dockertest.Container{ID: idDocker, Name: "during-outage"})
+	f.DropEvents()
+	polltest.Until(t, "the stream reconnects", func() bool { return f.Conns() == 2 })
+	polltest.Until(t, "the listing after reconnection", func() bool { n, _, _, _ := e.Name(idDocker); return n == "during-outage" })
 }
 
 // A cache miss lists the containers again, at most once a second.
 func TestDockerMissRefresh(t *testing.T) {
-	f := newFakeDocker(t)
-	e, _ := newTestEnricher(t, dockerConfig(f.socket))
-	eventually(t, "the first listing is read", func() bool { return f.lists.Load() == 1 })
+	f := dockertest.New(t, "1.41")
+	e, _ := newTestEnricher(t, dockerConfig(f.Socket()))
+	polltest.Until(t, "the first listing is read", func() bool { return f.Lists() == 1 })
 
-	f.add(idDocker, "late", nil) // no event: only a listing can tell
+	f.Add(dockertest.Container{ID: idDocker, Name: "late"}) // no event: only a listing can tell
 	if got := e.Lookup(dockerPath(idDocker)).Name; got != "" {
 		t.Fatalf("Lookup().Name = %q before any refresh, want empty", got)
 	}
-	eventually(t, "the miss refreshes the listing", func() bool { n, _, _, _ := e.Name(idDocker); return n == "late" })
+	polltest.Until(t, "the miss refreshes the listing", func() bool { n, _, _, _ := e.Name(idDocker); return n == "late" })
 
 	// A burst of misses on unknown containers: at most one listing per
 	// second (the first may run at once, the next a second later).
-	before := f.lists.Load()
+	before := f.Lists()
 	start := time.Now()
 	for i := range 50 {
 		e.Lookup(dockerPath(fmt.Sprintf("%064x", i)))
 	}
 	time.Sleep(300 * time.Millisecond)
 	elapsed := time.Since(start)
-	if got, max := f.lists.Load()-before, int32(elapsed/time.Second)+1; got > max {
+	if got, max := f.Lists()-before, int(elapsed/time.Second)+1; got > max {
 		t.Errorf("%d listings in %v after 50 misses, want at most %d", got, elapsed, max)
 	}
 }
@@ -279,9 +141,9 @@ func TestDockerMissRefresh(t *testing.T) {
 // Lookup and Name run on many goroutines while events and listings
 // update the names (run with -race).
 func TestEnricherConcurrent(t *testing.T) {
-	f := newFakeDocker(t)
-	e, _ := newTestEnricher(t, dockerConfig(f.socket))
-	eventually(t, "the event stream is connected", func() bool { return f.conns.Load() == 1 })
+	f := dockertest.New(t, "1.41")
+	e, _ := newTestEnricher(t, dockerConfig(f.Socket()))
+	polltest.Until(t, "the event stream is connected", func() bool { return f.Conns() == 1 })
 	ids := make([]string, 20)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%064x", 1000+i)
@@ -302,12 +164,12 @@ func TestEnricherConcurrent(t *testing.T) {
 		}()
 	}
 	for i, id := range ids {
-		f.start(id, fmt.Sprintf("c%d", i), nil)
+		f.SendStart(dockertest.Container{ID: id, Name: fmt.Sprintf("c%d", i), Image: "redis:7"})
 	}
 	wg.Wait()
 	for i, id := range ids {
 		want := fmt.Sprintf("c%d", i)
-		eventually(t, "every started container is named", func() bool { n, _, _, _ := e.Name(id); return n == want })
+		polltest.Until(t, "every started container is named", func() bool { n, _, _, _ := e.Name(id); return n == want })
 	}
 }
 

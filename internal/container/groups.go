@@ -31,7 +31,8 @@ func (w *Workload) GroupKeys() []string {
 	return nil
 }
 
-// NameFunc is Enricher.Name: a container ID's names as known now.
+// NameFunc is Enricher.Name: a container ID's names as known now. The
+// exporters' Names options have this type.
 type NameFunc func(id string) (name, pod, namespace string, ok bool)
 
 // CurrentNames returns the container, pod and namespace names of a

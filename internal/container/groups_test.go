@@ -68,3 +68,25 @@ func TestCurrentNames(t *testing.T) {
 		})
 	}
 }
+
+func TestWorkloadOf(t *testing.T) {
+	w := &Workload{Kind: KindContainer, ID: "abc"}
+	tests := []struct {
+		name string
+		v    any
+		want *Workload
+	}{
+		{"a workload", w, w},
+		{"nil", nil, nil},
+		{"a nil workload", (*Workload)(nil), nil},
+		{"a workload by value", Workload{Kind: KindContainer}, nil},
+		{"another type", "container:abc", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := WorkloadOf(tt.v); got != tt.want {
+				t.Errorf("WorkloadOf(%#v) = %p, want %p", tt.v, got, tt.want)
+			}
+		})
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // logRecorder is a slog.Handler that keeps every record.
@@ -49,20 +48,6 @@ func (l *logRecorder) countAll(msg string) int {
 		}
 	}
 	return n
-}
-
-// eventually polls cond until it holds or the deadline passes. The
-// deadline only bounds a failing test; a passing one returns as soon as
-// cond holds.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // newTestEnricher starts an Enricher that stops with the test.

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wattlens/wattlens/internal/polltest"
 )
 
 const (
@@ -160,7 +162,7 @@ func TestKubeletPods(t *testing.T) {
 	f := newFakeKube(t, "s3cr3t")
 	tokenFile, caFile := f.files(t, "s3cr3t")
 	e, rec := newTestEnricher(t, kubeletConfig(f.URL, tokenFile, caFile))
-	eventually(t, "the pods are read", func() bool { _, _, _, ok := e.Name(idCtrd); return ok })
+	polltest.Until(t, "the pods are read", func() bool { _, _, _, ok := e.Name(idCtrd); return ok })
 
 	tests := []struct {
 		name, path string
@@ -219,14 +221,14 @@ func TestKubeletMissRefresh(t *testing.T) {
 	f.setBody(`{"kind":"PodList","apiVersion":"v1","metadata":{},"items":[]}`)
 	tokenFile, caFile := f.files(t, "tok")
 	e, _ := newTestEnricher(t, kubeletConfig(f.URL, tokenFile, caFile))
-	eventually(t, "the first listing", func() bool { return f.calls.Load() >= 1 })
+	polltest.Until(t, "the first listing", func() bool { return f.calls.Load() >= 1 })
 
 	f.setBody(podListJSON)
 	path := "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + uidU + ".slice/cri-containerd-" + idCtrd + ".scope"
 	if got := e.Lookup(path); got.Name != "" {
 		t.Fatalf("Lookup().Name = %q before the pod is listed", got.Name)
 	}
-	eventually(t, "the miss refreshes the pods", func() bool { n, _, _, _ := e.Name(idCtrd); return n == "app" })
+	polltest.Until(t, "the miss refreshes the pods", func() bool { n, _, _, _ := e.Name(idCtrd); return n == "app" })
 }
 
 // A wrong token is refused; the source warns once and the agent goes on.
@@ -236,7 +238,7 @@ func TestKubeletUnauthorized(t *testing.T) {
 	cfg := kubeletConfig(f.URL, tokenFile, caFile)
 	cfg.Refresh = 10 * time.Millisecond
 	e, rec := newTestEnricher(t, cfg)
-	eventually(t, "several attempts", func() bool { return f.calls.Load() >= 3 })
+	polltest.Until(t, "several attempts", func() bool { return f.calls.Load() >= 3 })
 	if got := rec.count(slog.LevelWarn, "kubernetes pods unavailable"); got != 1 {
 		t.Errorf("%d warnings over %d refused attempts, want 1", got, f.calls.Load())
 	}
@@ -244,8 +246,8 @@ func TestKubeletUnauthorized(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte("right"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the rotated token is used", func() bool { _, _, _, ok := e.Name(idCtrd); return ok })
-	eventually(t, "recovery is logged", func() bool { return rec.count(slog.LevelInfo, "available again") == 1 })
+	polltest.Until(t, "the rotated token is used", func() bool { _, _, _, ok := e.Name(idCtrd); return ok })
+	polltest.Until(t, "recovery is logged", func() bool { return rec.count(slog.LevelInfo, "available again") == 1 })
 }
 
 // With the kubelet down, Lookup still says what the cgroup says.
@@ -258,7 +260,7 @@ func TestKubeletDown(t *testing.T) {
 	cfg := kubeletConfig(url, tokenFile, caFile)
 	cfg.Refresh = 10 * time.Millisecond
 	e, rec := newTestEnricher(t, cfg)
-	eventually(t, "several attempts", func() bool { return rec.countAll("kubernetes pods unavailable") >= 3 })
+	polltest.Until(t, "several attempts", func() bool { return rec.countAll("kubernetes pods unavailable") >= 3 })
 
 	path := "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + uidU + ".slice/cri-containerd-" + idCtrd + ".scope"
 	want := podContainer(RuntimeContainerd, idCtrd, uid, QoSBurstable)
@@ -280,7 +282,7 @@ func TestKubeletUntrustedCertificate(t *testing.T) {
 	tokenFile, _ := f.files(t, "tok")
 	// No CA file: the system roots do not know httptest's certificate.
 	e, rec := newTestEnricher(t, kubeletConfig(f.URL, tokenFile, ""))
-	eventually(t, "a warning", func() bool { return rec.count(slog.LevelWarn, "kubernetes pods unavailable") == 1 })
+	polltest.Until(t, "a warning", func() bool { return rec.count(slog.LevelWarn, "kubernetes pods unavailable") == 1 })
 	if _, _, _, ok := e.Name(idCtrd); ok {
 		t.Errorf("pods read from an untrusted kubelet")
 	}
@@ -303,7 +305,7 @@ func TestKubeletUntrustedCertificate(t *testing.T) {
 	cfg := kubeletConfig(f.URL, tokenFile, "")
 	cfg.InsecureSkipVerify = true
 	e2, _ := newTestEnricher(t, cfg)
-	eventually(t, "pods read without verification", func() bool { _, _, _, ok := e2.Name(idCtrd); return ok })
+	polltest.Until(t, "pods read without verification", func() bool { _, _, _, ok := e2.Name(idCtrd); return ok })
 }
 
 func TestAPIServerPods(t *testing.T) {
@@ -319,7 +321,7 @@ func TestAPIServerPods(t *testing.T) {
 		Refresh:      time.Hour,
 	}
 	e, _ := newTestEnricher(t, cfg)
-	eventually(t, "the pods are read", func() bool { _, _, _, ok := e.Name(idCRIO); return ok })
+	polltest.Until(t, "the pods are read", func() bool { _, _, _, ok := e.Name(idCRIO); return ok })
 	f.mu.Lock()
 	q := f.query
 	f.mu.Unlock()

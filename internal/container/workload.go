@@ -55,6 +55,16 @@ type Workload struct {
 	Namespace string // Kubernetes namespace
 }
 
+// WorkloadOf returns the *Workload that v holds, or nil when it holds none
+// (nil, a nil *Workload, or a value of another type). v is a
+// procstat.Meta's or a snapshot.Group's Workload, typed any so that
+// procstat and snapshot need not import this package: exporters read it
+// through WorkloadOf rather than each asserting the type.
+func WorkloadOf(v any) *Workload {
+	w, _ := v.(*Workload)
+	return w
+}
+
 // plain is the workload of every process that belongs to no container and
 // no service. It is shared; nobody modifies it.
 var plain = &Workload{}

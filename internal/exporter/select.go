@@ -10,7 +10,7 @@ import (
 )
 
 // Selection is a snapshot's consumers the way exporters list them: the
-// listed processes, then everything else the books hold besides idle and
+// listed processes, then everything else the snapshot holds besides idle and
 // unattributed, so that Σ Head + Rest + Idle + Unattributed = Host, for
 // the interval and since start.
 type Selection struct {
@@ -65,9 +65,11 @@ func Select(s *snapshot.Snapshot, n int, f *Filter) Selection {
 }
 
 // Filter keeps the processes whose executable path or command line
-// matches a regular expression. A process's metadata never changes during
-// its lifetime, so the answer is remembered per process for as long as it
-// is seen, and forgotten one tick after it is gone. A Filter is not safe
+// matches a regular expression. A process's metadata (procstat.Meta) is
+// never modified: it is read when the process is first seen and read
+// again, as a new Meta, after the process execs. So the answer is
+// remembered per Meta for as long as it is seen, and forgotten one tick
+// after it is gone or replaced; an exec is matched afresh. A Filter is not safe
 // for concurrent use: each exporter owns one.
 type Filter struct {
 	re        *regexp.Regexp

@@ -1,6 +1,8 @@
 // Package fdio reads small kernel files (sysfs, procfs) through raw file
 // descriptors into caller-owned buffers, with no allocation: the per-tick
-// readers of procstat, powercap and the qemu exporter share it.
+// readers of procstat, powercap and the qemu exporter share it. It also
+// holds the one rule for a system call that a signal interrupted (EINTR):
+// call it again (Retry, RetryErrno).
 package fdio
 
 import (
@@ -11,16 +13,40 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Retry calls f until it returns an error other than EINTR, or none, and
+// returns what that call returned. f is a system call through
+// golang.org/x/sys/unix (open, read, write, …), whose errors are bare
+// errnos; a signal that arrives while it waits makes it fail with EINTR
+// (signal(7)): an open on a network or FUSE file system, a read or a
+// write that waits. It is simply called again.
+func Retry[T any](f func() (T, error)) (T, error) {
+	for {
+		v, err := f()
+		if err != unix.EINTR {
+			return v, err
+		}
+	}
+}
+
+// RetryErrno is Retry for a system call made with unix.Syscall6 or
+// unix.RawSyscall6, which reports its result as a word and its error as an
+// errno, 0 for none.
+func RetryErrno(f func() (uintptr, unix.Errno)) (uintptr, unix.Errno) {
+	for {
+		r, errno := f()
+		if errno != unix.EINTR {
+			return r, errno
+		}
+	}
+}
+
 // ReadFull reads fd until EOF or until buf is full, retrying reads that a
 // signal interrupted (EINTR), and returns how many bytes it read. Files
 // longer than buf are cut at len(buf). The caller opens and closes fd.
 func ReadFull(fd int, buf []byte) (int, error) {
 	n := 0
 	for n < len(buf) {
-		m, err := unix.Read(fd, buf[n:])
-		if err == unix.EINTR {
-			continue
-		}
+		m, err := Retry(func() (int, error) { return unix.Read(fd, buf[n:]) })
 		if err != nil {
 			return n, err
 		}
@@ -42,14 +68,9 @@ var ErrNotRegular = errors.New("not a regular file")
 // ErrNotRegular. sysfs and procfs attributes are regular files, so the
 // readers lose nothing. O_NONBLOCK has no effect on regular files.
 func Open(path string) (int, error) {
-	var fd int
-	var err error
-	for {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	fd, err := Retry(func() (int, error) {
+		return unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	})
 	if err != nil {
 		return -1, &fs.PathError{Op: "open", Path: path, Err: err}
 	}

@@ -80,3 +80,54 @@ func TestOpenRefusesWhatIsNotARegularFile(t *testing.T) {
 		t.Error("ReadFile past its limit: want an error")
 	}
 }
+
+func TestRetry(t *testing.T) {
+	tests := []struct {
+		name      string
+		errs      []error // what each call returns, in order
+		wantCalls int
+		wantErr   error
+	}{
+		{name: "success at once", errs: []error{nil}, wantCalls: 1},
+		{name: "interrupted twice", errs: []error{unix.EINTR, unix.EINTR, nil}, wantCalls: 3},
+		{name: "another error is returned", errs: []error{unix.EINTR, unix.EAGAIN, nil}, wantCalls: 2, wantErr: unix.EAGAIN},
+		{name: "not found at once", errs: []error{unix.ENOENT}, wantCalls: 1, wantErr: unix.ENOENT},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			got, err := Retry(func() (int, error) {
+				calls++
+				return calls, tt.errs[calls-1]
+			})
+			if calls != tt.wantCalls || got != tt.wantCalls || err != tt.wantErr {
+				t.Errorf("Retry: %d calls returning %d, %v; want %d calls returning %d, %v", calls, got, err, tt.wantCalls, tt.wantCalls, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestRetryErrno(t *testing.T) {
+	tests := []struct {
+		name      string
+		errnos    []unix.Errno
+		wantCalls int
+		wantErrno unix.Errno
+	}{
+		{name: "success at once", errnos: []unix.Errno{0}, wantCalls: 1},
+		{name: "interrupted twice", errnos: []unix.Errno{unix.EINTR, unix.EINTR, 0}, wantCalls: 3},
+		{name: "another errno is returned", errnos: []unix.Errno{unix.EINTR, unix.EBADF, 0}, wantCalls: 2, wantErrno: unix.EBADF},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			got, errno := RetryErrno(func() (uintptr, unix.Errno) {
+				calls++
+				return uintptr(calls), tt.errnos[calls-1]
+			})
+			if calls != tt.wantCalls || got != uintptr(tt.wantCalls) || errno != tt.wantErrno {
+				t.Errorf("RetryErrno: %d calls returning %d, %v; want %d calls returning %d, %v", calls, got, errno, tt.wantCalls, tt.wantCalls, tt.wantErrno)
+			}
+		})
+	}
+}

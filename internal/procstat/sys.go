@@ -20,18 +20,15 @@ func cstring(s string) []byte { return append([]byte(s), 0) }
 // openat opens path, which must end with a NUL byte, relative to dirfd
 // (unix.AT_FDCWD for the working directory), read-only.
 func openat(dirfd int, path []byte, flags int) (int, error) {
-	for {
-		fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd),
+	fd, errno := fdio.RetryErrno(func() (uintptr, unix.Errno) {
+		r, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd),
 			uintptr(unsafe.Pointer(&path[0])), uintptr(flags|unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
-		switch errno {
-		case 0:
-			return int(fd), nil
-		case unix.EINTR:
-			continue
-		default:
-			return -1, errno
-		}
+		return r, errno
+	})
+	if errno != 0 {
+		return -1, errno
 	}
+	return int(fd), nil
 }
 
 // readlinkat reads the target of the link path (NUL-terminated) relative
@@ -59,27 +56,18 @@ func readlinkat(dirfd int, path, buf []byte) (int, error) {
 // do_task_stat takes no mmap lock, unlike cmdline or environ), so the
 // thread never blocks in the kernel holding its processor.
 func readStatOnce(dirfd int, path, buf []byte) (int, error) {
-	var fd uintptr
-	for {
+	fd, errno := fdio.RetryErrno(func() (uintptr, unix.Errno) {
 		r, _, errno := unix.RawSyscall6(unix.SYS_OPENAT, uintptr(dirfd),
 			uintptr(unsafe.Pointer(&path[0])), uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
-		if errno == unix.EINTR {
-			continue
-		}
-		if errno != 0 {
-			return 0, errno
-		}
-		fd = r
-		break
+		return r, errno
+	})
+	if errno != 0 {
+		return 0, errno
 	}
-	var n uintptr
-	var errno unix.Errno
-	for {
-		n, _, errno = unix.RawSyscall6(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
-		if errno != unix.EINTR {
-			break
-		}
-	}
+	n, errno := fdio.RetryErrno(func() (uintptr, unix.Errno) {
+		r, _, errno := unix.RawSyscall6(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
+		return r, errno
+	})
 	_, _, _ = unix.RawSyscall6(unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
 	if errno != 0 {
 		return 0, errno
@@ -111,10 +99,10 @@ const (
 func appendPIDs(dirfd int, buf []byte, pids []int) ([]int, error) {
 	for {
 		// Raw, as in readStatOnce: listing procfs never waits for I/O.
-		r, _, errno := unix.RawSyscall6(unix.SYS_GETDENTS64, uintptr(dirfd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
-		if errno == unix.EINTR {
-			continue
-		}
+		r, errno := fdio.RetryErrno(func() (uintptr, unix.Errno) {
+			r, _, errno := unix.RawSyscall6(unix.SYS_GETDENTS64, uintptr(dirfd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
+			return r, errno
+		})
 		if errno != 0 {
 			return pids, errno
 		}

@@ -133,7 +133,7 @@ func Run(argv []string, o Options) (Result, error) {
 	smp := sampler.New(treeSensor{Sensor: o.Sensor, tree: tree}, tree, attribution.New(attrOpts), o.Log, sampler.WithReadTimeout(5*time.Second))
 	res := Result{Command: argv, Sensor: o.Sensor.Name(), Method: o.Attribution.Method, IdlePower: attrOpts.IdlePower, IdleOrigin: attrOpts.IdleOrigin}
 
-	smp.Tick() // the books open just before the start
+	smp.Tick() // the accounts open just before the start
 	hostStart := time.Now()
 
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -207,7 +207,7 @@ func Run(argv []string, o Options) (Result, error) {
 	res.ExitCode, res.Signal = exitStatus(cmd.ProcessState)
 	res.Processes = tree.processes()
 	if last != nil {
-		res.Energy, res.CPU = commandBooks(last, cmd.Process.Pid)
+		res.Energy, res.CPU = commandTotals(last, cmd.Process.Pid)
 		res.HostEnergy, res.Source = last.Host.Total, last.Host.Source
 		res.HostDuration = last.Time.Sub(hostStart)
 	}
@@ -283,7 +283,7 @@ func (s treeSensor) ProcessShares() map[string]sensor.Shares {
 	return out
 }
 
-func commandBooks(s *snapshot.Snapshot, pid int) (units.Energy, time.Duration) {
+func commandTotals(s *snapshot.Snapshot, pid int) (units.Energy, time.Duration) {
 	for _, p := range s.Processes {
 		if p.PID == pid {
 			return p.Total, p.CPUTotal
@@ -305,7 +305,7 @@ func rusage(ps *os.ProcessState) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// rusTicks is d in USER_HZ ticks, the unit of the process books: rounded
+// rusTicks is d in USER_HZ ticks, the unit of the process accounts: rounded
 // to the nearest, and at least one when d is not 0, so that a command
 // shorter than a tick is not booked nothing.
 func rusTicks(d time.Duration) uint64 {

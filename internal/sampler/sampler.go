@@ -92,8 +92,8 @@ func BootTicks() uint64 {
 }
 
 // Tick reads once. The first successful read only sets the baseline and
-// returns nil. When the sensor cannot be read the books are left as they
-// were (the next good read covers the whole gap, so no energy is lost) and
+// returns nil. When the sensor cannot be read attribution's accounts are left as
+// they were (the next good read covers the whole gap, so no energy is lost) and
 // Tick returns the last snapshot marked down, with the reason.
 func (s *Sampler) Tick() *snapshot.Snapshot {
 	start := time.Now()

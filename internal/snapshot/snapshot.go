@@ -26,7 +26,7 @@ const (
 	IdleShared = "shared"
 )
 
-// Snapshot is the state of the books after one tick.
+// Snapshot is what attribution's accounts hold after one tick.
 type Snapshot struct {
 	// Seq counts ticks from 1.
 	Seq uint64
@@ -64,7 +64,7 @@ type Snapshot struct {
 	// the agent can read holds (irq and softirq time, processes reaped by
 	// an ancestor it cannot read, PIDs outside its view), and all of it in
 	// intervals in which no process used any CPU time; it is part of the
-	// books like Exited:
+	// sum like Exited:
 	// Σ Processes[].Delta + Unattributed.Delta + Idle.Delta = Host.Delta.
 	Unattributed Energy
 
@@ -80,7 +80,7 @@ type Snapshot struct {
 
 	Zones     []Zone
 	Processes []Process // sorted by interval energy, highest first
-	// Groups are the books of containers, pods and services (see Group);
+	// Groups are the accounts of containers, pods and services (see Group);
 	// nil unless processes carry a workload that names its groups
 	// (--containers).
 	Groups []Group
@@ -117,7 +117,7 @@ type Energy struct {
 	Source sensor.Source
 }
 
-// Zone is one energy counter's books.
+// Zone is one energy counter's figures.
 type Zone struct {
 	ID     string
 	Kind   string
@@ -126,7 +126,7 @@ type Zone struct {
 	Energy
 }
 
-// Process is one process lifetime's books.
+// Process is one process lifetime's account.
 type Process struct {
 	procstat.Key
 	*procstat.Meta
@@ -137,7 +137,7 @@ type Process struct {
 	CPUTotal time.Duration
 }
 
-// Group is the books of a set of processes kept as one: a container, a
+// Group is the account of a set of processes kept as one: a container, a
 // pod, a systemd service. Its Total counts the energy of every process that
 // has been in it since the group was first seen, those that have exited
 // included, so it never goes down while the group is listed. Groups are
@@ -152,7 +152,7 @@ type Process struct {
 //
 // A group whose processes have all gone stays listed, with a zero Delta,
 // for a retention period (attribution.Options.GroupRetention); then it is
-// forgotten and its series ends. Its energy stays in the host's books (it
+// forgotten and its series ends. Its energy stays in the host's total (it
 // was never anywhere else); should the group come back, it starts again
 // from zero.
 type Group struct {
@@ -182,7 +182,7 @@ type Stats struct {
 }
 
 // TopN returns the first n processes (all when n <= 0 or n exceeds the
-// count) and everything else the books hold besides idle and
+// count) and everything else the snapshot holds besides idle and
 // unattributed: the other processes and the exited ones. So for every n,
 // Σ head + rest + Idle + Unattributed = Host, both for the interval and
 // since start. The head is a sub-slice of s.Processes: read only.

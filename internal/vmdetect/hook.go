@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/vmdetect/qemuargs"
 )
 
 // maxArgsBytes bounds how much of a qemu's /proc/<pid>/cmdline is read.
@@ -48,7 +49,7 @@ func WithLogger(l *slog.Logger) Option { return func(c *hookConfig) { c.log = l 
 // word), the hook reads <procfs>/<pid>/cmdline again, raw, and parses the
 // real argument vector. Only when that read fails (the process is gone, or
 // procfs is not readable) does it fall back to the joined line, split by
-// SplitJoined: a name holding a space followed by '-' is then cut there.
+// qemuargs.SplitJoined: a name holding a space followed by '-' is then cut there.
 func MetaHook(opts ...Option) procstat.MetaHook {
 	c := hookConfig{procfs: "/proc"}
 	for _, o := range opts {
@@ -58,7 +59,7 @@ func MetaHook(opts ...Option) procstat.MetaHook {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	return func(pid int, m *procstat.Meta) {
-		p := Process{PID: pid, Exe: m.Exe, Args: SplitJoined(m.Cmdline)}
+		p := Process{PID: pid, Exe: m.Exe, Args: qemuargs.SplitJoined(m.Cmdline)}
 		if !IsQemu(p) {
 			return
 		}
@@ -100,36 +101,6 @@ func ParseArgs(b []byte) []string {
 	args := make([]string, len(parts))
 	for i, p := range parts {
 		args[i] = string(p)
-	}
-	return args
-}
-
-// SplitJoined splits a command line whose argument boundaries were lost
-// (arguments joined with spaces, as procstat's Meta.Cmdline) into qemu
-// arguments: argv[0], then options (words starting with '-') and their
-// values. A word that does not start with '-' and follows a value, not an
-// option, is taken as the rest of that value, rejoined with a space: so
-// "-name guest=my vm,debug-threads=on -S" gives the value
-// "guest=my vm,debug-threads=on". A value that itself holds " -" cannot be
-// told apart from a new option and is cut there.
-func SplitJoined(line string) []string {
-	words := strings.Fields(line)
-	if len(words) == 0 {
-		return nil
-	}
-	args := []string{words[0]}
-	prevOption := false
-	for _, w := range words[1:] {
-		switch {
-		case strings.HasPrefix(w, "-"):
-			args = append(args, w)
-			prevOption = true
-		case prevOption || len(args) == 1:
-			args = append(args, w)
-			prevOption = false
-		default:
-			args[len(args)-1] += " " + w
-		}
 	}
 	return args
 }

@@ -17,7 +17,7 @@
 // or kvm (Debian's old wrapper, Proxmox). Other processes are never VMs,
 // whatever their arguments say.
 //
-// The -name value is parsed as qemu parses it (QemuOpts, see qemu's
+// The -name value is parsed as qemu parses it, by package qemuargs (QemuOpts, see qemu's
 // util/qemu-option.c and the -name entry of qemu-options.hx): a list of
 // key=value pairs separated by commas, a comma inside a value written as
 // ",,", and a first element without "=" standing for guest=. libvirt
@@ -33,13 +33,16 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/wattlens/wattlens/internal/ascii"
+	"github.com/wattlens/wattlens/internal/vmdetect/qemuargs"
 )
 
 // Process is what a matcher sees of a process.
 type Process struct {
 	PID int
 	// Args is the argument vector, argv[0] first. When only the joined
-	// command line is known (see SplitJoined), an argument that held
+	// command line is known (see qemuargs.SplitJoined), an argument that held
 	// spaces may be split in several.
 	Args []string
 	// Exe is the executable's path (readlink /proc/<pid>/exe); may be
@@ -116,8 +119,8 @@ func isQemuBinary(file string) bool {
 // matchProxmox recognises Proxmox VE's qemu-server: "-id <vmid>" (an
 // option of Proxmox's patched qemu) and "-name <name>,debug-threads=on".
 func matchProxmox(p Process) (VM, bool) {
-	id, ok := ArgValue(p.Args, "id")
-	if !ok || !isDigits(id) {
+	id, ok := qemuargs.Value(p.Args, "id")
+	if !ok || !ascii.IsDigits(id) {
 		return VM{}, false
 	}
 	vm := VM{ID: id, UUID: uuidOf(p)}
@@ -136,7 +139,7 @@ func matchOpenStack(p Process) (VM, bool) {
 	if !ok {
 		return VM{}, false
 	}
-	name, explicit := opts.guest()
+	name, explicit := opts.Guest()
 	if !explicit || !isNovaInstance(name) {
 		return VM{}, false
 	}
@@ -150,7 +153,7 @@ func matchLibvirt(p Process) (VM, bool) {
 	if !ok {
 		return VM{}, false
 	}
-	name, explicit := opts.guest()
+	name, explicit := opts.Guest()
 	if !explicit || name == "" {
 		return VM{}, false
 	}
@@ -188,49 +191,21 @@ func nameOf(p Process) string {
 	if !ok {
 		return ""
 	}
-	name, _ := opts.guest()
+	name, _ := opts.Guest()
 	return name
 }
 
-func nameOpts(p Process) (qemuOpts, bool) {
-	v, ok := ArgValue(p.Args, "name")
+func nameOpts(p Process) (qemuargs.Opts, bool) {
+	v, ok := qemuargs.Value(p.Args, "name")
 	if !ok {
 		return nil, false
 	}
-	return parseOpts(v), true
+	return qemuargs.ParseOpts(v), true
 }
 
 func uuidOf(p Process) string {
-	u, _ := ArgValue(p.Args, "uuid")
+	u, _ := qemuargs.Value(p.Args, "uuid")
 	return u
-}
-
-// ArgValue returns the value of qemu option -<name> (or --<name>) in args,
-// the last one when given several times (qemu keeps the last -name). The
-// value is the argument that follows the option.
-func ArgValue(args []string, name string) (string, bool) {
-	var val string
-	found := false
-	for i := 1; i < len(args)-1; i++ {
-		a := args[i]
-		if a == "-"+name || a == "--"+name {
-			val, found = args[i+1], true
-			i++
-		}
-	}
-	return val, found
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func isNovaInstance(name string) bool {

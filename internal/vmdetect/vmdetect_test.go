@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/vmdetect/qemuargs"
 )
 
 // Real command lines, as ps -ww shows them (arguments hold no spaces
@@ -157,47 +158,6 @@ func openstackArgs() []string {
 	return append(args, strings.Fields("-no-user-config"+rest)...)
 }
 
-func TestParseOpts(t *testing.T) {
-	tests := []struct {
-		in   string
-		want qemuOpts
-	}{
-		{"guest=vm1,debug-threads=on", qemuOpts{{key: "guest", value: "vm1"}, {key: "debug-threads", value: "on"}}},
-		{"vm1", qemuOpts{{key: "guest", value: "vm1", implied: true}}},
-		{"vm1,process=p", qemuOpts{{key: "guest", value: "vm1", implied: true}, {key: "process", value: "p"}}},
-		{"a,,b,process=p", qemuOpts{{key: "guest", value: "a,b", implied: true}, {key: "process", value: "p"}}},
-		{"guest=a,,,,b", qemuOpts{{key: "guest", value: "a,,b"}}},
-		{"guest=x,debug-threads", qemuOpts{{key: "guest", value: "x"}, {key: "debug-threads", value: "on"}}},
-		{"", qemuOpts{{key: "guest", value: "", implied: true}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, parseOpts(tt.in), cmp.AllowUnexported(opt{})); diff != "" {
-				t.Errorf("parseOpts(%q) mismatch (-want +got):\n%s", tt.in, diff)
-			}
-		})
-	}
-}
-
-func TestSplitJoined(t *testing.T) {
-	tests := []struct {
-		name, in string
-		want     []string
-	}{
-		{"plain", "qemu-system-x86_64 -name vm1 -S -m 512", []string{"qemu-system-x86_64", "-name", "vm1", "-S", "-m", "512"}},
-		{"value with spaces", "qemu-system-x86_64 -name guest=my big vm,debug-threads=on -S", []string{"qemu-system-x86_64", "-name", "guest=my big vm,debug-threads=on", "-S"}},
-		{"positional after argv0", "kvm disk.img -m 1", []string{"kvm", "disk.img", "-m", "1"}},
-		{"empty", "", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, SplitJoined(tt.in)); diff != "" {
-				t.Errorf("SplitJoined mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
 // TestSplitJoinedRealLines checks that the joined fallback finds the same
 // VM as the real argument vector for every real line, including the one
 // whose -smbios argument holds spaces.
@@ -210,7 +170,7 @@ func TestSplitJoinedRealLines(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			want, _ := Detect(Process{PID: 1, Args: args})
-			got, ok := Detect(Process{PID: 1, Args: SplitJoined(strings.Join(args, " "))})
+			got, ok := Detect(Process{PID: 1, Args: qemuargs.SplitJoined(strings.Join(args, " "))})
 			if !ok {
 				t.Fatal("not detected from the joined line")
 			}

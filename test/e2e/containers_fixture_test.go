@@ -1,15 +1,13 @@
 package e2e
 
-// Fixtures of the --containers end-to-end tests: a fake Docker Engine API
-// on a unix socket, a fake kubelet over HTTPS, and a generated procfs whose
+// Fixtures of the --containers end-to-end tests (the fake Docker daemon is
+// dockertest's): a fake kubelet over HTTPS, and a generated procfs whose
 // processes' CPU times advance while the agent runs.
 
 import (
 	"context"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,85 +21,6 @@ import (
 
 	"github.com/wattlens/wattlens/internal/procstat/procfstest"
 )
-
-// ctDocker serves the Docker Engine API endpoints wattlens uses on a unix
-// socket, in the shapes Docker sends.
-type ctDocker struct {
-	socket string
-	mu     sync.Mutex
-	list   []map[string]any
-	events chan string
-	lists  atomic.Int32
-}
-
-func ctNewDocker(t *testing.T) *ctDocker {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "wl") // sun_path holds 108 bytes: t.TempDir() may be too long
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	d := &ctDocker{socket: filepath.Join(dir, "docker.sock"), events: make(chan string, 16)}
-	ln, err := net.Listen("unix", d.socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_ping", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("API-Version", "1.47")
-		w.Header().Set("Ostype", "linux")
-		_, _ = w.Write([]byte("OK"))
-	})
-	mux.HandleFunc("GET /v1.47/containers/json", func(w http.ResponseWriter, r *http.Request) {
-		d.lists.Add(1)
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(d.list)
-	})
-	mux.HandleFunc("GET /v1.47/events", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		w.(http.Flusher).Flush()
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case line := <-d.events:
-				_, _ = fmt.Fprintln(w, line)
-				w.(http.Flusher).Flush()
-			}
-		}
-	})
-	srv := httptest.NewUnstartedServer(mux)
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return d
-}
-
-// add puts a running container in the listing.
-func (d *ctDocker) add(id, name, image string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.list = append(d.list, map[string]any{
-		"Id": id, "Names": []string{"/" + name}, "Image": image, "ImageID": "sha256:" + strings.Repeat("f", 64),
-		"Command": "/entrypoint.sh", "Created": 1718000000, "Ports": []any{}, "Labels": map[string]string{},
-		"State": "running", "Status": "Up 2 hours", "HostConfig": map[string]any{"NetworkMode": "bridge"},
-		"NetworkSettings": map[string]any{"Networks": map[string]any{}}, "Mounts": []any{},
-	})
-}
-
-// start lists a container and sends its start event, as Docker does.
-func (d *ctDocker) start(id, name, image string) {
-	d.add(id, name, image)
-	ev, _ := json.Marshal(map[string]any{
-		"status": "start", "id": id, "from": image, "Type": "container", "Action": "start",
-		"Actor": map[string]any{"ID": id, "Attributes": map[string]string{"image": image, "name": name}},
-		"scope": "local", "time": time.Now().Unix(), "timeNano": time.Now().UnixNano(),
-	})
-	d.events <- string(ev)
-}
 
 // ctKubelet serves the kubelet's /pods over HTTPS to the right bearer
 // token: one pod of two containers, in the v1 PodList shape.

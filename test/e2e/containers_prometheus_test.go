@@ -17,21 +17,24 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/wattlens/wattlens/internal/container/dockertest"
+	"github.com/wattlens/wattlens/internal/porttest"
 )
 
 // ctPromSources starts the fake Docker (web named) and kubelet, and
 // returns the --containers flags that point at them.
 func ctPromSources(t *testing.T) []string {
 	t.Helper()
-	docker := ctNewDocker(t)
-	docker.add(ctWebID, "web", "nginx:1.27")
+	docker := dockertest.New(t, "1.47")
+	docker.Add(dockertest.Container{ID: ctWebID, Name: "web", Image: "nginx:1.27"})
 	kube := ctNewKubelet(t)
 	token := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(token, []byte(ctToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return []string{"--containers",
-		"--containers.docker-socket", docker.socket,
+		"--containers.docker-socket", docker.Socket(),
 		"--containers.kubelet", "--containers.kubelet-url", kube.URL,
 		"--containers.ca-file", kube.caFile, "--containers.token-file", token}
 }
@@ -40,7 +43,7 @@ func ctPromSources(t *testing.T) []string {
 // for its first snapshot.
 func ctPromWattlens(t *testing.T, sysfs, procfs string, extra ...string) (base string, p *promProc) {
 	t.Helper()
-	port := promFreePort(t)
+	port := porttest.Free(t)
 	base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	args := append([]string{"-s", "powercap_rapl", "--path.sysfs", sysfs, "--path.procfs", procfs, "--idle-power", "5",
 		"prometheus", "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port), "--step", "1", "--process.top", "0"}, extra...)
@@ -225,7 +228,7 @@ func TestPushContainers(t *testing.T) {
 	sysfs, _ := fakeRAPL(t, map[string]float64{"intel-rapl:0": 30, "intel-rapl:1": 20}, 0)
 	tl := ctFixture(t)
 	tl.start(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", promFreePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", porttest.Free(t))
 	gw := pushGatewayStart(t, gwBin, addr)
 
 	args := append([]string{"-s", "powercap_rapl", "--path.sysfs", sysfs, "--path.procfs", tl.root,

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/container/dockertest"
 	"github.com/wattlens/wattlens/internal/procstat/procfstest"
 )
 
@@ -149,8 +150,8 @@ func TestContainersNamesAndPods(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	sysfs, _ := fakeRAPL(t, map[string]float64{"intel-rapl:0": 30, "intel-rapl:1": 20}, 0)
-	docker := ctNewDocker(t)
-	docker.add(ctWebID, "web", "nginx:1.27")
+	docker := dockertest.New(t, "1.47")
+	docker.Add(dockertest.Container{ID: ctWebID, Name: "web", Image: "nginx:1.27"})
 	kube := ctNewKubelet(t)
 	token := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(token, []byte(ctToken+"\n"), 0o600); err != nil {
@@ -160,13 +161,16 @@ func TestContainersNamesAndPods(t *testing.T) {
 	tl := ctFixture(t)
 	batch := ctProc{Proc: procfstest.Proc{PID: 400, PPID: 1, Comm: "batch", UTime: 0, StartTime: 900,
 		Cmdline: []string{"/bin/batch", "--once"}, Exe: "/bin/batch", Cgroup: ctDockerCgroup(ctBatchID)}, rate: 25}
-	tl.at(2500*time.Millisecond, func(*ctTimeline) error { docker.start(ctBatchID, "batch", "busybox:1.37"); return nil })
+	tl.at(2500*time.Millisecond, func(*ctTimeline) error {
+		docker.Start(dockertest.Container{ID: ctBatchID, Name: "batch", Image: "busybox:1.37"})
+		return nil
+	})
 	tl.at(2500*time.Millisecond, tl.born(t, batch))
 	tl.at(3500*time.Millisecond, exits(201))
 	tl.start(t)
 
 	out, _ := ctRun(t, 30*time.Second, ctArgs(sysfs, tl.root,
-		"--containers.docker-socket", docker.socket,
+		"--containers.docker-socket", docker.Socket(),
 		"--containers.kubelet", "--containers.kubelet-url", kube.URL,
 		"--containers.ca-file", kube.caFile, "--containers.token-file", token)...)
 	recs := ctDecode(t, out)
@@ -277,8 +281,8 @@ func TestContainersKubeletDown(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	sysfs, _ := fakeRAPL(t, map[string]float64{"intel-rapl:0": 30, "intel-rapl:1": 20}, 0)
-	docker := ctNewDocker(t)
-	docker.add(ctWebID, "web", "nginx:1.27")
+	docker := dockertest.New(t, "1.47")
+	docker.Add(dockertest.Container{ID: ctWebID, Name: "web", Image: "nginx:1.27"})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -289,7 +293,7 @@ func TestContainersKubeletDown(t *testing.T) {
 	tl.start(t)
 
 	out, stderr := ctRun(t, 30*time.Second, ctArgs(sysfs, tl.root,
-		"--containers.docker-socket", docker.socket,
+		"--containers.docker-socket", docker.Socket(),
 		"--containers.kubelet", "--containers.kubelet-url", down, "--containers.insecure-skip-verify",
 		"--containers.token-file", "none")...)
 	recs := ctDecode(t, out)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/porttest"
 	"github.com/wattlens/wattlens/internal/sensor/powercap/powercaptest"
 )
 
@@ -303,7 +304,7 @@ func TestNarrowCounterLongStep(t *testing.T) {
 	})
 
 	t.Run("prometheus", func(t *testing.T) {
-		port := promFreePort(t)
+		port := porttest.Free(t)
 		base := fmt.Sprintf("http://127.0.0.1:%d", port)
 		promStart(t, "wattlens", wattlensBin, "-s", "powercap_rapl", "--path.sysfs", sysfs, "--idle-power", "5", "prometheus",
 			"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port), "--step", "2")

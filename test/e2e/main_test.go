@@ -55,19 +55,7 @@ func runMain(m *testing.M) int {
 func fakeRAPL(t *testing.T, watts map[string]float64, maxRange uint64) (string, *powercaptest.Advancer) {
 	t.Helper()
 	root := t.TempDir()
-	if err := powercaptest.Build(root, powercaptest.IntelServer2S()); err != nil {
-		t.Fatal(err)
-	}
-	adv := powercaptest.NewAdvancer(root, watts, maxRange)
-	if err := adv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := adv.Stop(); err != nil {
-			t.Errorf("advancer: %v", err)
-		}
-	})
-	return root, adv
+	return root, powercaptest.Start(t, root, powercaptest.IntelServer2S(), watts, maxRange)
 }
 
 // startBurner starts a burner at duty (share of one CPU) for d.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,7 +24,10 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	promexp "github.com/wattlens/wattlens/internal/exporter/prometheus"
+	"github.com/wattlens/wattlens/internal/citest"
+	"github.com/wattlens/wattlens/internal/exporter/promexp"
+	"github.com/wattlens/wattlens/internal/polltest"
+	"github.com/wattlens/wattlens/internal/porttest"
 )
 
 // The Prometheus end-to-end tests run the real binary against a generated
@@ -53,22 +55,8 @@ func promTool(t *testing.T, names ...string) string {
 		}
 	}
 	msg := fmt.Sprintf("%s not installed; run test/setup-prometheus.sh (Debian's prometheus and prometheus-pushgateway)", strings.Join(names, " or "))
-	if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
-		t.Fatal(msg + " (CI is set: the test must run)")
-	}
-	t.Skip(msg)
+	citest.Missing(t, msg)
 	return ""
-}
-
-// promFreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func promFreePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // promLog is a goroutine-safe buffer for a child's output.
@@ -144,18 +132,17 @@ func (p *promProc) stop() error {
 // it fails early when a watched process exits.
 func promWaitFor(t *testing.T, timeout time.Duration, what string, cond func() bool, watched ...*promProc) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
+	polltest.Within(t, timeout, 100*time.Millisecond, what, func() bool {
+		if cond() {
+			return true
+		}
 		for _, p := range watched {
 			if p.exited() {
 				t.Fatalf("waiting for %s: %s exited: %v\n%s", what, p.name, p.err, p.out.String())
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 // promGet fetches url with an Accept header; errors give status 0.
@@ -235,7 +222,7 @@ func promWritten(w interface{ Written(string) float64 }) float64 {
 // snapshot.
 func promWattlens(t *testing.T, sysfs string, extra ...string) (base string, p *promProc) {
 	t.Helper()
-	port := promFreePort(t)
+	port := porttest.Free(t)
 	base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	args := append([]string{"-s", "powercap_rapl", "--path.sysfs", sysfs, "prometheus",
 		"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port), "--step", "1"}, extra...)
@@ -528,7 +515,7 @@ func promQueryRange(t *testing.T, api, q string) map[string][]float64 {
 // first scrape. It returns the API's base URL.
 func promServe(t *testing.T, promBin, base string, watched ...*promProc) (api string, prom *promProc) {
 	t.Helper()
-	promPort := promFreePort(t)
+	promPort := porttest.Free(t)
 	api = fmt.Sprintf("http://127.0.0.1:%d", promPort)
 	dir := t.TempDir()
 	rules, err := filepath.Abs("../../deploy/prometheus/rules.yml")

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/wattlens/wattlens/internal/porttest"
 )
 
 // pushGatewayStart starts a real Pushgateway on addr and waits until it
@@ -55,7 +57,7 @@ func TestPushgatewayEndToEnd(t *testing.T) {
 	}
 	gwBin := promTool(t, "prometheus-pushgateway", "pushgateway")
 	sysfs, _ := fakeRAPL(t, promWatts, promRange)
-	addr := fmt.Sprintf("127.0.0.1:%d", promFreePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", porttest.Free(t))
 	gw := pushGatewayStart(t, gwBin, addr)
 
 	wl := promStart(t, "wattlens", wattlensBin, "-s", "powercap_rapl", "--path.sysfs", sysfs,

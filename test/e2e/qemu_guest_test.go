@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/citest"
 	"github.com/wattlens/wattlens/internal/exporter/qemu"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
@@ -39,7 +40,7 @@ const qgWatts = 7.0
 // its energy advance at 7 W within 5 %.
 //
 // qemu and the kernel come from test/setup-qemu.sh. Without them the test
-// skips, except under CI=true, where it fails.
+// skips, except under CI (citest.Running), where it fails.
 func TestQemuGuest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test: boots a qemu guest (about a minute)")
@@ -222,8 +223,8 @@ func qgBuildSource(t *testing.T, work, name, src string, env ...string) string {
 	return qgBuild(t, work, name, dir, ".", env...)
 }
 
-// qgNeed returns what find finds, or skips the test; under CI=true it
-// fails instead, since CI must really run it.
+// qgNeed returns what find finds, or skips the test; under CI it fails
+// instead, since CI must really run it (citest.Missing).
 func qgNeed(t *testing.T, what string, find func() (string, error)) string {
 	t.Helper()
 	p, err := find()
@@ -231,10 +232,7 @@ func qgNeed(t *testing.T, what string, find func() (string, error)) string {
 		return p
 	}
 	msg := fmt.Sprintf("%s not found (%v): run test/setup-qemu.sh (as root) to install Debian's qemu-system-x86 and linux-image-amd64", what, err)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	citest.Missing(t, msg)
 	return ""
 }
 

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/counter"
+	"github.com/wattlens/wattlens/internal/polltest"
 	"github.com/wattlens/wattlens/internal/sensor/powercap/powercaptest"
 )
 
@@ -449,18 +449,7 @@ func vmStartRAPL(t *testing.T, sysfs string, watts float64) {
 	layout := powercaptest.Layout{Zones: []powercaptest.ZoneSpec{
 		{ID: "intel-rapl:0", Name: "package-0", Energy: 123_456_789_012, MaxRange: 262_143_328_850},
 	}}
-	if err := powercaptest.Build(sysfs, layout); err != nil {
-		t.Fatal(err)
-	}
-	adv := powercaptest.NewAdvancer(sysfs, map[string]float64{"intel-rapl:0": watts}, 0)
-	if err := adv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := adv.Stop(); err != nil {
-			t.Errorf("fake RAPL: %v", err)
-		}
-	})
+	powercaptest.Start(t, sysfs, layout, map[string]float64{"intel-rapl:0": watts}, 0)
 }
 
 // vmLines collects a process's output lines.
@@ -578,16 +567,15 @@ func (p *vmProc) kill() {
 // fails the test if watched exits first.
 func vmWaitFor(t *testing.T, timeout time.Duration, cond func() bool, what string, watched *vmProc) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
+	polltest.Within(t, timeout, 100*time.Millisecond, what, func() bool {
+		if cond() {
+			return true
+		}
 		if watched != nil && watched.exited() {
 			t.Fatalf("waiting for %s: %s exited: %v", what, watched.name, watched.err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 func vmMkdir(t *testing.T, dir string) {

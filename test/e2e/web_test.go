@@ -23,8 +23,10 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/wattlens/wattlens/internal/citest"
 	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/exporter/web"
+	"github.com/wattlens/wattlens/internal/porttest"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
@@ -56,10 +58,7 @@ func webChromium(t *testing.T) string {
 		}
 	}
 	msg := "chromium not installed; run test/setup-chromium.sh (Debian's chromium package)"
-	if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
-		t.Fatal(msg + " (CI is set: the test must run)")
-	}
-	t.Skip(msg)
+	citest.Missing(t, msg)
 	return ""
 }
 
@@ -411,7 +410,7 @@ func TestWebCommand(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	sysfs, _ := fakeRAPL(t, promWatts, promRange)
-	port := promFreePort(t)
+	port := porttest.Free(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	p := promStart(t, "wattlens", wattlensBin, "-s", "powercap_rapl", "--path.sysfs", sysfs, "web",
 		"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port), "--step", "1")

@@ -42,15 +42,8 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	sysfs := t.TempDir()
-	if err := powercaptest.Build(sysfs, powercaptest.IntelServer2S()); err != nil {
-		t.Fatal(err)
-	}
 	// 30 W into a 100 J range: a wrap every ~3 s.
-	adv := powercaptest.NewAdvancer(sysfs, map[string]float64{"intel-rapl:0": 30}, 100_000_000)
-	if err := adv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = adv.Stop() }()
+	adv := powercaptest.Start(t, sysfs, powercaptest.IntelServer2S(), map[string]float64{"intel-rapl:0": 30}, 100_000_000)
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -28,7 +29,7 @@ func bigSnapshot(n int) *snapshot.Snapshot {
 		total += 10 * d
 		delta += d
 	}
-	s.Host = books(total+s.Exited+s.Unattributed.Total+s.Idle.Total, delta+s.Unattributed.Delta+s.Idle.Delta)
+	s.Host = snapshottest.Energy(total+s.Exited+s.Unattributed.Total+s.Idle.Total, delta+s.Unattributed.Delta+s.Idle.Delta)
 	s.Stats.Processes = n
 	return s
 }

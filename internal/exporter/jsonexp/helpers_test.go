@@ -10,15 +10,11 @@ import (
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 2, 345678000, time.UTC)
-
-// books returns snapshot.Energy for an interval of 2 s.
-func books(total, delta units.Energy) snapshot.Energy {
-	return snapshot.Energy{Total: total, Delta: delta, Power: units.PowerOf(delta, 2*time.Second), Source: sensor.Measured}
-}
 
 func process(pid int, exe, cmdline, vm string, total, delta units.Energy, cpu time.Duration) snapshot.Process {
 	comm := exe
@@ -28,13 +24,13 @@ func process(pid int, exe, cmdline, vm string, total, delta units.Energy, cpu ti
 	return snapshot.Process{
 		Key:      procstat.Key{PID: pid, StartTime: uint64(1000 + pid)},
 		Meta:     &procstat.Meta{Exe: exe, Comm: comm, Cmdline: cmdline, VM: vm},
-		Energy:   books(total, delta),
+		Energy:   snapshottest.Energy(total, delta),
 		CPUDelta: cpu,
 		CPUTotal: 4 * cpu,
 	}
 }
 
-// fixture is a snapshot whose books balance: five running processes (one a
+// fixture is a snapshot whose figures balance: five running processes (one a
 // VM, one a kernel thread), exited processes, unattributed energy and
 // idle, with odd microjoule counts.
 func fixture() *snapshot.Snapshot {
@@ -46,39 +42,29 @@ func fixture() *snapshot.Snapshot {
 		process(500, "/usr/bin/sleep", "sleep infinity", "", 7_000_017, 0, 0),
 	}
 	procs[3].Comm = "kworker/0:1"
-	exited := units.Energy(12_345_678)
-	unattributed := books(2_000_019, 500_023)
-	idle := books(200_000_023, 20_000_029)
-	var hostTotal, hostDelta units.Energy
-	for _, p := range procs {
-		hostTotal += p.Total
-		hostDelta += p.Delta
-	}
-	hostTotal += exited + unattributed.Total + idle.Total
-	hostDelta += unattributed.Delta + idle.Delta
-	return &snapshot.Snapshot{
+	s := snapshottest.Balance(&snapshot.Snapshot{
 		Seq:          7,
 		Time:         t0,
 		Interval:     2 * time.Second,
 		Sensor:       "powercap_rapl",
 		SensorUp:     true,
-		Host:         books(hostTotal, hostDelta),
-		Idle:         idle,
+		Idle:         snapshottest.Energy(200_000_023, 20_000_029),
 		IdlePower:    10 * units.Watt,
 		IdleOrigin:   "learned",
 		IdlePolicy:   "separate",
-		Exited:       exited,
-		Unattributed: unattributed,
+		Exited:       12_345_678,
+		Unattributed: snapshottest.Energy(2_000_019, 500_023),
 		Utilisation:  0.375,
 		CPUs:         8,
-		Zones: []snapshot.Zone{
-			{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: books(hostTotal-1_000_000, hostDelta-400_000)},
-			{ID: "intel-rapl:0:0", Kind: sensor.KindCore, Name: "core", Socket: 0, Energy: books(300_000_000, 50_000_000)},
-			{ID: "intel-rapl:0:1", Kind: sensor.KindDRAM, Name: "dram", Socket: 0, Energy: books(1_000_000, 400_000)},
-		},
-		Processes: procs,
-		Stats:     snapshot.Stats{Processes: 5, Skipped: 1, TickDuration: 3 * time.Millisecond},
+		Processes:    procs,
+		Stats:        snapshot.Stats{Processes: 5, Skipped: 1, TickDuration: 3 * time.Millisecond},
+	})
+	s.Zones = []snapshot.Zone{
+		{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: snapshottest.Energy(s.Host.Total-1_000_000, s.Host.Delta-400_000)},
+		{ID: "intel-rapl:0:0", Kind: sensor.KindCore, Name: "core", Socket: 0, Energy: snapshottest.Energy(300_000_000, 50_000_000)},
+		{ID: "intel-rapl:0:1", Kind: sensor.KindDRAM, Name: "dram", Socket: 0, Energy: snapshottest.Energy(1_000_000, 400_000)},
 	}
+	return s
 }
 
 // microjoules turns a joule figure back into whole microjoules; each

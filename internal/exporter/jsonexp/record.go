@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/snapshot"
 )
@@ -146,11 +147,11 @@ type Options struct {
 	// (container.Enricher.Name): names often arrive after a process was
 	// first seen. Without it, or when it knows nothing, the names known
 	// when the process was first seen are used.
-	Names func(id string) (name, pod, namespace string, ok bool)
+	Names container.NameFunc
 }
 
 // NewRecord builds the record of s. When the sensor is down the snapshot
-// holds the books of the last good tick: the record keeps their
+// holds the figures of the last good tick: the record keeps their
 // cumulative figures, and its interval figures and powers are 0 (nothing
 // was measured; the next good line covers the gap).
 func NewRecord(s *snapshot.Snapshot, opts Options) Record {
@@ -248,7 +249,7 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 	}
 }
 
-// figures converts one set of books; a tick with the sensor down measured
+// figures converts one Energy; a tick with the sensor down measured
 // nothing, so only the cumulative figure stands.
 func figures(e snapshot.Energy, up bool) (total, interval, power float64) {
 	if !up {

@@ -45,19 +45,16 @@ type Workload struct {
 	CPUSecondsTotal      float64 `json:"cpu_seconds_total"`
 }
 
-// names is Options.Names.
-type names = func(id string) (name, pod, namespace string, ok bool)
-
 // containerNames returns a container's names as known now, made safe.
-func containerNames(w *container.Workload, names names) (name, pod, namespace string) {
+func containerNames(w *container.Workload, names container.NameFunc) (name, pod, namespace string) {
 	name, pod, namespace = w.CurrentNames(names)
 	return cleanName(name), cleanName(pod), cleanName(namespace)
 }
 
 // setContainer fills the container fields of a process in a container.
-func setContainer(c *Consumer, workload any, names names) {
-	w, ok := workload.(*container.Workload)
-	if !ok || w.Kind != container.KindContainer {
+func setContainer(c *Consumer, workload any, names container.NameFunc) {
+	w := container.WorkloadOf(workload)
+	if w == nil || w.Kind != container.KindContainer {
 		return
 	}
 	c.ContainerID, c.Runtime = w.ID, w.Runtime
@@ -68,13 +65,13 @@ func setContainer(c *Consumer, workload any, names names) {
 // then pods, then services, each highest interval energy first. It
 // returns an empty, non-nil slice when there is none, so the array is
 // there ([]) with --containers.
-func appendWorkloads(dst []Workload, s *snapshot.Snapshot, names names, up bool) []Workload {
+func appendWorkloads(dst []Workload, s *snapshot.Snapshot, names container.NameFunc, up bool) []Workload {
 	if dst == nil {
 		dst = make([]Workload, 0, len(s.Groups))
 	}
 	for _, g := range s.Groups {
 		row := Workload{Kind: g.Kind, ID: g.ID, Processes: g.Processes, CPUSecondsTotal: g.CPUTotal.Seconds()}
-		if w, ok := g.Workload.(*container.Workload); ok {
+		if w := container.WorkloadOf(g.Workload); w != nil {
 			switch g.Kind {
 			case KindContainer:
 				row.ContainerID, row.Runtime, row.PodUID = w.ID, w.Runtime, w.PodUID

@@ -17,6 +17,7 @@ import (
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -44,10 +45,10 @@ func containerFixture() *snapshot.Snapshot {
 		}
 	}
 	s.Groups = []snapshot.Group{
-		{Kind: "container", ID: webID, Workload: web, Energy: books(110_000_001, 30_000_003), CPUDelta: 1500 * time.Millisecond, CPUTotal: 7 * time.Second, Processes: 1},
-		{Kind: "container", ID: apiID, Workload: api, Energy: books(40_000_011, 5_000_005), CPUDelta: 250 * time.Millisecond, CPUTotal: time.Second, Processes: 1},
-		{Kind: "pod", ID: apiUID, Workload: api, Energy: books(40_000_011, 5_000_005), CPUDelta: 250 * time.Millisecond, CPUTotal: time.Second, Processes: 1},
-		{Kind: "service", ID: "nginx.service", Workload: svc, Energy: books(2_000_000, 0), Processes: 0},
+		{Kind: "container", ID: webID, Workload: web, Energy: snapshottest.Energy(110_000_001, 30_000_003), CPUDelta: 1500 * time.Millisecond, CPUTotal: 7 * time.Second, Processes: 1},
+		{Kind: "container", ID: apiID, Workload: api, Energy: snapshottest.Energy(40_000_011, 5_000_005), CPUDelta: 250 * time.Millisecond, CPUTotal: time.Second, Processes: 1},
+		{Kind: "pod", ID: apiUID, Workload: api, Energy: snapshottest.Energy(40_000_011, 5_000_005), CPUDelta: 250 * time.Millisecond, CPUTotal: time.Second, Processes: 1},
+		{Kind: "service", ID: "nginx.service", Workload: svc, Energy: snapshottest.Energy(2_000_000, 0), Processes: 0},
 	}
 	return s
 }
@@ -191,11 +192,11 @@ func TestHostileContainerNames(t *testing.T) {
 	}
 }
 
-// TestContainerBooksThroughAttribution runs real container workloads
+// TestContainerAccountsThroughAttribution runs real container workloads
 // through attribution: a container's energy is the sum of its processes,
 // those that exited included, so it never goes down, and the consumers
 // still add up to the host.
-func TestContainerBooksThroughAttribution(t *testing.T) {
+func TestContainerAccountsThroughAttribution(t *testing.T) {
 	res := container.NewResolver(0)
 	web := res.Resolve("/system.slice/docker-" + webID + ".scope")
 	attr := attribution.New(attribution.Options{IdlePower: units.Watt, IdleOrigin: attribution.IdleFromFlag})

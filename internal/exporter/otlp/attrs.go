@@ -70,7 +70,7 @@ func processAttrs(k procstat.Key, m *procstat.Meta, cmdlineMax int, containers b
 		if cmd := clean(m.Cmdline, cmdlineMax); cmd != "" {
 			kv = append(kv, keyCommandLine.String(cmd))
 		}
-		if w, ok := m.Workload.(*container.Workload); ok && containers && w != nil {
+		if w := container.WorkloadOf(m.Workload); containers && w != nil {
 			kv = append(kv, workloadAttrs(w)...)
 		}
 	}
@@ -93,7 +93,7 @@ func workloadAttrs(w *container.Workload) []attribute.KeyValue {
 
 // groupAttrs are a container's, pod's or service's attributes.
 func groupAttrs(g *snapshot.Group) attribute.Set {
-	w, _ := g.Workload.(*container.Workload)
+	w := container.WorkloadOf(g.Workload)
 	var kv []attribute.KeyValue
 	switch g.Kind {
 	case "container":

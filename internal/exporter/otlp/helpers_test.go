@@ -3,8 +3,6 @@ package otlp
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -12,21 +10,20 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/attribution/attributiontest"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-// fixedSnapshot is a hand-made snapshot whose books add up:
+// fixedSnapshot is a hand-made snapshot whose figures add up:
 // host 100 J = procs 30 + 20 + 10 + 5 + exited 7 + unattributed 3 + idle 25.
 func fixedSnapshot() *snapshot.Snapshot {
-	e := func(total, delta units.Energy) snapshot.Energy {
-		return snapshot.Energy{Total: total * units.Joule, Delta: delta * units.Joule, Power: units.PowerOf(delta*units.Joule, 2*time.Second), Source: sensor.Measured}
-	}
+	e := snapshottest.Joules
 	proc := func(pid int, exe, comm, cmdline string, total, delta units.Energy) snapshot.Process {
 		return snapshot.Process{
 			Key:    procstat.Key{PID: pid, StartTime: uint64(pid) * 10},
@@ -54,76 +51,10 @@ func fixedSnapshot() *snapshot.Snapshot {
 	}
 }
 
-// world drives the real attribution with synthetic samples: processes that
-// come, go and change their CPU use, and a package counter that wraps.
-type world struct {
-	rng   *rand.Rand
-	attr  *attribution.Attributor
-	sec   int
-	pkg   uint64
-	max   uint64
-	procs map[int]*wproc
-	next  int
-}
-
-type wproc struct {
-	key  procstat.Key
-	cpu  uint64
-	rate uint64
-	meta *procstat.Meta
-}
-
-func newWorld(seed uint64, n int) *world {
-	w := &world{
-		rng:   rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		attr:  attribution.New(attribution.Options{Sensor: "powercap_rapl", IdlePower: 5 * units.Watt, IdleOrigin: attribution.IdleFromFlag}),
-		max:   500_000_000,
-		procs: map[int]*wproc{},
-		next:  1000,
-	}
-	for range n {
-		w.spawn()
-	}
-	return w
-}
-
-func (w *world) spawn() {
-	w.next++
-	w.procs[w.next] = &wproc{
-		key:  procstat.Key{PID: w.next, StartTime: uint64(w.next)},
-		rate: uint64(w.rng.IntN(50)),
-		meta: &procstat.Meta{Exe: "/bin/p", Comm: "p", Cmdline: fmt.Sprintf("p --id %d", w.next)},
-	}
-}
-
-func (w *world) step() *snapshot.Snapshot {
-	w.sec += 2
-	for pid, p := range w.procs {
-		switch r := w.rng.IntN(20); {
-		case r == 0:
-			delete(w.procs, pid)
-			continue
-		case r < 8:
-			p.rate = uint64(w.rng.IntN(100))
-		}
-		if w.sec%20 != 0 { // every tenth step no process runs: unattributed
-			p.cpu += p.rate
-		}
-	}
-	for range w.rng.IntN(3) {
-		w.spawn()
-	}
-	w.pkg = (w.pkg + uint64(40+w.rng.IntN(160))*1_000_000) % w.max
-	smp := attribution.Sample{
-		Time:  t0.Add(time.Duration(w.sec) * time.Second),
-		Zones: []sensor.Zone{{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: units.Energy(w.pkg), MaxRange: units.Energy(w.max), Source: sensor.Measured}},
-		CPU:   procstat.CPUTimes{Busy: uint64(w.sec) * 120, Total: uint64(w.sec) * 400, CPUs: 4},
-	}
-	for _, p := range w.procs {
-		smp.Procs = append(smp.Procs, procstat.Proc{Key: p.key, CPU: p.cpu, Meta: p.meta})
-	}
-	smp.ProcStats.Seen = len(smp.Procs)
-	return w.attr.Observe(smp)
+// newWorld is the attributiontest World of these tests: 1.2 CPUs busy,
+// and every tenth step no process runs (all unattributed).
+func newWorld(seed uint64, n int) *attributiontest.World {
+	return attributiontest.NewWorld(seed, n, attributiontest.Options{Start: t0, BusyPerSecond: 120, QuietEvery: 10})
 }
 
 // fakeClient is an sdkmetric.Exporter that keeps what it is given and
@@ -176,7 +107,7 @@ func (f *fakeClient) received() []metricdata.ResourceMetrics {
 	return append([]metricdata.ResourceMetrics(nil), f.got...)
 }
 
-// collect books s into x and returns what the collection holds, without
+// collect records s into x and returns what the collection holds, without
 // the sender.
 func collect(t *testing.T, x *Exporter, s *snapshot.Snapshot) metricdata.ResourceMetrics {
 	t.Helper()

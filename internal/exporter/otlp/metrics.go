@@ -95,13 +95,13 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 
 // view is what one collection observes: built from a snapshot by Export.
 type view struct {
-	snap   *snapshot.Snapshot
-	booked bool
-	sensor string
-	procs  []procSeries
-	other  snapshot.Energy
-	zones  []attribute.Set
-	groups []groupSeries
+	snap     *snapshot.Snapshot
+	measured bool
+	sensor   string
+	procs    []procSeries
+	other    snapshot.Energy
+	zones    []attribute.Set
+	groups   []groupSeries
 }
 
 type groupSeries struct {
@@ -129,7 +129,7 @@ func (in *instruments) observe(o metric.Observer, v *view) {
 	}
 	s := v.snap
 	o.ObserveFloat64(in.gauges[MetricSensorUp], boolValue(s.SensorUp), metric.WithAttributes(keySensor.String(v.sensor)))
-	if !v.booked {
+	if !v.measured {
 		return
 	}
 	up := s.SensorUp

@@ -6,7 +6,7 @@
 // from the snapshot's totals; power a gauge in watts. Because every export
 // carries the totals since start, an export that fails loses nothing: the
 // next one that gets through carries what was measured meanwhile. So a
-// collector that is down costs no tick: Export books the snapshot and
+// collector that is down costs no tick: Export records the snapshot and
 // collects it (no I/O), and Run, on its own goroutine, sends the latest
 // collection, retrying with a backoff while the collector does not answer
 // and dropping collections that a newer one supersedes.
@@ -15,7 +15,7 @@
 // exporter's bounded cardinality: the top N processes have series of their
 // own, the rest add up in "other", and unattributed and idle energy are
 // series of their own, so that the consumers' series add up to the host's
-// (books.go).
+// (ledger.go).
 package otlp
 
 import (
@@ -81,7 +81,7 @@ type Options struct {
 	Logger   *slog.Logger
 }
 
-// Exporter books snapshots (Export, on the sampler's goroutine) and sends
+// Exporter records snapshots (Export, on the sampler's goroutine) and sends
 // them (Run, on its own).
 type Exporter struct {
 	opts     Options
@@ -89,7 +89,7 @@ type Exporter struct {
 	provider *sdkmetric.MeterProvider
 	reader   *sdkmetric.ManualReader
 	inst     *instruments
-	books    *books
+	ledger   *ledger
 
 	cur *view // read by the callback, within Collect, on Export's goroutine
 
@@ -142,7 +142,7 @@ func New(opts Options) (*Exporter, error) {
 		opts:   opts,
 		log:    opts.Logger,
 		reader: reader,
-		books:  newBooks(opts.TopN, opts.CmdlineLength, opts.Containers),
+		ledger: newLedger(opts.TopN, opts.CmdlineLength, opts.Containers),
 		wake:   make(chan struct{}, 1),
 	}
 	x.provider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(opts.Resource))
@@ -157,7 +157,7 @@ func New(opts Options) (*Exporter, error) {
 	return x, nil
 }
 
-// Export books s, collects its metrics and hands them to Run. It does no
+// Export records s, collects its metrics and hands them to Run. It does no
 // I/O and never waits for the collector.
 func (x *Exporter) Export(ctx context.Context, s *snapshot.Snapshot) error {
 	if s == nil {
@@ -179,7 +179,7 @@ func (x *Exporter) Export(ctx context.Context, s *snapshot.Snapshot) error {
 	return nil
 }
 
-// observe books s into a view.
+// observe records s into a view.
 func (x *Exporter) observe(s *snapshot.Snapshot) *view {
 	v := &view{snap: s, sensor: s.Sensor}
 	if v.sensor == "" {
@@ -188,8 +188,8 @@ func (x *Exporter) observe(s *snapshot.Snapshot) *view {
 	if s.Seq == 0 {
 		return v
 	}
-	v.booked = true
-	v.procs, v.other = x.books.processes(s)
+	v.measured = true
+	v.procs, v.other = x.ledger.processes(s)
 	v.zones = make([]attribute.Set, len(s.Zones))
 	for i := range s.Zones {
 		v.zones[i] = zoneAttrs(&s.Zones[i])

@@ -124,11 +124,11 @@ func TestMetricSet(t *testing.T) {
 func TestConsumersAddUp(t *testing.T) {
 	for _, top := range []int{0, 1, 3, 10} {
 		w := newWorld(uint64(top)+1, 12)
-		b := newBooks(top, 256, false)
+		b := newLedger(top, 256, false)
 		last := map[attribute.Distinct]units.Energy{}
 		var lastOther, unattributed units.Energy
 		for tick := range 300 {
-			s := w.step()
+			s := w.Step()
 			if s == nil || s.Seq == 0 {
 				continue
 			}
@@ -269,7 +269,7 @@ func TestCollectorDown(t *testing.T) {
 	w := newWorld(7, 6)
 	var last *snapshot.Snapshot
 	for range 20 {
-		if s := w.step(); s != nil {
+		if s := w.Step(); s != nil {
 			last = s
 		}
 		if err := x.Export(ctx, last); err != nil {

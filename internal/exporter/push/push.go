@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 	pgw "github.com/prometheus/client_golang/prometheus/push"
 
 	"github.com/wattlens/wattlens/internal/snapshot"
@@ -112,7 +112,7 @@ type Pusher struct {
 }
 
 // New checks the options and returns a Pusher of g's metrics.
-func New(g prom.Gatherer, o Options) (*Pusher, error) {
+func New(g prometheus.Gatherer, o Options) (*Pusher, error) {
 	u, err := url.Parse(o.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("pushgateway url %q: want http(s)://host:port", o.URL)

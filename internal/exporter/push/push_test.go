@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/wattlens/wattlens/internal/polltest"
 )
 
 // gateway is a fake Pushgateway that records pushes and can fail.
@@ -82,9 +84,9 @@ func (g *gateway) last() (pushed, int) {
 }
 
 // counterSet is a registry with one counter the test moves.
-func counterSet() (*prom.Registry, prom.Counter) {
-	reg := prom.NewRegistry()
-	c := prom.NewCounter(prom.CounterOpts{Name: "wattlens_host_energy_joules_total", Help: "h"})
+func counterSet() (*prometheus.Registry, prometheus.Counter) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "wattlens_host_energy_joules_total", Help: "h"})
 	reg.MustRegister(c)
 	return reg, c
 }
@@ -223,7 +225,7 @@ func TestRunRecoversAndPushesLatest(t *testing.T) {
 	g.fail.Store(0) // back
 	c.Add(10)
 	_ = p.Export(ctx, nil)
-	waitFor(t, func() bool { _, n := g.last(); return n == 1 })
+	polltest.Until(t, "the first push", func() bool { _, n := g.last(); return n == 1 })
 	got, _ := g.last()
 	if v := got.families["wattlens_host_energy_joules_total"].GetMetric()[0].GetCounter().GetValue(); v != 13 {
 		t.Errorf("push after recovery carried %v, want the latest 13", v)
@@ -342,16 +344,5 @@ func TestPushOverTLS(t *testing.T) {
 	}
 	if diff := cmp.Diff(1, len(g.pushes)); diff != "" {
 		t.Errorf("pushes (-want +got):\n%s", diff)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -36,14 +36,14 @@ var errNotDir = errors.New("is a symbolic link or not a directory; not followed"
 // mode 0755 when missing. Symbolic links in dir itself are followed: it
 // is the administrator's choice.
 func openRoot(dir string) (int, error) {
-	fd, err := retry(func() (int, error) {
+	fd, err := fdio.Retry(func() (int, error) {
 		return unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	})
 	if errors.Is(err, unix.ENOENT) {
 		if err := mkdirAll(dir); err != nil {
 			return -1, err
 		}
-		fd, err = retry(func() (int, error) {
+		fd, err = fdio.Retry(func() (int, error) {
 			return unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		})
 	}
@@ -85,12 +85,12 @@ func openSubdir(dirfd int, name string, create bool) (int, error) {
 	open := func() (int, error) {
 		return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	}
-	fd, err := retry(open)
+	fd, err := fdio.Retry(open)
 	if errors.Is(err, unix.ENOENT) && create {
 		if err := unix.Mkdirat(dirfd, name, dirMode); err != nil && !errors.Is(err, unix.EEXIST) {
 			return -1, fmt.Errorf("mkdir %s: %w", name, err)
 		}
-		fd, err = retry(open)
+		fd, err = fdio.Retry(open)
 		if err == nil {
 			// mkdir's mode went through the umask; the guest must read.
 			if err := unix.Fchmod(fd, dirMode); err != nil {
@@ -120,14 +120,14 @@ func writeFileAt(dirfd int, name string, data []byte, sync bool) (err error) {
 	create := func() (int, error) {
 		return unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, fileMode)
 	}
-	fd, err := retry(create)
+	fd, err := fdio.Retry(create)
 	if errors.Is(err, unix.EEXIST) {
 		// A leftover (a crash between create and rename): removed only
 		// then, so that a tick costs no unlink.
 		if err := unix.Unlinkat(dirfd, tmp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("remove %s: %w", tmp, err)
 		}
-		fd, err = retry(create)
+		fd, err = fdio.Retry(create)
 	}
 	if err != nil {
 		return fmt.Errorf("create %s: %w", tmp, err)
@@ -159,7 +159,7 @@ func writeFileAt(dirfd int, name string, data []byte, sync bool) (err error) {
 // readFileAt reads the small regular file name inside dirfd, without
 // following a symbolic link, up to len(buf) bytes.
 func readFileAt(dirfd int, name string, buf []byte) (int, error) {
-	fd, err := retry(func() (int, error) {
+	fd, err := fdio.Retry(func() (int, error) {
 		return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	})
 	if err != nil {
@@ -188,27 +188,13 @@ func isFileAt(dirfd int, name string) bool {
 
 func writeAll(fd int, b []byte) error {
 	for len(b) > 0 {
-		n, err := unix.Write(fd, b)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
+		n, err := fdio.Retry(func() (int, error) { return unix.Write(fd, b) })
 		if err != nil {
 			return err
 		}
 		b = b[n:]
 	}
 	return nil
-}
-
-// retry repeats f while it fails with EINTR (opens on network and FUSE
-// file systems can be interrupted).
-func retry(f func() (int, error)) (int, error) {
-	for {
-		fd, err := f()
-		if !errors.Is(err, unix.EINTR) {
-			return fd, err
-		}
-	}
 }
 
 // closeFD closes a descriptor the exporter only read through or whose

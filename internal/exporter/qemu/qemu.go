@@ -243,7 +243,7 @@ func vmEnergy(s *snapshot.Snapshot) map[string]units.Energy {
 	return vms
 }
 
-// newVM sets up the books of a VM seen for the first time: its directory
+// newVM sets up the state of a VM seen for the first time: its directory
 // name, and the counter an earlier run left in its share, if any, with its
 // epoch; or a new epoch.
 func (x *Exporter) newVM(root int, name string) *vmState {

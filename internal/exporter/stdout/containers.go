@@ -16,13 +16,10 @@ const (
 	shortID      = 12 // a container ID as docker ps shows it
 )
 
-// names is Options.Names.
-type names = func(id string) (name, pod, namespace string, ok bool)
-
 // containerOf returns the workload of a process in a container, or nil.
 func containerOf(workload any) *container.Workload {
-	w, ok := workload.(*container.Workload)
-	if !ok || w.Kind != container.KindContainer {
+	w := container.WorkloadOf(workload)
+	if w == nil || w.Kind != container.KindContainer {
 		return nil
 	}
 	return w
@@ -31,7 +28,7 @@ func containerOf(workload any) *container.Workload {
 // containerLabel names a container for a person: "pod/name" for a pod's
 // container, "name" otherwise, "" when no name is known (yet); names
 // known now (names) win over those known when it was first seen.
-func containerLabel(w *container.Workload, names names) string {
+func containerLabel(w *container.Workload, names container.NameFunc) string {
 	name, pod, _ := w.CurrentNames(names)
 	if name == "" && pod == "" {
 		return ""
@@ -47,7 +44,7 @@ func containerLabel(w *container.Workload, names names) string {
 
 // containerCell is the container column of a process: its name, the
 // short ID while it has none, empty for a process in no container.
-func containerCell(workload any, names names) string {
+func containerCell(workload any, names container.NameFunc) string {
 	w := containerOf(workload)
 	if w == nil {
 		return ""
@@ -110,7 +107,7 @@ func containerView(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width in
 }
 
 // sub returns a − b − c, or 0 should it be negative (it cannot be while
-// the books balance).
+// the snapshot's sums balance).
 func sub(a, b, c units.Energy) units.Energy {
 	if b+c > a {
 		return 0

@@ -15,6 +15,7 @@ import (
 	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -38,10 +39,10 @@ func containerFixture() *snapshot.Snapshot {
 		s.Processes[i].Meta = &m
 	}
 	s.Groups = []snapshot.Group{
-		{Kind: "container", ID: webID, Workload: web, Energy: books(105_000_001, 30_000_003), Processes: 1, CPUDelta: time.Second},
-		{Kind: "container", ID: apiID, Workload: api, Energy: books(40_000_011, 5_000_005), Processes: 1, CPUDelta: time.Second},
-		{Kind: "container", ID: dbID, Workload: db, Energy: books(2_000_000, 0)},
-		{Kind: "pod", ID: api.PodUID, Workload: api, Energy: books(40_000_011, 5_000_005), Processes: 1},
+		{Kind: "container", ID: webID, Workload: web, Energy: snapshottest.Energy(105_000_001, 30_000_003), Processes: 1, CPUDelta: time.Second},
+		{Kind: "container", ID: apiID, Workload: api, Energy: snapshottest.Energy(40_000_011, 5_000_005), Processes: 1, CPUDelta: time.Second},
+		{Kind: "container", ID: dbID, Workload: db, Energy: snapshottest.Energy(2_000_000, 0)},
+		{Kind: "pod", ID: api.PodUID, Workload: api, Energy: snapshottest.Energy(40_000_011, 5_000_005), Processes: 1},
 	}
 	return s
 }

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
@@ -48,7 +49,7 @@ type Options struct {
 	// Names, when set, gives the names of a container ID as known now
 	// (container.Enricher.Name); without it the names known when the
 	// process was first seen are shown.
-	Names func(id string) (name, pod, namespace string, ok bool)
+	Names container.NameFunc
 }
 
 // Exporter prints one report per snapshot.

@@ -19,6 +19,7 @@ import (
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -26,15 +27,11 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 2, 345678000, time.UTC)
 
-func books(total, delta units.Energy) snapshot.Energy {
-	return snapshot.Energy{Total: total, Delta: delta, Power: units.PowerOf(delta, 2*time.Second), Source: sensor.Measured}
-}
-
 func process(pid int, m procstat.Meta, total, delta units.Energy) snapshot.Process {
-	return snapshot.Process{Key: procstat.Key{PID: pid, StartTime: 9}, Meta: &m, Energy: books(total, delta), CPUDelta: time.Second}
+	return snapshot.Process{Key: procstat.Key{PID: pid, StartTime: 9}, Meta: &m, Energy: snapshottest.Energy(total, delta), CPUDelta: time.Second}
 }
 
-// fixture is a snapshot whose books balance, with a VM, a kernel thread,
+// fixture is a snapshot whose figures balance, with a VM, a kernel thread,
 // a long command line, exited processes and unattributed energy.
 func fixture() *snapshot.Snapshot {
 	procs := []snapshot.Process{
@@ -46,32 +43,23 @@ func fixture() *snapshot.Snapshot {
 		process(15, procstat.Meta{Comm: "kworker/0:1-events"}, 3_000_013, 1_007),
 		process(1, procstat.Meta{Exe: "/usr/lib/systemd/systemd", Comm: "systemd", Cmdline: "/sbin/init splash"}, 7_000_017, 0),
 	}
-	exited := units.Energy(12_345_678)
-	unattributed := books(2_000_019, 500_023)
-	idle := books(200_000_023, 20_000_029)
-	var total, delta units.Energy
-	for _, p := range procs {
-		total += p.Total
-		delta += p.Delta
-	}
-	total += exited + unattributed.Total + idle.Total
-	delta += unattributed.Delta + idle.Delta
-	return &snapshot.Snapshot{
+	s := snapshottest.Balance(&snapshot.Snapshot{
 		Seq: 7, Time: t0, Interval: 2 * time.Second,
 		Sensor: "powercap_rapl", SensorUp: true,
-		Host: books(total, delta), Idle: idle,
+		Idle:      snapshottest.Energy(200_000_023, 20_000_029),
 		IdlePower: 10 * units.Watt, IdleOrigin: "learned", IdlePolicy: "separate",
-		Exited: exited, Unattributed: unattributed,
+		Exited: 12_345_678, Unattributed: snapshottest.Energy(2_000_019, 500_023),
 		Utilisation: 0.375, CPUs: 8,
-		Zones: []snapshot.Zone{
-			{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: books(total-51_000_000, delta-10_400_000)},
-			{ID: "intel-rapl:0:0", Kind: sensor.KindCore, Name: "core", Socket: 0, Energy: books(300_000_000, 50_000_000)},
-			{ID: "intel-rapl:0:1", Kind: sensor.KindDRAM, Name: "dram", Socket: 0, Energy: books(1_000_000, 400_000)},
-			{ID: "intel-rapl:1", Kind: sensor.KindPackage, Name: "package-1", Socket: 1, Energy: books(50_000_000, 10_000_000)},
-		},
 		Processes: procs,
 		Stats:     snapshot.Stats{Processes: 5, Skipped: 1},
+	})
+	s.Zones = []snapshot.Zone{
+		{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: snapshottest.Energy(s.Host.Total-51_000_000, s.Host.Delta-10_400_000)},
+		{ID: "intel-rapl:0:0", Kind: sensor.KindCore, Name: "core", Socket: 0, Energy: snapshottest.Energy(300_000_000, 50_000_000)},
+		{ID: "intel-rapl:0:1", Kind: sensor.KindDRAM, Name: "dram", Socket: 0, Energy: snapshottest.Energy(1_000_000, 400_000)},
+		{ID: "intel-rapl:1", Kind: sensor.KindPackage, Name: "package-1", Socket: 1, Energy: snapshottest.Energy(50_000_000, 10_000_000)},
 	}
+	return s
 }
 
 func estimated() *snapshot.Snapshot {
@@ -106,8 +94,8 @@ func TestGolden(t *testing.T) {
 		{"shared_learning", func() *snapshot.Snapshot {
 			s := fixture()
 			s.IdlePolicy, s.IdleOrigin, s.IdlePower = "shared", "learning", 0
-			s.Unattributed = books(s.Unattributed.Total+s.Idle.Total, s.Unattributed.Delta+s.Idle.Delta)
-			s.Idle = books(0, 0)
+			s.Unattributed = snapshottest.Energy(s.Unattributed.Total+s.Idle.Total, s.Unattributed.Delta+s.Idle.Delta)
+			s.Idle = snapshottest.Energy(0, 0)
 			return s
 		}(), Options{Processes: 1}},
 		{"sensor_down", func() *snapshot.Snapshot {

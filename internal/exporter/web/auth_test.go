@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
 
-	promexp "github.com/wattlens/wattlens/internal/exporter/prometheus"
+	"github.com/wattlens/wattlens/internal/exporter/promexp"
 )
 
 // TestBasicAuthFromWebConfig: mounted at "/" of the Prometheus handler and
@@ -39,7 +39,7 @@ func TestBasicAuthFromWebConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := promexp.NewHandler(prom.NewRegistry(), promexp.HandlerOptions{Root: page})
+	h, err := promexp.NewHandler(prometheus.NewRegistry(), promexp.HandlerOptions{Root: page})
 	if err != nil {
 		t.Fatal(err)
 	}

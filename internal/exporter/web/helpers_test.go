@@ -13,27 +13,23 @@ import (
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 2, 345678000, time.UTC)
 
-// books returns snapshot.Energy for an interval of 2 s.
-func books(total, delta units.Energy) snapshot.Energy {
-	return snapshot.Energy{Total: total, Delta: delta, Power: units.PowerOf(delta, 2*time.Second), Source: sensor.Measured}
-}
-
 func process(pid int, comm, vm string, total, delta units.Energy) snapshot.Process {
 	return snapshot.Process{
 		Key:      procstat.Key{PID: pid, StartTime: uint64(1000 + pid)},
 		Meta:     &procstat.Meta{Exe: "/usr/bin/" + comm, Comm: comm, Cmdline: comm + " --flag", VM: vm},
-		Energy:   books(total, delta),
+		Energy:   snapshottest.Energy(total, delta),
 		CPUDelta: time.Second,
 		CPUTotal: 4 * time.Second,
 	}
 }
 
-// tick is a snapshot whose books balance: three processes (one a VM),
+// tick is a snapshot whose figures balance: three processes (one a VM),
 // unattributed energy and idle. seq moves the time on by 2 s a tick.
 func tick(seq uint64) *snapshot.Snapshot {
 	procs := []snapshot.Process{
@@ -41,21 +37,17 @@ func tick(seq uint64) *snapshot.Snapshot {
 		process(200, "qemu-system-x86_64", "web01", 50_000_000, 20_000_000),
 		process(300, "nginx", "", 40_000_000, 0),
 	}
-	unattributed := books(2_000_000, 500_000)
-	idle := books(200_000_000, 20_000_000)
-	host := books(100_000_000+50_000_000+40_000_000+2_000_000+200_000_000, 30_000_000+20_000_000+500_000+20_000_000)
-	return &snapshot.Snapshot{
+	s := snapshottest.Balance(&snapshot.Snapshot{
 		Seq: seq, Time: t0.Add(time.Duration(seq) * 2 * time.Second), Interval: 2 * time.Second,
 		Sensor: "powercap_rapl", SensorUp: true,
-		Host: host, Idle: idle, IdlePower: 10 * units.Watt, IdleOrigin: "learned", IdlePolicy: "separate",
-		Unattributed: unattributed, Utilisation: 0.5, CPUs: 4,
-		CPU: snapshot.CPU{Busy: 4 * time.Second, Processes: 3 * time.Second, Known: true},
-		Zones: []snapshot.Zone{
-			{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: host},
-		},
+		Idle: snapshottest.Energy(200_000_000, 20_000_000), IdlePower: 10 * units.Watt, IdleOrigin: "learned", IdlePolicy: "separate",
+		Unattributed: snapshottest.Energy(2_000_000, 500_000), Utilisation: 0.5, CPUs: 4,
+		CPU:       snapshot.CPU{Busy: 4 * time.Second, Processes: 3 * time.Second, Known: true},
 		Processes: procs,
 		Stats:     snapshot.Stats{Processes: 3},
-	}
+	})
+	s.Zones = []snapshot.Zone{{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: s.Host}}
+	return s
 }
 
 func export(t testing.TB, h *Hub, s *snapshot.Snapshot) {
@@ -138,18 +130,6 @@ func readEvent(t *testing.T, r *bufio.Reader) event {
 			t.Errorf("unknown field %q", field)
 		}
 	}
-}
-
-// waitFor polls cond every 5 ms for up to 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 func readAll(t *testing.T, r io.Reader) string {

@@ -22,7 +22,7 @@ type Record struct {
 	Point Point `json:"point"`
 }
 
-// VM is one virtual machine: its qemu process's books.
+// VM is one virtual machine: its qemu process's figures.
 type VM struct {
 	Name         string  `json:"vm"`
 	PID          int     `json:"pid"`

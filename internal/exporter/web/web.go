@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/exporter/jsonexp"
 	"github.com/wattlens/wattlens/internal/snapshot"
 )
@@ -61,7 +62,7 @@ type Options struct {
 	// Containers and Names are those of jsonexp.Options: with Containers
 	// the record carries the containers, pods and services.
 	Containers bool
-	Names      func(id string) (name, pod, namespace string, ok bool)
+	Names      container.NameFunc
 	// MetricsPath, when set, is linked from the page (the prometheus
 	// command's /metrics).
 	MetricsPath string

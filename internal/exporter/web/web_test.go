@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/wattlens/wattlens/internal/exporter/jsonexp"
+	"github.com/wattlens/wattlens/internal/polltest"
 )
 
 func TestRecord(t *testing.T) {
@@ -187,7 +188,7 @@ func TestStreamFraming(t *testing.T) {
 	if ev := readEvent(t, r); ev.Retry != "2000" || ev.Data != "" {
 		t.Errorf("first block %+v, want the retry delay", ev)
 	}
-	waitFor(t, "the follower", func() bool { return h.Clients() == 1 })
+	polltest.Until(t, "the follower", func() bool { return h.Clients() == 1 })
 	for _, seq := range []uint64{1, 2, 3} {
 		if seq > 1 {
 			export(t, h, tick(seq))
@@ -216,7 +217,7 @@ func TestStreamNoDuplicate(t *testing.T) {
 	if ev := readEvent(t, r); ev.Retry != "2000" {
 		t.Fatalf("first block %+v", ev)
 	}
-	waitFor(t, "the follower", func() bool { return h.Clients() == 1 })
+	polltest.Until(t, "the follower", func() bool { return h.Clients() == 1 })
 	export(t, h, tick(1))
 	export(t, h, tick(2))
 	var ids []string
@@ -234,7 +235,7 @@ func TestStreamClientLimit(t *testing.T) {
 	export(t, h, tick(1))
 	a := openStream(t, srv.URL)
 	openStream(t, srv.URL)
-	waitFor(t, "two followers", func() bool { return h.Clients() == 2 })
+	polltest.Until(t, "two followers", func() bool { return h.Clients() == 2 })
 
 	resp, err := http.Get(srv.URL + "/api/stream")
 	if err != nil {
@@ -253,7 +254,7 @@ func TestStreamClientLimit(t *testing.T) {
 
 	// One leaves: its place is free again.
 	_ = a.Body.Close()
-	waitFor(t, "the follower to leave", func() bool { return h.Clients() == 1 })
+	polltest.Until(t, "the follower to leave", func() bool { return h.Clients() == 1 })
 	c := openStream(t, srv.URL)
 	if c.StatusCode != http.StatusOK {
 		t.Errorf("a follower after one left: %s", c.Status)
@@ -317,7 +318,7 @@ func TestSlowBrowserDropped(t *testing.T) {
 	h := New(Options{Buffer: 2})
 	srv := newTestServer(t, h)
 	resp := openStream(t, srv.URL)
-	waitFor(t, "the follower", func() bool { return h.Clients() == 1 })
+	polltest.Until(t, "the follower", func() bool { return h.Clients() == 1 })
 	// Big records (long command lines) fill the socket buffers quickly.
 	s := tick(1)
 	s.Processes[0].Cmdline = strings.Repeat("x", 256<<10)
@@ -337,7 +338,7 @@ func TestSlowBrowserDropped(t *testing.T) {
 	if h.Dropped() != 1 {
 		t.Fatalf("a browser that reads nothing was not dropped after 200 ticks of 256 KiB")
 	}
-	waitFor(t, "the place to be freed", func() bool { return h.Clients() == 0 })
+	polltest.Until(t, "the place to be freed", func() bool { return h.Clients() == 0 })
 	_ = resp.Body.Close()
 }
 
@@ -346,7 +347,7 @@ func TestCloseEndsStreams(t *testing.T) {
 	srv := newTestServer(t, h)
 	export(t, h, tick(1))
 	resp := openStream(t, srv.URL)
-	waitFor(t, "the follower", func() bool { return h.Clients() == 1 })
+	polltest.Until(t, "the follower", func() bool { return h.Clients() == 1 })
 	h.Close()
 	end := make(chan string, 1)
 	go func() { b, _ := readBody(resp); end <- b }()

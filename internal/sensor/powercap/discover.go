@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wattlens/wattlens/internal/ascii"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -263,7 +264,7 @@ func isZoneID(name string) bool {
 		return false
 	}
 	for part := range strings.SplitSeq(rest, ":") {
-		if !isDigits(part) {
+		if !ascii.IsDigits(part) {
 			return false
 		}
 	}
@@ -273,7 +274,7 @@ func isZoneID(name string) bool {
 // isChildID reports whether name is a direct subzone of parent.
 func isChildID(name, parent string) bool {
 	rest, ok := strings.CutPrefix(name, parent+":")
-	return ok && isDigits(rest)
+	return ok && ascii.IsDigits(rest)
 }
 
 func parentID(id string) (string, bool) {
@@ -282,18 +283,6 @@ func parentID(id string) (string, bool) {
 		return "", false
 	}
 	return id[:i], true
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // compareIDs orders zone IDs by their numbers, so intel-rapl:2 comes

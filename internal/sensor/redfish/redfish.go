@@ -181,7 +181,7 @@ func (s *Sensor) run(ctx context.Context) {
 	}
 }
 
-// pollOnce asks the BMC once and books the answer.
+// pollOnce asks the BMC once and records the answer.
 func (s *Sensor) pollOnce() {
 	start := s.now()
 	smp, err := s.poll.fetch()

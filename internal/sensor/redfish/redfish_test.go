@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wattlens/wattlens/internal/polltest"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/redfish/redfishtest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -51,18 +52,6 @@ func lastPower(s *Sensor) (units.Power, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.meter.lastP, s.method
-}
-
-// waitFor polls cond every 10 ms for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("gave up waiting for %s", what)
 }
 
 // TestVendorPayloads reads the chassis power from the payloads that BMC
@@ -195,7 +184,7 @@ func TestUnauthorized(t *testing.T) {
 		}
 		bmc.SetMode(redfishtest.Unauthorized)
 		t.Cleanup(func() { bmc.SetMode(redfishtest.OK) })
-		waitFor(t, "a 401", func() bool { _, err := s.Status(); return err != nil && strings.Contains(err.Error(), "HTTP 401") })
+		polltest.Until(t, "a 401", func() bool { _, err := s.Status(); return err != nil && strings.Contains(err.Error(), "HTTP 401") })
 		if _, err := s.Read(); err != nil {
 			t.Errorf("Read() = %v: a sensor that had figures keeps its zone", err)
 		}
@@ -218,15 +207,15 @@ func TestUnavailable(t *testing.T) {
 	t0 := time.Now()
 	lastOK, _ := s.Status()
 	bmc.SetMode(redfishtest.Unavailable)
-	waitFor(t, "a 503", func() bool { _, err := s.Status(); return err != nil && strings.Contains(err.Error(), "503") })
-	waitFor(t, "the zone to go stale", func() bool {
+	polltest.Until(t, "a 503", func() bool { _, err := s.Status(); return err != nil && strings.Contains(err.Error(), "503") })
+	polltest.Until(t, "the zone to go stale", func() bool {
 		r, err := s.Read()
 		return err == nil && r.Zones[0].Source == sensor.Estimated
 	})
 	bmc.SetPower(300)
 	bmc.SetMode(redfishtest.OK)
 	var after sensor.Reading
-	waitFor(t, "the bmc to be back", func() bool {
+	polltest.Until(t, "the bmc to be back", func() bool {
 		okAt, perr := s.Status()
 		if perr != nil || !okAt.After(lastOK) {
 			return false
@@ -249,7 +238,7 @@ func TestSlow(t *testing.T) {
 		bmc.SetMode(redfishtest.Slow)
 		t.Cleanup(func() { bmc.SetMode(redfishtest.OK) })
 		s := open(t, bmc, func(o *sensor.RedfishOptions) { o.Timeout = 100 * time.Millisecond })
-		waitFor(t, "a timeout", func() bool { _, err := s.Status(); return err != nil })
+		polltest.Until(t, "a timeout", func() bool { _, err := s.Status(); return err != nil })
 		_, err := s.Read()
 		if !errors.Is(err, sensor.ErrNoReadingYet) || !strings.Contains(err.Error(), "Timeout") {
 			t.Errorf("Read() error = %v, want no reading after a timeout", err)
@@ -260,7 +249,7 @@ func TestSlow(t *testing.T) {
 		s := open(t, bmc, func(o *sensor.RedfishOptions) { o.Timeout = 100 * time.Millisecond })
 		bmc.SetMode(redfishtest.Slow)
 		t.Cleanup(func() { bmc.SetMode(redfishtest.OK) })
-		waitFor(t, "a timeout", func() bool { _, err := s.Status(); return err != nil })
+		polltest.Until(t, "a timeout", func() bool { _, err := s.Status(); return err != nil })
 		// Read answers from the cache while a poll is stuck on the BMC.
 		for range 5 {
 			if _, err := s.Read(); err != nil {
@@ -288,7 +277,7 @@ func TestEnergyMatchesServedPower(t *testing.T) {
 	}
 	// servedAfter waits for a figure served after at.
 	servedAfter := func(at time.Time) {
-		waitFor(t, "a sample", func() bool {
+		polltest.Until(t, "a sample", func() bool {
 			sv := bmc.ServedPowers()
 			return len(sv) > 0 && sv[len(sv)-1].At.After(at)
 		})

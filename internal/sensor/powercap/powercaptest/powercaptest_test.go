@@ -310,3 +310,27 @@ func TestWrapAdd(t *testing.T) {
 		})
 	}
 }
+
+// TestStart: the tree is built and its counter moves while the test runs.
+func TestStart(t *testing.T) {
+	root := t.TempDir()
+	adv := Start(t, root, IntelServer2S(), map[string]float64{"intel-rapl:0": 1000}, 0)
+	dir, err := ZoneDir(root, "intel-rapl:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := readUint(filepath.Join(dir, "energy_uj"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := adv.Step(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	second, err := readUint(filepath.Join(dir, "energy_uj"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second <= first {
+		t.Errorf("energy_uj went from %d to %d after a step at 1000 W", first, second)
+	}
+}

@@ -1,4 +1,4 @@
-package prometheus
+package promexp
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/snapshot"
@@ -31,7 +31,7 @@ func BenchmarkScrape(b *testing.B) {
 func benchScrape(b *testing.B, n, top int, format string) {
 	c := mustNew(b, Options{TopN: top})
 	exportAll(b, c, manyProcs(n))
-	reg := prom.NewRegistry()
+	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
 	h, err := NewHandler(reg, HandlerOptions{})
 	if err != nil {
@@ -59,7 +59,7 @@ func benchScrape(b *testing.B, n, top int, format string) {
 	b.ReportMetric(float64(2*len(c.view.Load().procs)), "process-series")
 }
 
-// BenchmarkExport measures the per-tick cost of booking a snapshot (the
+// BenchmarkExport measures the per-tick cost of recording a snapshot (the
 // sampler pays it whether or not anyone scrapes).
 func BenchmarkExport(b *testing.B) {
 	for _, n := range []int{1_000, 10_000} {
@@ -78,7 +78,7 @@ func BenchmarkExport(b *testing.B) {
 	}
 }
 
-// BenchmarkContainers measures what --containers adds to booking a tick
+// BenchmarkContainers measures what --containers adds to recording a tick
 // and to a scrape: 10 000 processes in 500 containers (250 Docker, 250 in
 // 125 pods), names asked of a lookup at every tick.
 func BenchmarkContainers(b *testing.B) {
@@ -100,7 +100,7 @@ func BenchmarkContainers(b *testing.B) {
 		b.Run(fmt.Sprintf("scrape/containers=%v", on), func(b *testing.B) {
 			c := mustNew(b, opts)
 			exportAll(b, c, s)
-			reg := prom.NewRegistry()
+			reg := prometheus.NewRegistry()
 			reg.MustRegister(c)
 			h, err := NewHandler(reg, HandlerOptions{})
 			if err != nil {

@@ -1,9 +1,9 @@
-package prometheus
+package promexp
 
 import (
 	"strings"
 
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Sets of metric families.
@@ -80,7 +80,7 @@ const (
 // see it.
 type family struct {
 	name   string
-	typ    prom.ValueType
+	typ    prometheus.ValueType
 	help   string
 	labels []string
 	set    string
@@ -117,156 +117,156 @@ var (
 // from, in the order a scrape emits them.
 func families() [numMetrics]family {
 	return [numMetrics]family{
-		hostEnergy: {"wattlens_host_energy_joules_total", prom.CounterValue,
+		hostEnergy: {"wattlens_host_energy_joules_total", prometheus.CounterValue,
 			"Energy the whole host drew since the agent started: psys where present, else packages + dram (+ GPUs). Wrap-corrected and monotonic: use rate() for power.",
 			labelsSource, SetNative},
-		hostPower: {"wattlens_host_power_watts", prom.GaugeValue,
+		hostPower: {"wattlens_host_power_watts", prometheus.GaugeValue,
 			"Average power the host drew over the last step (energy over the step / its length). Absent while the sensor is down.",
 			labelsSource, SetNative},
-		hostIdlePower: {"wattlens_host_idle_power_watts", prom.GaugeValue,
+		hostIdlePower: {"wattlens_host_idle_power_watts", prometheus.GaugeValue,
 			"Idle baseline of the host in use; origin says where it comes from: flag (--idle-power), model (estimate sensor), learned, or learning (not known yet: 0).",
 			[]string{"origin", "source"}, SetNative},
-		zoneEnergy: {"wattlens_zone_energy_joules_total", prom.CounterValue,
+		zoneEnergy: {"wattlens_zone_energy_joules_total", prometheus.CounterValue,
 			"Energy one zone (package, core, uncore, dram, psys, gpu, platform, wall) counted since the agent started; wrap-corrected and monotonic. Zones overlap (core is inside package, package inside psys, everything inside a wall meter): do not sum all zones.",
 			labelsZone, SetNative},
-		zonePower: {"wattlens_zone_power_watts", prom.GaugeValue,
+		zonePower: {"wattlens_zone_power_watts", prometheus.GaugeValue,
 			"Average power of one zone over the last step. Absent while the sensor is down.",
 			labelsZone, SetNative},
-		processEnergy: {"wattlens_process_energy_joules_total", prom.CounterValue,
+		processEnergy: {"wattlens_process_energy_joules_total", prometheus.CounterValue,
 			"Host energy attributed to one process (by CPU share) while it is among the top N by energy over the last step (--process.top; a process enters in a step in which it drew energy). A process that leaves the top N has its series end and its energy booked to wattlens_other_energy_joules_total; if it comes back, its series restarts from the energy since its return. At every scrape: sum(process) + other + unattributed + idle = host.",
 			labelsProcess, SetNative},
-		processPower: {"wattlens_process_power_watts", prom.GaugeValue,
+		processPower: {"wattlens_process_power_watts", prometheus.GaugeValue,
 			"Average power attributed to one exposed process over the last step. Absent while the sensor is down.",
 			labelsProcess, SetNative},
-		idleEnergy: {"wattlens_idle_energy_joules_total", prom.CounterValue,
+		idleEnergy: {"wattlens_idle_energy_joules_total", prometheus.CounterValue,
 			"Host energy booked to the idle pseudo-consumer (the idle baseline × time, at most the host's energy); always 0 under --idle-policy=shared.",
 			labelsSource, SetNative},
-		idlePower: {"wattlens_idle_power_watts", prom.GaugeValue,
+		idlePower: {"wattlens_idle_power_watts", prometheus.GaugeValue,
 			"Average power booked to the idle pseudo-consumer over the last step. Absent while the sensor is down.",
 			labelsSource, SetNative},
-		otherEnergy: {"wattlens_other_energy_joules_total", prom.CounterValue,
+		otherEnergy: {"wattlens_other_energy_joules_total", prometheus.CounterValue,
 			"Host energy booked to processes without an exposed series: processes outside the top N, processes that have exited, and energy of processes whose series ended. Monotonic; sum(process) + other + unattributed + idle = host at every scrape.",
 			labelsSource, SetNative},
-		otherPower: {"wattlens_other_power_watts", prom.GaugeValue,
+		otherPower: {"wattlens_other_power_watts", prometheus.GaugeValue,
 			"Average power over the last step of what wattlens_other_energy_joules_total counts; sum(process power) + other + unattributed + idle = host power. Absent while the sensor is down.",
 			labelsSource, SetNative},
-		unattributedEnergy: {"wattlens_unattributed_energy_joules_total", prom.CounterValue,
+		unattributedEnergy: {"wattlens_unattributed_energy_joules_total", prometheus.CounterValue,
 			"Active host energy of busy CPU time that no process the agent can read holds (irq and softirq time, processes reaped by an ancestor it cannot read, PIDs outside its view), and all active energy of steps in which no process used CPU time. Never given to visible processes. Monotonic.",
 			labelsSource, SetNative},
-		unattributedPower: {"wattlens_unattributed_power_watts", prom.GaugeValue,
+		unattributedPower: {"wattlens_unattributed_power_watts", prometheus.GaugeValue,
 			"Average power over the last step of what wattlens_unattributed_energy_joules_total counts. Absent while the sensor is down.",
 			labelsSource, SetNative},
-		vmEnergy: {"wattlens_vm_energy_joules_total", prom.CounterValue,
+		vmEnergy: {"wattlens_vm_energy_joules_total", prometheus.CounterValue,
 			"Host energy attributed to one virtual machine (its qemu/KVM processes, whether or not in the top N) since the agent started; monotonic across restarts of the VM's process.",
 			labelsVM, SetNative},
-		vmPower: {"wattlens_vm_power_watts", prom.GaugeValue,
+		vmPower: {"wattlens_vm_power_watts", prometheus.GaugeValue,
 			"Average power attributed to one virtual machine over the last step. Absent while the sensor is down.",
 			labelsVM, SetNative},
-		cpuUtilisation: {"wattlens_cpu_utilisation_ratio", prom.GaugeValue,
+		cpuUtilisation: {"wattlens_cpu_utilisation_ratio", prometheus.GaugeValue,
 			"Busy share of all CPUs over the last step, 0 to 1.",
 			nil, SetNative},
-		attributionCoverage: {"wattlens_attribution_coverage_ratio", prom.GaugeValue,
+		attributionCoverage: {"wattlens_attribution_coverage_ratio", prometheus.GaugeValue,
 			"Share of the last step's busy CPU time (user + nice + system + irq + softirq in /proc/stat) that the processes the agent reads hold, 0 to 1; the rest is priced into wattlens_unattributed_energy_joules_total. Absent while the sensor is down or the busy time is unknown.",
 			nil, SetNative},
 
-		containerEnergy: {"wattlens_container_energy_joules_total", prom.CounterValue,
+		containerEnergy: {"wattlens_container_energy_joules_total", prometheus.CounterValue,
 			"Host energy attributed to one container since it was first seen: the sum of its processes' (by CPU share), those that have exited included, whether or not they are in the top N; monotonic. Every container the node runs has a series; one whose processes have all gone keeps it, at a constant value, for 5 minutes, then it ends. sum(container) + processes in no container + idle = host.",
 			labelsContainer, SetContainers},
-		containerPower: {"wattlens_container_power_watts", prom.GaugeValue,
+		containerPower: {"wattlens_container_power_watts", prometheus.GaugeValue,
 			"Average power attributed to one container over the last step. Absent while the sensor is down.",
 			labelsContainer, SetContainers},
-		podEnergy: {"wattlens_pod_energy_joules_total", prom.CounterValue,
+		podEnergy: {"wattlens_pod_energy_joules_total", prometheus.CounterValue,
 			"Host energy attributed to one Kubernetes pod since it was first seen: the sum of its containers', those that are gone and the processes that have exited included; monotonic, kept like a container's.",
 			labelsPod, SetContainers},
-		podPower: {"wattlens_pod_power_watts", prom.GaugeValue,
+		podPower: {"wattlens_pod_power_watts", prometheus.GaugeValue,
 			"Average power attributed to one Kubernetes pod over the last step. Absent while the sensor is down.",
 			labelsPod, SetContainers},
-		serviceEnergy: {"wattlens_service_energy_joules_total", prom.CounterValue,
+		serviceEnergy: {"wattlens_service_energy_joules_total", prometheus.CounterValue,
 			"Host energy attributed to one systemd service (a process in no container whose cgroup is a *.service unit) since it was first seen: the sum of its processes' (exited ones included); monotonic, kept like a container's.",
 			labelsService, SetContainers},
-		servicePower: {"wattlens_service_power_watts", prom.GaugeValue,
+		servicePower: {"wattlens_service_power_watts", prometheus.GaugeValue,
 			"Average power attributed to one systemd service over the last step. Absent while the sensor is down.",
 			labelsService, SetContainers},
 
-		buildInfo: {"wattlens_build_info", prom.GaugeValue,
+		buildInfo: {"wattlens_build_info", prometheus.GaugeValue,
 			"Always 1; the labels say which build is running.",
 			[]string{"version", "revision", "goversion"}, SetSelf},
-		sensorUp: {"wattlens_sensor_up", prom.GaugeValue,
+		sensorUp: {"wattlens_sensor_up", prometheus.GaugeValue,
 			"1 when the last read of the sensor succeeded, 0 when it failed: the energy counters are then held at the last good reading (the next good read books the whole gap).",
 			[]string{"sensor"}, SetSelf},
-		tickDuration: {"wattlens_tick_duration_seconds", prom.GaugeValue,
+		tickDuration: {"wattlens_tick_duration_seconds", prometheus.GaugeValue,
 			"Time the last tick spent reading the sensor and procfs.",
 			nil, SetSelf},
-		lastTick: {"wattlens_last_tick_timestamp_seconds", prom.GaugeValue,
+		lastTick: {"wattlens_last_tick_timestamp_seconds", prometheus.GaugeValue,
 			"Unix time at the end of the interval the figures cover.",
 			nil, SetSelf},
-		processes: {"wattlens_processes", prom.GaugeValue,
+		processes: {"wattlens_processes", prometheus.GaugeValue,
 			"Processes read in the last tick.",
 			nil, SetSelf},
-		processesSkipped: {"wattlens_processes_skipped", prom.GaugeValue,
+		processesSkipped: {"wattlens_processes_skipped", prometheus.GaugeValue,
 			"Processes that vanished or could not be read during the last tick.",
 			nil, SetSelf},
-		processesExposed: {"wattlens_processes_exposed", prom.GaugeValue,
+		processesExposed: {"wattlens_processes_exposed", prometheus.GaugeValue,
 			"Processes with a series of their own in this exposition (at most --process.top; see wattlens_process_energy_joules_total).",
 			nil, SetSelf},
-		counterWraps: {"wattlens_energy_wraps_total", prom.CounterValue,
+		counterWraps: {"wattlens_energy_wraps_total", prometheus.CounterValue,
 			"Energy counter wraparounds seen and corrected since the agent started.",
 			nil, SetSelf},
-		counterResets: {"wattlens_energy_resets_total", prom.CounterValue,
+		counterResets: {"wattlens_energy_resets_total", prometheus.CounterValue,
 			"Energy counters seen going back without a known range (a reset: counted as no energy) since the agent started.",
 			nil, SetSelf},
-		scrapeDuration: {"wattlens_scrape_duration_seconds", prom.GaugeValue,
+		scrapeDuration: {"wattlens_scrape_duration_seconds", prometheus.GaugeValue,
 			"Time this collection took to produce every other wattlens series, from the latest snapshot (no sensor or procfs is read).",
 			nil, SetSelf},
-		scrapeSeries: {"wattlens_scrape_series", prom.GaugeValue,
+		scrapeSeries: {"wattlens_scrape_series", prometheus.GaugeValue,
 			"Series this collection produced, not counting the two wattlens_scrape_* series.",
 			nil, SetSelf},
 
-		scaphHostPower: {"scaph_host_power_microwatts", prom.GaugeValue,
+		scaphHostPower: {"scaph_host_power_microwatts", prometheus.GaugeValue,
 			"Scaphandre compatibility: host power in microwatts (wattlens_host_power_watts × 1e6).",
 			[]string{"value_source"}, SetScaphandre},
-		scaphHostEnergy: {"scaph_host_energy_microjoules", prom.CounterValue,
+		scaphHostEnergy: {"scaph_host_energy_microjoules", prometheus.CounterValue,
 			"Scaphandre compatibility: host energy in microjoules since the agent started, wrap-corrected (Scaphandre exposes the raw counters' sum).",
 			[]string{"value_source"}, SetScaphandre},
-		scaphSocketPower: {"scaph_socket_power_microwatts", prom.GaugeValue,
+		scaphSocketPower: {"scaph_socket_power_microwatts", prometheus.GaugeValue,
 			"Scaphandre compatibility: power of one package (socket) in microwatts.",
 			[]string{"socket_id"}, SetScaphandre},
-		scaphSocketEnergy: {"scaph_socket_energy_microjoules", prom.CounterValue,
+		scaphSocketEnergy: {"scaph_socket_energy_microjoules", prometheus.CounterValue,
 			"Scaphandre compatibility: energy of one package (socket) in microjoules since the agent started, wrap-corrected.",
 			[]string{"socket_id"}, SetScaphandre},
-		scaphDomainPower: {"scaph_domain_power_microwatts", prom.GaugeValue,
+		scaphDomainPower: {"scaph_domain_power_microwatts", prometheus.GaugeValue,
 			"Scaphandre compatibility: power of one RAPL domain (core, uncore, dram) in microwatts.",
 			labelsDomain, SetScaphandre},
-		scaphDomainEnergy: {"scaph_domain_energy_microjoules", prom.CounterValue,
+		scaphDomainEnergy: {"scaph_domain_energy_microjoules", prometheus.CounterValue,
 			"Scaphandre compatibility: energy of one RAPL domain in microjoules since the agent started, wrap-corrected.",
 			labelsDomain, SetScaphandre},
-		scaphProcessPower: {"scaph_process_power_consumption_microwatts", prom.GaugeValue,
+		scaphProcessPower: {"scaph_process_power_consumption_microwatts", prometheus.GaugeValue,
 			"Scaphandre compatibility: power attributed to one exposed process in microwatts (wattlens_process_power_watts × 1e6: without idle power unless --idle-policy=shared).",
 			labelsScaph, SetScaphandre},
-		scaphProcessCPU: {"scaph_process_cpu_usage_percentage", prom.GaugeValue,
+		scaphProcessCPU: {"scaph_process_cpu_usage_percentage", prometheus.GaugeValue,
 			"Scaphandre compatibility: CPU time one exposed process used over the last step, as a percentage of all CPUs.",
 			labelsScaph, SetScaphandre},
-		scaphSelfVersion: {"scaph_self_version", prom.GaugeValue,
+		scaphSelfVersion: {"scaph_self_version", prometheus.GaugeValue,
 			"Scaphandre compatibility: the agent's version as major.minorpatch (v1.2.3 → 1.23; 0 for a development build).",
 			nil, SetScaphandre},
-		scaphSelfProcs: {"scaph_self_topo_procs_nb", prom.GaugeValue,
+		scaphSelfProcs: {"scaph_self_topo_procs_nb", prometheus.GaugeValue,
 			"Scaphandre compatibility: processes tracked in the last tick.",
 			nil, SetScaphandre},
-		scaphSelfMemory: {"scaph_self_memory_bytes", prom.GaugeValue,
+		scaphSelfMemory: {"scaph_self_memory_bytes", prometheus.GaugeValue,
 			"Scaphandre compatibility: memory the agent's Go runtime holds from the system (mapped minus released), close to its resident set size.",
 			nil, SetScaphandre},
 	}
 }
 
 // descs are the descriptors, built once per collector from the table.
-type descs [numMetrics]*prom.Desc
+type descs [numMetrics]*prometheus.Desc
 
 // newDescs builds the descriptors; with containers, the families that
 // have container labels get them, before their last label (source).
 func newDescs(containers bool) *descs {
 	var d descs
 	for id, f := range families() {
-		d[id] = prom.NewDesc(f.name, f.help, labelNames(metricID(id), f.labels, containers), nil)
+		d[id] = prometheus.NewDesc(f.name, f.help, labelNames(metricID(id), f.labels, containers), nil)
 	}
 	return &d
 }
@@ -301,7 +301,7 @@ func Families() []Family {
 	var out []Family
 	for id, f := range families() {
 		typ := "gauge"
-		if f.typ == prom.CounterValue {
+		if f.typ == prometheus.CounterValue {
 			typ = "counter"
 		}
 		out = append(out, Family{

@@ -7,21 +7,21 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 )
 
-// books keeps what the export needs across ticks so that every energy sum
+// ledger keeps what the export needs across ticks so that every energy sum
 // is monotonic while the set of listed processes changes, and so that, at
 // every tick, the series of wattlens.consumer.energy add up to the host:
 //
 //	Σ listed processes + other + unattributed + idle = hw.host.energy
 //
-// exactly, in microjoules. It is the Prometheus exporter's design ("books
-// closed", docs/exporters.md): a process has a series only while it is in
+// exactly, in microjoules. It is the Prometheus exporter's design ("closed
+// into other", docs/exporters.md): a process has a series only while it is in
 // the top N. The energy it had when it entered stays in other (it was
 // counted there while the process was outside), so its series shows its
 // total minus that closed part; when it leaves, its whole total is counted
 // in other again. Each term of other only grows, so other is monotonic.
 //
-// books is owned by one goroutine (the sampler's, through Export).
-type books struct {
+// ledger is owned by one goroutine (the sampler's, through Export).
+type ledger struct {
 	topN       int
 	cmdlineMax int
 	containers bool
@@ -45,13 +45,13 @@ type procSeries struct {
 	power  units.Power
 }
 
-func newBooks(topN, cmdlineMax int, containers bool) *books {
-	return &books{topN: topN, cmdlineMax: cmdlineMax, containers: containers, exposed: map[procstat.Key]*exposedProc{}}
+func newLedger(topN, cmdlineMax int, containers bool) *ledger {
+	return &ledger{topN: topN, cmdlineMax: cmdlineMax, containers: containers, exposed: map[procstat.Key]*exposedProc{}}
 }
 
-// processes books s and returns the listed processes' series and the
+// processes records s and returns the listed processes' series and the
 // other energy (Total monotonic; Power the interval's).
-func (b *books) processes(s *snapshot.Snapshot) ([]procSeries, snapshot.Energy) {
+func (b *ledger) processes(s *snapshot.Snapshot) ([]procSeries, snapshot.Energy) {
 	b.gen++
 	head, rest, _ := s.TopN(b.topN)
 	entrants := map[procstat.Key]*exposedProc{}

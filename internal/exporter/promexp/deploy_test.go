@@ -1,4 +1,4 @@
-package prometheus
+package promexp
 
 import (
 	"encoding/json"

@@ -1,11 +1,10 @@
-package prometheus
+package promexp
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,13 +14,15 @@ import (
 	"testing"
 	"time"
 
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/wattlens/wattlens/internal/porttest"
 )
 
 func newServer(t testing.TB, c *Collector, path string) *httptest.Server {
 	t.Helper()
-	reg := prom.NewRegistry()
+	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
 	h, err := NewHandler(reg, HandlerOptions{MetricsPath: path})
 	if err != nil {
@@ -109,7 +110,7 @@ func TestHandlerLandingPage(t *testing.T) {
 func TestHandlerRoot(t *testing.T) {
 	c := mustNew(t, Options{})
 	exportAll(t, c, fixedSnapshot())
-	reg := prom.NewRegistry()
+	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
 	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "root saw "+r.URL.Path)
@@ -134,7 +135,7 @@ func TestHandlerRoot(t *testing.T) {
 }
 
 func TestNewHandlerRejectsRelativePath(t *testing.T) {
-	if _, err := NewHandler(prom.NewRegistry(), HandlerOptions{MetricsPath: "metrics"}); err == nil {
+	if _, err := NewHandler(prometheus.NewRegistry(), HandlerOptions{MetricsPath: "metrics"}); err == nil {
 		t.Error("a metrics path without a leading / was accepted")
 	}
 }
@@ -145,8 +146,8 @@ func TestNewHandlerRejectsRelativePath(t *testing.T) {
 func TestConcurrentScrapes(t *testing.T) {
 	c := mustNew(t, Options{TopN: 5, Compat: []string{CompatScaphandre}})
 	w := newWorld(7, 40)
-	for c.view.Load() == nil || !c.view.Load().booked {
-		exportAll(t, c, w.step())
+	for c.view.Load() == nil || !c.view.Load().measured {
+		exportAll(t, c, w.Step())
 	}
 	srv := newServer(t, c, "/metrics")
 
@@ -154,7 +155,7 @@ func TestConcurrentScrapes(t *testing.T) {
 	var producer sync.WaitGroup
 	producer.Go(func() {
 		for ctx.Err() == nil {
-			if s := w.step(); s != nil {
+			if s := w.Step(); s != nil {
 				_ = c.Export(ctx, s)
 			}
 			time.Sleep(time.Millisecond)
@@ -295,12 +296,12 @@ func TestServeBasicAuth(t *testing.T) {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := porttest.Free(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	flags := &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: &path}
 	c := mustNew(t, Options{})
 	exportAll(t, c, fixedSnapshot())
-	reg := prom.NewRegistry()
+	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
 	h, err := NewHandler(reg, HandlerOptions{})
 	if err != nil {
@@ -342,27 +343,17 @@ func TestServeBasicAuth(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // gate is a collector whose Collect blocks until released, counting the
 // collections in progress.
 type gate struct {
-	desc           *prom.Desc
+	desc           *prometheus.Desc
 	release        chan struct{}
 	mu             sync.Mutex
 	inFlight, peak int
 }
 
-func (g *gate) Describe(ch chan<- *prom.Desc) { ch <- g.desc }
-func (g *gate) Collect(ch chan<- prom.Metric) {
+func (g *gate) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+func (g *gate) Collect(ch chan<- prometheus.Metric) {
 	g.mu.Lock()
 	g.inFlight++
 	g.peak = max(g.peak, g.inFlight)
@@ -371,7 +362,7 @@ func (g *gate) Collect(ch chan<- prom.Metric) {
 	g.mu.Lock()
 	g.inFlight--
 	g.mu.Unlock()
-	ch <- prom.MustNewConstMetric(g.desc, prom.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, 1)
 }
 
 // TestMaxRequestsQueues: scrapes beyond MaxRequests wait for their turn
@@ -389,8 +380,8 @@ func TestMaxRequestsQueues(t *testing.T) {
 		{name: "the excess gives up after MaxWait", wait: 50 * time.Millisecond, hold: time.Second, scrapers: 3, want503: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := &gate{desc: prom.NewDesc("gate", "test", nil, nil), release: make(chan struct{})}
-			reg := prom.NewRegistry()
+			g := &gate{desc: prometheus.NewDesc("gate", "test", nil, nil), release: make(chan struct{})}
+			reg := prometheus.NewRegistry()
 			reg.MustRegister(g)
 			h, err := NewHandler(reg, HandlerOptions{MaxRequests: 2, MaxWait: tc.wait, NoExporterMetrics: true})
 			if err != nil {

@@ -1,4 +1,4 @@
-package prometheus
+package promexp
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
@@ -222,9 +222,9 @@ func TestScaphVersion(t *testing.T) {
 }
 
 // gather collects c into metric families by name.
-func gather(t testing.TB, c prom.Collector) map[string]*dto.MetricFamily {
+func gather(t testing.TB, c prometheus.Collector) map[string]*dto.MetricFamily {
 	t.Helper()
-	reg := prom.NewPedanticRegistry()
+	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(c); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestBeforeFirstSnapshot(t *testing.T) {
 		t.Errorf("families before the first snapshot (-want +got):\n%s", diff)
 	}
 	// A sensor that fails before the first interval: a snapshot with no
-	// books, sensor down.
+	// measured interval, sensor down.
 	exportAll(t, c, &snapshot.Snapshot{Sensor: "powercap_rapl", SensorError: "permission denied"})
 	mfs := gather(t, c)
 	if diff := cmp.Diff([]string{"wattlens_build_info", "wattlens_sensor_up"}, names(mfs)); diff != "" {

@@ -1,4 +1,4 @@
-package prometheus
+package promexp
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 )
 
 // TestMetricsDocUpToDate fails when docs/metrics.md is not what the metric
-// table generates: run `go generate ./internal/exporter/prometheus`.
+// table generates: run `go generate ./internal/exporter/promexp`.
 func TestMetricsDocUpToDate(t *testing.T) {
 	var want bytes.Buffer
 	if err := WriteMarkdown(&want); err != nil {
@@ -18,10 +18,10 @@ func TestMetricsDocUpToDate(t *testing.T) {
 	path := filepath.Join("..", "..", "..", "docs", "metrics.md")
 	got, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v; generate it with: go generate ./internal/exporter/prometheus", err)
+		t.Fatalf("%v; generate it with: go generate ./internal/exporter/promexp", err)
 	}
 	if !bytes.Equal(got, want.Bytes()) {
-		t.Errorf("%s is stale; regenerate it with: go generate ./internal/exporter/prometheus", path)
+		t.Errorf("%s is stale; regenerate it with: go generate ./internal/exporter/promexp", path)
 	}
 }
 

@@ -1,4 +1,4 @@
-package prometheus
+package promexp
 
 import (
 	"strings"
@@ -9,11 +9,11 @@ import (
 	"github.com/wattlens/wattlens/internal/units"
 )
 
-// With Options.Containers the exposition gains the books of containers,
+// With Options.Containers the exposition gains the series of containers,
 // pods and systemd services (snapshot.Group), and process series gain
 // their container's labels.
 //
-// The group books need nothing across ticks here: attribution keeps each
+// The group series need nothing across ticks here: attribution keeps each
 // group's total, exited processes included, so a group's counter is
 // monotonic for as long as the group is listed; a group that has had no
 // process for the retention period is no longer listed and its series
@@ -37,9 +37,9 @@ type groupSeries struct {
 	power  units.Power
 }
 
-// containerBooks turns a snapshot's groups into series and gives
-// processes their container's labels. Owned by books.
-type containerBooks struct {
+// containerSeries turns a snapshot's groups into series and gives
+// processes their container's labels. Owned by the ledger.
+type containerSeries struct {
 	names container.NameFunc
 	// byID are this tick's container labels by container ID, so that a
 	// container's series and its processes' agree on its names within an
@@ -47,12 +47,12 @@ type containerBooks struct {
 	byID map[string]*ctrLabels
 }
 
-func newContainerBooks(names container.NameFunc) *containerBooks {
-	return &containerBooks{names: names, byID: make(map[string]*ctrLabels)}
+func newContainerSeries(names container.NameFunc) *containerSeries {
+	return &containerSeries{names: names, byID: make(map[string]*ctrLabels)}
 }
 
 // labels returns the labels of w's container as known now, made safe.
-func (cb *containerBooks) labels(w *container.Workload) *ctrLabels {
+func (cb *containerSeries) labels(w *container.Workload) *ctrLabels {
 	if l, ok := cb.byID[w.ID]; ok {
 		return l
 	}
@@ -69,12 +69,12 @@ func (cb *containerBooks) labels(w *container.Workload) *ctrLabels {
 
 // process returns the container labels of a process: its container's,
 // or nil for a process in no container (a plain process or a service's).
-func (cb *containerBooks) process(m *procstat.Meta) *ctrLabels {
+func (cb *containerSeries) process(m *procstat.Meta) *ctrLabels {
 	if m == nil {
 		return nil
 	}
-	w, ok := m.Workload.(*container.Workload)
-	if !ok || w == nil || w.Kind != container.KindContainer || w.ID == "" {
+	w := container.WorkloadOf(m.Workload)
+	if w == nil || w.Kind != container.KindContainer || w.ID == "" {
 		return nil
 	}
 	return cb.labels(w)
@@ -82,7 +82,7 @@ func (cb *containerBooks) process(m *procstat.Meta) *ctrLabels {
 
 // groups starts a tick: it returns the series of s's containers, pods
 // and services.
-func (cb *containerBooks) groups(s *snapshot.Snapshot) (containers, pods, services []groupSeries) {
+func (cb *containerSeries) groups(s *snapshot.Snapshot) (containers, pods, services []groupSeries) {
 	clear(cb.byID)
 	if len(s.Groups) == 0 {
 		return nil, nil, nil
@@ -116,8 +116,8 @@ func (cb *containerBooks) groups(s *snapshot.Snapshot) (containers, pods, servic
 
 // groupLabels returns a group's label values in its family's order, or
 // nil for a kind of group the exposition does not know.
-func (cb *containerBooks) groupLabels(g *snapshot.Group) []string {
-	w, _ := g.Workload.(*container.Workload)
+func (cb *containerSeries) groupLabels(g *snapshot.Group) []string {
+	w := container.WorkloadOf(g.Workload)
 	src := sourceLabel(g.Source)
 	switch g.Kind {
 	case container.GroupContainer:

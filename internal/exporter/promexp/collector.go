@@ -1,15 +1,15 @@
-// Package prometheus is the prometheus exporter: a prometheus.Collector
+// Package promexp is the prometheus exporter: a prometheus.Collector
 // over the latest snapshot, the HTTP handler that serves it with the
 // Prometheus exporter toolkit, and the metric reference (docs/metrics.md)
 // generated from the same table the descriptors are built from.
 //
 // A scrape never reads a sensor or procfs and never moves the measuring
-// window: the sampler hands every snapshot to Collector.Export, which books
+// window: the sampler hands every snapshot to Collector.Export, which records
 // it into an immutable view and publishes it atomically; Collect only reads
 // the latest view. Any number of scrapes may run at once.
 //
 //go:generate go run ../../../cmd/metricsdoc -o ../../../docs/metrics.md
-package prometheus
+package promexp
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/snapshot"
@@ -66,19 +66,19 @@ type Options struct {
 
 // Collector is a prometheus.Collector over the latest snapshot, and an
 // exporter.Exporter that receives every snapshot. It must be given every
-// snapshot the sampler makes, in order: the books that keep its counters
-// monotonic span ticks.
+// snapshot the sampler makes, in order: the ledger that keeps its counters
+// monotonic spans ticks.
 type Collector struct {
 	opts   Options
 	compat bool
 	d      *descs
-	types  [numMetrics]prom.ValueType
+	types  [numMetrics]prometheus.ValueType
 	build  [3]string
 	scaphV float64
 
-	mu    sync.Mutex // serialises Export
-	books *books
-	view  atomic.Pointer[view]
+	mu     sync.Mutex // serialises Export
+	ledger *ledger
+	view   atomic.Pointer[view]
 }
 
 // New returns a Collector with no snapshot yet.
@@ -106,28 +106,28 @@ func New(opts Options) (*Collector, error) {
 	}
 	c.build = [3]string{version.Version, version.Revision(), runtime.Version()}
 	c.scaphV = scaphVersion(version.Version)
-	var ctr *containerBooks
+	var ctr *containerSeries
 	if opts.Containers {
-		ctr = newContainerBooks(opts.Names)
+		ctr = newContainerSeries(opts.Names)
 	}
-	c.books = newBooks(opts.TopN, opts.CmdlineLength, ctr)
+	c.ledger = newLedger(opts.TopN, opts.CmdlineLength, ctr)
 	return c, nil
 }
 
-// Export books s and makes it the snapshot scrapes see. It never fails.
+// Export records s and makes it the snapshot scrapes see. It never fails.
 func (c *Collector) Export(_ context.Context, s *snapshot.Snapshot) error {
 	if s == nil {
 		return nil
 	}
 	c.mu.Lock()
-	v := c.books.observe(s, c.compat)
+	v := c.ledger.observe(s, c.compat)
 	c.mu.Unlock()
 	c.view.Store(v)
 	return nil
 }
 
 // Describe sends every descriptor the collector may use.
-func (c *Collector) Describe(ch chan<- *prom.Desc) {
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for id, f := range families() {
 		if f.set == SetScaphandre && !c.compat || f.set == SetContainers && !c.opts.Containers {
 			continue
@@ -139,13 +139,13 @@ func (c *Collector) Describe(ch chan<- *prom.Desc) {
 // emitter sends const metrics and counts them.
 type emitter struct {
 	c   *Collector
-	ch  chan<- prom.Metric
+	ch  chan<- prometheus.Metric
 	n   int
 	buf []string // label values, reused (const metrics copy them)
 }
 
 func (e *emitter) emit(id metricID, v float64, labels ...string) {
-	e.ch <- prom.MustNewConstMetric(e.c.d[id], e.c.types[id], v, labels...)
+	e.ch <- prometheus.MustNewConstMetric(e.c.d[id], e.c.types[id], v, labels...)
 	e.n++
 }
 
@@ -160,7 +160,7 @@ func (e *emitter) power(id metricID, v units.Power, labels ...string) {
 // Collect sends the latest view's series. Before the first snapshot it
 // sends wattlens_build_info and wattlens_sensor_up only. While the sensor
 // is down the counters are held and the power gauges left out.
-func (c *Collector) Collect(ch chan<- prom.Metric) {
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	start := time.Now()
 	e := &emitter{c: c, ch: ch}
 	v := c.view.Load()
@@ -176,7 +176,7 @@ func (c *Collector) Collect(ch chan<- prom.Metric) {
 		sensorName = c.opts.Sensor
 	}
 	e.emit(sensorUp, boolValue(s.SensorUp), sensorName)
-	if !v.booked {
+	if !v.measured {
 		return
 	}
 	c.collectNative(e, v)

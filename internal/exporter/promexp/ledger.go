@@ -1,4 +1,4 @@
-package prometheus
+package promexp
 
 import (
 	"cmp"
@@ -11,7 +11,7 @@ import (
 	"github.com/wattlens/wattlens/internal/units"
 )
 
-// books keeps what the exposition needs across ticks so that every
+// ledger keeps what the exposition needs across ticks so that every
 // _joules_total series is monotonic while the set of exposed processes
 // changes, and so that, at every tick,
 //
@@ -19,7 +19,7 @@ import (
 //
 // holds exactly, in microjoules.
 //
-// The design ("books closed"): a process has a series only while it is in
+// The design ("closed into other"): a process has a series only while it is in
 // the top N of the tick. The energy it had when it entered the exposed set
 // stays in "other" (it was counted there while the process was outside),
 // so the series shows its total minus that closed part. When it leaves,
@@ -34,15 +34,15 @@ import (
 // counter survives a restart of its qemu process.
 //
 // Containers, pods and services (with Options.Containers) are the
-// snapshot's groups, whose books attribution keeps (containers.go).
+// snapshot's groups, whose accounts attribution keeps (containers.go).
 //
-// books is owned by one goroutine (the sampler's, through Export).
-type books struct {
+// ledger is owned by one goroutine (the sampler's, through Export).
+type ledger struct {
 	topN       int
 	cmdlineMax int
 
 	gen  uint64
-	prev *snapshot.Snapshot // the last snapshot with books
+	prev *snapshot.Snapshot // the last measured snapshot
 
 	exposed map[procstat.Key]*exposedProc
 
@@ -50,11 +50,11 @@ type books struct {
 	vmClosed map[string]units.Energy
 
 	// ctr is nil without Options.Containers.
-	ctr *containerBooks
+	ctr *containerSeries
 
 	// scratch
 	entrants map[procstat.Key]*exposedProc
-	heads    []*exposedProc      // the books of the exposed processes…
+	heads    []*exposedProc      // the entries of the exposed processes…
 	shown    []*snapshot.Process // …and their figures, in the same order
 }
 
@@ -72,8 +72,8 @@ type vmProc struct {
 	total units.Energy
 }
 
-func newBooks(topN, cmdlineMax int, ctr *containerBooks) *books {
-	return &books{
+func newLedger(topN, cmdlineMax int, ctr *containerSeries) *ledger {
+	return &ledger{
 		ctr:        ctr,
 		topN:       topN,
 		cmdlineMax: cmdlineMax,
@@ -87,9 +87,9 @@ func newBooks(topN, cmdlineMax int, ctr *containerBooks) *books {
 // view is what a scrape reads: immutable once built.
 type view struct {
 	snap *snapshot.Snapshot
-	// booked is false for a snapshot without books (the sensor failed
+	// measured is false for a snapshot with no measured interval (the sensor failed
 	// before the first interval was measured).
-	booked bool
+	measured bool
 
 	source string // the host's source label
 	procs  []procSeries
@@ -129,13 +129,13 @@ type zoneSeries struct {
 	power  units.Power
 }
 
-// observe books snapshot s and returns its view.
-func (b *books) observe(s *snapshot.Snapshot, compat bool) *view {
+// observe records snapshot s in the ledger and returns its view.
+func (b *ledger) observe(s *snapshot.Snapshot, compat bool) *view {
 	v := &view{snap: s}
 	if s.Seq == 0 {
 		return v
 	}
-	v.booked = true
+	v.measured = true
 	v.source = sourceLabel(s.Host.Source)
 	b.gen++
 
@@ -160,7 +160,7 @@ func (b *books) observe(s *snapshot.Snapshot, compat bool) *view {
 // would start at zero (the top N is filled up by total energy when fewer
 // processes than N drew any), and in and out it would go. What is left
 // out stays in other; its power is zero, so the power split still adds up.
-func (b *books) processes(s *snapshot.Snapshot, head []snapshot.Process, rest snapshot.Energy) ([]procSeries, snapshot.Energy) {
+func (b *ledger) processes(s *snapshot.Snapshot, head []snapshot.Process, rest snapshot.Energy) ([]procSeries, snapshot.Energy) {
 	clear(b.entrants)
 	b.heads = b.heads[:0]
 	b.shown = b.shown[:0]
@@ -225,9 +225,9 @@ func (b *books) processes(s *snapshot.Snapshot, head []snapshot.Process, rest sn
 	return series, other
 }
 
-// vmsOf sums the processes of each VM and keeps the books of the VM
+// vmsOf sums the processes of each VM and keeps the totals of the VM
 // processes that are gone.
-func (b *books) vmsOf(s *snapshot.Snapshot) []vmSeries {
+func (b *ledger) vmsOf(s *snapshot.Snapshot) []vmSeries {
 	live := make(map[procstat.Key]vmProc, len(b.vmLive))
 	var out []vmSeries
 	idx := map[string]int{}

@@ -1,4 +1,4 @@
-package prometheus
+package promexp
 
 import (
 	"fmt"
@@ -47,8 +47,8 @@ func sumFamily(mfs map[string]*dto.MetricFamily, name string) float64 {
 	return sum
 }
 
-// TestBooksScripted follows one process out of and back into the top 1.
-func TestBooksScripted(t *testing.T) {
+// TestLedgerScripted follows one process out of and back into the top 1.
+func TestLedgerScripted(t *testing.T) {
 	proc := func(pid int, total, delta units.Energy) snapshot.Process {
 		return snapshot.Process{
 			Key:    procstat.Key{PID: pid, StartTime: 1},
@@ -108,23 +108,23 @@ func TestBooksScripted(t *testing.T) {
 	}
 }
 
-// TestBooksMonotonicAndConserving drives the real attribution through
+// TestLedgerMonotonicAndConserving drives the real attribution through
 // hundreds of ticks in which processes change their CPU use, move in and
 // out of the top N, exit and are born, and the package counter wraps. At
 // every tick every _joules_total series that was there the tick before
 // has not gone down, other is always there, and
 // Σ process + other + idle = host exactly.
-func TestBooksMonotonicAndConserving(t *testing.T) {
+func TestLedgerMonotonicAndConserving(t *testing.T) {
 	for _, topN := range []int{1, 3, 10, 0} {
 		for seed := uint64(1); seed <= 3; seed++ {
 			t.Run(fmt.Sprintf("top%d/seed%d", topN, seed), func(t *testing.T) {
-				checkBooks(t, topN, seed)
+				checkLedger(t, topN, seed)
 			})
 		}
 	}
 }
 
-func checkBooks(t *testing.T, topN int, seed uint64) {
+func checkLedger(t *testing.T, topN int, seed uint64) {
 	w := newWorld(seed, 25)
 	c := mustNew(t, Options{TopN: topN})
 	prev := map[string]float64{}
@@ -133,7 +133,7 @@ func checkBooks(t *testing.T, topN int, seed uint64) {
 	everSeen := map[string]bool{}
 	wasExposed := map[string]bool{}
 	for tick := 0; tick < 300; tick++ {
-		s := w.step()
+		s := w.Step()
 		if s == nil {
 			continue
 		}

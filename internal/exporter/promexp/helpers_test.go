@@ -1,28 +1,26 @@
-package prometheus
+package promexp
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"testing"
 	"time"
 
-	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/attribution/attributiontest"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
+	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-// fixedSnapshot is a hand-made snapshot whose books add up:
+// fixedSnapshot is a hand-made snapshot whose figures add up:
 // host 100 J = procs 30 + 20 + 10 + 5 + exited 7 + unattributed 3 + idle 25.
 func fixedSnapshot() *snapshot.Snapshot {
-	e := func(total, delta units.Energy) snapshot.Energy {
-		return snapshot.Energy{Total: total * units.Joule, Delta: delta * units.Joule, Power: units.PowerOf(delta*units.Joule, 2*time.Second), Source: sensor.Measured}
-	}
+	e := snapshottest.Joules
 	proc := func(pid int, exe, comm, cmdline string, total, delta units.Energy, cpu time.Duration, vm string) snapshot.Process {
 		return snapshot.Process{
 			Key:      procstat.Key{PID: pid, StartTime: uint64(pid) * 10},
@@ -64,85 +62,10 @@ func fixedSnapshot() *snapshot.Snapshot {
 	}
 }
 
-// world drives the real attribution with synthetic samples: processes that
-// come, go and change their CPU use, and a package counter that wraps.
-type world struct {
-	rng   *rand.Rand
-	attr  *attribution.Attributor
-	sec   int
-	pkg   uint64
-	max   uint64
-	procs map[int]*wproc
-	next  int
-	// workload, when set, gives each new process its Meta.Workload.
-	workload func(w *world) any
-}
-
-type wproc struct {
-	key  procstat.Key
-	cpu  uint64
-	rate uint64 // CPU ticks per step
-	meta *procstat.Meta
-}
-
-func newWorld(seed uint64, n int) *world {
-	w := &world{
-		rng:   rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		attr:  attribution.New(attribution.Options{Sensor: "powercap_rapl", IdlePower: 5 * units.Watt, IdleOrigin: attribution.IdleFromFlag}),
-		max:   500_000_000, // 500 J: wraps every few steps
-		procs: map[int]*wproc{},
-		next:  1000,
-	}
-	for range n {
-		w.spawn()
-	}
-	return w
-}
-
-func (w *world) spawn() {
-	w.next++
-	vm := ""
-	if w.next%7 == 0 {
-		vm = fmt.Sprintf("vm-%d", w.next%3)
-	}
-	w.procs[w.next] = &wproc{
-		key:  procstat.Key{PID: w.next, StartTime: uint64(w.next)},
-		rate: uint64(w.rng.IntN(50)),
-		meta: &procstat.Meta{Exe: "/bin/p", Comm: "p", Cmdline: fmt.Sprintf("p --id %d", w.next), VM: vm},
-	}
-	if w.workload != nil {
-		w.procs[w.next].meta.Workload = w.workload(w)
-	}
-}
-
-// step moves time on by 2 s: processes change their rates, some exit,
-// some are born; the package counter advances by 40..200 J.
-func (w *world) step() *snapshot.Snapshot {
-	w.sec += 2
-	for pid, p := range w.procs {
-		switch r := w.rng.IntN(20); {
-		case r == 0:
-			delete(w.procs, pid)
-			continue
-		case r < 8:
-			p.rate = uint64(w.rng.IntN(100))
-		}
-		p.cpu += p.rate
-	}
-	for range w.rng.IntN(3) {
-		w.spawn()
-	}
-	w.pkg = (w.pkg + uint64(40+w.rng.IntN(160))*1_000_000) % w.max
-	smp := attribution.Sample{
-		Time:  t0.Add(time.Duration(w.sec) * time.Second),
-		Zones: []sensor.Zone{{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: units.Energy(w.pkg), MaxRange: units.Energy(w.max), Source: sensor.Measured}},
-		CPU:   procstat.CPUTimes{Busy: uint64(w.sec) * 100, Total: uint64(w.sec) * 400, CPUs: 4},
-	}
-	for _, p := range w.procs {
-		smp.Procs = append(smp.Procs, procstat.Proc{Key: p.key, CPU: p.cpu, Meta: p.meta})
-	}
-	smp.ProcStats.Seen = len(smp.Procs)
-	return w.attr.Observe(smp)
+// newWorld is the attributiontest World of these tests: every 7th
+// process a VM.
+func newWorld(seed uint64, n int) *attributiontest.World {
+	return attributiontest.NewWorld(seed, n, attributiontest.Options{Start: t0, VMEvery: 7})
 }
 
 // exportAll feeds snapshots to c, failing the test on error.
@@ -164,7 +87,7 @@ func mustNew(t testing.TB, o Options) *Collector {
 	return c
 }
 
-// manyProcs is a snapshot with n processes whose books add up.
+// manyProcs is a snapshot with n processes whose figures add up.
 func manyProcs(n int) *snapshot.Snapshot {
 	s := &snapshot.Snapshot{
 		Seq: 1, Time: t0, Interval: 2 * time.Second, Sensor: "powercap_rapl", SensorUp: true,

@@ -1,4 +1,4 @@
-package prometheus
+package promexp
 
 import (
 	"fmt"
@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/attribution/attributiontest"
 	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
@@ -204,8 +205,8 @@ func TestContainersOff(t *testing.T) {
 }
 
 // describe returns the descriptors' strings, sorted.
-func describe(c prom.Collector) []string {
-	ch := make(chan *prom.Desc, 100)
+func describe(c prometheus.Collector) []string {
+	ch := make(chan *prometheus.Desc, 100)
 	go func() { c.Describe(ch); close(ch) }()
 	var out []string
 	for d := range ch {
@@ -297,8 +298,8 @@ const ctrPodA, ctrPodB = "aaaaaaaa-0000-4000-8000-00000000000a", "bbbbbbbb-0000-
 func ctrID(k int) string { return fmt.Sprintf("%064x", k) }
 
 // pick returns the workload of a new process.
-func (ctrPool) pick(w *world) any {
-	switch k := w.rng.IntN(8); k {
+func (ctrPool) pick(w *attributiontest.World) any {
+	switch k := w.Rand().IntN(8); k {
 	case 0, 1:
 		return &container.Workload{Kind: container.KindContainer, Runtime: container.RuntimeContainerd, ID: ctrID(k), PodUID: ctrPodA}
 	case 2:
@@ -307,7 +308,7 @@ func (ctrPool) pick(w *world) any {
 	case 3:
 		return &container.Workload{Kind: container.KindContainer, Runtime: container.RuntimeDocker, ID: ctrID(k)}
 	case 4:
-		return &container.Workload{Kind: container.KindContainer, Runtime: container.RuntimeDocker, ID: ctrID(1000 + w.sec/100)}
+		return &container.Workload{Kind: container.KindContainer, Runtime: container.RuntimeDocker, ID: ctrID(1000 + w.Seconds()/100)}
 	case 5:
 		return &container.Workload{Kind: container.KindService, Runtime: container.RuntimeSystemd, ID: "nginx.service"}
 	}
@@ -326,12 +327,12 @@ func (ctrPool) podOf(id string) string {
 }
 
 // names is the pool's Enricher.Name: the first pod is named from 20 s on.
-func (ctrPool) names(w *world) container.NameFunc {
+func (ctrPool) names(w *attributiontest.World) container.NameFunc {
 	return func(id string) (name, pod, namespace string, ok bool) {
 		switch {
-		case id == ctrID(0) && w.sec >= 20:
+		case id == ctrID(0) && w.Seconds() >= 20:
 			return "api", "api-7f9c4-x2x9k", "shop", true
-		case id == ctrID(1) && w.sec >= 20:
+		case id == ctrID(1) && w.Seconds() >= 20:
 			return "sidecar", "api-7f9c4-x2x9k", "shop", true
 		case id == ctrID(3):
 			return "web", "", "", true
@@ -340,7 +341,7 @@ func (ctrPool) names(w *world) container.NameFunc {
 	}
 }
 
-// TestContainerBooksMonotonicAndConserving drives the real attribution,
+// TestContainerSeriesMonotonicAndConserving drives the real attribution,
 // with processes in containers, pods and a service coming and going and
 // groups being forgotten, through hundreds of ticks. At every tick:
 // every container, pod and service counter that was there the tick before
@@ -348,12 +349,12 @@ func (ctrPool) names(w *world) container.NameFunc {
 // and exited) + the groups already forgotten + unattributed + idle = host,
 // exactly; a pod is the sum of its containers (forgotten ones included);
 // each process series carries its container's labels; and the process
-// books of TestBooksMonotonicAndConserving still add up.
-func TestContainerBooksMonotonicAndConserving(t *testing.T) {
+// sums of TestLedgerMonotonicAndConserving still add up.
+func TestContainerSeriesMonotonicAndConserving(t *testing.T) {
 	for _, topN := range []int{3, 0} {
 		for seed := uint64(1); seed <= 3; seed++ {
 			t.Run(fmt.Sprintf("top%d/seed%d", topN, seed), func(t *testing.T) {
-				checkContainerBooks(t, topN, seed)
+				checkContainerSeries(t, topN, seed)
 			})
 		}
 	}
@@ -370,39 +371,38 @@ var ctrKinds = []struct {
 	{"service", "wattlens_service_energy_joules_total", func(w *container.Workload) bool { return w != nil && w.Kind == container.KindService }},
 }
 
-func checkContainerBooks(t *testing.T, topN int, seed uint64) {
+func checkContainerSeries(t *testing.T, topN int, seed uint64) {
 	var pool ctrPool
-	w := newWorld(seed, 0)
-	w.attr = attribution.New(attribution.Options{Sensor: "powercap_rapl", IdlePower: 5 * units.Watt,
-		IdleOrigin: attribution.IdleFromFlag, GroupRetention: 20 * time.Second})
-	w.workload = pool.pick
+	w := attributiontest.NewWorld(seed, 0, attributiontest.Options{Start: t0, VMEvery: 7, Attribution: attribution.Options{
+		Sensor: "powercap_rapl", IdlePower: 5 * units.Watt, IdleOrigin: attribution.IdleFromFlag, GroupRetention: 20 * time.Second}})
+	w.Workload = pool.pick
 	for range 25 {
-		w.spawn()
+		w.Spawn()
 	}
 	c := mustNew(t, Options{TopN: topN, Containers: true, Names: pool.names(w)})
 
-	type kindBooks struct {
+	type kindSums struct {
 		prev      map[string]units.Energy // group ID → counter, the tick before
 		forgotten units.Energy            // last counters of the groups gone
 		exited    units.Energy            // totals of exited processes in none
 	}
-	books := map[string]*kindBooks{}
+	sums := map[string]*kindSums{}
 	for _, k := range ctrKinds {
-		books[k.kind] = &kindBooks{prev: map[string]units.Energy{}}
+		sums[k.kind] = &kindSums{prev: map[string]units.Energy{}}
 	}
 	forgottenOfPod := map[string]units.Energy{}
 	var prevSnap *snapshot.Snapshot
 	var forgets, named, exits int
 	prevScrape := map[string]float64{}
 	for tick := 0; tick < 300; tick++ {
-		s := w.step()
+		s := w.Step()
 		if s == nil {
 			continue
 		}
 		exportAll(t, c, s)
 		v := c.view.Load()
 
-		// The process books are unchanged by --containers.
+		// The process series are unchanged by --containers.
 		var sum units.Energy
 		for _, p := range v.procs {
 			sum += p.energy
@@ -427,13 +427,13 @@ func checkContainerBooks(t *testing.T, topN int, seed uint64) {
 				wl, _ := p.Workload.(*container.Workload)
 				for _, k := range ctrKinds {
 					if !k.in(wl) {
-						books[k.kind].exited += p.Total
+						sums[k.kind].exited += p.Total
 					}
 				}
 			}
 		}
 		for _, k := range ctrKinds {
-			kb := books[k.kind]
+			kb := sums[k.kind]
 			for id, old := range kb.prev {
 				now, ok := cur[k.kind][id]
 				switch {

@@ -1,4 +1,4 @@
-package prometheus
+package promexp
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
 
@@ -54,7 +54,7 @@ type HandlerOptions struct {
 // NewHandler serves reg's metrics at the metrics path, with the Content-Type
 // each format needs and OpenMetrics when the scraper asks for it, and at
 // "/" o.Root, or else a landing page that links to the metrics.
-func NewHandler(reg *prom.Registry, o HandlerOptions) (http.Handler, error) {
+func NewHandler(reg *prometheus.Registry, o HandlerOptions) (http.Handler, error) {
 	path := o.MetricsPath
 	if path == "" {
 		path = DefaultMetricsPath
