@@ -13,7 +13,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/exporter/stdout"
 	"github.com/wattlens/wattlens/internal/model"
-	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor/estimate"
 	"github.com/wattlens/wattlens/internal/snapshot"
 )
@@ -55,7 +55,7 @@ func setupCalibrate(cmd *kingpin.CmdClause) action {
 			if !s.SensorUp || s.Interval <= 0 {
 				return
 			}
-			measured = s.Host.Source == sensor.Measured
+			measured = s.Host.Source == power.Measured
 			w := s.Host.Power.Watts()
 			cal.Add(s.Utilisation, w)
 			if w > 0 {
@@ -97,7 +97,7 @@ func setupCalibrate(cmd *kingpin.CmdClause) action {
 func modelled(md model.Model, s *snapshot.Snapshot) float64 {
 	b := md.Power(s.Utilisation)
 	for _, z := range s.Zones {
-		if z.Kind == sensor.KindPsys || z.Kind == sensor.KindWall {
+		if z.Kind == power.KindPsys || z.Kind == power.KindWall {
 			return b.Wall
 		}
 	}

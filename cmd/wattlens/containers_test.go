@@ -15,9 +15,9 @@ import (
 
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/config"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/procstat/procfstest"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -211,7 +211,7 @@ func benchReader(b *testing.B, root string, on bool) (*procstat.Reader, func()) 
 func benchSample(i int, procs []procstat.Proc) attribution.Sample {
 	return attribution.Sample{
 		Time:  time.Unix(0, 0).Add(time.Duration(i) * 2 * time.Second),
-		Zones: []sensor.Zone{{ID: "p0", Kind: sensor.KindPackage, Energy: units.Energy(i) * 40 * units.Joule, Source: sensor.Measured}},
+		Zones: []power.Zone{{ID: "p0", Kind: power.KindPackage, Energy: units.Energy(i) * 40 * units.Joule, Source: power.Measured}},
 		Procs: procs,
 	}
 }

@@ -28,8 +28,8 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/counter"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -198,12 +198,12 @@ func (a *Attributor) Blank() snapshot.Snapshot {
 	return snapshot.Snapshot{
 		Sensor: a.opts.Sensor, Method: a.opts.Method, IdlePolicy: a.opts.IdlePolicy,
 		IdlePower: p, IdleOrigin: origin,
-		Host: snapshot.Energy{Source: sensor.Measured}, Idle: snapshot.Energy{Source: sensor.Measured},
-		Unattributed: snapshot.Energy{Source: sensor.Measured},
+		Host: snapshot.Energy{Source: power.Measured}, Idle: snapshot.Energy{Source: power.Measured},
+		Unattributed: snapshot.Energy{Source: power.Measured},
 	}
 }
 
-func (a *Attributor) energy(total, delta units.Energy, dt time.Duration, src sensor.Source) snapshot.Energy {
+func (a *Attributor) energy(total, delta units.Energy, dt time.Duration, src power.Source) snapshot.Energy {
 	return snapshot.Energy{Total: total, Delta: delta, Power: units.PowerOf(delta, dt), Source: src}
 }
 
@@ -219,11 +219,11 @@ func (a *Attributor) idleBaseline() (units.Power, string) {
 // and returns the host delta and the deltas of the host's device zones
 // (GPUs). A zone seen for the first time contributes nothing this tick (its
 // counter's past is unknown); a zone that is gone is forgotten.
-func (a *Attributor) zones(snap *snapshot.Snapshot, zones []sensor.Zone, dt time.Duration) (units.Energy, map[string]units.Energy) {
+func (a *Attributor) zones(snap *snapshot.Snapshot, zones []power.Zone, dt time.Duration) (units.Energy, map[string]units.Energy) {
 	var devices map[string]units.Energy
 	view := viewOf(zones)
 	snap.Zones = make([]snapshot.Zone, 0, len(zones))
-	snap.Host.Source = sensor.Measured
+	snap.Host.Source = power.Measured
 	var host units.Energy
 	seen := make(map[string]bool, len(zones))
 	for _, z := range zones {
@@ -248,14 +248,14 @@ func (a *Attributor) zones(snap *snapshot.Snapshot, zones []sensor.Zone, dt time
 		})
 		if countsInHost(z.Kind, view) {
 			host += delta
-			if z.Kind == sensor.KindGPU && delta > 0 {
+			if z.Kind == power.KindGPU && delta > 0 {
 				if devices == nil {
 					devices = map[string]units.Energy{}
 				}
 				devices[z.ID] = delta
 			}
-			if z.Source == sensor.Estimated {
-				snap.Host.Source = sensor.Estimated
+			if z.Source == power.Estimated {
+				snap.Host.Source = power.Estimated
 			}
 		}
 	}
@@ -271,14 +271,14 @@ func (a *Attributor) zones(snap *snapshot.Snapshot, zones []sensor.Zone, dt time
 // by their use of the device.
 type devicePart struct {
 	energy units.Energy
-	shares sensor.Shares
+	shares power.Shares
 }
 
 // deviceParts takes out of the energy to split the part that belongs to
 // device zones with process shares: each such zone gives its delta scaled
 // by toSplit/host, so that the idle baseline weighs on devices and CPUs
 // alike.
-func (a *Attributor) deviceParts(devices map[string]units.Energy, shares map[string]sensor.Shares, toSplit, host units.Energy) []devicePart {
+func (a *Attributor) deviceParts(devices map[string]units.Energy, shares map[string]power.Shares, toSplit, host units.Energy) []devicePart {
 	if len(devices) == 0 || len(shares) == 0 || host == 0 {
 		return nil
 	}

@@ -7,27 +7,27 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-func pkg(id string, socket int, uj uint64, max uint64) sensor.Zone {
-	return sensor.Zone{ID: id, Kind: sensor.KindPackage, Socket: socket, Energy: units.Energy(uj), MaxRange: units.Energy(max), Source: sensor.Measured}
+func pkg(id string, socket int, uj uint64, max uint64) power.Zone {
+	return power.Zone{ID: id, Kind: power.KindPackage, Socket: socket, Energy: units.Energy(uj), MaxRange: units.Energy(max), Source: power.Measured}
 }
 
-func zone(id, kind string, uj uint64) sensor.Zone {
-	return sensor.Zone{ID: id, Kind: kind, Socket: -1, Energy: units.Energy(uj), Source: sensor.Measured}
+func zone(id, kind string, uj uint64) power.Zone {
+	return power.Zone{ID: id, Kind: kind, Socket: -1, Energy: units.Energy(uj), Source: power.Measured}
 }
 
 func proc(pid int, start, cpu uint64) procstat.Proc {
 	return procstat.Proc{Key: procstat.Key{PID: pid, StartTime: start}, CPU: cpu, Meta: &procstat.Meta{Comm: "p"}}
 }
 
-func sample(sec int, zones []sensor.Zone, procs ...procstat.Proc) Sample {
+func sample(sec int, zones []power.Zone, procs ...procstat.Proc) Sample {
 	return Sample{Time: t0.Add(time.Duration(sec) * time.Second), Zones: zones, Procs: procs}
 }
 
@@ -55,62 +55,62 @@ func TestObserve(t *testing.T) {
 		{
 			name:  "active energy split by cpu share, idle separate",
 			opts:  Options{IdlePower: 10 * units.Watt, IdleOrigin: IdleFromFlag},
-			first: sample(0, []sensor.Zone{pkg("p0", 0, 1_000_000, 0)}, proc(10, 1, 100), proc(20, 1, 100)),
+			first: sample(0, []power.Zone{pkg("p0", 0, 1_000_000, 0)}, proc(10, 1, 100), proc(20, 1, 100)),
 			// 2 s, 60 J: idle 20 J, active 40 J split 3:1
-			next: sample(2, []sensor.Zone{pkg("p0", 0, 61_000_000, 0)}, proc(10, 1, 130), proc(20, 1, 110)),
+			next: sample(2, []power.Zone{pkg("p0", 0, 61_000_000, 0)}, proc(10, 1, 130), proc(20, 1, 110)),
 			want: want{host: 60_000_000, idle: 20_000_000, procs: map[int]uint64{10: 30_000_000, 20: 10_000_000}},
 		},
 		{
 			name:  "shared idle policy spreads idle by the same shares",
 			opts:  Options{IdlePolicy: snapshot.IdleShared, IdlePower: 10 * units.Watt, IdleOrigin: IdleFromFlag},
-			first: sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, proc(10, 1, 0), proc(20, 1, 0)),
-			next:  sample(2, []sensor.Zone{pkg("p0", 0, 60_000_000, 0)}, proc(10, 1, 30), proc(20, 1, 10)),
+			first: sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, proc(10, 1, 0), proc(20, 1, 0)),
+			next:  sample(2, []power.Zone{pkg("p0", 0, 60_000_000, 0)}, proc(10, 1, 30), proc(20, 1, 10)),
 			want:  want{host: 60_000_000, idle: 0, procs: map[int]uint64{10: 45_000_000, 20: 15_000_000}},
 		},
 		{
 			name:  "idle baseline above host power: all of it idle",
 			opts:  Options{IdlePower: 100 * units.Watt, IdleOrigin: IdleFromFlag},
-			first: sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, proc(10, 1, 0)),
-			next:  sample(1, []sensor.Zone{pkg("p0", 0, 5_000_000, 0)}, proc(10, 1, 50)),
+			first: sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, proc(10, 1, 0)),
+			next:  sample(1, []power.Zone{pkg("p0", 0, 5_000_000, 0)}, proc(10, 1, 50)),
 			want:  want{host: 5_000_000, idle: 5_000_000, procs: map[int]uint64{10: 0}},
 		},
 		{
 			name:  "no cpu time used: active energy unattributed",
-			first: sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, proc(10, 1, 7)),
-			next:  sample(1, []sensor.Zone{pkg("p0", 0, 5_000_000, 0)}, proc(10, 1, 7)),
+			first: sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, proc(10, 1, 7)),
+			next:  sample(1, []power.Zone{pkg("p0", 0, 5_000_000, 0)}, proc(10, 1, 7)),
 			want:  want{host: 5_000_000, unattributed: 5_000_000, procs: map[int]uint64{10: 0}},
 		},
 		{
 			name:  "wrap at the zone's range",
-			first: sample(0, []sensor.Zone{pkg("p0", 0, 900_000, 1_000_000)}, proc(10, 1, 0)),
-			next:  sample(1, []sensor.Zone{pkg("p0", 0, 300_000, 1_000_000)}, proc(10, 1, 1)),
+			first: sample(0, []power.Zone{pkg("p0", 0, 900_000, 1_000_000)}, proc(10, 1, 0)),
+			next:  sample(1, []power.Zone{pkg("p0", 0, 300_000, 1_000_000)}, proc(10, 1, 1)),
 			want:  want{host: 400_000, procs: map[int]uint64{10: 400_000}},
 		},
 		{
 			name:  "psys present: host is psys, packages and dram not added",
-			first: sample(0, []sensor.Zone{pkg("p0", 0, 0, 0), zone("d0", sensor.KindDRAM, 0), zone("ps", sensor.KindPsys, 0)}, proc(1, 1, 0)),
-			next:  sample(1, []sensor.Zone{pkg("p0", 0, 5, 0), zone("d0", sensor.KindDRAM, 2), zone("ps", sensor.KindPsys, 9)}, proc(1, 1, 1)),
+			first: sample(0, []power.Zone{pkg("p0", 0, 0, 0), zone("d0", power.KindDRAM, 0), zone("ps", power.KindPsys, 0)}, proc(1, 1, 0)),
+			next:  sample(1, []power.Zone{pkg("p0", 0, 5, 0), zone("d0", power.KindDRAM, 2), zone("ps", power.KindPsys, 9)}, proc(1, 1, 1)),
 			want:  want{host: 9, procs: map[int]uint64{1: 9}},
 		},
 		{
 			name:  "no psys: packages, dram and gpus add; core and uncore do not",
-			first: sample(0, []sensor.Zone{pkg("p0", 0, 0, 0), pkg("p1", 1, 0, 0), zone("d0", sensor.KindDRAM, 0), zone("c0", sensor.KindCore, 0), zone("g0", sensor.KindGPU, 0)}, proc(1, 1, 0)),
-			next:  sample(1, []sensor.Zone{pkg("p0", 0, 5, 0), pkg("p1", 1, 4, 0), zone("d0", sensor.KindDRAM, 2), zone("c0", sensor.KindCore, 3), zone("g0", sensor.KindGPU, 100)}, proc(1, 1, 1)),
+			first: sample(0, []power.Zone{pkg("p0", 0, 0, 0), pkg("p1", 1, 0, 0), zone("d0", power.KindDRAM, 0), zone("c0", power.KindCore, 0), zone("g0", power.KindGPU, 0)}, proc(1, 1, 0)),
+			next:  sample(1, []power.Zone{pkg("p0", 0, 5, 0), pkg("p1", 1, 4, 0), zone("d0", power.KindDRAM, 2), zone("c0", power.KindCore, 3), zone("g0", power.KindGPU, 100)}, proc(1, 1, 1)),
 			want:  want{host: 111, procs: map[int]uint64{1: 111}},
 		},
 		{
 			name:  "a wall meter holds the gpus already",
-			first: sample(0, []sensor.Zone{{ID: "w", Kind: sensor.KindPsys, Name: "power_meter", Wall: true, Socket: -1}, zone("g0", sensor.KindGPU, 0)}, proc(1, 1, 0)),
-			next:  sample(1, []sensor.Zone{{ID: "w", Kind: sensor.KindPsys, Name: "power_meter", Wall: true, Socket: -1, Energy: 300}, zone("g0", sensor.KindGPU, 100)}, proc(1, 1, 1)),
+			first: sample(0, []power.Zone{{ID: "w", Kind: power.KindPsys, Name: "power_meter", Wall: true, Socket: -1}, zone("g0", power.KindGPU, 0)}, proc(1, 1, 0)),
+			next:  sample(1, []power.Zone{{ID: "w", Kind: power.KindPsys, Name: "power_meter", Wall: true, Socket: -1, Energy: 300}, zone("g0", power.KindGPU, 100)}, proc(1, 1, 1)),
 			want:  want{host: 300, procs: map[int]uint64{1: 300}},
 		},
 		{
 			name:  "gpu energy goes by gpu shares, the rest by cpu time",
 			opts:  Options{IdlePower: 100 * units.Microwatt, IdleOrigin: IdleFromFlag},
-			first: sample(0, []sensor.Zone{pkg("p0", 0, 0, 0), zone("gpu:0", sensor.KindGPU, 0)}, proc(1, 1, 0), proc(2, 1, 0), proc(3, 1, 0)),
+			first: sample(0, []power.Zone{pkg("p0", 0, 0, 0), zone("gpu:0", power.KindGPU, 0)}, proc(1, 1, 0), proc(2, 1, 0), proc(3, 1, 0)),
 			next: func() Sample {
-				s := sample(1, []sensor.Zone{pkg("p0", 0, 200, 0), zone("gpu:0", sensor.KindGPU, 200)}, proc(1, 1, 1), proc(2, 1, 1), proc(3, 1, 0))
-				s.Shares = map[string]sensor.Shares{"gpu:0": {3: 0.75, 2: 0.25, 99: 5}}
+				s := sample(1, []power.Zone{pkg("p0", 0, 200, 0), zone("gpu:0", power.KindGPU, 200)}, proc(1, 1, 1), proc(2, 1, 1), proc(3, 1, 0))
+				s.Shares = map[string]power.Shares{"gpu:0": {3: 0.75, 2: 0.25, 99: 5}}
 				return s
 			}(),
 			// host 400, idle 100: 3/4 of each zone is active. gpu 150 by
@@ -119,19 +119,19 @@ func TestObserve(t *testing.T) {
 		},
 		{
 			name:  "remainders are distributed so the split is exact",
-			first: sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, proc(1, 1, 0), proc(2, 1, 0), proc(3, 1, 0)),
-			next:  sample(1, []sensor.Zone{pkg("p0", 0, 100, 0)}, proc(1, 1, 1), proc(2, 1, 1), proc(3, 1, 1)),
+			first: sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, proc(1, 1, 0), proc(2, 1, 0), proc(3, 1, 0)),
+			next:  sample(1, []power.Zone{pkg("p0", 0, 100, 0)}, proc(1, 1, 1), proc(2, 1, 1), proc(3, 1, 1)),
 			want:  want{host: 100, procs: map[int]uint64{1: 34, 2: 33, 3: 33}},
 		},
 		{
 			name: "a process born during the interval counts all its cpu time",
 			first: func() Sample {
-				s := sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, proc(1, 1, 0))
+				s := sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, proc(1, 1, 0))
 				s.BootTicks = 1000
 				return s
 			}(),
 			next: func() Sample {
-				s := sample(1, []sensor.Zone{pkg("p0", 0, 100, 0)}, proc(1, 1, 10), proc(2, 1050, 30), proc(3, 500, 40))
+				s := sample(1, []power.Zone{pkg("p0", 0, 100, 0)}, proc(1, 1, 10), proc(2, 1050, 30), proc(3, 500, 40))
 				s.BootTicks = 1100
 				return s
 			}(),
@@ -184,7 +184,7 @@ func checkConservation(t *testing.T, s *snapshot.Snapshot) {
 
 func TestExitedAndReusedPIDsKeepTheirAccounts(t *testing.T) {
 	a := New(Options{})
-	z := func(uj uint64) []sensor.Zone { return []sensor.Zone{pkg("p0", 0, uj, 0)} }
+	z := func(uj uint64) []power.Zone { return []power.Zone{pkg("p0", 0, uj, 0)} }
 	a.Observe(sample(0, z(0), proc(1, 1, 0), proc(2, 1, 0)))
 	s := a.Observe(sample(1, z(100), proc(1, 1, 1), proc(2, 1, 1)))
 	checkConservation(t, s)
@@ -222,7 +222,7 @@ func TestLearnedIdle(t *testing.T) {
 		{89_000_000, cpu(200, 800), 12 * units.Watt, IdleLearned},
 	}
 	for i, st := range steps {
-		s := a.Observe(Sample{Time: t0.Add(time.Duration(i) * time.Second), Zones: []sensor.Zone{pkg("p0", 0, st.uj, 0)}, CPU: st.cpu, Procs: []procstat.Proc{proc(1, 1, uint64(i))}})
+		s := a.Observe(Sample{Time: t0.Add(time.Duration(i) * time.Second), Zones: []power.Zone{pkg("p0", 0, st.uj, 0)}, CPU: st.cpu, Procs: []procstat.Proc{proc(1, 1, uint64(i))}})
 		if i == 0 {
 			continue
 		}
@@ -235,16 +235,16 @@ func TestLearnedIdle(t *testing.T) {
 
 func TestZoneAppearsAndVanishes(t *testing.T) {
 	a := New(Options{})
-	a.Observe(sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, proc(1, 1, 0)))
-	s := a.Observe(sample(1, []sensor.Zone{pkg("p0", 0, 10, 0), pkg("p1", 1, 5_000, 0)}, proc(1, 1, 1)))
+	a.Observe(sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, proc(1, 1, 0)))
+	s := a.Observe(sample(1, []power.Zone{pkg("p0", 0, 10, 0), pkg("p1", 1, 5_000, 0)}, proc(1, 1, 1)))
 	if s.Host.Delta != 10 {
 		t.Errorf("host = %d, want 10: a new zone's counter has no past", s.Host.Delta)
 	}
-	s = a.Observe(sample(2, []sensor.Zone{pkg("p1", 1, 5_007, 0)}, proc(1, 1, 2)))
+	s = a.Observe(sample(2, []power.Zone{pkg("p1", 1, 5_007, 0)}, proc(1, 1, 2)))
 	if s.Host.Delta != 7 {
 		t.Errorf("host = %d, want 7", s.Host.Delta)
 	}
-	s = a.Observe(sample(3, []sensor.Zone{pkg("p0", 0, 50, 0), pkg("p1", 1, 5_010, 0)}, proc(1, 1, 3)))
+	s = a.Observe(sample(3, []power.Zone{pkg("p0", 0, 50, 0), pkg("p1", 1, 5_010, 0)}, proc(1, 1, 3)))
 	if s.Host.Delta != 3 {
 		t.Errorf("host = %d, want 3: a zone that comes back starts a new baseline", s.Host.Delta)
 	}
@@ -253,12 +253,12 @@ func TestZoneAppearsAndVanishes(t *testing.T) {
 
 func TestEstimatedSourcePropagates(t *testing.T) {
 	a := New(Options{})
-	z := func(uj uint64) []sensor.Zone {
-		return []sensor.Zone{{ID: "e", Kind: sensor.KindPackage, Energy: units.Energy(uj), Source: sensor.Estimated}}
+	z := func(uj uint64) []power.Zone {
+		return []power.Zone{{ID: "e", Kind: power.KindPackage, Energy: units.Energy(uj), Source: power.Estimated}}
 	}
 	a.Observe(sample(0, z(0), proc(1, 1, 0)))
 	s := a.Observe(sample(1, z(10), proc(1, 1, 1)))
-	if s.Host.Source != sensor.Estimated || s.Processes[0].Source != sensor.Estimated {
+	if s.Host.Source != power.Estimated || s.Processes[0].Source != power.Estimated {
 		t.Errorf("sources host=%s process=%s, want estimated", s.Host.Source, s.Processes[0].Source)
 	}
 }
@@ -293,7 +293,7 @@ func TestConservationUnderChurn(t *testing.T) {
 				for _, p := range procs {
 					list = append(list, p)
 				}
-				s := a.Observe(sample(tick, []sensor.Zone{pkg("p0", 0, raw, max)}, list...))
+				s := a.Observe(sample(tick, []power.Zone{pkg("p0", 0, raw, max)}, list...))
 				if s != nil {
 					checkConservation(t, s)
 				}
@@ -316,7 +316,7 @@ func BenchmarkObserve(b *testing.B) {
 				for j := range procs {
 					procs[j].CPU += uint64(j % 7)
 				}
-				a.Observe(sample(i, []sensor.Zone{pkg("p0", 0, uint64(i)*1_000_000, 0)}, procs...))
+				a.Observe(sample(i, []power.Zone{pkg("p0", 0, uint64(i)*1_000_000, 0)}, procs...))
 			}
 		})
 	}

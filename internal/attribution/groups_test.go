@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -49,7 +49,7 @@ func figuresOf(s *snapshot.Snapshot) []groupFigures {
 
 func TestGroupsKeepTheEnergyOfExitedProcesses(t *testing.T) {
 	a := New(Options{})
-	z := func(uj uint64) []sensor.Zone { return []sensor.Zone{pkg("p0", 0, uj, 0)} }
+	z := func(uj uint64) []power.Zone { return []power.Zone{pkg("p0", 0, uj, 0)} }
 	c1 := []string{"container:c1", "pod:p1"}
 	c2 := []string{"container:c2", "pod:p1"}
 	tick := 10 * time.Millisecond // one USER_HZ tick
@@ -87,7 +87,7 @@ func TestGroupsKeepTheEnergyOfExitedProcesses(t *testing.T) {
 
 func TestGroupRetention(t *testing.T) {
 	a := New(Options{GroupRetention: 2 * time.Second})
-	z := func(uj uint64) []sensor.Zone { return []sensor.Zone{pkg("p0", 0, uj, 0)} }
+	z := func(uj uint64) []power.Zone { return []power.Zone{pkg("p0", 0, uj, 0)} }
 	c := "container:c"
 	a.Observe(sample(0, z(0), inGroups(1, 1, 0, c), proc(9, 1, 0)))
 	s := a.Observe(sample(1, z(10), inGroups(1, 1, 1, c), proc(9, 1, 1)))
@@ -117,7 +117,7 @@ func TestGroupRetention(t *testing.T) {
 
 func TestGroupRetentionNegativeForgetsAtOnce(t *testing.T) {
 	a := New(Options{GroupRetention: -1})
-	z := func(uj uint64) []sensor.Zone { return []sensor.Zone{pkg("p0", 0, uj, 0)} }
+	z := func(uj uint64) []power.Zone { return []power.Zone{pkg("p0", 0, uj, 0)} }
 	a.Observe(sample(0, z(0), inGroups(1, 1, 0, "service:a.service")))
 	if s := a.Observe(sample(1, z(10), inGroups(1, 1, 1, "service:a.service"))); len(s.Groups) != 1 {
 		t.Fatalf("groups %+v, want a.service", figuresOf(s))
@@ -142,9 +142,9 @@ func TestNoGroups(t *testing.T) {
 			a := New(Options{})
 			p := proc(1, 1, 0)
 			p.Meta = tt.meta
-			a.Observe(sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, p))
+			a.Observe(sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, p))
 			p.CPU = 1
-			s := a.Observe(sample(1, []sensor.Zone{pkg("p0", 0, 10, 0)}, p))
+			s := a.Observe(sample(1, []power.Zone{pkg("p0", 0, 10, 0)}, p))
 			if s.Groups != nil {
 				t.Errorf("groups %+v, want nil", figuresOf(s))
 			}
@@ -154,7 +154,7 @@ func TestNoGroups(t *testing.T) {
 
 func TestGroupKeyGivenTwiceIsBookedOnce(t *testing.T) {
 	a := New(Options{})
-	z := func(uj uint64) []sensor.Zone { return []sensor.Zone{pkg("p0", 0, uj, 0)} }
+	z := func(uj uint64) []power.Zone { return []power.Zone{pkg("p0", 0, uj, 0)} }
 	a.Observe(sample(0, z(0), inGroups(1, 1, 0, "container:c", "container:c")))
 	s := a.Observe(sample(1, z(10), inGroups(1, 1, 1, "container:c", "container:c")))
 	if diff := cmp.Diff([]groupFigures{{"container", "c", 10, 10, 1, 10 * time.Millisecond}}, figuresOf(s)); diff != "" {
@@ -164,7 +164,7 @@ func TestGroupKeyGivenTwiceIsBookedOnce(t *testing.T) {
 
 func TestGroupTakesTheLatestWorkload(t *testing.T) {
 	a := New(Options{})
-	z := func(uj uint64) []sensor.Zone { return []sensor.Zone{pkg("p0", 0, uj, 0)} }
+	z := func(uj uint64) []power.Zone { return []power.Zone{pkg("p0", 0, uj, 0)} }
 	first, second := inGroups(1, 1, 0, "container:c"), inGroups(2, 5, 0, "container:c")
 	a.Observe(sample(0, z(0), first))
 	a.Observe(sample(1, z(10), first))
@@ -370,7 +370,7 @@ func TestGroupsConservationUnderChurn(t *testing.T) {
 				for _, p := range procs {
 					list = append(list, p)
 				}
-				if s := a.Observe(sample(tick, []sensor.Zone{pkg("p0", 0, raw, max)}, list...)); s != nil {
+				if s := a.Observe(sample(tick, []power.Zone{pkg("p0", 0, raw, max)}, list...)); s != nil {
 					checkConservation(t, s)
 					m.check(t, s)
 				}
@@ -408,13 +408,13 @@ func BenchmarkObserveGroups(b *testing.B) {
 		b.Run(fmt.Sprintf("procs=%d/containers=%v", n, grouped), func(b *testing.B) {
 			procs := benchGroups(n, containers, grouped)
 			a := New(Options{})
-			a.Observe(sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, procs...))
+			a.Observe(sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, procs...))
 			b.ReportAllocs()
 			for i := 1; b.Loop(); i++ {
 				for j := range procs {
 					procs[j].CPU += uint64(j % 7)
 				}
-				a.Observe(sample(i, []sensor.Zone{pkg("p0", 0, uint64(i)*1_000_000, 0)}, procs...))
+				a.Observe(sample(i, []power.Zone{pkg("p0", 0, uint64(i)*1_000_000, 0)}, procs...))
 			}
 		})
 	}
@@ -431,15 +431,15 @@ func BenchmarkObserveGroupsPaired(b *testing.B) {
 	defer runtime.UnlockOSThread()
 	plain, grouped := benchGroups(n, containers, false), benchGroups(n, containers, true)
 	ap, ag := New(Options{}), New(Options{})
-	ap.Observe(sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, plain...))
-	ag.Observe(sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, grouped...))
+	ap.Observe(sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, plain...))
+	ag.Observe(sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, grouped...))
 	var tp, tg time.Duration
 	tick := func(a *Attributor, procs []procstat.Proc, i int) time.Duration {
 		for j := range procs {
 			procs[j].CPU += uint64(j % 7)
 		}
 		t0 := threadCPU(b)
-		a.Observe(sample(i, []sensor.Zone{pkg("p0", 0, uint64(i)*1_000_000, 0)}, procs...))
+		a.Observe(sample(i, []power.Zone{pkg("p0", 0, uint64(i)*1_000_000, 0)}, procs...))
 		return threadCPU(b) - t0
 	}
 	for i := 1; b.Loop(); i++ {
@@ -469,7 +469,7 @@ func threadCPU(b *testing.B) time.Duration {
 // goes to the new group, and what it drew before stays where it was.
 func TestGroupsFollowAnExec(t *testing.T) {
 	a := New(Options{})
-	z := func(uj uint64) []sensor.Zone { return []sensor.Zone{pkg("p0", 0, uj, 0)} }
+	z := func(uj uint64) []power.Zone { return []power.Zone{pkg("p0", 0, uj, 0)} }
 	before := &procstat.Meta{Comm: "sh"}
 	after := &procstat.Meta{Comm: "app", Workload: &testWorkload{keys: []string{"container:c1"}}}
 	p1 := procstat.Proc{Key: procstat.Key{PID: 7, StartTime: 1}, Meta: before}

@@ -1,14 +1,12 @@
 package attribution
 
-import (
-	"github.com/wattlens/wattlens/internal/sensor"
-)
+import "github.com/wattlens/wattlens/internal/power"
 
 // hostView says which zones of a reading make up the host.
 type hostView struct {
 	psys  bool // a psys or wall zone is present
-	wall  bool // a zone at the wall is present (sensor.Zone.AtWall)
-	meter bool // a sensor.KindWall zone is present (a BMC)
+	wall  bool // a zone at the wall is present (power.Zone.AtWall)
+	meter bool // a power.KindWall zone is present (a BMC)
 }
 
 // countsInHost reports whether zones of kind k add into host energy. A
@@ -21,26 +19,26 @@ type hostView struct {
 func countsInHost(kind string, v hostView) bool {
 	havePsys := v.psys
 	switch kind {
-	case sensor.KindWall:
+	case power.KindWall:
 		return true
-	case sensor.KindPsys:
+	case power.KindPsys:
 		return !v.meter
-	case sensor.KindGPU:
+	case power.KindGPU:
 		return !v.wall
-	case sensor.KindPackage, sensor.KindDRAM, sensor.KindPlatform:
+	case power.KindPackage, power.KindDRAM, power.KindPlatform:
 		return !havePsys
 	default: // core, uncore: inside a package
 		return false
 	}
 }
 
-func viewOf(zones []sensor.Zone) hostView {
+func viewOf(zones []power.Zone) hostView {
 	var v hostView
 	for _, z := range zones {
 		switch z.Kind {
-		case sensor.KindPsys:
+		case power.KindPsys:
 			v.psys = true
-		case sensor.KindWall:
+		case power.KindWall:
 			v.psys, v.meter = true, true
 		}
 		v.wall = v.wall || z.AtWall()

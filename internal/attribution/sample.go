@@ -3,8 +3,8 @@ package attribution
 import (
 	"time"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 )
 
 // Sample is everything the sampler read at one tick, stamped with one time.
@@ -16,10 +16,10 @@ type Sample struct {
 	// unknown. It lets a process born during the interval count all its
 	// CPU time, not only what it used after it was first seen.
 	BootTicks uint64
-	Zones     []sensor.Zone
+	Zones     []power.Zone
 	// Shares, per zone ID, divide a device's energy among processes by
 	// their use of it (GPU utilisation) instead of by CPU time.
-	Shares map[string]sensor.Shares
+	Shares map[string]power.Shares
 	Procs  []procstat.Proc
 	CPU    procstat.CPUTimes
 	// Wraps and Resets count, since the sampler started, the counter

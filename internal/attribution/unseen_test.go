@@ -6,8 +6,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -72,8 +72,8 @@ func TestPricedPerBusyCPUSecond(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := New(tt.opts)
-			a.Observe(withCPU(sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, proc(10, 1, 0), proc(20, 1, 0)), work(0, 0)))
-			s := a.Observe(withCPU(sample(2, []sensor.Zone{pkg("p0", 0, 60_000_000, 0)},
+			a.Observe(withCPU(sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, proc(10, 1, 0), proc(20, 1, 0)), work(0, 0)))
+			s := a.Observe(withCPU(sample(2, []power.Zone{pkg("p0", 0, 60_000_000, 0)},
 				proc(10, 1, tt.cpu10), proc(20, 1, tt.cpu20)), work(2, tt.busy)))
 			checkConservation(t, s)
 			got := map[string]uint64{"10": energies(s)[10], "20": energies(s)[20],
@@ -93,8 +93,8 @@ func TestPricedPerBusyCPUSecond(t *testing.T) {
 // processes' CPU time is the whole, and coverage is unknown.
 func TestUnknownBusyTimeFallsBackOnProcesses(t *testing.T) {
 	a := New(Options{})
-	a.Observe(sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, proc(10, 1, 0), proc(20, 1, 0)))
-	s := a.Observe(sample(2, []sensor.Zone{pkg("p0", 0, 40_000_000, 0)}, proc(10, 1, 30), proc(20, 1, 10)))
+	a.Observe(sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, proc(10, 1, 0), proc(20, 1, 0)))
+	s := a.Observe(sample(2, []power.Zone{pkg("p0", 0, 40_000_000, 0)}, proc(10, 1, 30), proc(20, 1, 10)))
 	if got := energies(s); got[10] != 30_000_000 || got[20] != 10_000_000 {
 		t.Errorf("energies %v, want 30 J and 10 J", got)
 	}
@@ -108,7 +108,7 @@ func TestUnknownBusyTimeFallsBackOnProcesses(t *testing.T) {
 // is not counted twice when its parent reaps it.
 func TestReapedChildrenCountOnceForTheirParent(t *testing.T) {
 	a := New(Options{})
-	z := func(uj uint64) []sensor.Zone { return []sensor.Zone{pkg("p0", 0, uj, 0)} }
+	z := func(uj uint64) []power.Zone { return []power.Zone{pkg("p0", 0, uj, 0)} }
 	// Boot ticks: the child (start time 150) is born during the first interval.
 	at := func(sec int, uj uint64, c procstat.CPUTimes, procs ...procstat.Proc) Sample {
 		s := withCPU(sample(sec, z(uj), procs...), c)
@@ -146,7 +146,7 @@ func TestDisturbedIntervalsDoNotTeachIdle(t *testing.T) {
 		return procstat.CPUTimes{Busy: busy, Work: busy, Total: total, CPUs: 2}
 	}
 	obs := func(sec int, uj uint64, c procstat.CPUTimes, disturbed bool) *snapshot.Snapshot {
-		s := Sample{Time: t0.Add(time.Duration(sec) * time.Second), Zones: []sensor.Zone{pkg("p0", 0, uj, 0)}, CPU: c, Procs: []procstat.Proc{proc(1, 1, uint64(sec))}, Disturbed: disturbed}
+		s := Sample{Time: t0.Add(time.Duration(sec) * time.Second), Zones: []power.Zone{pkg("p0", 0, uj, 0)}, CPU: c, Procs: []procstat.Proc{proc(1, 1, uint64(sec))}, Disturbed: disturbed}
 		return a.Observe(s)
 	}
 	obs(0, 0, cpu(0, 0), false)
@@ -168,7 +168,7 @@ func TestDisturbedIntervalsDoNotTeachIdle(t *testing.T) {
 // holds the whole chain; only what is new since they were last seen counts.
 func TestReapChainCountsOnce(t *testing.T) {
 	a := New(Options{})
-	z := func(uj uint64) []sensor.Zone { return []sensor.Zone{pkg("p0", 0, uj, 0)} }
+	z := func(uj uint64) []power.Zone { return []power.Zone{pkg("p0", 0, uj, 0)} }
 	at := func(sec int, uj uint64, c procstat.CPUTimes, procs ...procstat.Proc) Sample {
 		s := withCPU(sample(sec, z(uj), procs...), c)
 		s.BootTicks = uint64(100 + sec*100)
@@ -198,8 +198,8 @@ func TestReapChainCountsOnce(t *testing.T) {
 // more than the interval's busy time.
 func TestReapedPastIsCapped(t *testing.T) {
 	a := New(Options{})
-	a.Observe(withCPU(sample(0, []sensor.Zone{pkg("p0", 0, 0, 0)}, child(1, 0, 1, 0, 0), child(2, 1, 1, 0, 0)), work(0, 0)))
-	s := a.Observe(withCPU(sample(1, []sensor.Zone{pkg("p0", 0, 100_000_000, 0)}, child(1, 0, 1, 0, 5000), child(2, 1, 1, 100, 0)), work(1, 100)))
+	a.Observe(withCPU(sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, child(1, 0, 1, 0, 0), child(2, 1, 1, 0, 0)), work(0, 0)))
+	s := a.Observe(withCPU(sample(1, []power.Zone{pkg("p0", 0, 100_000_000, 0)}, child(1, 0, 1, 0, 5000), child(2, 1, 1, 100, 0)), work(1, 100)))
 	checkConservation(t, s)
 	if got := energies(s); got[1] != 50_000_000 || got[2] != 50_000_000 {
 		t.Errorf("energies %v, want 50 J each: the reaper's jump is capped at the 100 busy ticks", got)

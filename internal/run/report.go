@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/power"
 )
 
 // Report is what `wattlens run` prints: one or more runs of a command and,
@@ -201,7 +201,7 @@ func (r Report) text(b *strings.Builder, res Result) {
 		fmt.Fprintf(b, "  %-10s %.3f gCO2e at %g g/kWh\n", "carbon", r.carbon(res), r.CarbonIntensity)
 	}
 	src := fmt.Sprintf("%s (%s)", res.Sensor, res.Source)
-	if res.Source == sensor.Estimated && res.Method != "" {
+	if res.Source == power.Estimated && res.Method != "" {
 		src += " — " + res.Method
 	}
 	if !res.SensorUp {

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sampler"
 	"github.com/wattlens/wattlens/internal/sensor"
@@ -85,7 +86,7 @@ type Result struct {
 	// counted, though its CPU time is.
 	Processes int
 	Sensor    string
-	Source    sensor.Source
+	Source    power.Source
 	Method    string
 	SensorUp  bool
 	Series    []Point
@@ -263,7 +264,7 @@ type treeSensor struct {
 }
 
 // ProcessShares implements sensor.ProcessSharer.
-func (s treeSensor) ProcessShares() map[string]sensor.Shares {
+func (s treeSensor) ProcessShares() map[string]power.Shares {
 	ps, ok := s.Sensor.(sensor.ProcessSharer)
 	if !ok {
 		return nil
@@ -272,9 +273,9 @@ func (s treeSensor) ProcessShares() map[string]sensor.Shares {
 	if len(in) == 0 {
 		return in
 	}
-	out := make(map[string]sensor.Shares, len(in))
+	out := make(map[string]power.Shares, len(in))
 	for zone, shares := range in {
-		m := make(sensor.Shares, len(shares))
+		m := make(power.Shares, len(shares))
 		for pid, v := range shares {
 			m[s.tree.owner(pid)] += v
 		}

@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -193,11 +193,11 @@ func TestTreeReaderDaemonLeavesTheTree(t *testing.T) {
 	}
 }
 
-type sharingSensor struct{ shares map[string]sensor.Shares }
+type sharingSensor struct{ shares map[string]power.Shares }
 
-func (sharingSensor) Name() string                              { return "gpu" }
-func (sharingSensor) Read() (sensor.Reading, error)             { return sensor.Reading{}, nil }
-func (s sharingSensor) ProcessShares() map[string]sensor.Shares { return s.shares }
+func (sharingSensor) Name() string                             { return "gpu" }
+func (sharingSensor) Read() (power.Reading, error)             { return power.Reading{}, nil }
+func (s sharingSensor) ProcessShares() map[string]power.Shares { return s.shares }
 
 // TestTreeSensorGivesDescendantsGPUToTheCommand: a child of the command
 // using the GPU has its share booked to the command's pseudo-process.
@@ -208,8 +208,8 @@ func TestTreeSensorGivesDescendantsGPUToTheCommand(t *testing.T) {
 	if _, _, err := tr.Read(nil); err != nil {
 		t.Fatal(err)
 	}
-	s := treeSensor{Sensor: sharingSensor{shares: map[string]sensor.Shares{"gpu:0": {101: 0.95, 300: 0.05}}}, tree: tr}
-	want := map[string]sensor.Shares{"gpu:0": {100: 0.95, 300: 0.05}}
+	s := treeSensor{Sensor: sharingSensor{shares: map[string]power.Shares{"gpu:0": {101: 0.95, 300: 0.05}}}, tree: tr}
+	want := map[string]power.Shares{"gpu:0": {100: 0.95, 300: 0.05}}
 	if diff := cmp.Diff(want, s.ProcessShares()); diff != "" {
 		t.Errorf("shares (-want +got):\n%s", diff)
 	}
@@ -220,8 +220,8 @@ func TestTreeSensorGivesDescendantsGPUToTheCommand(t *testing.T) {
 
 type fakeSensorNoShares struct{}
 
-func (fakeSensorNoShares) Name() string                  { return "x" }
-func (fakeSensorNoShares) Read() (sensor.Reading, error) { return sensor.Reading{}, nil }
+func (fakeSensorNoShares) Name() string                 { return "x" }
+func (fakeSensorNoShares) Read() (power.Reading, error) { return power.Reading{}, nil }
 
 type flakySensor struct {
 	reads, okReads int
@@ -229,13 +229,13 @@ type flakySensor struct {
 }
 
 func (f *flakySensor) Name() string { return "flaky" }
-func (f *flakySensor) Read() (sensor.Reading, error) {
+func (f *flakySensor) Read() (power.Reading, error) {
 	f.reads++
 	if f.reads > f.okReads {
-		return sensor.Reading{}, errors.New("zone vanished")
+		return power.Reading{}, errors.New("zone vanished")
 	}
 	f.uj += 1_000_000
-	return sensor.Reading{Zones: []sensor.Zone{{ID: "z", Kind: sensor.KindPackage, Energy: f.uj, Source: sensor.Measured}}}, nil
+	return power.Reading{Zones: []power.Zone{{ID: "z", Kind: power.KindPackage, Energy: f.uj, Source: power.Measured}}}, nil
 }
 
 // TestRunDownTicksBookNothing: ticks on which the sensor is down repeat

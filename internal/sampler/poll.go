@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/counter"
-	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -57,7 +57,7 @@ func newTracker(log *slog.Logger) *tracker {
 // observe feeds the reading taken at now and replaces, in zones, each
 // counter by its unwrapped total (MaxRange 0). Zones not in the reading
 // are forgotten.
-func (t *tracker) observe(now time.Time, zones []sensor.Zone) {
+func (t *tracker) observe(now time.Time, zones []power.Zone) {
 	clear(t.seen)
 	every := time.Duration(0)
 	for i := range zones {
@@ -84,7 +84,7 @@ func (t *tracker) observe(now time.Time, zones []sensor.Zone) {
 	t.every = every
 }
 
-func (t *tracker) advance(tr *track, z *sensor.Zone, raw uint64, now time.Time) {
+func (t *tracker) advance(tr *track, z *power.Zone, raw uint64, now time.Time) {
 	since := now.Sub(tr.changed)
 	bound := z.PowerBound().EnergyOver(2*since + changeSlack)
 	d, kind := counter.BoundedDelta(tr.raw, raw, uint64(z.MaxRange), uint64(bound))
@@ -108,7 +108,7 @@ func (t *tracker) advance(tr *track, z *sensor.Zone, raw uint64, now time.Time) 
 // readEvery is how often a zone with the given span must be read so that
 // it cannot wrap twice unseen: half the time it takes to pass the span at
 // its power bound; 0 when it never wraps.
-func readEvery(z sensor.Zone, span units.Energy) time.Duration {
+func readEvery(z power.Zone, span units.Energy) time.Duration {
 	if span == 0 {
 		return 0
 	}

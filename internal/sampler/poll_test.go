@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/attribution"
-	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor/powercap"
 	"github.com/wattlens/wattlens/internal/sensor/powercap/powercaptest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -21,9 +21,9 @@ type rangedSensor struct {
 }
 
 func (f *rangedSensor) Name() string { return "ranged" }
-func (f *rangedSensor) Read() (sensor.Reading, error) {
-	return sensor.Reading{Zones: []sensor.Zone{{ID: "z", Kind: f.kind, Energy: units.Energy(f.raw),
-		MaxRange: units.Energy(f.max), MaxPower: f.maxPower, Source: sensor.Measured}}}, nil
+func (f *rangedSensor) Read() (power.Reading, error) {
+	return power.Reading{Zones: []power.Zone{{ID: "z", Kind: f.kind, Energy: units.Energy(f.raw),
+		MaxRange: units.Energy(f.max), MaxPower: f.maxPower, Source: power.Measured}}}, nil
 }
 
 func (f *rangedSensor) add(uj uint64) { f.raw = (f.raw + uj) % f.max }
@@ -44,7 +44,7 @@ func newRanged(t *testing.T, sen *rangedSensor) (*Sampler, *clock) {
 // a 2 s step. Polled as often as PollEvery says, every joule is booked.
 func TestPollingSeesEveryWrap(t *testing.T) {
 	const watts = 31
-	sen := &rangedSensor{max: 40_000_000, kind: sensor.KindPackage, maxPower: 100 * units.Watt}
+	sen := &rangedSensor{max: 40_000_000, kind: power.KindPackage, maxPower: 100 * units.Watt}
 	s, c := newRanged(t, sen)
 	step := 2 * time.Second
 	s.Tick()
@@ -81,14 +81,14 @@ func TestPollingSeesEveryWrap(t *testing.T) {
 // TestNoPollingWhenTicksAreOftenEnough: a real package range (262 kJ) at
 // its ceiling takes minutes to wrap; a 2 s step needs no polls.
 func TestNoPollingWhenTicksAreOftenEnough(t *testing.T) {
-	sen := &rangedSensor{max: 262_143_328_850, kind: sensor.KindPackage}
+	sen := &rangedSensor{max: 262_143_328_850, kind: power.KindPackage}
 	s, _ := newRanged(t, sen)
 	s.Tick()
 	if got := s.PollEvery(2 * time.Second); got != 0 {
 		t.Errorf("PollEvery(2s) = %v, want 0", got)
 	}
 	// psys at 5 kW: 52 s to wrap, so a 5-minute step polls every 26 s.
-	sen.kind = sensor.KindPsys
+	sen.kind = power.KindPsys
 	s, _ = newRanged(t, sen)
 	s.Tick()
 	if got := s.PollEvery(5 * time.Minute); got < 26*time.Second || got > 27*time.Second {
@@ -110,7 +110,7 @@ func TestBackwardsIsAResetNotAWrap(t *testing.T) {
 		{"a jump forward no package can make", func(raw uint64) uint64 { return raw + 100_000_000_000 }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			sen := &rangedSensor{raw: 1_000_000_000, max: 262_143_328_850, kind: sensor.KindPackage}
+			sen := &rangedSensor{raw: 1_000_000_000, max: 262_143_328_850, kind: power.KindPackage}
 			s, c := newRanged(t, sen)
 			s.Tick()
 			advance := func(uj uint64) {
@@ -139,7 +139,7 @@ func TestBackwardsIsAResetNotAWrap(t *testing.T) {
 
 // TestWrapStillAWrap: a genuine wrap at a plausible power is booked.
 func TestWrapStillAWrap(t *testing.T) {
-	sen := &rangedSensor{raw: 262_143_328_850 - 5_000_000, max: 262_143_328_850, kind: sensor.KindPackage}
+	sen := &rangedSensor{raw: 262_143_328_850 - 5_000_000, max: 262_143_328_850, kind: power.KindPackage}
 	s, c := newRanged(t, sen)
 	s.Tick()
 	c.now = c.now.Add(2 * time.Second)

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
@@ -52,7 +53,7 @@ type Sampler struct {
 }
 
 type reading struct {
-	r   sensor.Reading
+	r   power.Reading
 	err error
 }
 
@@ -180,7 +181,7 @@ func (s *Sampler) Poll() {
 }
 
 // read reads the sensor, within readTimeout when one is set.
-func (s *Sampler) read() (sensor.Reading, error) {
+func (s *Sampler) read() (power.Reading, error) {
 	if s.readTimeout <= 0 {
 		return s.sensor.Read()
 	}
@@ -189,7 +190,7 @@ func (s *Sampler) read() (sensor.Reading, error) {
 		case <-s.blocked: // it came back late: its figures are stale, read afresh
 			s.blocked = nil
 		default:
-			return sensor.Reading{}, fmt.Errorf("a sensor read has been blocked for more than %s", s.readTimeout)
+			return power.Reading{}, fmt.Errorf("a sensor read has been blocked for more than %s", s.readTimeout)
 		}
 	}
 	ch := make(chan reading, 1)
@@ -204,7 +205,7 @@ func (s *Sampler) read() (sensor.Reading, error) {
 		return got.r, got.err
 	case <-t.C:
 		s.blocked = ch
-		return sensor.Reading{}, fmt.Errorf("sensor read took more than %s", s.readTimeout)
+		return power.Reading{}, fmt.Errorf("sensor read took more than %s", s.readTimeout)
 	}
 }
 

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -21,11 +21,11 @@ type fakeSensor struct {
 }
 
 func (f *fakeSensor) Name() string { return "fake" }
-func (f *fakeSensor) Read() (sensor.Reading, error) {
+func (f *fakeSensor) Read() (power.Reading, error) {
 	if f.err != nil {
-		return sensor.Reading{}, f.err
+		return power.Reading{}, f.err
 	}
-	return sensor.Reading{Zones: []sensor.Zone{{ID: "z", Kind: sensor.KindPackage, Energy: units.Energy(f.uj), Source: sensor.Measured}}}, nil
+	return power.Reading{Zones: []power.Zone{{ID: "z", Kind: power.KindPackage, Energy: units.Energy(f.uj), Source: power.Measured}}}, nil
 }
 
 type fakeProcs struct{ cpu uint64 }
@@ -87,12 +87,12 @@ type stuckSensor struct {
 }
 
 func (s *stuckSensor) Name() string { return "stuck" }
-func (s *stuckSensor) Read() (sensor.Reading, error) {
+func (s *stuckSensor) Read() (power.Reading, error) {
 	n := s.reads.Add(1)
 	if n == 2 {
 		<-s.release // the second read hangs until released
 	}
-	return sensor.Reading{Zones: []sensor.Zone{{ID: "z", Kind: sensor.KindPackage, Energy: units.Energy(n), Source: sensor.Measured}}}, nil
+	return power.Reading{Zones: []power.Zone{{ID: "z", Kind: power.KindPackage, Energy: units.Energy(n), Source: power.Measured}}}, nil
 }
 
 // TestStuckReadMarksDownAndRecovers: a read that hangs marks the sensor
@@ -130,7 +130,7 @@ func TestDownFromTheStartHasDocumentedValues(t *testing.T) {
 	if snap == nil || snap.SensorUp || snap.Seq != 0 {
 		t.Fatalf("got %+v, want a down snapshot with seq 0", snap)
 	}
-	if snap.IdlePolicy != snapshot.IdleSeparate || snap.IdleOrigin != attribution.IdleLearning || snap.Host.Source != sensor.Measured {
+	if snap.IdlePolicy != snapshot.IdleSeparate || snap.IdleOrigin != attribution.IdleLearning || snap.Host.Source != power.Measured {
 		t.Errorf("policy %q, origin %q, source %q; want separate, learning, measured", snap.IdlePolicy, snap.IdleOrigin, snap.Host.Source)
 	}
 }

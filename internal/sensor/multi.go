@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -30,8 +31,8 @@ func (m multi) Name() string {
 	return strings.Join(names, ",")
 }
 
-func (m multi) Read() (Reading, error) {
-	var r Reading
+func (m multi) Read() (power.Reading, error) {
+	var r power.Reading
 	var pending error
 	for _, s := range m {
 		one, err := s.Read()
@@ -40,12 +41,12 @@ func (m multi) Read() (Reading, error) {
 			continue
 		}
 		if err != nil {
-			return Reading{}, err
+			return power.Reading{}, err
 		}
 		r.Zones = append(r.Zones, one.Zones...)
 	}
 	if len(r.Zones) == 0 && pending != nil {
-		return Reading{}, pending
+		return power.Reading{}, pending
 	}
 	return r, nil
 }
@@ -98,13 +99,13 @@ func HasIdleModel(s Sensor) bool {
 }
 
 // ProcessShares merges the members' shares (zone IDs do not collide).
-func (m multi) ProcessShares() map[string]Shares {
-	var out map[string]Shares
+func (m multi) ProcessShares() map[string]power.Shares {
+	var out map[string]power.Shares
 	for _, s := range m {
 		if ps, ok := s.(ProcessSharer); ok {
 			for id, sh := range ps.ProcessShares() {
 				if out == nil {
-					out = map[string]Shares{}
+					out = map[string]power.Shares{}
 				}
 				out[id] = sh
 			}

@@ -7,26 +7,27 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
 // fake is a sensor that reads its zones or its error.
 type fake struct {
 	name  string
-	zones []Zone
+	zones []power.Zone
 	err   error
 }
 
-func (f fake) Name() string           { return f.name }
-func (f fake) Read() (Reading, error) { return Reading{Zones: f.zones}, f.err }
+func (f fake) Name() string                 { return f.name }
+func (f fake) Read() (power.Reading, error) { return power.Reading{Zones: f.zones}, f.err }
 
 // TestCombineRead checks which failures of a member fail the whole read:
 // all but a member that has had no figure yet (ErrNoReadingYet).
 func TestCombineRead(t *testing.T) {
-	rapl := fake{name: "powercap_rapl", zones: []Zone{{ID: "intel-rapl:0", Kind: KindPackage}}}
+	rapl := fake{name: "powercap_rapl", zones: []power.Zone{{ID: "intel-rapl:0", Kind: power.KindPackage}}}
 	pending := fake{name: "redfish", err: fmt.Errorf("redfish https://bmc: %w: 401", ErrNoReadingYet)}
 	broken := fake{name: "gpu", err: errors.New("nvml hung")}
-	wall := fake{name: "redfish", zones: []Zone{{ID: "redfish", Kind: KindWall}}}
+	wall := fake{name: "redfish", zones: []power.Zone{{ID: "redfish", Kind: power.KindWall}}}
 	tests := []struct {
 		name    string
 		ss      []Sensor
@@ -89,10 +90,10 @@ func (c closing) Close() error {
 // sharing knows which processes used its zones.
 type sharing struct {
 	fake
-	shares map[string]Shares
+	shares map[string]power.Shares
 }
 
-func (s sharing) ProcessShares() map[string]Shares { return s.shares }
+func (s sharing) ProcessShares() map[string]power.Shares { return s.shares }
 
 func TestCombineOneIsItself(t *testing.T) {
 	one := &fake{name: "powercap_rapl"}
@@ -142,23 +143,23 @@ func TestCombineName(t *testing.T) {
 // TestCombineReadZones checks that a read holds every member's zones, in
 // the members' order and each member's own order, unchanged.
 func TestCombineReadZones(t *testing.T) {
-	pkg := []Zone{
-		{ID: "intel-rapl:0", Kind: KindPackage, Socket: 0, Energy: 1_000_000, MaxRange: 262_143_328_850},
-		{ID: "intel-rapl:0:0", Kind: KindCore, Socket: 0, Energy: 400_000, MaxRange: 262_143_328_850},
+	pkg := []power.Zone{
+		{ID: "intel-rapl:0", Kind: power.KindPackage, Socket: 0, Energy: 1_000_000, MaxRange: 262_143_328_850},
+		{ID: "intel-rapl:0:0", Kind: power.KindCore, Socket: 0, Energy: 400_000, MaxRange: 262_143_328_850},
 	}
-	gpu := []Zone{{ID: "gpu:0", Kind: KindGPU, Socket: -1, Energy: 7_000_000, MaxPower: 700 * units.Watt}}
+	gpu := []power.Zone{{ID: "gpu:0", Kind: power.KindGPU, Socket: -1, Energy: 7_000_000, MaxPower: 700 * units.Watt}}
 	r, err := Combine(fake{name: "powercap_rapl", zones: pkg}, fake{name: "gpu", zones: gpu}).Read()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(Reading{Zones: append(append([]Zone{}, pkg...), gpu...)}, r); diff != "" {
+	if diff := cmp.Diff(power.Reading{Zones: append(append([]power.Zone{}, pkg...), gpu...)}, r); diff != "" {
 		t.Errorf("reading (-want +got):\n%s", diff)
 	}
 }
 
 // TestCombineReadErrors: which member's error a failed read returns.
 func TestCombineReadErrors(t *testing.T) {
-	rapl := fake{name: "powercap_rapl", zones: []Zone{{ID: "intel-rapl:0", Kind: KindPackage}}}
+	rapl := fake{name: "powercap_rapl", zones: []power.Zone{{ID: "intel-rapl:0", Kind: power.KindPackage}}}
 	pending := fake{name: "redfish", err: fmt.Errorf("redfish: %w", ErrNoReadingYet)}
 	gone := fake{name: "powercap_rapl", err: errors.New("zone intel-rapl:1 vanished")}
 	hung := fake{name: "gpu", err: errors.New("nvml hung")}
@@ -299,21 +300,21 @@ func TestCombineClose(t *testing.T) {
 }
 
 func TestCombineProcessShares(t *testing.T) {
-	gpu0 := Shares{100: 0.75, 200: 0.25}
-	gpu1 := Shares{300: 1}
+	gpu0 := power.Shares{100: 0.75, 200: 0.25}
+	gpu1 := power.Shares{300: 1}
 	tests := []struct {
 		name string
 		ss   []Sensor
-		want map[string]Shares
+		want map[string]power.Shares
 	}{
 		{"no member shares", []Sensor{fake{name: "powercap_rapl"}, fake{name: "estimate"}}, nil},
 		{"a sharer that knows nothing", []Sensor{fake{name: "powercap_rapl"}, sharing{fake{name: "gpu"}, nil}}, nil},
-		{"one sharer", []Sensor{fake{name: "powercap_rapl"}, sharing{fake{name: "gpu"}, map[string]Shares{"gpu:0": gpu0}}}, map[string]Shares{"gpu:0": gpu0}},
+		{"one sharer", []Sensor{fake{name: "powercap_rapl"}, sharing{fake{name: "gpu"}, map[string]power.Shares{"gpu:0": gpu0}}}, map[string]power.Shares{"gpu:0": gpu0}},
 		{"merged", []Sensor{
-			sharing{fake{name: "gpu"}, map[string]Shares{"gpu:0": gpu0}},
+			sharing{fake{name: "gpu"}, map[string]power.Shares{"gpu:0": gpu0}},
 			fake{name: "powercap_rapl"},
-			sharing{fake{name: "npu"}, map[string]Shares{"npu:1": gpu1, "npu:2": {}}},
-		}, map[string]Shares{"gpu:0": gpu0, "npu:1": gpu1, "npu:2": {}}},
+			sharing{fake{name: "npu"}, map[string]power.Shares{"npu:1": gpu1, "npu:2": {}}},
+		}, map[string]power.Shares{"gpu:0": gpu0, "npu:1": gpu1, "npu:2": {}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

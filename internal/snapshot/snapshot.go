@@ -9,8 +9,8 @@ package snapshot
 import (
 	"time"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -114,7 +114,7 @@ type Energy struct {
 	Total  units.Energy // cumulative since the agent started, wrap-corrected
 	Delta  units.Energy // this interval
 	Power  units.Power  // Delta / Interval
-	Source sensor.Source
+	Source power.Source
 }
 
 // Zone is one energy counter's figures.

@@ -20,8 +20,8 @@ import (
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/counter"
 	"github.com/wattlens/wattlens/internal/exporter/qemu"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/vm"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
@@ -35,7 +35,7 @@ type host struct {
 	dir  string
 	seq  uint64
 	when time.Time
-	src  sensor.Source
+	src  power.Source
 }
 
 func newHost(t *testing.T, opts qemu.Options) *host {
@@ -45,7 +45,7 @@ func newHost(t *testing.T, opts qemu.Options) *host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &host{t: t, x: x, dir: dir, when: time.Now(), src: sensor.Measured}
+	return &host{t: t, x: x, dir: dir, when: time.Now(), src: power.Measured}
 }
 
 // restart replaces the host's exporter by a new one with opts, as a
@@ -131,9 +131,9 @@ func TestReadsWhatTheHostWrote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []sensor.Zone{{
-		ID: vmshare.EpochZoneID("intel-rapl:0", h.meta().CounterEpoch), Kind: sensor.KindPackage, Socket: 0, Name: "package-0",
-		Energy: 0, MaxRange: 30 * units.Joule, MaxPower: sensor.DefaultCeiling, Source: sensor.Measured,
+	want := []power.Zone{{
+		ID: vmshare.EpochZoneID("intel-rapl:0", h.meta().CounterEpoch), Kind: power.KindPackage, Socket: 0, Name: "package-0",
+		Energy: 0, MaxRange: 30 * units.Joule, MaxPower: power.DefaultCeiling, Source: power.Measured,
 	}}
 	if diff := cmp.Diff(want, r.Zones); diff != "" {
 		t.Fatalf("first reading (-want +got):\n%s", diff)
@@ -166,7 +166,7 @@ func TestReadsWhatTheHostWrote(t *testing.T) {
 // estimated.
 func TestSourceFollowsHost(t *testing.T) {
 	h := newHost(t, qemu.Options{})
-	h.src = sensor.Estimated
+	h.src = power.Estimated
 	h.tick(units.Joule)
 	s, err := vm.NewAt(h.share(), nil)
 	if err != nil {
@@ -177,7 +177,7 @@ func TestSourceFollowsHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := r.Zones[0].Source; got != sensor.Estimated {
+	if got := r.Zones[0].Source; got != power.Estimated {
 		t.Errorf("zone source = %q, want estimated", got)
 	}
 	if !strings.Contains(s.Method(), "estimated") {

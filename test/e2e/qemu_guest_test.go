@@ -18,8 +18,8 @@ import (
 
 	"github.com/wattlens/wattlens/internal/citest"
 	"github.com/wattlens/wattlens/internal/exporter/qemu"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -447,7 +447,7 @@ func qgStartWriter(t *testing.T, dir, vm string, watts float64, step time.Durati
 		t.Fatal(err)
 	}
 	w := &qgWriter{done: make(chan struct{})}
-	power := units.FromWatts(watts)
+	draw := units.FromWatts(watts)
 	last := time.Now()
 	var seq uint64
 	tick := func() error {
@@ -455,17 +455,17 @@ func qgStartWriter(t *testing.T, dir, vm string, watts float64, step time.Durati
 		d := now.Sub(last)
 		last = now
 		seq++
-		e := power.EnergyOver(d)
+		e := draw.EnergyOver(d)
 		w.mu.Lock()
 		w.sum += e
 		w.mu.Unlock()
 		return x.Export(context.Background(), &snapshot.Snapshot{
 			Seq: seq, Time: now, Interval: d, Sensor: "e2e", SensorUp: true,
-			Host: snapshot.Energy{Source: sensor.Measured},
+			Host: snapshot.Energy{Source: power.Measured},
 			Processes: []snapshot.Process{{
 				Key:    procstat.Key{PID: 4242, StartTime: 1},
 				Meta:   &procstat.Meta{Comm: "qemu-system-x86", VM: vm},
-				Energy: snapshot.Energy{Delta: e, Source: sensor.Measured},
+				Energy: snapshot.Energy{Delta: e, Source: power.Measured},
 			}},
 		})
 	}

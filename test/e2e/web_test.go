@@ -27,8 +27,8 @@ import (
 	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/exporter/web"
 	"github.com/wattlens/wattlens/internal/porttest"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -487,14 +487,14 @@ func TestWebCommand(t *testing.T) {
 }
 
 // webBooks is snapshot.Energy for a 2 s interval.
-func webBooks(total, delta units.Energy, src sensor.Source) snapshot.Energy {
+func webBooks(total, delta units.Energy, src power.Source) snapshot.Energy {
 	return snapshot.Energy{Total: total, Delta: delta, Power: units.PowerOf(delta, 2*time.Second), Source: src}
 }
 
 // webSyntheticTick is an estimated snapshot with containers, a pod, a
 // service and a process whose command line is markup.
 func webSyntheticTick(seq uint64, up bool) *snapshot.Snapshot {
-	est := sensor.Estimated
+	est := power.Estimated
 	api := &container.Workload{Kind: container.KindContainer, Runtime: "containerd", ID: strings.Repeat("ab", 32), PodUID: "0f1e2d3c-0000-4000-8000-000000000001", Name: "api", Pod: "shop-7f9", Namespace: "prod"}
 	svc := &container.Workload{Kind: container.KindService, ID: "nginx.service"}
 	procs := []snapshot.Process{
@@ -512,7 +512,7 @@ func webSyntheticTick(seq uint64, up bool) *snapshot.Snapshot {
 		Host: host, Idle: idle, IdlePower: 10 * units.Watt, IdleOrigin: "model", IdlePolicy: "separate",
 		Unattributed: unattributed, Utilisation: 0.3, CPUs: 4,
 		CPU:       snapshot.CPU{Busy: 4 * time.Second, Processes: 1200 * time.Millisecond, Known: true},
-		Zones:     []snapshot.Zone{{ID: "estimate:cpu", Kind: sensor.KindPackage, Name: "package", Energy: host}},
+		Zones:     []snapshot.Zone{{ID: "estimate:cpu", Kind: power.KindPackage, Name: "package", Energy: host}},
 		Processes: procs,
 		Groups: []snapshot.Group{
 			{Kind: container.GroupContainer, ID: api.ID, Workload: api, Energy: procs[0].Energy, Processes: 1},

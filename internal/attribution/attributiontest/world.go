@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/attribution"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -139,7 +139,7 @@ func (w *World) Step() *snapshot.Snapshot {
 	w.pkg = (w.pkg + uint64(40+w.rng.IntN(160))*1_000_000) % w.max
 	smp := attribution.Sample{
 		Time:  w.opts.Start.Add(time.Duration(w.sec) * time.Second),
-		Zones: []sensor.Zone{{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: units.Energy(w.pkg), MaxRange: units.Energy(w.max), Source: sensor.Measured}},
+		Zones: []power.Zone{{ID: "intel-rapl:0", Kind: power.KindPackage, Name: "package-0", Socket: 0, Energy: units.Energy(w.pkg), MaxRange: units.Energy(w.max), Source: power.Measured}},
 		CPU:   procstat.CPUTimes{Busy: uint64(w.sec) * w.opts.BusyPerSecond, Total: uint64(w.sec) * 400, CPUs: 4},
 	}
 	for _, p := range w.procs {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -60,9 +60,9 @@ func fixture() *snapshot.Snapshot {
 		Stats:        snapshot.Stats{Processes: 5, Skipped: 1, TickDuration: 3 * time.Millisecond},
 	})
 	s.Zones = []snapshot.Zone{
-		{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: snapshottest.Energy(s.Host.Total-1_000_000, s.Host.Delta-400_000)},
-		{ID: "intel-rapl:0:0", Kind: sensor.KindCore, Name: "core", Socket: 0, Energy: snapshottest.Energy(300_000_000, 50_000_000)},
-		{ID: "intel-rapl:0:1", Kind: sensor.KindDRAM, Name: "dram", Socket: 0, Energy: snapshottest.Energy(1_000_000, 400_000)},
+		{ID: "intel-rapl:0", Kind: power.KindPackage, Name: "package-0", Socket: 0, Energy: snapshottest.Energy(s.Host.Total-1_000_000, s.Host.Delta-400_000)},
+		{ID: "intel-rapl:0:0", Kind: power.KindCore, Name: "core", Socket: 0, Energy: snapshottest.Energy(300_000_000, 50_000_000)},
+		{ID: "intel-rapl:0:1", Kind: power.KindDRAM, Name: "dram", Socket: 0, Energy: snapshottest.Energy(1_000_000, 400_000)},
 	}
 	return s
 }

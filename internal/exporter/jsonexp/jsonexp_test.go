@@ -21,8 +21,8 @@ import (
 
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/exporter"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -81,7 +81,7 @@ func TestGolden(t *testing.T) {
 // generic decoding of a line, so that a renamed struct tag fails here.
 func TestSchemaFields(t *testing.T) {
 	s := fixture()
-	s.Sensor, s.Method, s.Host.Source = "estimate", "linear model, 65 W TDP", sensor.Estimated
+	s.Sensor, s.Method, s.Host.Source = "estimate", "linear model, 65 W TDP", power.Estimated
 	var m map[string]any
 	if err := json.Unmarshal(encode(t, s, Options{MaxConsumers: 2}), &m); err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ func TestConservationThroughAttribution(t *testing.T) {
 			slices.SortFunc(procs, func(a, b procstat.Proc) int { return a.PID - b.PID })
 			snap := attr.Observe(attribution.Sample{
 				Time:  t0.Add(time.Duration(tick) * 2 * time.Second),
-				Zones: []sensor.Zone{{ID: "p0", Kind: sensor.KindPackage, Energy: units.Energy(energy), Source: sensor.Measured}},
+				Zones: []power.Zone{{ID: "p0", Kind: power.KindPackage, Energy: units.Energy(energy), Source: power.Measured}},
 				Procs: procs,
 			})
 			if snap == nil {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/container"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -213,7 +213,7 @@ func TestContainerAccountsThroughAttribution(t *testing.T) {
 		}
 		snap := attr.Observe(attribution.Sample{
 			Time:  t0.Add(time.Duration(i) * time.Second),
-			Zones: []sensor.Zone{{ID: "p0", Kind: sensor.KindPackage, Energy: units.Energy(i) * 5 * units.Joule, Source: sensor.Measured}},
+			Zones: []power.Zone{{ID: "p0", Kind: power.KindPackage, Energy: units.Energy(i) * 5 * units.Joule, Source: power.Measured}},
 			Procs: procs,
 		})
 		if snap != nil {

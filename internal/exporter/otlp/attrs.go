@@ -8,8 +8,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/wattlens/wattlens/internal/container"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 )
 
@@ -127,13 +127,13 @@ func appendNonEmpty(kv []attribute.KeyValue, k attribute.Key, v string) []attrib
 // own; it is the nearest whole, the "enclosure".
 func hwType(kind string) string {
 	switch kind {
-	case sensor.KindPackage, sensor.KindCore, sensor.KindUncore:
+	case power.KindPackage, power.KindCore, power.KindUncore:
 		return "cpu"
-	case sensor.KindDRAM:
+	case power.KindDRAM:
 		return "memory"
-	case sensor.KindGPU:
+	case power.KindGPU:
 		return "gpu"
-	case sensor.KindPsys:
+	case power.KindPsys:
 		return "enclosure"
 	}
 	return kind
@@ -159,11 +159,11 @@ func zoneAttrs(z *snapshot.Zone) attribute.Set {
 }
 
 // sourceValue is measured unless estimated.
-func sourceValue(s sensor.Source) string {
-	if s == sensor.Estimated {
-		return string(sensor.Estimated)
+func sourceValue(s power.Source) string {
+	if s == power.Estimated {
+		return string(power.Estimated)
 	}
-	return string(sensor.Measured)
+	return string(power.Measured)
 }
 
 // clean makes s an attribute value: valid UTF-8, control characters turned

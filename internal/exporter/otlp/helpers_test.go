@@ -11,8 +11,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/wattlens/wattlens/internal/attribution/attributiontest"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -38,9 +38,9 @@ func fixedSnapshot() *snapshot.Snapshot {
 		Unattributed: e(3, 1),
 		CPUs:         4,
 		Zones: []snapshot.Zone{
-			{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: e(90, 18)},
-			{ID: "intel-rapl:0:0", Kind: sensor.KindCore, Name: "core", Socket: 0, Energy: e(60, 12)},
-			{ID: "intel-rapl:0:1", Kind: sensor.KindDRAM, Name: "dram", Socket: 0, Energy: e(10, 2)},
+			{ID: "intel-rapl:0", Kind: power.KindPackage, Name: "package-0", Socket: 0, Energy: e(90, 18)},
+			{ID: "intel-rapl:0:0", Kind: power.KindCore, Name: "core", Socket: 0, Energy: e(60, 12)},
+			{ID: "intel-rapl:0:1", Kind: power.KindDRAM, Name: "dram", Socket: 0, Energy: e(10, 2)},
 		},
 		Processes: []snapshot.Process{
 			proc(100, "/usr/bin/stress-ng", "stress-ng", "stress-ng --cpu 2", 30, 8),

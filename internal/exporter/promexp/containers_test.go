@@ -15,8 +15,8 @@ import (
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/attribution/attributiontest"
 	"github.com/wattlens/wattlens/internal/container"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -57,7 +57,7 @@ func containerSnapshot() *snapshot.Snapshot {
 		p.Meta = &m
 	}
 	e := func(total, delta units.Energy) snapshot.Energy {
-		return snapshot.Energy{Total: total * units.Joule, Delta: delta * units.Joule, Power: units.PowerOf(delta*units.Joule, 2*time.Second), Source: sensor.Measured}
+		return snapshot.Energy{Total: total * units.Joule, Delta: delta * units.Joule, Power: units.PowerOf(delta*units.Joule, 2*time.Second), Source: power.Measured}
 	}
 	s.Groups = []snapshot.Group{
 		{Kind: "container", ID: ctrBench, Workload: bench, Energy: e(35, 8), Processes: 1},

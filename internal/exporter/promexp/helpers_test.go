@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/attribution/attributiontest"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -42,15 +42,15 @@ func fixedSnapshot() *snapshot.Snapshot {
 		IdlePolicy: "separate",
 		Exited:     7 * units.Joule,
 		Unattributed: snapshot.Energy{
-			Total: 3 * units.Joule, Delta: 1 * units.Joule, Power: 500 * units.Milliwatt, Source: sensor.Measured,
+			Total: 3 * units.Joule, Delta: 1 * units.Joule, Power: 500 * units.Milliwatt, Source: power.Measured,
 		},
 		Utilisation: 0.5,
 		CPU:         snapshot.CPU{Busy: 4 * time.Second, Processes: 3600 * time.Millisecond, Known: true},
 		CPUs:        4,
 		Zones: []snapshot.Zone{
-			{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: e(90, 18)},
-			{ID: "intel-rapl:0:0", Kind: sensor.KindCore, Name: "core", Socket: 0, Energy: e(60, 12)},
-			{ID: "intel-rapl:0:1", Kind: sensor.KindDRAM, Name: "dram", Socket: 0, Energy: e(10, 2)},
+			{ID: "intel-rapl:0", Kind: power.KindPackage, Name: "package-0", Socket: 0, Energy: e(90, 18)},
+			{ID: "intel-rapl:0:0", Kind: power.KindCore, Name: "core", Socket: 0, Energy: e(60, 12)},
+			{ID: "intel-rapl:0:1", Kind: power.KindDRAM, Name: "dram", Socket: 0, Energy: e(10, 2)},
 		},
 		Processes: []snapshot.Process{
 			proc(100, "/usr/bin/stress-ng", "stress-ng", "stress-ng --cpu 2", 30, 8, 2*time.Second, ""),
@@ -92,8 +92,8 @@ func manyProcs(n int) *snapshot.Snapshot {
 	s := &snapshot.Snapshot{
 		Seq: 1, Time: t0, Interval: 2 * time.Second, Sensor: "powercap_rapl", SensorUp: true,
 		CPUs: 64, IdleOrigin: "learned",
-		Zones: []snapshot.Zone{{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0,
-			Energy: snapshot.Energy{Source: sensor.Measured}}},
+		Zones: []snapshot.Zone{{ID: "intel-rapl:0", Kind: power.KindPackage, Name: "package-0", Socket: 0,
+			Energy: snapshot.Energy{Source: power.Measured}}},
 	}
 	var sum units.Energy
 	for i := range n {
@@ -106,12 +106,12 @@ func manyProcs(n int) *snapshot.Snapshot {
 				Exe: "/usr/lib/jvm/java-21/bin/java", Comm: "java",
 				Cmdline: fmt.Sprintf("java -Xmx4g -jar /srv/app-%d/service.jar --port %d --config /etc/app/%d.yaml", i, 8000+i, i),
 			},
-			Energy:   snapshot.Energy{Total: total, Delta: delta, Power: units.PowerOf(delta, 2*time.Second), Source: sensor.Measured},
+			Energy:   snapshot.Energy{Total: total, Delta: delta, Power: units.PowerOf(delta, 2*time.Second), Source: power.Measured},
 			CPUDelta: 10 * time.Millisecond,
 		})
 	}
-	s.Idle = snapshot.Energy{Total: 500 * units.Joule, Source: sensor.Measured}
-	s.Host = snapshot.Energy{Total: sum + s.Idle.Total, Delta: 100 * units.Joule, Power: 50 * units.Watt, Source: sensor.Measured}
+	s.Idle = snapshot.Energy{Total: 500 * units.Joule, Source: power.Measured}
+	s.Host = snapshot.Energy{Total: sum + s.Idle.Total, Delta: 100 * units.Joule, Power: 50 * units.Watt, Source: power.Measured}
 	s.Zones[0].Total = s.Host.Total
 	s.Stats.Processes = n
 	return s

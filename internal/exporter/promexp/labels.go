@@ -7,8 +7,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 )
 
 // maxLabelBytes bounds the label values that come from the machine (exe,
@@ -98,11 +98,11 @@ func truncate(s string, n int) string {
 }
 
 // sourceLabel is the source label of a figure: measured unless estimated.
-func sourceLabel(s sensor.Source) string {
-	if s == sensor.Estimated {
-		return string(sensor.Estimated)
+func sourceLabel(s power.Source) string {
+	if s == power.Estimated {
+		return string(power.Estimated)
 	}
-	return string(sensor.Measured)
+	return string(power.Measured)
 }
 
 // socketLabel is a zone's socket label: its index, or "" when it has none.

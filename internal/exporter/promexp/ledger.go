@@ -5,8 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -306,10 +306,10 @@ func scaphOf(s *snapshot.Snapshot) *scaphView {
 	seen := map[string]bool{}
 	for _, z := range s.Zones {
 		switch {
-		case z.Kind == sensor.KindPsys:
+		case z.Kind == power.KindPsys:
 			sv.valueSource = s.Sensor + "_psys"
 		case z.Socket < 0:
-		case z.Kind == sensor.KindPackage:
+		case z.Kind == power.KindPackage:
 			j, ok := sockets[z.Socket]
 			if !ok {
 				j = len(sv.sockets)
@@ -318,7 +318,7 @@ func scaphOf(s *snapshot.Snapshot) *scaphView {
 			}
 			sv.sockets[j].energy += z.Total
 			sv.sockets[j].power += z.Power
-		case z.Kind == sensor.KindCore || z.Kind == sensor.KindUncore || z.Kind == sensor.KindDRAM:
+		case z.Kind == power.KindCore || z.Kind == power.KindUncore || z.Kind == power.KindDRAM:
 			name := z.Name
 			if name == "" {
 				name = z.Kind

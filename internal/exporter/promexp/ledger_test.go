@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -53,7 +53,7 @@ func TestLedgerScripted(t *testing.T) {
 		return snapshot.Process{
 			Key:    procstat.Key{PID: pid, StartTime: 1},
 			Meta:   &procstat.Meta{Comm: fmt.Sprint(pid)},
-			Energy: snapshot.Energy{Total: total * units.Joule, Delta: delta * units.Joule, Source: sensor.Measured},
+			Energy: snapshot.Energy{Total: total * units.Joule, Delta: delta * units.Joule, Source: power.Measured},
 		}
 	}
 	snap := func(seq uint64, procs ...snapshot.Process) *snapshot.Snapshot {
@@ -329,7 +329,7 @@ func TestProcessLabelsSanitised(t *testing.T) {
 // socket must not make the scrape fail.
 func TestDuplicateZonesStayUnique(t *testing.T) {
 	s := fixedSnapshot()
-	s.Zones = append(s.Zones, snapshot.Zone{ID: "intel-rapl-mmio:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: s.Zones[0].Energy})
+	s.Zones = append(s.Zones, snapshot.Zone{ID: "intel-rapl-mmio:0", Kind: power.KindPackage, Name: "package-0", Socket: 0, Energy: s.Zones[0].Energy})
 	c := mustNew(t, Options{})
 	exportAll(t, c, s)
 	if n := len(gather(t, c)["wattlens_zone_energy_joules_total"].GetMetric()); n != 4 {

@@ -21,8 +21,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wattlens/wattlens/internal/counter"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 	"github.com/wattlens/wattlens/internal/vmshare"
@@ -35,7 +35,7 @@ func tick(seq uint64, step time.Duration, procs ...snapshot.Process) *snapshot.S
 	return &snapshot.Snapshot{
 		Seq: seq, Time: t0.Add(time.Duration(seq) * step), Interval: step,
 		Sensor: "powercap_rapl", SensorUp: true,
-		Host:      snapshot.Energy{Source: sensor.Measured},
+		Host:      snapshot.Energy{Source: power.Measured},
 		Processes: procs,
 	}
 }
@@ -46,7 +46,7 @@ func proc(pid int, vm string, delta units.Energy) snapshot.Process {
 	return snapshot.Process{
 		Key:    procstat.Key{PID: pid, StartTime: 1},
 		Meta:   &procstat.Meta{Comm: "qemu-system-x86", VM: vm},
-		Energy: snapshot.Energy{Delta: delta, Source: sensor.Measured},
+		Energy: snapshot.Energy{Delta: delta, Source: power.Measured},
 	}
 }
 

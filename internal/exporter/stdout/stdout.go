@@ -21,8 +21,8 @@ import (
 
 	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/exporter"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 )
 
@@ -90,7 +90,7 @@ func (x *Exporter) Export(_ context.Context, s *snapshot.Snapshot) error {
 	}
 	showMethod := s.Method != x.method
 	render(&x.buf, s, x.opts, width, showMethod)
-	if showMethod && s.SensorUp && s.Host.Source == sensor.Estimated {
+	if showMethod && s.SensorUp && s.Host.Source == power.Estimated {
 		x.method = s.Method
 	}
 	x.written = true
@@ -120,7 +120,7 @@ func render(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int, show
 		return
 	}
 	energyTable(b, s, width)
-	if s.Host.Source == sensor.Estimated && s.Method != "" {
+	if s.Host.Source == power.Estimated && s.Method != "" {
 		if showMethod {
 			fmt.Fprintf(b, "Estimated: %s\n", Sanitize(s.Method))
 		} else {

@@ -16,8 +16,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wattlens/wattlens/internal/exporter"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -54,10 +54,10 @@ func fixture() *snapshot.Snapshot {
 		Stats:     snapshot.Stats{Processes: 5, Skipped: 1},
 	})
 	s.Zones = []snapshot.Zone{
-		{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: snapshottest.Energy(s.Host.Total-51_000_000, s.Host.Delta-10_400_000)},
-		{ID: "intel-rapl:0:0", Kind: sensor.KindCore, Name: "core", Socket: 0, Energy: snapshottest.Energy(300_000_000, 50_000_000)},
-		{ID: "intel-rapl:0:1", Kind: sensor.KindDRAM, Name: "dram", Socket: 0, Energy: snapshottest.Energy(1_000_000, 400_000)},
-		{ID: "intel-rapl:1", Kind: sensor.KindPackage, Name: "package-1", Socket: 1, Energy: snapshottest.Energy(50_000_000, 10_000_000)},
+		{ID: "intel-rapl:0", Kind: power.KindPackage, Name: "package-0", Socket: 0, Energy: snapshottest.Energy(s.Host.Total-51_000_000, s.Host.Delta-10_400_000)},
+		{ID: "intel-rapl:0:0", Kind: power.KindCore, Name: "core", Socket: 0, Energy: snapshottest.Energy(300_000_000, 50_000_000)},
+		{ID: "intel-rapl:0:1", Kind: power.KindDRAM, Name: "dram", Socket: 0, Energy: snapshottest.Energy(1_000_000, 400_000)},
+		{ID: "intel-rapl:1", Kind: power.KindPackage, Name: "package-1", Socket: 1, Energy: snapshottest.Energy(50_000_000, 10_000_000)},
 	}
 	return s
 }
@@ -65,9 +65,9 @@ func fixture() *snapshot.Snapshot {
 func estimated() *snapshot.Snapshot {
 	s := fixture()
 	s.Sensor, s.Method = "estimate", "linear model: 12 W idle to 65 W TDP over CPU utilisation, + 0.4 W per GiB of RAM"
-	s.Host.Source = sensor.Estimated
+	s.Host.Source = power.Estimated
 	s.IdleOrigin = "model"
-	s.Zones = []snapshot.Zone{{ID: "estimate:cpu", Kind: sensor.KindPackage, Name: "cpu", Socket: -1, Energy: s.Host}}
+	s.Zones = []snapshot.Zone{{ID: "estimate:cpu", Kind: power.KindPackage, Name: "cpu", Socket: -1, Energy: s.Host}}
 	return s
 }
 

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
-	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -46,7 +46,7 @@ func tick(seq uint64) *snapshot.Snapshot {
 		Processes: procs,
 		Stats:     snapshot.Stats{Processes: 3},
 	})
-	s.Zones = []snapshot.Zone{{ID: "intel-rapl:0", Kind: sensor.KindPackage, Name: "package-0", Socket: 0, Energy: s.Host}}
+	s.Zones = []snapshot.Zone{{ID: "intel-rapl:0", Kind: power.KindPackage, Name: "package-0", Socket: 0, Energy: s.Host}}
 	return s
 }
 

@@ -10,7 +10,7 @@
 // machine detection).
 //
 // Zones: estimate:cpu (KindPackage), estimate:dram (KindDRAM) and
-// estimate:platform (sensor.KindPlatform: board, fans, drives, network and
+// estimate:platform (power.KindPlatform: board, fans, drives, network and
 // power supply losses). Their sum is the estimated power at the wall, and
 // IdlePower is the idle of that same sum, so host energy must count all
 // three kinds.
@@ -27,6 +27,7 @@ import (
 	// facts, not machine: the tests name their fake machine so.
 	facts "github.com/wattlens/wattlens/internal/machine"
 	"github.com/wattlens/wattlens/internal/model"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
@@ -130,12 +131,12 @@ func (s *Sensor) Name() string { return Name }
 // utilisation since the previous Read, and adds the model's power at that
 // utilisation times the elapsed time to the counters. The first Read only
 // starts the interval and returns zero counters.
-func (s *Sensor) Read() (sensor.Reading, error) {
+func (s *Sensor) Read() (power.Reading, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, err := s.stat.CPUTimes()
 	if err != nil {
-		return sensor.Reading{}, err
+		return power.Reading{}, err
 	}
 	now := s.now()
 	if s.started {
@@ -153,14 +154,14 @@ func (s *Sensor) Read() (sensor.Reading, error) {
 	return s.reading(), nil
 }
 
-func (s *Sensor) reading() sensor.Reading {
-	zone := func(id, kind, name string, socket int, joules float64) sensor.Zone {
-		return sensor.Zone{ID: id, Kind: kind, Socket: socket, Name: name, Energy: units.FromJoules(joules), Source: sensor.Estimated}
+func (s *Sensor) reading() power.Reading {
+	zone := func(id, kind, name string, socket int, joules float64) power.Zone {
+		return power.Zone{ID: id, Kind: kind, Socket: socket, Name: name, Energy: units.FromJoules(joules), Source: power.Estimated}
 	}
-	return sensor.Reading{Zones: []sensor.Zone{
-		zone(ZoneCPU, sensor.KindPackage, "package", s.cpuZone, s.energy[0]),
-		zone(ZoneDRAM, sensor.KindDRAM, "dram", -1, s.energy[1]),
-		zone(ZonePlatform, sensor.KindPlatform, "platform", -1, s.energy[2]),
+	return power.Reading{Zones: []power.Zone{
+		zone(ZoneCPU, power.KindPackage, "package", s.cpuZone, s.energy[0]),
+		zone(ZoneDRAM, power.KindDRAM, "dram", -1, s.energy[1]),
+		zone(ZonePlatform, power.KindPlatform, "platform", -1, s.energy[2]),
 	}}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/model"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -99,7 +100,7 @@ func (m *machine) sensor() *Sensor {
 	return s
 }
 
-func joules(r sensor.Reading) map[string]float64 {
+func joules(r power.Reading) map[string]float64 {
 	out := map[string]float64{}
 	for _, z := range r.Zones {
 		out[z.ID] = z.Energy.Joules()
@@ -149,12 +150,12 @@ func TestZones(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{ZoneCPU: sensor.KindPackage, ZoneDRAM: sensor.KindDRAM, ZonePlatform: sensor.KindPlatform}
+	want := map[string]string{ZoneCPU: power.KindPackage, ZoneDRAM: power.KindDRAM, ZonePlatform: power.KindPlatform}
 	if len(r.Zones) != len(want) {
 		t.Fatalf("%d zones, want %d", len(r.Zones), len(want))
 	}
 	for _, z := range r.Zones {
-		if want[z.ID] != z.Kind || z.Source != sensor.Estimated || z.MaxRange != 0 {
+		if want[z.ID] != z.Kind || z.Source != power.Estimated || z.MaxRange != 0 {
 			t.Errorf("zone %+v: want kind %q, source estimated, no range", z, want[z.ID])
 		}
 	}
@@ -191,7 +192,7 @@ func TestUtilisationEdgeCases(t *testing.T) {
 	}
 }
 
-func mustRead(t *testing.T, s *Sensor) sensor.Reading {
+func mustRead(t *testing.T, s *Sensor) power.Reading {
 	t.Helper()
 	r, err := s.Read()
 	if err != nil {

@@ -17,13 +17,16 @@
 // sensor.ErrUnavailable.
 package gpu
 
-import "github.com/wattlens/wattlens/internal/sensor"
+import (
+	"github.com/wattlens/wattlens/internal/power"
+	"github.com/wattlens/wattlens/internal/sensor"
+)
 
 // Name is the sensor's registry name.
 const Name = "gpu"
 
 // Shares maps a PID to its share of one GPU's energy over an interval
-// (see sensor.Shares). The gpu sensor implements sensor.ProcessSharer:
+// (see power.Shares). The gpu sensor implements sensor.ProcessSharer:
 // each PID's share is its SM utilisation summed over NVML's samples in the
 // interval, divided by the sum over all PIDs. A GPU whose driver does not
 // report per-process utilisation (nvmlDeviceGetProcessUtilization
@@ -31,7 +34,7 @@ const Name = "gpu"
 // as NVML reports them: the host's PID namespace. NVML's samples cannot
 // give absolute utilisation (it reports only processes that ran, not how
 // many sample periods passed idle), so the shares are relative.
-type Shares = sensor.Shares
+type Shares = power.Shares
 
 // ProcessSharer is sensor.ProcessSharer.
 type ProcessSharer = sensor.ProcessSharer

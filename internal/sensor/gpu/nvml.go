@@ -14,6 +14,7 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
 	"github.com/wattlens/wattlens/internal/counter"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -27,7 +28,7 @@ func New(opts sensor.Options) (sensor.Sensor, error) {
 }
 
 type device struct {
-	zone   sensor.Zone
+	zone   power.Zone
 	model  string
 	handle nvml.Device
 
@@ -111,12 +112,12 @@ func (s *gpuSensor) probe(i int) (*device, error) {
 	uuid, _ := h.GetUUID() // best effort: only names the zone
 	model, _ := h.GetName()
 	d := &device{
-		zone: sensor.Zone{
+		zone: power.Zone{
 			ID:     fmt.Sprintf("gpu:%d", i),
-			Kind:   sensor.KindGPU,
+			Kind:   power.KindGPU,
 			Socket: -1,
 			Name:   uuid,
-			Source: sensor.Measured,
+			Source: power.Measured,
 		},
 		model:  model,
 		handle: h,
@@ -164,13 +165,13 @@ func (s *gpuSensor) Name() string { return Name }
 
 // Read implements sensor.Sensor. It also recomputes the process shares of
 // the interval since the previous Read.
-func (s *gpuSensor) Read() (sensor.Reading, error) {
+func (s *gpuSensor) Read() (power.Reading, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	zones := make([]sensor.Zone, 0, len(s.devices))
+	zones := make([]power.Zone, 0, len(s.devices))
 	for _, d := range s.devices {
 		if err := s.readEnergy(d); err != nil {
-			return sensor.Reading{}, fmt.Errorf("gpu %s: %w", d.zone.ID, err)
+			return power.Reading{}, fmt.Errorf("gpu %s: %w", d.zone.ID, err)
 		}
 		zones = append(zones, d.zone)
 	}
@@ -186,7 +187,7 @@ func (s *gpuSensor) Read() (sensor.Reading, error) {
 		shares[d.zone.ID], d.lastSeen = sharesOf(samples, d.lastSeen)
 	}
 	s.shares = shares
-	return sensor.Reading{Zones: zones}, nil
+	return power.Reading{Zones: zones}, nil
 }
 
 func (s *gpuSensor) readEnergy(d *device) error {

@@ -16,6 +16,7 @@ import (
 	nvmlserver "github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -125,7 +126,7 @@ func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func newClock() *fakeClock { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
 
-func mustRead(t *testing.T, s sensor.Sensor) []sensor.Zone {
+func mustRead(t *testing.T, s sensor.Sensor) []power.Zone {
 	t.Helper()
 	r, err := s.Read()
 	if err != nil {
@@ -164,9 +165,9 @@ func TestEnergyAndPowerDevices(t *testing.T) {
 		a.set(func(g *fakeGPU) { g.energyMJ = st.energy })
 		b.set(func(g *fakeGPU) { g.powerMW = st.power })
 		zones := mustRead(t, s)
-		want := []sensor.Zone{
-			{ID: "gpu:0", Kind: sensor.KindGPU, Socket: -1, Name: "GPU-aaaa", Energy: st.want[0], Source: sensor.Measured},
-			{ID: "gpu:1", Kind: sensor.KindGPU, Socket: -1, Name: "GPU-bbbb", Energy: st.want[1], Source: sensor.Measured},
+		want := []power.Zone{
+			{ID: "gpu:0", Kind: power.KindGPU, Socket: -1, Name: "GPU-aaaa", Energy: st.want[0], Source: power.Measured},
+			{ID: "gpu:1", Kind: power.KindGPU, Socket: -1, Name: "GPU-bbbb", Energy: st.want[1], Source: power.Measured},
 		}
 		if diff := cmp.Diff(want, zones); diff != "" {
 			t.Fatalf("%s: zones (-want +got):\n%s", st.name, diff)

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/power"
 )
 
 // channel is one energy or power attribute of a hwmon device
@@ -19,10 +19,10 @@ type channel struct {
 
 // zoneSpec is what a driver says a channel measures.
 type zoneSpec struct {
-	kind   string // sensor.Kind*
+	kind   string // power.Kind*
 	socket int
 	name   string
-	wall   bool // the channel meters the whole machine (sensor.Zone.Wall)
+	wall   bool // the channel meters the whole machine (power.Zone.Wall)
 }
 
 // driver knows the meaning of one family of hwmon drivers' channels.
@@ -51,7 +51,7 @@ var drivers = []driver{
 		// averaged by the firmware/BMC over power1_average_interval ms,
 		// measured at the system's power input. It is the whole platform:
 		// KindPsys, so attribution counts it instead of, never on top of,
-		// packages and DRAM; and it is at the wall (sensor.Zone.Wall), so
+		// packages and DRAM; and it is at the wall (power.Zone.Wall), so
 		// it holds the GPUs too.
 		names:    []string{"power_meter"},
 		classify: classifyPowerMeter,
@@ -85,7 +85,7 @@ func classifyAMDEnergy(ch channel) (zoneSpec, bool) {
 	if err != nil || socket < 0 {
 		return zoneSpec{}, false
 	}
-	return zoneSpec{kind: sensor.KindPackage, socket: socket, name: fmt.Sprintf("package-%d", socket)}, true
+	return zoneSpec{kind: power.KindPackage, socket: socket, name: fmt.Sprintf("package-%d", socket)}, true
 }
 
 func classifyPowerMeter(ch channel) (zoneSpec, bool) {
@@ -96,5 +96,5 @@ func classifyPowerMeter(ch channel) (zoneSpec, bool) {
 	if ch.index != 1 {
 		name = fmt.Sprintf("power_meter-%d", ch.index)
 	}
-	return zoneSpec{kind: sensor.KindPsys, socket: -1, name: name, wall: true}, true
+	return zoneSpec{kind: power.KindPsys, socket: -1, name: name, wall: true}, true
 }

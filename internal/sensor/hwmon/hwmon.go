@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/counter"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -41,7 +42,7 @@ func New(opts sensor.Options) (sensor.Sensor, error) {
 }
 
 type zone struct {
-	sensor.Zone
+	power.Zone
 	file  string
 	power *counter.Integrator // nil for an energy counter
 }
@@ -116,13 +117,13 @@ func (s *hwmonSensor) probe(d device, ch channel, spec zoneSpec) (*zone, error) 
 		return nil, err
 	}
 	z := &zone{
-		Zone: sensor.Zone{
+		Zone: power.Zone{
 			ID:     "hwmon:" + d.id + ":" + ch.typ + strconv.Itoa(ch.index),
 			Kind:   spec.kind,
 			Socket: spec.socket,
 			Name:   spec.name,
 			Wall:   spec.wall,
-			Source: sensor.Measured,
+			Source: power.Measured,
 		},
 		file: ch.file,
 	}
@@ -137,14 +138,14 @@ func (s *hwmonSensor) probe(d device, ch channel, spec zoneSpec) (*zone, error) 
 func (s *hwmonSensor) Name() string { return Name }
 
 // Read implements sensor.Sensor.
-func (s *hwmonSensor) Read() (sensor.Reading, error) {
+func (s *hwmonSensor) Read() (power.Reading, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]sensor.Zone, 0, len(s.zones))
+	out := make([]power.Zone, 0, len(s.zones))
 	for _, z := range s.zones {
 		v, err := readUint(z.file)
 		if err != nil {
-			return sensor.Reading{}, fmt.Errorf("hwmon %s: %w", z.ID, err)
+			return power.Reading{}, fmt.Errorf("hwmon %s: %w", z.ID, err)
 		}
 		if z.power != nil {
 			z.Energy = z.power.Add(s.now(), units.Power(v))
@@ -153,7 +154,7 @@ func (s *hwmonSensor) Read() (sensor.Reading, error) {
 		}
 		out = append(out, z.Zone)
 	}
-	return sensor.Reading{Zones: out}, nil
+	return power.Reading{Zones: out}, nil
 }
 
 // Method implements sensor.Describer.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -138,7 +139,7 @@ func mustNew(t *testing.T, s *sysfs, c *fakeClock) *hwmonSensor {
 	return h
 }
 
-func mustRead(t *testing.T, s sensor.Sensor) []sensor.Zone {
+func mustRead(t *testing.T, s sensor.Sensor) []power.Zone {
 	t.Helper()
 	r, err := s.Read()
 	if err != nil {
@@ -157,11 +158,11 @@ func TestDiscoveryMixedMachine(t *testing.T) {
 	h := mustNew(t, s, c)
 
 	c.advance(2 * time.Second)
-	want := []sensor.Zone{
-		{ID: "hwmon:hwmon2:energy3", Kind: sensor.KindPackage, Socket: 0, Name: "package-0", Energy: 1_000_000, Source: sensor.Measured},
-		{ID: "hwmon:hwmon2:energy4", Kind: sensor.KindPackage, Socket: 1, Name: "package-1", Energy: 2_000_000, Source: sensor.Measured},
+	want := []power.Zone{
+		{ID: "hwmon:hwmon2:energy3", Kind: power.KindPackage, Socket: 0, Name: "package-0", Energy: 1_000_000, Source: power.Measured},
+		{ID: "hwmon:hwmon2:energy4", Kind: power.KindPackage, Socket: 1, Name: "package-1", Energy: 2_000_000, Source: power.Measured},
 		// 350 W for 2 s since the sensor started.
-		{ID: "hwmon:hwmon3:power1", Kind: sensor.KindPsys, Socket: -1, Name: "power_meter", Wall: true, Energy: 700 * units.Joule, Source: sensor.Measured},
+		{ID: "hwmon:hwmon3:power1", Kind: power.KindPsys, Socket: -1, Name: "power_meter", Wall: true, Energy: 700 * units.Joule, Source: power.Measured},
 	}
 	if diff := cmp.Diff(want, mustRead(t, h)); diff != "" {
 		t.Errorf("zones (-want +got):\n%s", diff)
@@ -247,7 +248,7 @@ func TestAttributesInHwmonDir(t *testing.T) {
 	h := mustNew(t, s, c)
 	c.advance(10 * time.Second)
 	zones := mustRead(t, h)
-	if len(zones) != 1 || zones[0].ID != "hwmon:hwmon1:power1" || zones[0].Kind != sensor.KindPsys || zones[0].Energy != 800*units.Joule {
+	if len(zones) != 1 || zones[0].ID != "hwmon:hwmon1:power1" || zones[0].Kind != power.KindPsys || zones[0].Energy != 800*units.Joule {
 		t.Errorf("zones = %+v", zones)
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"sync"
 
 	"github.com/wattlens/wattlens/internal/counter"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 )
 
@@ -165,7 +166,7 @@ func probe(r RegisterReader, ds domainSpec, pkg, cpu int, u energyUnit) (*domain
 	switch {
 	case ds.platform:
 		d.id, d.socket = "msr:"+ds.name, -1
-	case ds.kind == sensor.KindPackage:
+	case ds.kind == power.KindPackage:
 		d.name = fmt.Sprintf("%s-%d", ds.name, pkg)
 	}
 	return d, nil
@@ -181,20 +182,20 @@ func (s *msrSensor) Name() string { return Name }
 // Read implements sensor.Sensor: it reads every register, unwraps each
 // 32-bit value against the last one, and reports the running totals in µJ
 // with MaxRange 0.
-func (s *msrSensor) Read() (sensor.Reading, error) {
+func (s *msrSensor) Read() (power.Reading, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	zones := make([]sensor.Zone, 0, len(s.domains))
+	zones := make([]power.Zone, 0, len(s.domains))
 	for _, d := range s.domains {
 		v, err := s.r.ReadMSR(d.cpu, d.reg)
 		if err != nil {
-			return sensor.Reading{}, fmt.Errorf("msr_rapl %s: %w", d.id, err)
+			return power.Reading{}, fmt.Errorf("msr_rapl %s: %w", d.id, err)
 		}
 		cur := v & counterMask
 		delta, _ := counter.Delta(d.last, cur, counterRange)
 		d.last = cur
 		d.total += delta
-		zones = append(zones, sensor.Zone{
+		zones = append(zones, power.Zone{
 			ID:     d.id,
 			Kind:   d.kind,
 			Socket: d.socket,
@@ -203,10 +204,10 @@ func (s *msrSensor) Read() (sensor.Reading, error) {
 			// The register wraps every 2^32 units: the sampler reads
 			// often enough that it cannot wrap twice between reads.
 			WrapRange: d.unit.microjoules(counterRange),
-			Source:    sensor.Measured,
+			Source:    power.Measured,
 		})
 	}
-	return sensor.Reading{Zones: zones}, nil
+	return power.Reading{Zones: zones}, nil
 }
 
 // Method implements sensor.Describer.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -34,7 +35,7 @@ func mustSensor(t *testing.T, r RegisterReader, id cpuID, pkgs map[int]int) *msr
 	return s
 }
 
-func mustRead(t *testing.T, s sensor.Sensor) []sensor.Zone {
+func mustRead(t *testing.T, s sensor.Sensor) []power.Zone {
 	t.Helper()
 	r, err := s.Read()
 	if err != nil {
@@ -43,7 +44,7 @@ func mustRead(t *testing.T, s sensor.Sensor) []sensor.Zone {
 	return r.Zones
 }
 
-func energies(zones []sensor.Zone) map[string]units.Energy {
+func energies(zones []power.Zone) map[string]units.Energy {
 	m := map[string]units.Energy{}
 	for _, z := range zones {
 		m[z.ID] = z.Energy
@@ -61,11 +62,11 @@ func TestDiscoveryIntelClient(t *testing.T) {
 	// no DRAM register on a client part: EIO, dropped
 
 	s := mustSensor(t, f, cpuID{vendor: "GenuineIntel", family: 6, model: 0x8C}, map[int]int{0: 0})
-	want := []sensor.Zone{
-		{ID: "msr:package-0", Kind: sensor.KindPackage, Socket: 0, Name: "package-0", Energy: uj(1000, 14), WrapRange: uj(1<<32, 14), Source: sensor.Measured},
-		{ID: "msr:core-0", Kind: sensor.KindCore, Socket: 0, Name: "core", Energy: uj(600, 14), WrapRange: uj(1<<32, 14), Source: sensor.Measured},
-		{ID: "msr:uncore-0", Kind: sensor.KindUncore, Socket: 0, Name: "uncore", Energy: uj(50, 14), WrapRange: uj(1<<32, 14), Source: sensor.Measured},
-		{ID: "msr:psys", Kind: sensor.KindPsys, Socket: -1, Name: "psys", Energy: uj(5000, 14), WrapRange: uj(1<<32, 14), Source: sensor.Measured},
+	want := []power.Zone{
+		{ID: "msr:package-0", Kind: power.KindPackage, Socket: 0, Name: "package-0", Energy: uj(1000, 14), WrapRange: uj(1<<32, 14), Source: power.Measured},
+		{ID: "msr:core-0", Kind: power.KindCore, Socket: 0, Name: "core", Energy: uj(600, 14), WrapRange: uj(1<<32, 14), Source: power.Measured},
+		{ID: "msr:uncore-0", Kind: power.KindUncore, Socket: 0, Name: "uncore", Energy: uj(50, 14), WrapRange: uj(1<<32, 14), Source: power.Measured},
+		{ID: "msr:psys", Kind: power.KindPsys, Socket: -1, Name: "psys", Energy: uj(5000, 14), WrapRange: uj(1<<32, 14), Source: power.Measured},
 	}
 	if diff := cmp.Diff(want, mustRead(t, s)); diff != "" {
 		t.Errorf("zones (-want +got):\n%s", diff)
@@ -100,7 +101,7 @@ func TestDiscoveryServerTwoSockets(t *testing.T) {
 		t.Errorf("energies (-want +got):\n%s", diff)
 	}
 	for _, z := range zones {
-		if z.ID == "msr:dram-1" && (z.Socket != 1 || z.Kind != sensor.KindDRAM || z.Name != "dram") {
+		if z.ID == "msr:dram-1" && (z.Socket != 1 || z.Kind != power.KindDRAM || z.Name != "dram") {
 			t.Errorf("dram-1 zone = %+v", z)
 		}
 	}

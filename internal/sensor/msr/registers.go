@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 
-	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -36,7 +36,7 @@ const (
 // domainSpec is one energy status register and what it measures.
 type domainSpec struct {
 	reg  uint32
-	kind string // sensor.Kind*
+	kind string // power.Kind*
 	name string // zone name, as the powercap tree names it
 	// platform: read once, on the first package's CPU (psys covers the
 	// whole platform, not one socket).
@@ -56,11 +56,11 @@ var (
 		name:    "Intel",
 		unitReg: regIntelPowerUnit,
 		domains: []domainSpec{
-			{reg: regIntelPkgEnergy, kind: sensor.KindPackage, name: "package"},
-			{reg: regIntelDRAMEnergy, kind: sensor.KindDRAM, name: "dram"},
-			{reg: regIntelPP0Energy, kind: sensor.KindCore, name: "core"},
-			{reg: regIntelPP1Energy, kind: sensor.KindUncore, name: "uncore"},
-			{reg: regIntelPsysEnergy, kind: sensor.KindPsys, name: "psys", platform: true},
+			{reg: regIntelPkgEnergy, kind: power.KindPackage, name: "package"},
+			{reg: regIntelDRAMEnergy, kind: power.KindDRAM, name: "dram"},
+			{reg: regIntelPP0Energy, kind: power.KindCore, name: "core"},
+			{reg: regIntelPP1Energy, kind: power.KindUncore, name: "uncore"},
+			{reg: regIntelPsysEnergy, kind: power.KindPsys, name: "psys", platform: true},
 		},
 		quirkFor: intelQuirks,
 	}
@@ -68,7 +68,7 @@ var (
 		name:    "AMD",
 		unitReg: regAMDPowerUnit,
 		domains: []domainSpec{
-			{reg: regAMDPkgEnergy, kind: sensor.KindPackage, name: "package"},
+			{reg: regAMDPkgEnergy, kind: power.KindPackage, name: "package"},
 		},
 		quirkFor: func(int, int) quirks { return quirks{} },
 	}
@@ -135,9 +135,9 @@ func intelQuirks(family, model int) quirks {
 // unitFor returns the energy unit of one domain.
 func (q quirks) unitFor(kind string, esu energyUnit) energyUnit {
 	switch {
-	case kind == sensor.KindDRAM && q.dramUnit != nil:
+	case kind == power.KindDRAM && q.dramUnit != nil:
 		return *q.dramUnit
-	case kind == sensor.KindPsys && q.psysUnit != nil:
+	case kind == power.KindPsys && q.psysUnit != nil:
 		return *q.psysUnit
 	}
 	return esu

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/wattlens/wattlens/internal/ascii"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -117,10 +118,10 @@ func (w *walker) visit(path, id string) error {
 	}
 	kind, socket := kindOf(name)
 	w.zones = append(w.zones, zone{
-		tmpl: sensor.Zone{
+		tmpl: power.Zone{
 			ID: id, Kind: kind, Socket: socket, Name: name,
 			MaxRange: units.Energy(max), MaxPower: w.readMaxPower(dir),
-			Source: sensor.Measured,
+			Source: power.Measured,
 		},
 		dir:        dir,
 		energyPath: energyPath,
@@ -172,7 +173,7 @@ const powerMargin = 2
 // (constraint_N_max_power_uw and constraint_N_power_limit_uw, in µW; see
 // the kernel's Documentation/power/powercap/powercap.rst): powerMargin ×
 // the largest of them, or 0 when the zone has none that can be read (the
-// kind's ceiling then applies, sensor.Ceiling). Unreadable or malformed
+// kind's ceiling then applies, power.Ceiling). Unreadable or malformed
 // constraint files are skipped: they only tighten a bound.
 func (w *walker) readMaxPower(dir string) units.Power {
 	var most uint64
@@ -188,7 +189,7 @@ func (w *walker) readMaxPower(dir string) units.Power {
 			}
 		}
 	}
-	if most == 0 || most > uint64(sensor.DefaultCeiling) {
+	if most == 0 || most > uint64(power.DefaultCeiling) {
 		return 0
 	}
 	return units.Power(most * powerMargin)
@@ -201,18 +202,18 @@ func (w *walker) readMaxPower(dir string) units.Power {
 func kindOf(name string) (kind string, socket int) {
 	switch name {
 	case "psys":
-		return sensor.KindPsys, -1
+		return power.KindPsys, -1
 	case "core":
-		return sensor.KindCore, -1
+		return power.KindCore, -1
 	case "uncore":
-		return sensor.KindUncore, -1
+		return power.KindUncore, -1
 	case "dram":
-		return sensor.KindDRAM, -1
+		return power.KindDRAM, -1
 	}
 	if rest, ok := strings.CutPrefix(name, "package-"); ok {
 		num, _, _ := strings.Cut(rest, "-")
 		if n, err := strconv.Atoi(num); err == nil && n >= 0 {
-			return sensor.KindPackage, n
+			return power.KindPackage, n
 		}
 	}
 	return safeKind(name), -1

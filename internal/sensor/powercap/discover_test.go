@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/power"
 )
 
 func TestKindOf(t *testing.T) {
@@ -15,13 +15,13 @@ func TestKindOf(t *testing.T) {
 		wantKind   string
 		wantSocket int
 	}{
-		{"package-0", sensor.KindPackage, 0},
-		{"package-3", sensor.KindPackage, 3},
-		{"package-1-die-1", sensor.KindPackage, 1},
-		{"psys", sensor.KindPsys, -1},
-		{"core", sensor.KindCore, -1},
-		{"uncore", sensor.KindUncore, -1},
-		{"dram", sensor.KindDRAM, -1},
+		{"package-0", power.KindPackage, 0},
+		{"package-3", power.KindPackage, 3},
+		{"package-1-die-1", power.KindPackage, 1},
+		{"psys", power.KindPsys, -1},
+		{"core", power.KindCore, -1},
+		{"uncore", power.KindUncore, -1},
+		{"dram", power.KindDRAM, -1},
 		{"package-", "package-", -1},
 		{"package-x", "package-x", -1},
 		{"package--1", "package--1", -1},

@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -41,7 +42,7 @@ const Name = "powercap_rapl"
 // ZoneInfo describes one discovered zone, for the info command.
 type ZoneInfo struct {
 	ID     string // zone directory name, "intel-rapl:0:2"
-	Kind   string // sensor.Kind* constant, or the zone's name when unknown
+	Kind   string // power.Kind* constant, or the zone's name when unknown
 	Socket int    // package index, -1 when none
 	Name   string // contents of the name file
 	// Path is the zone's directory with symlinks resolved; energy_uj is
@@ -71,7 +72,7 @@ type Sensor struct {
 // zone is a discovered zone: what Read reports, less the energy, and where
 // the energy is.
 type zone struct {
-	tmpl       sensor.Zone
+	tmpl       power.Zone
 	dir        string
 	energyPath string
 }
@@ -131,20 +132,20 @@ func (s *Sensor) Name() string { return Name }
 // max_energy_range_uj) and recovers once every zone known before is back
 // and readable; zones that appeared meanwhile are picked up then. A
 // healthy sensor does not look for new zones.
-func (s *Sensor) Read() (sensor.Reading, error) {
+func (s *Sensor) Read() (power.Reading, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
 		zones, err := s.rediscover()
 		if err != nil {
-			return sensor.Reading{}, err
+			return power.Reading{}, err
 		}
 		s.zones = zones
 	}
 	r, err := s.read()
 	if err != nil {
 		s.down = true
-		return sensor.Reading{}, err
+		return power.Reading{}, err
 	}
 	if s.down {
 		s.down = false
@@ -172,17 +173,17 @@ func (s *Sensor) Zones() []ZoneInfo {
 }
 
 // read reads every zone's counter once.
-func (s *Sensor) read() (sensor.Reading, error) {
-	out := make([]sensor.Zone, len(s.zones))
+func (s *Sensor) read() (power.Reading, error) {
+	out := make([]power.Zone, len(s.zones))
 	for i, z := range s.zones {
 		e, err := s.readEnergy(z)
 		if err != nil {
-			return sensor.Reading{}, zoneError(z, err)
+			return power.Reading{}, zoneError(z, err)
 		}
 		out[i] = z.tmpl
 		out[i].Energy = units.Energy(e)
 	}
-	return sensor.Reading{Zones: out}, nil
+	return power.Reading{Zones: out}, nil
 }
 
 func (s *Sensor) readEnergy(z zone) (uint64, error) {

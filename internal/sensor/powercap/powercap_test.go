@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/powercap/powercaptest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -37,7 +38,7 @@ func newSensor(t *testing.T, root string) *Sensor {
 	return s
 }
 
-func read(t *testing.T, s *Sensor) []sensor.Zone {
+func read(t *testing.T, s *Sensor) []power.Zone {
 	t.Helper()
 	r, err := s.Read()
 	if err != nil {
@@ -46,7 +47,7 @@ func read(t *testing.T, s *Sensor) []sensor.Zone {
 	return r.Zones
 }
 
-func ids(zones []sensor.Zone) []string {
+func ids(zones []power.Zone) []string {
 	var out []string
 	for _, z := range zones {
 		out = append(out, z.ID)
@@ -63,8 +64,8 @@ func asUnprivileged(path string, buf []byte) (int, error) {
 	return readInto(path, buf)
 }
 
-func measured(id, kind string, socket int, name string, energy, max uint64) sensor.Zone {
-	return sensor.Zone{ID: id, Kind: kind, Socket: socket, Name: name, Energy: units.Energy(energy), MaxRange: units.Energy(max), Source: sensor.Measured}
+func measured(id, kind string, socket int, name string, energy, max uint64) power.Zone {
+	return power.Zone{ID: id, Kind: kind, Socket: socket, Name: name, Energy: units.Energy(energy), MaxRange: units.Energy(max), Source: power.Measured}
 }
 
 func TestZonesOfEachLayout(t *testing.T) {
@@ -72,34 +73,34 @@ func TestZonesOfEachLayout(t *testing.T) {
 	tests := []struct {
 		name   string
 		layout powercaptest.Layout
-		want   []sensor.Zone
+		want   []power.Zone
 	}{
 		{
 			name:   "intel server 2 sockets with dram",
 			layout: powercaptest.IntelServer2S(),
-			want: []sensor.Zone{
-				measured("intel-rapl:0", sensor.KindPackage, 0, "package-0", 123_456_789_012, intel),
-				measured("intel-rapl:0:0", sensor.KindDRAM, 0, "dram", 23_456_789_012, dram),
-				measured("intel-rapl:1", sensor.KindPackage, 1, "package-1", 98_765_432_109, intel),
-				measured("intel-rapl:1:0", sensor.KindDRAM, 1, "dram", 8_765_432_109, dram),
+			want: []power.Zone{
+				measured("intel-rapl:0", power.KindPackage, 0, "package-0", 123_456_789_012, intel),
+				measured("intel-rapl:0:0", power.KindDRAM, 0, "dram", 23_456_789_012, dram),
+				measured("intel-rapl:1", power.KindPackage, 1, "package-1", 98_765_432_109, intel),
+				measured("intel-rapl:1:0", power.KindDRAM, 1, "dram", 8_765_432_109, dram),
 			},
 		},
 		{
 			name:   "intel laptop with psys, mmio dropped",
 			layout: powercaptest.IntelLaptop(),
-			want: []sensor.Zone{
-				measured("intel-rapl:0", sensor.KindPackage, 0, "package-0", 45_678_901_234, intel),
-				measured("intel-rapl:0:0", sensor.KindCore, 0, "core", 20_123_456_789, intel),
-				measured("intel-rapl:0:1", sensor.KindUncore, 0, "uncore", 1_234_567_890, intel),
-				measured("intel-rapl:1", sensor.KindPsys, -1, "psys", 87_654_321_098, intel),
+			want: []power.Zone{
+				measured("intel-rapl:0", power.KindPackage, 0, "package-0", 45_678_901_234, intel),
+				measured("intel-rapl:0:0", power.KindCore, 0, "core", 20_123_456_789, intel),
+				measured("intel-rapl:0:1", power.KindUncore, 0, "uncore", 1_234_567_890, intel),
+				measured("intel-rapl:1", power.KindPsys, -1, "psys", 87_654_321_098, intel),
 			},
 		},
 		{
 			name:   "amd single package",
 			layout: powercaptest.AMDSingle(),
-			want: []sensor.Zone{
-				measured("intel-rapl:0", sensor.KindPackage, 0, "package-0", 34_567_890_123, amd),
-				measured("intel-rapl:0:0", sensor.KindCore, 0, "core", 1_098_765_432, amd),
+			want: []power.Zone{
+				measured("intel-rapl:0", power.KindPackage, 0, "package-0", 34_567_890_123, amd),
+				measured("intel-rapl:0:0", power.KindCore, 0, "core", 1_098_765_432, amd),
 			},
 		},
 		{
@@ -111,11 +112,11 @@ func TestZonesOfEachLayout(t *testing.T) {
 				{ID: "intel-rapl:10", Name: "package-1-die-1", Energy: 6, MaxRange: 100},
 				{ID: "intel-rapl:2", Name: "package-0", Energy: 8, MaxRange: 100},
 			}},
-			want: []sensor.Zone{
-				measured("intel-rapl:0", sensor.KindPackage, 1, "package-1-die-0", 5, 100),
+			want: []power.Zone{
+				measured("intel-rapl:0", power.KindPackage, 1, "package-1-die-0", 5, 100),
 				measured("intel-rapl:0:0", "mystery", 1, "mystery", 7, 100),
-				measured("intel-rapl:2", sensor.KindPackage, 0, "package-0", 8, 100),
-				measured("intel-rapl:10", sensor.KindPackage, 1, "package-1-die-1", 6, 100),
+				measured("intel-rapl:2", power.KindPackage, 0, "package-0", 8, 100),
+				measured("intel-rapl:10", power.KindPackage, 1, "package-1-die-1", 6, 100),
 			},
 		},
 	}
@@ -141,7 +142,7 @@ func TestZonesOfEachLayout(t *testing.T) {
 					t.Fatal(err)
 				}
 				// MaxPower has a test of its own (TestMaxPowerFromConstraints).
-				if diff := cmp.Diff(tt.want, read(t, s), cmpopts.IgnoreFields(sensor.Zone{}, "MaxPower")); diff != "" {
+				if diff := cmp.Diff(tt.want, read(t, s), cmpopts.IgnoreFields(power.Zone{}, "MaxPower")); diff != "" {
 					t.Errorf("Read zones (-want +got):\n%s", diff)
 				}
 				checkInfos(t, s, tt.want)
@@ -152,7 +153,7 @@ func TestZonesOfEachLayout(t *testing.T) {
 
 // checkInfos checks that Zones describes want, with each path a directory
 // named after the zone that holds energy_uj.
-func checkInfos(t *testing.T, s *Sensor, want []sensor.Zone) {
+func checkInfos(t *testing.T, s *Sensor, want []power.Zone) {
 	t.Helper()
 	infos := s.Zones()
 	if len(infos) != len(want) {
@@ -190,7 +191,7 @@ func TestGuestTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []sensor.Zone{measured("intel-rapl:0", sensor.KindPackage, 0, "package-0", 4242, 1_000_000)}
+	want := []power.Zone{measured("intel-rapl:0", power.KindPackage, 0, "package-0", 4242, 1_000_000)}
 	if diff := cmp.Diff(want, read(t, s)); diff != "" {
 		t.Errorf("Read zones (-want +got):\n%s", diff)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wattlens/wattlens/internal/counter"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/powercap/powercaptest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -153,7 +154,7 @@ func TestZoneVanishes(t *testing.T) {
 					t.Fatal(err)
 				}
 				after := read(t, s)
-				want := make([]sensor.Zone, len(before))
+				want := make([]power.Zone, len(before))
 				copy(want, before)
 				for i := range want {
 					if want[i].ID == "intel-rapl:0" {

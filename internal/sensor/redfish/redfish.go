@@ -12,7 +12,7 @@
 // samples into one cumulative energy zone (see meter), so a slow BMC never
 // stalls a tick: Read only takes a lock and returns the counter.
 //
-// The zone is of kind sensor.KindWall: with it, attribution takes the
+// The zone is of kind power.KindWall: with it, attribution takes the
 // BMC's figure as the host's, and RAPL or GPU zones read beside it stay
 // visible as its parts.
 //
@@ -35,6 +35,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/tlsfile"
 )
@@ -52,8 +53,8 @@ const (
 )
 
 // maxPower bounds what a BMC may report; above it a reading is refused
-// as garbage. It is the wall zone's ceiling (sensor.Ceiling).
-var maxPower = sensor.Ceiling(sensor.KindWall)
+// as garbage. It is the wall zone's ceiling (power.Ceiling).
+var maxPower = power.Ceiling(power.KindWall)
 
 // New returns the redfish sensor for opts.Redfish. It fails with
 // sensor.ErrUnavailable when no endpoint is configured, and with a plain
@@ -215,7 +216,7 @@ func (s *Sensor) pollOnce() {
 func (s *Sensor) Name() string { return Name }
 
 // Read implements sensor.Sensor. It never waits for the BMC.
-func (s *Sensor) Read() (sensor.Reading, error) {
+func (s *Sensor) Read() (power.Reading, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -225,14 +226,14 @@ func (s *Sensor) Read() (sensor.Reading, error) {
 		if s.lastErr != nil {
 			why = s.lastErr.Error()
 		}
-		return sensor.Reading{}, fmt.Errorf("redfish %s: %w: %s", s.cfg.Endpoint, sensor.ErrNoReadingYet, why)
+		return power.Reading{}, fmt.Errorf("redfish %s: %w: %s", s.cfg.Endpoint, sensor.ErrNoReadingYet, why)
 	}
-	src := sensor.Measured
+	src := power.Measured
 	if now.Sub(s.lastOK) > s.StaleAfter() {
-		src = sensor.Estimated
+		src = power.Estimated
 	}
-	return sensor.Reading{Zones: []sensor.Zone{{
-		ID: ZoneID, Kind: sensor.KindWall, Socket: -1, Name: "redfish", Energy: e, Source: src,
+	return power.Reading{Zones: []power.Zone{{
+		ID: ZoneID, Kind: power.KindWall, Socket: -1, Name: "redfish", Energy: e, Source: src,
 	}}}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wattlens/wattlens/internal/polltest"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/redfish/redfishtest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -83,7 +84,7 @@ func TestVendorPayloads(t *testing.T) {
 				t.Fatal(err)
 			}
 			z := r.Zones[0]
-			if len(r.Zones) != 1 || z.Kind != sensor.KindWall || z.Source != sensor.Measured || z.ID != ZoneID {
+			if len(r.Zones) != 1 || z.Kind != power.KindWall || z.Source != power.Measured || z.ID != ZoneID {
 				t.Errorf("zones = %+v, want one measured wall zone", r.Zones)
 			}
 		})
@@ -210,18 +211,18 @@ func TestUnavailable(t *testing.T) {
 	polltest.Until(t, "a 503", func() bool { _, err := s.Status(); return err != nil && strings.Contains(err.Error(), "503") })
 	polltest.Until(t, "the zone to go stale", func() bool {
 		r, err := s.Read()
-		return err == nil && r.Zones[0].Source == sensor.Estimated
+		return err == nil && r.Zones[0].Source == power.Estimated
 	})
 	bmc.SetPower(300)
 	bmc.SetMode(redfishtest.OK)
-	var after sensor.Reading
+	var after power.Reading
 	polltest.Until(t, "the bmc to be back", func() bool {
 		okAt, perr := s.Status()
 		if perr != nil || !okAt.After(lastOK) {
 			return false
 		}
 		after, err = s.Read()
-		return err == nil && after.Zones[0].Source == sensor.Measured
+		return err == nil && after.Zones[0].Source == power.Measured
 	})
 	span := time.Since(t0).Seconds()
 	got := (after.Zones[0].Energy - before.Zones[0].Energy).Joules()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/estimate"
 	"github.com/wattlens/wattlens/internal/sensor/gpu"
@@ -144,7 +145,7 @@ type Status struct {
 	// Permission is true when the counters exist but this user may not
 	// read them.
 	Permission bool
-	Zones      []sensor.Zone
+	Zones      []power.Zone
 	Method     string
 }
 
@@ -156,7 +157,7 @@ func Probe(opts sensor.Options) []Status {
 		s, err := e.New(opts)
 		st.Opened = err == nil
 		if err == nil {
-			var r sensor.Reading
+			var r power.Reading
 			r, err = s.Read()
 			st.Zones = r.Zones
 			if d, ok := s.(sensor.Describer); ok {

@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/fdio"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/powercap"
 	"github.com/wattlens/wattlens/internal/units"
@@ -104,7 +105,7 @@ type Sensor struct {
 	hasMeta    bool
 	last       meta
 	lastChange time.Time // guest clock when last.Seq was first seen
-	source     sensor.Source
+	source     power.Source
 	// epoch is the counter epoch of the last heartbeat read.
 	epoch uint64
 	// reopen is set when the powercap reader must be opened again before
@@ -135,7 +136,7 @@ func NewAt(path string, logger *slog.Logger, opts ...Option) (*Sensor, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Sensor{path: path, log: logger.With("sensor", Name), now: time.Now, source: sensor.Measured}
+	s := &Sensor{path: path, log: logger.With("sensor", Name), now: time.Now, source: power.Measured}
 	for _, o := range opts {
 		o(s)
 	}
@@ -180,13 +181,13 @@ func (s *Sensor) Name() string { return Name }
 // marked with the host's source, under an ID that names the counter's
 // epoch (EpochZoneID). It fails while the share is stale or the host has
 // stopped writing it.
-func (s *Sensor) Read() (sensor.Reading, error) {
+func (s *Sensor) Read() (power.Reading, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, err := s.read()
 	if err != nil {
 		s.reopen = true
-		return sensor.Reading{}, err
+		return power.Reading{}, err
 	}
 	for i := range r.Zones {
 		r.Zones[i].Source = s.source
@@ -194,10 +195,10 @@ func (s *Sensor) Read() (sensor.Reading, error) {
 	return r, nil
 }
 
-func (s *Sensor) read() (sensor.Reading, error) {
+func (s *Sensor) read() (power.Reading, error) {
 	m, ok, err := s.checkFresh()
 	if err != nil {
-		return sensor.Reading{}, err
+		return power.Reading{}, err
 	}
 	if ok && m.CounterEpoch != s.epoch {
 		s.log.Info("the host's counter started a new epoch: taking a new baseline",
@@ -208,11 +209,11 @@ func (s *Sensor) read() (sensor.Reading, error) {
 	if ok && m.hasEnergy {
 		e := m.EnergyUJ
 		if m.MaxRangeUJ != 0 && e > m.MaxRangeUJ {
-			return sensor.Reading{}, fmt.Errorf("vm: share at %s: %s: energy_uj %d is beyond max_energy_range_uj %d",
+			return power.Reading{}, fmt.Errorf("vm: share at %s: %s: energy_uj %d is beyond max_energy_range_uj %d",
 				s.path, vmshare.MetaFile, e, m.MaxRangeUJ)
 		}
-		return sensor.Reading{Zones: []sensor.Zone{{
-			ID: vmshare.EpochZoneID(vmshare.ZoneDir, s.epoch), Kind: sensor.KindPackage, Socket: 0, Name: vmshare.ZoneName,
+		return power.Reading{Zones: []power.Zone{{
+			ID: vmshare.EpochZoneID(vmshare.ZoneDir, s.epoch), Kind: power.KindPackage, Socket: 0, Name: vmshare.ZoneName,
 			Energy: units.Energy(e), MaxRange: units.Energy(m.MaxRangeUJ), MaxPower: shareMaxPower,
 		}}}, nil
 	}
@@ -220,13 +221,13 @@ func (s *Sensor) read() (sensor.Reading, error) {
 	if s.reopen {
 		pc, err := powercap.NewAt(s.path, s.log)
 		if err != nil {
-			return sensor.Reading{}, fmt.Errorf("vm: share at %s: %w", s.path, err)
+			return power.Reading{}, fmt.Errorf("vm: share at %s: %w", s.path, err)
 		}
 		s.pc, s.reopen = pc, false
 	}
 	r, err := s.pc.Read()
 	if err != nil {
-		return sensor.Reading{}, fmt.Errorf("vm: share at %s: %w", s.path, err)
+		return power.Reading{}, fmt.Errorf("vm: share at %s: %w", s.path, err)
 	}
 	for i := range r.Zones {
 		r.Zones[i].ID = vmshare.EpochZoneID(r.Zones[i].ID, s.epoch)
@@ -236,10 +237,10 @@ func (s *Sensor) read() (sensor.Reading, error) {
 }
 
 // shareMaxPower bounds the power of a VM's share: no more than its host
-// draws, and no host draws more than sensor.DefaultCeiling. A share's
+// draws, and no host draws more than power.DefaultCeiling. A share's
 // counter moves in steps of the host's interval, so the bound of its kind
 // (a package) is not a bound for it.
-const shareMaxPower = sensor.DefaultCeiling
+const shareMaxPower = power.DefaultCeiling
 
 // IdlePower implements sensor.IdleModeller: zero, because the host booked
 // its idle power itself and what it writes for this VM is all the VM's.
@@ -295,11 +296,11 @@ func (s *Sensor) observe(m meta, start bool) {
 	}
 	s.hasMeta = true
 	s.last = m
-	switch sensor.Source(m.Source) {
-	case sensor.Estimated:
-		s.source = sensor.Estimated
+	switch power.Source(m.Source) {
+	case power.Estimated:
+		s.source = power.Estimated
 	default:
-		s.source = sensor.Measured
+		s.source = power.Measured
 	}
 }
 

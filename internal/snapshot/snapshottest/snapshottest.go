@@ -10,7 +10,7 @@ package snapshottest
 import (
 	"time"
 
-	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -21,7 +21,7 @@ const Interval = 2 * time.Second
 // Energy returns measured figures: total since start, delta over
 // Interval, and the average power of delta over Interval.
 func Energy(total, delta units.Energy) snapshot.Energy {
-	return snapshot.Energy{Total: total, Delta: delta, Power: units.PowerOf(delta, Interval), Source: sensor.Measured}
+	return snapshot.Energy{Total: total, Delta: delta, Power: units.PowerOf(delta, Interval), Source: power.Measured}
 }
 
 // Joules is Energy in whole joules.

@@ -5,7 +5,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -13,7 +13,7 @@ import (
 // TestEnergy: 30 000 003 µJ over 2 s is 15 000 001.5 µW, rounded to the
 // nearest microwatt.
 func TestEnergy(t *testing.T) {
-	want := snapshot.Energy{Total: 100_000_001, Delta: 30_000_003, Power: 15_000_002, Source: sensor.Measured}
+	want := snapshot.Energy{Total: 100_000_001, Delta: 30_000_003, Power: 15_000_002, Source: power.Measured}
 	if diff := cmp.Diff(want, Energy(100_000_001, 30_000_003)); diff != "" {
 		t.Errorf("Energy (-want +got):\n%s", diff)
 	}
