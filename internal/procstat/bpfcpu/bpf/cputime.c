@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+//
+// cputime.c counts on-CPU time per process (thread group) from the
+// scheduler, for wattlens's bpfcpu package. See ../doc.go for the design;
+// in short:
+//
+//   - tp_btf/sched_switch: the time since the previous switch on this CPU
+//     is added to the process that ran (prev's tgid, keyed with its start
+//     time so that a reused PID is another process), in one of two hash
+//     maps chosen by `epoch`. User space flips `epoch` each tick and drains
+//     the map no longer written, so a tick costs what ran, not what exists.
+//   - tp_btf/sched_process_exit: when the last thread of a process exits,
+//     its running slice is credited and an exit record (key, parent, comm,
+//     cgroup id) goes to a ring buffer; later switches of the dead process
+//     are not counted.
+//   - a per-CPU record of who runs now and since when, so that user space
+//     can count the slice of a task that has not switched out yet.
+//
+// Full maps and a full ring buffer are counted in dropped_updates and
+// dropped_exits, never silent.
+
+// The few kernel types used, with CO-RE relocations: fields are found by
+// name in the running kernel's BTF, not by the offsets below.
+typedef unsigned char __u8;
+typedef unsigned short __u16;
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+typedef int __s32;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef _Bool bool;
+
+// From include/uapi/linux/bpf.h (stable ABI).
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_RINGBUF = 27,
+};
+#define BPF_NOEXIST 1
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+typedef struct {
+	int counter;
+} atomic_t;
+
+struct signal_struct {
+	atomic_t live;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	unsigned int flags;
+	int pid;
+	int tgid;
+	__u64 start_boottime;
+	struct task_struct *real_parent;
+	struct task_struct *group_leader;
+	struct signal_struct *signal;
+	char comm[16];
+} __attribute__((preserve_access_index));
+
+#define PF_EXITING 0x00000004
+#define PF_KTHREAD 0x00200000
+
+// USER_HZ: /proc/<pid>/stat's start time (field 22) is start_boottime in
+// 1/100 s (fs/proc/array.c, nsec_to_clock_t).
+#define NSEC_PER_USER_HZ 10000000ULL
+
+// MAX_ENTRIES is the default size of each delta map; user space may set
+// another before loading.
+#define MAX_ENTRIES 16384
+
+#define COMM_LEN 16
+
+struct key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start; // group leader's start time, USER_HZ ticks since boot
+};
+
+struct delta {
+	__u64 ns;        // on-CPU nanoseconds since the map was last drained
+	__u64 cgroup_id; // cgroup v2 id of the thread that first ran this interval
+	__u32 ppid;      // real parent's tgid
+	__u32 flags;     // PF_KTHREAD of the task
+	char comm[COMM_LEN];
+};
+
+struct exit_event {
+	struct key key;
+	__u64 cgroup_id;
+	__u32 ppid;
+	__u32 flags;
+	char comm[COMM_LEN];
+};
+
+struct running {
+	__u64 since; // bpf_ktime_get_ns when it was switched in; 0: unknown
+	struct key key;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_ENTRIES);
+	__type(key, struct key);
+	__type(value, struct delta);
+} delta0 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_ENTRIES);
+	__type(key, struct key);
+	__type(value, struct delta);
+} delta1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} exits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct running);
+} oncpu SEC(".maps");
+
+// epoch selects the delta map written: delta0 when even, delta1 when odd.
+__u32 epoch = 0;
+// dropped_updates counts slices lost to a full delta map; dropped_exits
+// exit records lost to a full ring buffer.
+__u64 dropped_updates = 0;
+__u64 dropped_exits = 0;
+
+// Never used: they put the record types in the object's BTF, for bpf2go
+// to generate their Go twins.
+const struct exit_event *unused_exit_event __attribute__((unused));
+const struct delta *unused_delta __attribute__((unused));
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline void key_of(struct task_struct *t, struct key *k)
+{
+	struct task_struct *leader = BPF_CORE_READ(t, group_leader);
+	k->tgid = BPF_CORE_READ(t, tgid);
+	k->pad = 0;
+	k->start = BPF_CORE_READ(leader, start_boottime) / NSEC_PER_USER_HZ;
+}
+
+// group_dead reports whether every thread of t's process has passed
+// do_exit's decrement of signal->live.
+static __always_inline bool group_dead(struct task_struct *t)
+{
+	return BPF_CORE_READ(t, signal, live.counter) == 0;
+}
+
+// credit adds ns to t's process in the delta map of the current epoch.
+static __always_inline void credit(struct task_struct *t, struct key *k, __u64 ns)
+{
+	void *m = (epoch & 1) ? (void *)&delta1 : (void *)&delta0;
+	struct delta *d = bpf_map_lookup_elem(m, k);
+	if (d) {
+		__sync_fetch_and_add(&d->ns, ns);
+		return;
+	}
+	struct delta nd = {};
+	nd.ns = ns;
+	nd.cgroup_id = bpf_get_current_cgroup_id();
+	nd.ppid = BPF_CORE_READ(t, real_parent, tgid);
+	nd.flags = BPF_CORE_READ(t, flags) & PF_KTHREAD;
+	struct task_struct *leader = BPF_CORE_READ(t, group_leader);
+	bpf_probe_read_kernel_str(nd.comm, sizeof(nd.comm), &leader->comm);
+	if (bpf_map_update_elem(m, k, &nd, BPF_NOEXIST) == 0)
+		return;
+	// Another CPU made the entry first, or the map is full.
+	d = bpf_map_lookup_elem(m, k);
+	if (d) {
+		__sync_fetch_and_add(&d->ns, ns);
+		return;
+	}
+	__sync_fetch_and_add(&dropped_updates, 1);
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u32 zero = 0;
+	struct running *r = bpf_map_lookup_elem(&oncpu, &zero);
+	if (!r)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	// prev is current here: bpf_get_current_cgroup_id in credit is prev's.
+	if (r->since != 0 && prev->pid != 0 && now > r->since &&
+	    !((prev->flags & PF_EXITING) && group_dead(prev))) {
+		struct key k;
+		key_of(prev, &k);
+		credit(prev, &k, now - r->since);
+	}
+	r->since = now;
+	if (next->pid != 0) {
+		key_of(next, &r->key);
+	} else {
+		r->key.tgid = 0;
+		r->key.start = 0;
+	}
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p)
+{
+	if (!group_dead(p))
+		return 0;
+	struct key k;
+	key_of(p, &k);
+
+	// The slice this CPU has run p's last thread for so far: its switch
+	// out is not counted (the process is dead by then).
+	__u32 zero = 0;
+	struct running *r = bpf_map_lookup_elem(&oncpu, &zero);
+	if (r) {
+		__u64 now = bpf_ktime_get_ns();
+		if (r->since != 0 && now > r->since)
+			credit(p, &k, now - r->since);
+		r->since = now;
+		r->key.tgid = 0;
+		r->key.start = 0;
+	}
+
+	struct exit_event *e = bpf_ringbuf_reserve(&exits, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&dropped_exits, 1);
+		return 0;
+	}
+	e->key = k;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	e->flags = BPF_CORE_READ(p, flags) & PF_KTHREAD;
+	struct task_struct *leader = BPF_CORE_READ(p, group_leader);
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), &leader->comm);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
