@@ -26,11 +26,11 @@ type kernel struct {
 	exits *ringbuf.Reader
 	epoch uint32
 
-	rec    ringbuf.Record
-	keys   []cputimeKey
-	vals   []cputimeDelta
-	oncpu  []cputimeRunning
-	cursor ebpf.MapBatchCursor
+	rec     ringbuf.Record
+	keys    []cputimeKey
+	vals    []cputimeDelta
+	oncpu   []cputimeRunning
+	cursor  ebpf.MapBatchCursor
 	noBatch bool
 }
 

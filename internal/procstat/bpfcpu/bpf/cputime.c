@@ -11,8 +11,10 @@
 //     the map no longer written, so a tick costs what ran, not what exists.
 //   - tp_btf/sched_process_exit: when the last thread of a process exits,
 //     its running slice is credited and an exit record (key, parent, comm,
-//     cgroup id) goes to a ring buffer; later switches of the dead process
-//     are not counted.
+//     cgroup id) goes to a ring buffer. What the dead process's threads
+//     still run after it (the rest of do_exit: closing files, freeing the
+//     address space) is counted as any slice; user space keeps the
+//     process one more tick to collect it.
 //   - a per-CPU record of who runs now and since when, so that user space
 //     can count the slice of a task that has not switched out yet.
 //
@@ -194,8 +196,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	// prev is current here: bpf_get_current_cgroup_id in credit is prev's.
-	if (r->since != 0 && prev->pid != 0 && now > r->since &&
-	    !((prev->flags & PF_EXITING) && group_dead(prev))) {
+	if (r->since != 0 && prev->pid != 0 && now > r->since) {
 		struct key k;
 		key_of(prev, &k);
 		credit(prev, &k, now - r->since);
@@ -218,8 +219,9 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	struct key k;
 	key_of(p, &k);
 
-	// The slice this CPU has run p's last thread for so far: its switch
-	// out is not counted (the process is dead by then).
+	// The slice this CPU has run p's last thread for so far, so that the
+	// record comes after it; the rest of its exit is counted at its switch
+	// out.
 	__u32 zero = 0;
 	struct running *r = bpf_map_lookup_elem(&oncpu, &zero);
 	if (r) {
@@ -227,8 +229,6 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		if (r->since != 0 && now > r->since)
 			credit(p, &k, now - r->since);
 		r->since = now;
-		r->key.tgid = 0;
-		r->key.start = 0;
 	}
 
 	struct exit_event *e = bpf_ringbuf_reserve(&exits, sizeof(*e), 0);
