@@ -39,9 +39,10 @@ type cputimeKey struct {
 }
 
 type cputimeRunning struct {
-	_     structs.HostLayout
-	Since uint64
-	Key   cputimeKey
+	_       structs.HostLayout
+	Since   uint64
+	Runtime uint64
+	Key     cputimeKey
 }
 
 // Names of all BPF objects in the ELF.

@@ -67,6 +67,7 @@ type Reader struct {
 	lastWarn     uint64    // tick
 	lateSlices   uint64
 	reconciledAt uint64
+	reconcileNow bool
 
 	// todo holds the processes whose Meta is to be read (pending or
 	// reread).
@@ -92,7 +93,7 @@ type proc struct {
 	info     taskInfo      // what the program recorded, for a Meta procfs cannot give
 	pending  bool          // the Meta is still to be read
 	reread   bool          // the name changed: read the Meta again
-	exited   uint64 // the tick its exit was seen; 0 while it lives
+	exited   uint64        // the tick its exit was seen; 0 while it lives
 }
 
 // Option configures a Reader.
@@ -236,7 +237,7 @@ func (r *Reader) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, err
 		}
 	}
 	r.checkDropped()
-	if r.tick-r.reconciledAt >= reconcileEvery {
+	if r.reconcileNow || r.tick-r.reconciledAt >= reconcileEvery {
 		r.reconcile()
 	}
 	r.resolve()
@@ -375,7 +376,7 @@ func (r *Reader) settle(p *proc) uint64 {
 // reconcile marks as exited the processes of the table that procfs no
 // longer lists: those whose exit record the ring buffer lost.
 func (r *Reader) reconcile() {
-	r.reconciledAt = r.tick
+	r.reconciledAt, r.reconcileNow = r.tick, false
 	var err error
 	if r.pids, err = r.procs.PIDs(r.pids); err != nil {
 		r.log.Debug("cannot list processes to reconcile", "err", err)
@@ -387,7 +388,7 @@ func (r *Reader) reconcile() {
 	}
 	for _, p := range r.table {
 		if !r.alive[int(p.key.tgid)] && p.exited == 0 {
-			p.exited = r.tick
+			p.exited = r.tick - 1 // long gone: closes this tick
 		}
 	}
 }
@@ -403,7 +404,7 @@ func (r *Reader) checkDropped() {
 		return
 	}
 	if e != r.dropped[1] {
-		r.reconciledAt = 0 // reconcile this tick
+		r.reconcileNow = true
 	}
 	if r.lastWarn == 0 || r.tick-r.lastWarn >= warnEvery {
 		r.lastWarn = r.tick

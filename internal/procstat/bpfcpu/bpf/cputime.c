@@ -4,8 +4,9 @@
 // scheduler, for wattlens's bpfcpu package. See ../doc.go for the design;
 // in short:
 //
-//   - tp_btf/sched_switch: the time since the previous switch on this CPU
-//     is added to the process that ran (prev's tgid, keyed with its start
+//   - tp_btf/sched_switch: the on-CPU time of the task switched out since
+//     it was switched in (the growth of its se.sum_exec_runtime, the
+//     kernel's own count) is added to its process (prev's tgid, keyed with its start
 //     time so that a reused PID is another process), in one of two hash
 //     maps chosen by `epoch`. User space flips `epoch` each tick and drains
 //     the map no longer written, so a tick costs what ran, not what exists.
@@ -54,8 +55,13 @@ struct signal_struct {
 	atomic_t live;
 } __attribute__((preserve_access_index));
 
+struct sched_entity {
+	__u64 sum_exec_runtime;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	unsigned int flags;
+	struct sched_entity se;
 	int pid;
 	int tgid;
 	__u64 start_boottime;
@@ -101,7 +107,8 @@ struct exit_event {
 };
 
 struct running {
-	__u64 since; // bpf_ktime_get_ns when it was switched in; 0: unknown
+	__u64 since;   // bpf_ktime_get_ns when it was switched in; 0: unknown
+	__u64 runtime; // its se.sum_exec_runtime then (or when last credited)
 	struct key key;
 };
 
@@ -194,14 +201,22 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 	struct running *r = bpf_map_lookup_elem(&oncpu, &zero);
 	if (!r)
 		return 0;
-	__u64 now = bpf_ktime_get_ns();
-	// prev is current here: bpf_get_current_cgroup_id in credit is prev's.
-	if (r->since != 0 && prev->pid != 0 && now > r->since) {
-		struct key k;
-		key_of(prev, &k);
-		credit(prev, &k, now - r->since);
+	// The scheduler has brought prev's sum_exec_runtime up to date before
+	// this tracepoint (update_curr, on dequeue or put_prev_task): what it
+	// ran since it was switched in is the difference, as the kernel
+	// counts it for /proc/<pid>/stat and getrusage (without steal time,
+	// and without irq time where IRQ_TIME_ACCOUNTING is on).
+	if (r->since != 0 && prev->pid != 0) {
+		__u64 rt = prev->se.sum_exec_runtime;
+		if (rt > r->runtime) {
+			struct key k;
+			key_of(prev, &k);
+			// prev is current here: bpf_get_current_cgroup_id in credit is prev's.
+			credit(prev, &k, rt - r->runtime);
+		}
 	}
-	r->since = now;
+	r->since = bpf_ktime_get_ns();
+	r->runtime = next->se.sum_exec_runtime;
 	if (next->pid != 0) {
 		key_of(next, &r->key);
 	} else {
@@ -224,11 +239,12 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	// out.
 	__u32 zero = 0;
 	struct running *r = bpf_map_lookup_elem(&oncpu, &zero);
-	if (r) {
-		__u64 now = bpf_ktime_get_ns();
-		if (r->since != 0 && now > r->since)
-			credit(p, &k, now - r->since);
-		r->since = now;
+	if (r && r->since != 0) {
+		__u64 rt = p->se.sum_exec_runtime;
+		if (rt > r->runtime) {
+			credit(p, &k, rt - r->runtime);
+			r->runtime = rt;
+		}
 	}
 
 	struct exit_event *e = bpf_ringbuf_reserve(&exits, sizeof(*e), 0);
