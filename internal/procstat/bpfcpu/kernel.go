@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,9 +40,21 @@ type kernel struct {
 // BTF tracepoints need.
 var errNoBTF = errors.New("the kernel has no BTF (/sys/kernel/btf/vmlinux); it needs CONFIG_DEBUG_INFO_BTF=y")
 
+// errNotPermitted explains a refusal to load.
+var errNotPermitted = errors.New("not permitted to load BPF programs: it needs root, or CAP_BPF and CAP_PERFMON " +
+	"(and CAP_SYS_RESOURCE before Linux 5.11), outside a user namespace")
+
 // load loads and attaches the BPF program, with room for maxEntries
 // processes per interval in each delta map (0: the program's default).
-func load(maxEntries uint32) (*kernel, error) {
+func load(maxEntries uint32) (source, error) {
+	k, err := loadKernel(maxEntries)
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func loadKernel(maxEntries uint32) (*kernel, error) {
 	if _, err := btf.LoadKernelSpec(); err != nil {
 		if errors.Is(err, btf.ErrNotSupported) || errors.Is(err, os.ErrNotExist) {
 			return nil, errNoBTF
@@ -60,7 +73,14 @@ func load(maxEntries uint32) (*kernel, error) {
 		keys: make([]cputimeKey, batchSize),
 		vals: make([]cputimeDelta, batchSize),
 	}
+	// Before Linux 5.11 BPF memory counts against RLIMIT_MEMLOCK; later
+	// kernels charge the memory cgroup and this does nothing.
+	_ = rlimit.RemoveMemlock()
 	if err := spec.LoadAndAssign(&k.objs, nil); err != nil {
+		var errno unix.Errno
+		if errors.As(err, &errno) && (errno == unix.EPERM || errno == unix.EACCES) {
+			return nil, fmt.Errorf("%w: %w", errNotPermitted, errno)
+		}
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			return nil, fmt.Errorf("the kernel refused the program: %w", ve)

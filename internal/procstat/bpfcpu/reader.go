@@ -135,11 +135,10 @@ func New(procfs, sysfs string, opts ...Option) (*Reader, error) {
 	}
 	src := c.src
 	if src == nil {
-		k, err := load(c.maxEntries)
-		if err != nil {
+		var err error
+		if src, err = load(c.maxEntries); err != nil {
 			return nil, err
 		}
-		src = k
 	}
 	var popts []procstat.Option
 	if c.hook != nil {
@@ -159,6 +158,16 @@ func New(procfs, sysfs string, opts ...Option) (*Reader, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// Probe loads and attaches the program and unloads it at once: nil when
+// New would work here (as far as the program goes), else why not.
+func Probe() error {
+	src, err := load(0)
+	if err != nil {
+		return err
+	}
+	return src.Close()
 }
 
 // cgroup2 is CGROUP2_SUPER_MAGIC (statfs(2)).
