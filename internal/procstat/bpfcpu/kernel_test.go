@@ -51,7 +51,7 @@ func helper(spec string) {
 
 // needKernel skips unless the program can be loaded here: root and a
 // kernel with BTF.
-func needKernel(t *testing.T) {
+func needKernel(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("loading the BPF program needs root (CAP_BPF and CAP_PERFMON); run the tests as root to cover it")
