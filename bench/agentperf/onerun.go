@@ -188,10 +188,6 @@ func startAgents(o options, g *group, tmp, sysfs string) ([]*proc, error) {
 		return nil, err
 	}
 	procs = append(procs, &proc{name: "floor -raw", pid: pid})
-	bins := []string{o.bin}
-	if o.base != "" {
-		bins = append(bins, o.base)
-	}
 	for _, x := range o.exporters {
 		for _, src := range o.cpuSources {
 			p, err := startAgent(o, g, o.bin, x, agentName(x, src), src, tmp, sysfs)

@@ -145,7 +145,9 @@ func New(procfs, sysfs string, opts ...Option) (*Reader, error) {
 		popts = append(popts, procstat.WithMetaHook(c.hook))
 	}
 	r := &Reader{
-		src:     src,
+		src: src,
+		// Only for one process at a time (ReadProcess, MetaOf), the
+		// listing (PIDs) and /proc/stat: it caches nothing.
 		procs:   procstat.NewReader(procfs, popts...),
 		cgroups: newCgroupNames(c.cgroupRoot),
 		log:     c.log,
@@ -153,7 +155,9 @@ func New(procfs, sysfs string, opts ...Option) (*Reader, error) {
 		closed:  make(map[pkey]uint64),
 		alive:   make(map[int]bool),
 	}
-	if err := r.seed(); err != nil {
+	// The seed's reader is dropped after it: its cache would keep every
+	// process it saw.
+	if err := r.seed(procstat.NewReader(procfs, popts...)); err != nil {
 		_ = src.Close()
 		return nil, err
 	}
@@ -189,8 +193,8 @@ func cgroup2Root(sysfs string) string {
 // seed fills the table from procfs, then drops what the program counted
 // for those processes until now (procfs's figure holds it) and keeps the
 // rest: processes born since, and the exits.
-func (r *Reader) seed() error {
-	procs, _, err := r.procs.Read(nil)
+func (r *Reader) seed(from *procstat.Reader) error {
+	procs, _, err := from.Read(nil)
 	if err != nil {
 		return err
 	}
