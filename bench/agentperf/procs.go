@@ -97,7 +97,7 @@ const sleepersPerForker = 1000
 func startSleepers(ctx context.Context, n int, guests int, self, qemuPath string, life time.Duration) (*group, error) {
 	g := &group{}
 	secs := strconv.Itoa(int(life.Seconds()) + 1)
-	before := settledCount(ctx)
+	before := countProcs()
 	forkers := 0
 	for left := n; left > 0; left -= sleepersPerForker {
 		k := min(left, sleepersPerForker)
@@ -122,24 +122,6 @@ func startSleepers(ctx context.Context, n int, guests int, self, qemuPath string
 		}
 	}
 	return g, nil
-}
-
-// settledCount returns the number of processes once it has stopped
-// falling (for at most 60 s): the sleepers of a previous run, killed and
-// orphaned, are still being reaped by init for a while, and counting them
-// as there to stay would make the next run wait for more processes than
-// it starts.
-func settledCount(ctx context.Context) int {
-	n := countProcs()
-	for end := time.Now().Add(time.Minute); time.Now().Before(end) && ctx.Err() == nil; {
-		time.Sleep(500 * time.Millisecond)
-		m := countProcs()
-		if m >= n {
-			return m
-		}
-		n = m
-	}
-	return n
 }
 
 // forkSleepers is the "sleepers N SECS" mode: fork N children that sleep
