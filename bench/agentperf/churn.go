@@ -32,7 +32,7 @@ func churnRun(ctx context.Context, o options, round int, tmp, sysfs, self string
 			return err
 		}
 	}
-	fmt.Printf("## round %d: churn, %d processes a second of %s CPU each, orphaned at birth; %d processes in /proc\n\n",
+	fmt.Printf("## round %d: churn, %d processes a second of %s CPU each, reaped by the harness; %d processes in /proc\n\n",
 		round, o.churnRate, o.churnBurn, countProcs())
 
 	agents := &group{}
