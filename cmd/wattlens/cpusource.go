@@ -12,7 +12,8 @@ import (
 // procReader opens the per-process CPU-time source --cpu-source asks for,
 // with hook run on every process's Meta (nil: none). auto tries the eBPF
 // source and falls back to procfs with one log line saying why; ebpf
-// fails when the program cannot be loaded. The eBPF program is unloaded
+// fails when the program cannot be loaded or the procfs root does not name
+// processes as the kernel does (a fixture tree, another PID namespace). The eBPF program is unloaded
 // when the command ends (env.close); the kernel also drops it if wattlens
 // dies, since nothing is pinned.
 func (e *env) procReader(hook procstat.MetaHook) (sampler.ProcReader, error) {
@@ -33,7 +34,7 @@ func (e *env) procReader(hook procstat.MetaHook) (sampler.ProcReader, error) {
 	r, err := bpfcpu.New(e.cfg.ProcFS, e.cfg.SysFS, opts...)
 	if err != nil {
 		if e.cfg.CPUSource == config.CPUSourceEBPF {
-			return nil, fmt.Errorf("--cpu-source ebpf: cannot load the eBPF program: %w", err)
+			return nil, fmt.Errorf("--cpu-source ebpf: cannot use the eBPF source: %w", err)
 		}
 		e.log.Info("per-process cpu time from procfs: the ebpf source cannot be used here", "reason", err.Error())
 		return procfs(), nil
@@ -62,13 +63,13 @@ func (e *env) cpuSource() cpuSourceInfo {
 	case config.CPUSourceProcfs:
 		return cpuSourceInfo{Use: config.CPUSourceProcfs, Why: "--cpu-source procfs"}
 	}
-	err := bpfcpu.Probe()
+	err := bpfcpu.Probe(e.cfg.ProcFS)
 	switch {
 	case err == nil:
-		return cpuSourceInfo{Use: config.CPUSourceEBPF, Why: "--cpu-source " + e.cfg.CPUSource + ": the eBPF program loads here"}
+		return cpuSourceInfo{Use: config.CPUSourceEBPF, Why: "--cpu-source " + e.cfg.CPUSource + ": the eBPF program loads here and " + e.cfg.ProcFS + " names processes as it sees them"}
 	case e.cfg.CPUSource == config.CPUSourceEBPF:
-		return cpuSourceInfo{Use: config.CPUSourceEBPF, Why: "--cpu-source ebpf, but the program cannot be loaded, so the exporters will not start: " + err.Error()}
+		return cpuSourceInfo{Use: config.CPUSourceEBPF, Why: "--cpu-source ebpf, but the eBPF source cannot be used here, so the exporters will not start: " + err.Error()}
 	default:
-		return cpuSourceInfo{Use: config.CPUSourceProcfs, Why: "auto: the eBPF program cannot be loaded: " + err.Error()}
+		return cpuSourceInfo{Use: config.CPUSourceProcfs, Why: "auto: the eBPF source cannot be used here: " + err.Error()}
 	}
 }

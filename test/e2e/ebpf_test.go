@@ -100,7 +100,8 @@ func TestEBPFBurners(t *testing.T) {
 // TestEBPFRefused runs wattlens in an unprivileged user namespace, where
 // the kernel refuses to load BPF programs: --cpu-source ebpf fails and says
 // why, auto falls back to procfs with one line saying why, and info says
-// procfs.
+// procfs. In a PID namespace of its own, where /proc does not show the
+// kernel's PIDs, --cpu-source ebpf fails too.
 func TestEBPFRefused(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -116,7 +117,7 @@ func TestEBPFRefused(t *testing.T) {
 	base := []string{"-U", wattlensBin, "-s", "powercap_rapl", "--path.sysfs", sysfs}
 
 	code, _, stderr := runExit(t, unshare, append(base, "--cpu-source", "ebpf", "json", "--step", "1", "--timeout", "1")...)
-	if code != 1 || !strings.Contains(stderr, "--cpu-source ebpf: cannot load the eBPF program: not permitted") {
+	if code != 1 || !strings.Contains(stderr, "--cpu-source ebpf: cannot use the eBPF source: not permitted") {
 		t.Errorf("--cpu-source ebpf refused: exit %d, want 1 and why; stderr:\n%s", code, stderr)
 	}
 
@@ -128,8 +129,18 @@ func TestEBPFRefused(t *testing.T) {
 		t.Errorf("auto, refused: want one line saying procfs and why; stderr:\n%s", stderr)
 	}
 
+	// In a PID namespace of its own (as root: the program loads), /proc
+	// does not name processes with the kernel's PIDs.
+	pidns := []string{"-p", "-f", "--mount-proc", wattlensBin, "-s", "powercap_rapl", "--path.sysfs", sysfs}
+	if os.Geteuid() == 0 && exec.Command(unshare, "-p", "-f", "--mount-proc", "true").Run() == nil {
+		code, _, stderr = runExit(t, unshare, append(pidns, "--cpu-source", "ebpf", "json", "--step", "1", "--timeout", "1")...)
+		if code != 1 || !strings.Contains(stderr, "does not show processes with the kernel's PIDs") {
+			t.Errorf("--cpu-source ebpf in a PID namespace: exit %d, want 1 and why; stderr:\n%s", code, stderr)
+		}
+	}
+
 	_, out, _ = runExit(t, unshare, append(base, "info")...)
-	if !strings.Contains(out, "Process CPU time\n  procfs (auto: the eBPF program cannot be loaded: not permitted") {
+	if !strings.Contains(out, "Process CPU time\n  procfs (auto: the eBPF source cannot be used here: not permitted") {
 		t.Errorf("info does not say procfs and why:\n%s", out)
 	}
 }

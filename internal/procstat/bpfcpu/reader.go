@@ -2,9 +2,12 @@ package bpfcpu
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -161,17 +164,59 @@ func New(procfs, sysfs string, opts ...Option) (*Reader, error) {
 		_ = src.Close()
 		return nil, err
 	}
+	if c.src == nil {
+		if err := checkView(src, procfs); err != nil {
+			_ = src.Close()
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
-// Probe loads and attaches the program and unloads it at once: nil when
-// New would work here (as far as the program goes), else why not.
-func Probe() error {
+// checkView makes sure the procfs tree shows the processes as the kernel
+// program sees them: with the PIDs of the initial PID namespace (the
+// program's), as the host's /proc does, or /host/proc in a container.
+// A container's own /proc (another PID namespace) or a fixture tree does
+// not, and the table would mix two numberings. The test: this process, as
+// <procfs>/self names it and with the start time the seed read, must be
+// the one the program sees running on the CPU this runs on.
+func checkView(src source, procfs string) error {
+	link, err := os.Readlink(filepath.Join(procfs, "self"))
+	pid, perr := strconv.Atoi(link)
+	if err != nil || perr != nil {
+		return fmt.Errorf("%s is not a live procfs (no self link), so it cannot name the processes the kernel program sees", procfs)
+	}
+	me, ok := procstat.NewReader(procfs).ReadProcess(pid)
+	if !ok {
+		return fmt.Errorf("cannot read %s/%d/stat", procfs, pid)
+	}
+	self := pkey{tgid: uint32(pid), start: me.StartTime}
+	var run []running
+	for range 50 {
+		if run, _, err = src.Running(run[:0]); err != nil {
+			return err
+		}
+		for _, r := range run {
+			if r.key == self && r.since != 0 {
+				return nil
+			}
+		}
+		time.Sleep(time.Millisecond) // switched out and in again: a fresh record
+	}
+	return fmt.Errorf("%s does not show processes with the kernel's PIDs (another PID namespace?): "+
+		"the eBPF source needs the host's procfs (/proc, or the host's mounted at --path.procfs)", procfs)
+}
+
+// Probe loads and attaches the program, checks that the procfs tree at
+// procfs names processes as the program sees them (see checkView), and
+// unloads it: nil when New would work here, else why not.
+func Probe(procfs string) error {
 	src, err := load(0)
 	if err != nil {
 		return err
 	}
-	return src.Close()
+	err = checkView(src, procfs)
+	return errors.Join(err, src.Close())
 }
 
 // cgroup2 is CGROUP2_SUPER_MAGIC (statfs(2)).
