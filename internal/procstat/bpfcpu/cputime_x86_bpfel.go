@@ -39,16 +39,16 @@ type cputimeKey struct {
 }
 
 type cputimeRunning struct {
-	_       structs.HostLayout
-	Since   uint64
-	Runtime uint64
-	Key     cputimeKey
+	_     structs.HostLayout
+	Since uint64
+	Key   cputimeKey
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	cputimeMapCredited        = "credited"
 	cputimeMapDelta0          = "delta0"
 	cputimeMapDelta1          = "delta1"
 	cputimeMapExits           = "exits"
@@ -112,10 +112,11 @@ type cputimeProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type cputimeMapSpecs struct {
-	Delta0 *ebpf.MapSpec `ebpf:"delta0"`
-	Delta1 *ebpf.MapSpec `ebpf:"delta1"`
-	Exits  *ebpf.MapSpec `ebpf:"exits"`
-	Oncpu  *ebpf.MapSpec `ebpf:"oncpu"`
+	Credited *ebpf.MapSpec `ebpf:"credited"`
+	Delta0   *ebpf.MapSpec `ebpf:"delta0"`
+	Delta1   *ebpf.MapSpec `ebpf:"delta1"`
+	Exits    *ebpf.MapSpec `ebpf:"exits"`
+	Oncpu    *ebpf.MapSpec `ebpf:"oncpu"`
 }
 
 // cputimeVariableSpecs contains global variables before they are loaded into the kernel.
@@ -149,14 +150,16 @@ func (o *cputimeObjects) Close() error {
 //
 // It can be passed to loadCputimeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type cputimeMaps struct {
-	Delta0 *ebpf.Map `ebpf:"delta0"`
-	Delta1 *ebpf.Map `ebpf:"delta1"`
-	Exits  *ebpf.Map `ebpf:"exits"`
-	Oncpu  *ebpf.Map `ebpf:"oncpu"`
+	Credited *ebpf.Map `ebpf:"credited"`
+	Delta0   *ebpf.Map `ebpf:"delta0"`
+	Delta1   *ebpf.Map `ebpf:"delta1"`
+	Exits    *ebpf.Map `ebpf:"exits"`
+	Oncpu    *ebpf.Map `ebpf:"oncpu"`
 }
 
 func (m *cputimeMaps) Close() error {
 	return _CputimeClose(
+		m.Credited,
 		m.Delta0,
 		m.Delta1,
 		m.Exits,

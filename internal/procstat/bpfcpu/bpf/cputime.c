@@ -5,8 +5,9 @@
 // in short:
 //
 //   - tp_btf/sched_switch: the on-CPU time of the task switched out since
-//     it was switched in (the growth of its se.sum_exec_runtime, the
-//     kernel's own count) is added to its process (prev's tgid, keyed with its start
+//     it was last credited (the growth of its se.sum_exec_runtime, the
+//     kernel's own count, kept per thread in `credited`) is added to its
+//     process (prev's tgid, keyed with its start
 //     time so that a reused PID is another process), in one of two hash
 //     maps chosen by `epoch`. User space flips `epoch` each tick and drains
 //     the map no longer written, so a tick costs what ran, not what exists.
@@ -39,8 +40,10 @@ typedef _Bool bool;
 enum bpf_map_type {
 	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
+#define BPF_ANY 0
 #define BPF_NOEXIST 1
 
 #include <bpf/bpf_helpers.h>
@@ -61,6 +64,7 @@ struct sched_entity {
 
 struct task_struct {
 	unsigned int flags;
+	int exit_state;
 	struct sched_entity se;
 	int pid;
 	int tgid;
@@ -107,8 +111,7 @@ struct exit_event {
 };
 
 struct running {
-	__u64 since;   // bpf_ktime_get_ns when it was switched in; 0: unknown
-	__u64 runtime; // its se.sum_exec_runtime then (or when last credited)
+	__u64 since; // bpf_ktime_get_ns when it was switched in; 0: unknown
 	struct key key;
 };
 
@@ -125,6 +128,19 @@ struct {
 	__type(key, struct key);
 	__type(value, struct delta);
 } delta1 SEC(".maps");
+
+// credited holds, per thread (its PID), its se.sum_exec_runtime as far as
+// it has been added to its process: a switch out adds what it grew by
+// since. Per thread rather than per CPU because a switch out is not always
+// of the task this program saw switched in on that CPU. LRU: a thread
+// whose entry is evicted loses one slice (it is counted again from its
+// next switch); a dead thread's entry is deleted at its last switch out.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} credited SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -194,29 +210,55 @@ static __always_inline void credit(struct task_struct *t, struct key *k, __u64 n
 	__sync_fetch_and_add(&dropped_updates, 1);
 }
 
+// settle adds to t's process what t ran since its runtime was last
+// credited, and records its runtime as credited now; a thread not seen
+// before is only recorded.
+static __always_inline void settle(struct task_struct *t, struct key *k)
+{
+	__u32 tid = t->pid;
+	__u64 rt = t->se.sum_exec_runtime;
+	__u64 *last = bpf_map_lookup_elem(&credited, &tid);
+	if (last) {
+		if (rt > *last)
+			credit(t, k, rt - *last);
+		*last = rt;
+		return;
+	}
+	bpf_map_update_elem(&credited, &tid, &rt, BPF_ANY);
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
+	// The scheduler has brought prev's sum_exec_runtime up to date before
+	// this tracepoint (update_curr, on dequeue or put_prev_task): what it
+	// ran since it was last credited is the difference, as the kernel
+	// counts it for /proc/<pid>/stat and getrusage (without steal time,
+	// and without irq time where IRQ_TIME_ACCOUNTING is on).
+	if (prev->pid != 0) {
+		struct key k;
+		key_of(prev, &k);
+		// prev is current here: bpf_get_current_cgroup_id in credit is prev's.
+		settle(prev, &k);
+		if (prev->exit_state != 0) {
+			// Its last switch: it is a zombie or dead now.
+			__u32 tid = prev->pid;
+			bpf_map_delete_elem(&credited, &tid);
+		}
+	}
+	if (next->pid != 0) {
+		__u32 tid = next->pid;
+		if (!bpf_map_lookup_elem(&credited, &tid)) {
+			__u64 rt = next->se.sum_exec_runtime;
+			bpf_map_update_elem(&credited, &tid, &rt, BPF_ANY);
+		}
+	}
+
 	__u32 zero = 0;
 	struct running *r = bpf_map_lookup_elem(&oncpu, &zero);
 	if (!r)
 		return 0;
-	// The scheduler has brought prev's sum_exec_runtime up to date before
-	// this tracepoint (update_curr, on dequeue or put_prev_task): what it
-	// ran since it was switched in is the difference, as the kernel
-	// counts it for /proc/<pid>/stat and getrusage (without steal time,
-	// and without irq time where IRQ_TIME_ACCOUNTING is on).
-	if (r->since != 0 && prev->pid != 0) {
-		__u64 rt = prev->se.sum_exec_runtime;
-		if (rt > r->runtime) {
-			struct key k;
-			key_of(prev, &k);
-			// prev is current here: bpf_get_current_cgroup_id in credit is prev's.
-			credit(prev, &k, rt - r->runtime);
-		}
-	}
 	r->since = bpf_ktime_get_ns();
-	r->runtime = next->se.sum_exec_runtime;
 	if (next->pid != 0) {
 		key_of(next, &r->key);
 	} else {
@@ -234,18 +276,9 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	struct key k;
 	key_of(p, &k);
 
-	// The slice this CPU has run p's last thread for so far, so that the
-	// record comes after it; the rest of its exit is counted at its switch
-	// out.
-	__u32 zero = 0;
-	struct running *r = bpf_map_lookup_elem(&oncpu, &zero);
-	if (r && r->since != 0) {
-		__u64 rt = p->se.sum_exec_runtime;
-		if (rt > r->runtime) {
-			credit(p, &k, rt - r->runtime);
-			r->runtime = rt;
-		}
-	}
+	// What p's last thread has run so far, so that the record comes after
+	// it; the rest of its exit is counted at its last switch out.
+	settle(p, &k);
 
 	struct exit_event *e = bpf_ringbuf_reserve(&exits, sizeof(*e), 0);
 	if (!e) {
