@@ -269,3 +269,80 @@ wait:
 		t.Errorf("coverage %.3f, want 0.98..1.02", cover)
 	}
 }
+
+// TestKernelNoOvercount checks, under a churn of orphaned short processes,
+// that the CPU time the Reader hands out over an interval is not more than
+// the machine's busy time (/proc/stat): every slice counted once, to the
+// thread that ran it.
+func TestKernelNoOvercount(t *testing.T) {
+	needKernel(t)
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh to run the churn with")
+	}
+	r := newKernelReader(t)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = exec.Command("sh", "-c", "("+churnScript+") >/dev/null 2>&1 &").Run()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	last := map[procstat.Key]uint64{}
+	procs, _, err := r.Read(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		last[p.Key] = p.CPU
+	}
+	prevCPU, err := r.CPUTimes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prevBoot := bootTicks()
+	for i := range 3 {
+		time.Sleep(time.Second)
+		cpu, err := r.CPUTimes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		boot := bootTicks()
+		if procs, _, err = r.Read(procs); err != nil {
+			t.Fatal(err)
+		}
+		var held uint64
+		next := map[procstat.Key]uint64{}
+		for _, p := range procs {
+			next[p.Key] = p.CPU
+			if was, ok := last[p.Key]; ok {
+				held += p.CPU - was
+			} else if p.StartTime >= prevBoot {
+				held += p.CPU // born in the interval: all of it
+			}
+		}
+		busy := cpu.Work - prevCPU.Work
+		t.Logf("interval %d: busy %d ticks, processes %d ticks", i, busy, held)
+		// A few ticks of slack: /proc/stat samples at the scheduler tick,
+		// the processes' figures are exact, and both are cut at slightly
+		// different instants.
+		if float64(held) > 1.05*float64(busy)+5 {
+			t.Errorf("interval %d: processes hold %d ticks of CPU, the machine was busy %d", i, held, busy)
+		}
+		last, prevCPU, prevBoot = next, cpu, boot
+	}
+}
+
+// bootTicks is CLOCK_BOOTTIME in USER_HZ ticks, the clock of start times.
+func bootTicks() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	return uint64(ts.Nano()) / nsPerTick
+}

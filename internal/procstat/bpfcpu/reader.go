@@ -97,6 +97,10 @@ type proc struct {
 	pending  bool          // the Meta is still to be read
 	reread   bool          // the name changed: read the Meta again
 	exited   uint64        // the tick its exit was seen; 0 while it lives
+	// settled is, once it has exited, the part of ns already handed out
+	// or put in the Reader's balance (settle).
+	settled  int64
+	settling bool
 }
 
 // Option configures a Reader.
@@ -396,19 +400,19 @@ func (r *Reader) resolve() {
 // do_exit, counted at their last switch out) is in its figure.
 func (r *Reader) list(dst []procstat.Proc) []procstat.Proc {
 	for k, p := range r.table {
-		cpu := (p.ns + p.inflight) / nsPerTick
-		p.inflight = 0
-		closing := p.exited != 0 && p.exited < r.tick
-		if closing {
+		var cpu uint64
+		if p.exited != 0 {
 			cpu = r.settle(p)
+		} else {
+			cpu = max(p.reported, (p.ns+p.inflight)/nsPerTick)
 		}
-		cpu = max(cpu, p.reported)
+		p.inflight = 0
 		p.reported = cpu
 		dst = append(dst, procstat.Proc{
 			Key: procstat.Key{PID: int(k.tgid), StartTime: k.start},
 			CPU: cpu, PPID: p.ppid, Meta: p.meta,
 		})
-		if closing {
+		if p.exited != 0 && p.exited < r.tick {
 			delete(r.table, k)
 			r.closed[k] = r.tick
 		}
@@ -416,19 +420,25 @@ func (r *Reader) list(dst []procstat.Proc) []procstat.Proc {
 	return dst
 }
 
-// settle returns the last CPU figure of a process that exited: its
-// nanoseconds plus the running balance, rounded to the nearest tick (and
-// never below what it was handed out before); the balance takes the
-// difference.
+// settle returns the CPU figure of a process that has exited, at the tick
+// its exit is seen and at the next (with what its exit ran after the
+// record): what it used beyond what it was handed out, plus the running
+// balance, rounded to the nearest tick and added (never taken back); the
+// balance keeps the difference. So a short process gets its time in the
+// tick it ends, and Σ handed out follows Σ used within a tick.
 func (r *Reader) settle(p *proc) uint64 {
-	v := int64(p.ns) + r.debt
-	var ticks uint64
-	if v > 0 {
-		ticks = uint64(v+int64(nsPerTick/2)) / nsPerTick
+	if !p.settling {
+		// What it was handed out so far stands for what it used.
+		p.settling, p.settled = true, int64(p.reported*nsPerTick)
 	}
-	ticks = max(ticks, p.reported)
-	r.debt = v - int64(ticks*nsPerTick)
-	return ticks
+	v := int64(p.ns) - p.settled + r.debt
+	var inc uint64
+	if v > 0 {
+		inc = uint64(v+int64(nsPerTick/2)) / nsPerTick
+	}
+	r.debt = v - int64(inc*nsPerTick)
+	p.settled = int64(p.ns)
+	return p.reported + inc
 }
 
 // reconcile marks as exited the processes of the table that procfs no
