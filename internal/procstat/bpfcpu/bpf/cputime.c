@@ -7,16 +7,15 @@
 //   - tp_btf/sched_switch: the on-CPU time of the task switched out since
 //     it was last credited (the growth of its se.sum_exec_runtime, the
 //     kernel's own count, kept per thread in `credited`) is added to its
-//     process (prev's tgid, keyed with its start
-//     time so that a reused PID is another process), in one of two hash
-//     maps chosen by `epoch`. User space flips `epoch` each tick and drains
+//     process (prev's tgid, keyed with its start time so that a reused PID
+//     is another process), in one of two hash maps chosen by `epoch`. User space flips `epoch` each tick and drains
 //     the map no longer written, so a tick costs what ran, not what exists.
 //   - tp_btf/sched_process_exit: when the last thread of a process exits,
-//     its running slice is credited and an exit record (key, parent, comm,
-//     cgroup id) goes to a ring buffer. What the dead process's threads
-//     still run after it (the rest of do_exit: closing files, freeing the
-//     address space) is counted as any slice; user space keeps the
-//     process one more tick to collect it.
+//     what it ran so far is credited and an exit record (key, parent,
+//     comm, cgroup id) goes to a ring buffer. What its threads still run
+//     after it (the rest of do_exit: files, the parent's notification) is
+//     counted at their last switch out; user space keeps the process one
+//     more tick to collect it.
 //   - a per-CPU record of who runs now and since when, so that user space
 //     can count the slice of a task that has not switched out yet.
 //
