@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,8 +137,10 @@ func TestKernelBurner(t *testing.T) {
 	if !found {
 		t.Fatalf("the burner (pid %d) is not among the %d processes read", pid, len(procs))
 	}
-	if got.Meta == nil || got.Meta.Comm != "bpfcpu.test" {
-		t.Errorf("meta = %+v, want comm bpfcpu.test", got.Meta)
+	wantComm := filepath.Base(os.Args[0])
+	wantComm = wantComm[:min(len(wantComm), commLen-1)]
+	if got.Meta == nil || got.Meta.Comm != wantComm {
+		t.Errorf("meta = %+v, want comm %s", got.Meta, wantComm)
 	}
 	if got.StartTime != want.start {
 		t.Errorf("start time = %d, /proc/%d/stat says %d", got.StartTime, pid, want.start)
