@@ -59,7 +59,13 @@ perf: build
 	$(GO) build -o bin/fakerapl ./internal/sensor/powercap/powercaptest/cmd/fakerapl
 	./bin/agentperf -bin $(BIN) $(PERF_FLAGS)
 
+# Regenerates the committed generated files: docs/metrics.md,
+# docs/estimation-error.md, and the eBPF CPU source's BPF objects and Go
+# bindings (internal/procstat/bpfcpu, bpf2go), which need clang,
+# llvm-strip and the libbpf headers: apt-get install clang llvm libbpf-dev.
+# Builds without clang use the committed objects.
 generate:
+	@command -v clang >/dev/null || { echo "make generate needs clang, llvm and libbpf-dev (Debian: apt-get install clang llvm libbpf-dev)"; exit 1; }
 	$(GO) generate ./...
 
 # Renders deploy/kubernetes/ from the Helm chart.

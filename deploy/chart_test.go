@@ -67,6 +67,9 @@ func TestChartDefaults(t *testing.T) {
 		if slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--path.devfs") }) {
 			t.Errorf("--path.devfs passed without msr.enabled: %q", c.Args)
 		}
+		if !slices.Contains(global, "--cpu-source=procfs") {
+			t.Errorf("global flags %q lack --cpu-source=procfs: without ebpf.enabled the container may not load BPF programs", global)
+		}
 	})
 
 	t.Run("downward API", func(t *testing.T) {
@@ -254,6 +257,35 @@ func TestChartVariants(t *testing.T) {
 			t.Error("msr.enabled: /host/dev/cpu not mounted read-only")
 		}
 		checkArgs(t, "msr args", c.Args, "prometheus")
+	})
+	t.Run("ebpf", func(t *testing.T) {
+		for _, tt := range []struct {
+			set  string
+			caps []string
+		}{
+			{"ebpf.enabled=true", []string{"BPF", "PERFMON"}},
+			{"ebpf.enabled=true,ebpf.sysResource=true", []string{"BPF", "PERFMON", "SYS_RESOURCE"}},
+		} {
+			objs := parseObjects(t, render(t, "--set", tt.set))
+			c := pod(t, objs).Containers[0]
+			if !slices.Contains(c.Args, "--cpu-source=ebpf") || slices.Contains(c.Args, "--cpu-source=procfs") {
+				t.Errorf("%s: args %q, want --cpu-source=ebpf only", tt.set, c.Args)
+			}
+			sc := c.SecurityContext
+			if sc.Privileged != nil && *sc.Privileged {
+				t.Errorf("%s: privileged", tt.set)
+			}
+			if sc.Capabilities == nil {
+				t.Fatalf("%s: no capabilities", tt.set)
+			}
+			if diff := cmp.Diff(tt.caps, sc.Capabilities.Add); diff != "" {
+				t.Errorf("%s: capabilities added (-want +got):\n%s", tt.set, diff)
+			}
+			if diff := cmp.Diff([]string{"ALL"}, sc.Capabilities.Drop); diff != "" {
+				t.Errorf("%s: capabilities dropped (-want +got):\n%s", tt.set, diff)
+			}
+			checkArgs(t, "ebpf args", c.Args, "prometheus")
+		}
 	})
 	t.Run("all flags", func(t *testing.T) {
 		objs := parseObjects(t, render(t, "--set",

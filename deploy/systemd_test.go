@@ -107,6 +107,56 @@ func TestSystemdUnit(t *testing.T) {
 	})
 }
 
+// TestEBPFDropIn checks the drop-in that turns the eBPF CPU-time source
+// on: it grants CAP_BPF and CAP_PERFMON and the bpf(2) call, nothing else,
+// and the base unit grants none of it.
+func TestEBPFDropIn(t *testing.T) {
+	read := func(path string) map[string]map[string][]string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := parseUnit(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	base := read("systemd/wattlens.service")["Service"]
+	if diff := cmp.Diff([]string{"WATTLENS_CPU_SOURCE=procfs"}, base["Environment"]); diff != "" {
+		t.Errorf("base unit Environment (-want +got):\n%s", diff)
+	}
+	u := read("systemd/wattlens-ebpf.conf")
+	if len(u) != 1 || u["Service"] == nil {
+		t.Fatalf("sections %v, want [Service] only", u)
+	}
+	want := map[string][]string{
+		"Environment":           {"WATTLENS_CPU_SOURCE=ebpf"},
+		"CapabilityBoundingSet": {"CAP_BPF CAP_PERFMON"},
+		"AmbientCapabilities":   {"CAP_BPF CAP_PERFMON"},
+		"SystemCallFilter":      {"bpf"},
+	}
+	if diff := cmp.Diff(want, u["Service"]); diff != "" {
+		t.Errorf("drop-in (-want +got):\n%s", diff)
+	}
+	// The variable is the --cpu-source flag's: the binary must take it
+	// (info says which source and by what flag).
+	for v, want := range map[string]string{"ebpf": "(--cpu-source ebpf", "procfs": "procfs (--cpu-source procfs)"} {
+		cmd := exec.Command(wattlensBinary(t), "--sensor=estimate", "info")
+		cmd.Env = append(os.Environ(), "WATTLENS_CPU_SOURCE="+v)
+		out, err := cmd.Output()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Errorf("WATTLENS_CPU_SOURCE=%s: %v; info does not say %q:\n%s", v, err, want, out)
+		}
+	}
+	cmd := exec.Command(wattlensBinary(t), "--sensor=estimate", "info")
+	cmd.Env = append(os.Environ(), "WATTLENS_CPU_SOURCE=bogus")
+	if err := cmd.Run(); err == nil {
+		t.Error("WATTLENS_CPU_SOURCE=bogus accepted: the variable is not the flag's")
+	}
+}
+
 // TestPowercapTmpfiles applies wattlens-powercap.conf to a fake root with
 // systemd-tmpfiles and checks energy_uj becomes readable by group powercap,
 // in zones and subzones, and by nobody else.

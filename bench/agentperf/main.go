@@ -42,6 +42,9 @@ type options struct {
 	rounds                     int
 	warmup, window, step       time.Duration
 	exporters                  []string
+	cpuSources                 []string
+	churnRate                  int
+	churnBurn                  time.Duration
 	guests                     int
 	scrapeEvery                time.Duration
 	concurrent                 int
@@ -67,6 +70,10 @@ func main() {
 		}
 		return
 	}
+	if filepath.Base(os.Args[0]) == churnName {
+		churnChild(os.Args[1:])
+		return
+	}
 	if len(os.Args) == 4 && os.Args[1] == "burn" {
 		d, err := time.ParseDuration(os.Args[2])
 		if err == nil {
@@ -90,6 +97,10 @@ func main() {
 	flag.DurationVar(&o.window, "window", 20*time.Second, "measurement window")
 	flag.DurationVar(&o.step, "step", time.Second, "--step of every agent and of the floor")
 	flag.StringVar(&exps, "exporters", "stdout,json,prometheus,qemu", "exporters to run, side by side")
+	var sources string
+	flag.StringVar(&sources, "cpu-sources", "procfs,ebpf", "--cpu-source of each -bin agent: one agent per exporter and source (ebpf needs root)")
+	flag.IntVar(&o.churnRate, "churn", 50, "short processes started per second in the churn run, after the sleeper runs (0: skip it)")
+	flag.DurationVar(&o.churnBurn, "churn-burn", 20*time.Millisecond, "CPU time each churn process burns")
 	flag.IntVar(&o.guests, "guests", 20, "fake qemu guests among the sleepers")
 	flag.DurationVar(&o.scrapeEvery, "scrape-every", 15*time.Second, "scrape interval of the prometheus exporter during the window")
 	flag.IntVar(&o.concurrent, "concurrent", 100, "simultaneous scrapes in the burst phase (0: skip it)")
@@ -97,6 +108,9 @@ func main() {
 	flag.DurationVar(&o.burn, "burn", 10*time.Second, "length of the command measured by `wattlens run` (0: skip it)")
 	flag.Parse()
 	for _, s := range strings.Split(procs, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue // -procs "": the churn run only
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 0 {
 			fmt.Fprintf(os.Stderr, "agentperf: bad -procs %q\n", procs)
@@ -105,6 +119,7 @@ func main() {
 		o.procs = append(o.procs, n)
 	}
 	o.exporters = strings.Split(exps, ",")
+	o.cpuSources = strings.Split(sources, ",")
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -172,6 +187,11 @@ func run(ctx context.Context, o options) error {
 				return err
 			}
 			if err := oneRun(ctx, o, r+1, n, tmp, sysfs, self, qemuPath); err != nil {
+				return err
+			}
+		}
+		if o.churnRate > 0 {
+			if err := churnRun(ctx, o, r+1, tmp, sysfs, self); err != nil {
 				return err
 			}
 		}

@@ -188,17 +188,16 @@ func startAgents(o options, g *group, tmp, sysfs string) ([]*proc, error) {
 		return nil, err
 	}
 	procs = append(procs, &proc{name: "floor -raw", pid: pid})
-	bins := []string{o.bin}
-	if o.base != "" {
-		bins = append(bins, o.base)
-	}
 	for _, x := range o.exporters {
-		for i, bin := range bins {
-			name := x
-			if i == 1 {
-				name += " (base)"
+		for _, src := range o.cpuSources {
+			p, err := startAgent(o, g, o.bin, x, agentName(x, src), src, tmp, sysfs)
+			if err != nil {
+				return nil, err
 			}
-			p, err := startAgent(o, g, bin, x, name, tmp, sysfs)
+			procs = append(procs, p)
+		}
+		if o.base != "" {
+			p, err := startAgent(o, g, o.base, x, x+" (base)", "", tmp, sysfs)
 			if err != nil {
 				return nil, err
 			}
@@ -208,9 +207,23 @@ func startAgents(o options, g *group, tmp, sysfs string) ([]*proc, error) {
 	return procs, nil
 }
 
-func startAgent(o options, g *group, bin, x, name, tmp, sysfs string) (*proc, error) {
+// agentName names an agent by its exporter and, but for procfs, its CPU
+// source: "json", "json ebpf".
+func agentName(x, src string) string {
+	if src == "procfs" {
+		return x
+	}
+	return x + " " + src
+}
+
+// startAgent starts bin with exporter x; src, when not empty, is its
+// --cpu-source (the base binary may predate the flag).
+func startAgent(o options, g *group, bin, x, name, src, tmp, sysfs string) (*proc, error) {
 	step := o.step.String()
 	args := []string{bin, "-s", "powercap_rapl", "--path.sysfs", sysfs, "--log.level", "warn"}
+	if src != "" {
+		args = append(args, "--cpu-source", src)
+	}
 	p := &proc{name: name}
 	switch x {
 	case "stdout":

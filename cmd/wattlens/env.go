@@ -26,6 +26,16 @@ type env struct {
 	cfg            config.Config
 	log            *slog.Logger
 	stdout, stderr io.Writer
+	// closers run when the command ends (the eBPF program is unloaded).
+	closers []func()
+}
+
+// close runs the closers, last first.
+func (e *env) close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+	e.closers = nil
 }
 
 func (e *env) sensorOptions() sensor.Options {
@@ -62,15 +72,19 @@ func (e *env) newSampler(hooks ...procstat.MetaHook) (*sampler.Sampler, sensor.S
 	opts := e.attributionOptions(sen)
 	vms := vmdetect.MetaHook(vmdetect.WithProcFS(e.cfg.ProcFS), vmdetect.WithLogger(e.log))
 	hooks = slices.DeleteFunc(append([]procstat.MetaHook{vms}, hooks...), func(h procstat.MetaHook) bool { return h == nil })
-	var ropts []procstat.Option
+	var hook procstat.MetaHook
 	if len(hooks) > 0 {
-		ropts = append(ropts, procstat.WithMetaHook(func(pid int, m *procstat.Meta) {
+		hook = func(pid int, m *procstat.Meta) {
 			for _, h := range hooks {
 				h(pid, m)
 			}
-		}))
+		}
 	}
-	procs := procstat.NewReader(e.cfg.ProcFS, ropts...)
+	procs, err := e.procReader(hook)
+	if err != nil {
+		closeSensor(sen, e.log)
+		return nil, nil, err
+	}
 	return sampler.New(sen, procs, attribution.New(opts), e.log, sampler.WithReadTimeout(readTimeout)), sen, nil
 }
 

@@ -68,6 +68,8 @@ type infoReport struct {
 	// global flags; UseWhy says how it was chosen.
 	Use    []string `json:"use"`
 	UseWhy string   `json:"use_why"`
+	// CPUSource is where per-process CPU time would come from.
+	CPUSource cpuSourceInfo `json:"cpu_source"`
 }
 
 type machineInfo struct {
@@ -153,6 +155,7 @@ func (e *env) info() infoReport {
 	if rep.Use == nil {
 		rep.Use = []string{}
 	}
+	rep.CPUSource = e.cpuSource()
 	return rep
 }
 
@@ -289,6 +292,9 @@ func (r infoReport) write(w io.Writer) error {
 		}
 	}
 	zones(&b, used)
+
+	b.WriteString("\nProcess CPU time\n")
+	fmt.Fprintf(&b, "  %s (%s)\n", r.CPUSource.Use, r.CPUSource.Why)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

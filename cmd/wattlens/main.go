@@ -99,6 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	e := &env{cfg: cfg, log: newLogger(stderr, cfg), stdout: stdout, stderr: stderr}
+	defer e.close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if selected != "run" { // run forwards signals to its command, which decides when it ends
@@ -175,6 +176,8 @@ func bindGlobal(app *kingpin.Application, cfg *config.Config) *global {
 		PlaceHolder("WATTS").IsSetByUser(&g.idlePowerSet), &g.idlePower)
 	app.Flag("idle-policy", "Where idle energy goes: separate (an idle pseudo-consumer) or shared (spread over processes by CPU share).").
 		Default(config.DefaultIdlePolicy).EnumVar(&cfg.IdlePolicy, config.IdlePolicies...)
+	app.Flag("cpu-source", "Where per-process CPU time comes from: auto (eBPF where the kernel has BTF and lets wattlens load a program, else procfs), ebpf (fail if it cannot load), procfs.").
+		Default(config.CPUSourceAuto).Envar("WATTLENS_CPU_SOURCE").EnumVar(&cfg.CPUSource, config.CPUSources...)
 	app.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").EnumVar(&g.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt").EnumVar(&cfg.LogFormat, "logfmt", "json")
 	bindRedfish(app, &cfg.Redfish)

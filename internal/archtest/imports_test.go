@@ -40,6 +40,8 @@ var rules = []rule{
 		"sensors know nothing of what is done with their readings"},
 	{"internal/sampler", []string{"internal/exporter", "internal/sensor/", "internal/run", "cmd/"},
 		"the sampler drives a sensor through its interface and hands snapshots on; it names no implementation and no exporter"},
+	{"internal/procstat", []string{"internal/sampler", "internal/attribution", "internal/snapshot", "internal/sensor", "internal/exporter", "internal/run", "internal/container"},
+		"process readers read the machine; they know nothing of who uses their figures"},
 	{"internal/counter", []string{"internal/"}, "counter arithmetic depends on units only"},
 	{"internal/units", []string{"internal/"}, "units depend on nothing"},
 	{"internal/machine", []string{"internal/"}, "the machine reader reads files below its roots: it depends on nothing of the project"},

@@ -30,6 +30,17 @@ const (
 	MinStep = 100 * time.Millisecond
 )
 
+// The --cpu-source values: auto uses the eBPF source where it loads and
+// procfs elsewhere.
+const (
+	CPUSourceAuto   = "auto"
+	CPUSourceEBPF   = "ebpf"
+	CPUSourceProcfs = "procfs"
+)
+
+// CPUSources are the accepted --cpu-source values.
+var CPUSources = []string{CPUSourceAuto, CPUSourceEBPF, CPUSourceProcfs}
+
 // IdlePolicies are the accepted --idle-policy values.
 var IdlePolicies = []string{snapshot.IdleSeparate, snapshot.IdleShared}
 
@@ -49,6 +60,9 @@ type Config struct {
 	IdlePolicy   string
 	LogLevel     slog.Level
 	LogFormat    string // "logfmt" or "json"
+	// CPUSource is where per-process CPU time comes from: CPUSourceAuto,
+	// CPUSourceEBPF or CPUSourceProcfs.
+	CPUSource string
 	// Redfish configures the redfish sensor.
 	Redfish Redfish
 }
@@ -64,6 +78,7 @@ func Default() Config {
 		IdlePolicy: DefaultIdlePolicy,
 		LogLevel:   slog.LevelInfo,
 		LogFormat:  "logfmt",
+		CPUSource:  CPUSourceAuto,
 		Redfish:    Redfish{Timeout: DefaultRedfishTimeout, Interval: DefaultRedfishInterval},
 	}
 }
