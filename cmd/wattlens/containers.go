@@ -9,7 +9,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/container"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 )
 
 // A container's workload names its groups: its container and pod accounts.
@@ -56,7 +56,7 @@ func containerFlags(cmd *kingpin.CmdClause) *containerOpts {
 // sets each new process's Meta.Workload to its container or service, and
 // the function that stops the sources. With --containers off it returns a
 // nil hook (newSampler leaves it out) and a no-op.
-func (o *containerOpts) hook(ctx context.Context, e *env) (procstat.MetaHook, func(), error) {
+func (o *containerOpts) hook(ctx context.Context, e *env) (procinfo.MetaHook, func(), error) {
 	nop := func() {}
 	if !o.enabled {
 		if o.cfg.Kubelet || o.cfg.APIServer {
@@ -74,7 +74,7 @@ func (o *containerOpts) hook(ctx context.Context, e *env) (procstat.MetaHook, fu
 	cfg.Refresh = *o.refresh
 	enr := container.NewEnricher(ctx, cfg, e.log)
 	o.enricher = enr
-	h := func(_ int, m *procstat.Meta) {
+	h := func(_ int, m *procinfo.Meta) {
 		if m.Workload != nil {
 			return // an earlier hook has said
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/config"
 	"github.com/wattlens/wattlens/internal/power"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/procstat/procfstest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -109,7 +110,7 @@ func BenchmarkTick(b *testing.B) {
 	type agent struct {
 		r     *procstat.Reader
 		a     *attribution.Attributor
-		procs []procstat.Proc
+		procs []procinfo.Proc
 		cpu   time.Duration
 		wall  time.Duration
 	}
@@ -208,7 +209,7 @@ func benchReader(b *testing.B, root string, on bool) (*procstat.Reader, func()) 
 	return procstat.NewReader(root, procstat.WithMetaHook(hook)), stop
 }
 
-func benchSample(i int, procs []procstat.Proc) attribution.Sample {
+func benchSample(i int, procs []procinfo.Proc) attribution.Sample {
 	return attribution.Sample{
 		Time:  time.Unix(0, 0).Add(time.Duration(i) * 2 * time.Second),
 		Zones: []power.Zone{{ID: "p0", Kind: power.KindPackage, Energy: units.Energy(i) * 40 * units.Joule, Source: power.Measured}},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/wattlens/wattlens/internal/config"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/procstat/bpfcpu"
 	"github.com/wattlens/wattlens/internal/sampler"
@@ -16,7 +17,7 @@ import (
 // processes as the kernel does (a fixture tree, another PID namespace). The eBPF program is unloaded
 // when the command ends (env.close); the kernel also drops it if wattlens
 // dies, since nothing is pinned.
-func (e *env) procReader(hook procstat.MetaHook) (sampler.ProcReader, error) {
+func (e *env) procReader(hook procinfo.MetaHook) (sampler.ProcReader, error) {
 	procfs := func() sampler.ProcReader {
 		var opts []procstat.Option
 		if hook != nil {

@@ -11,7 +11,7 @@ import (
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/config"
 	"github.com/wattlens/wattlens/internal/exporter"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/sampler"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/registry"
@@ -64,17 +64,17 @@ const readTimeout = 5 * time.Second
 // (a feature that is off) are left out. Every sampler names the qemu/KVM
 // guests it sees (Meta.VM), so that every exporter can show VMs: the hook
 // costs a second cmdline read for qemu processes only, once each.
-func (e *env) newSampler(hooks ...procstat.MetaHook) (*sampler.Sampler, sensor.Sensor, error) {
+func (e *env) newSampler(hooks ...procinfo.MetaHook) (*sampler.Sampler, sensor.Sensor, error) {
 	sen, err := e.openSensor()
 	if err != nil {
 		return nil, nil, err
 	}
 	opts := e.attributionOptions(sen)
 	vms := vmdetect.MetaHook(vmdetect.WithProcFS(e.cfg.ProcFS), vmdetect.WithLogger(e.log))
-	hooks = slices.DeleteFunc(append([]procstat.MetaHook{vms}, hooks...), func(h procstat.MetaHook) bool { return h == nil })
-	var hook procstat.MetaHook
+	hooks = slices.DeleteFunc(append([]procinfo.MetaHook{vms}, hooks...), func(h procinfo.MetaHook) bool { return h == nil })
+	var hook procinfo.MetaHook
 	if len(hooks) > 0 {
-		hook = func(pid int, m *procstat.Meta) {
+		hook = func(pid int, m *procinfo.Meta) {
 			for _, h := range hooks {
 				h(pid, m)
 			}
@@ -91,7 +91,7 @@ func (e *env) newSampler(hooks ...procstat.MetaHook) (*sampler.Sampler, sensor.S
 // stream runs the sampler, with process metadata hooks (see newSampler),
 // every step for timeout (0: until interrupted) and hands each snapshot to
 // every exporter. An exporter's error is logged and the loop goes on.
-func (e *env) stream(ctx context.Context, hooks []procstat.MetaHook, step, timeout time.Duration, exps ...exporter.Exporter) error {
+func (e *env) stream(ctx context.Context, hooks []procinfo.MetaHook, step, timeout time.Duration, exps ...exporter.Exporter) error {
 	smp, sen, err := e.newSampler(hooks...)
 	if err != nil {
 		return err

@@ -7,7 +7,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/wattlens/wattlens/internal/exporter/jsonexp"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 )
 
 // setupJSON declares the json command: one JSON object per tick, one per
@@ -50,6 +50,6 @@ func setupJSON(cmd *kingpin.CmdClause) action {
 			w = fh
 		}
 		x := jsonexp.New(w, jsonexp.Options{MaxConsumers: *top, Filter: f, Containers: containers.enabled, Names: containers.names()})
-		return e.stream(ctx, []procstat.MetaHook{hook}, *step, *timeout, x)
+		return e.stream(ctx, []procinfo.MetaHook{hook}, *step, *timeout, x)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/exporter/stdout"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 )
 
 // setupStdout declares the stdout command: Scaphandre's stdout exporter,
@@ -40,7 +40,7 @@ func setupStdout(cmd *kingpin.CmdClause) action {
 		// Power is energy over an interval: nothing can be shown before
 		// one step has passed, so say when the first report comes.
 		_, _ = fmt.Fprintf(e.stdout, "wattlens: measuring every %s; the first report comes in %s.\n\n", *step, *step)
-		return e.stream(ctx, []procstat.MetaHook{hook}, *step, *timeout, x)
+		return e.stream(ctx, []procinfo.MetaHook{hook}, *step, *timeout, x)
 	}
 }
 

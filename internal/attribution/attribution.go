@@ -29,7 +29,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/counter"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -73,7 +73,7 @@ type Attributor struct {
 	wraps        int
 	resets       int
 
-	procs   map[procstat.Key]*procAccount
+	procs   map[procinfo.Key]*procAccount
 	groups  map[string]*groupAccount // "<kind>:<id>" → its account (groups.go)
 	learner idleLearner
 
@@ -94,7 +94,7 @@ type procAccount struct {
 	cpuTotal  uint64
 	total     units.Energy
 	seen      bool            // present in the current tick
-	meta      *procstat.Meta  // the metadata groups were resolved from
+	meta      *procinfo.Meta  // the metadata groups were resolved from
 	groups    []*groupAccount // resolved again only when the metadata changes (an exec)
 }
 
@@ -107,7 +107,7 @@ func New(opts Options) *Attributor {
 		opts:      opts,
 		lastRaw:   make(map[string]uint64),
 		zoneTotal: make(map[string]units.Energy),
-		procs:     make(map[procstat.Key]*procAccount),
+		procs:     make(map[procinfo.Key]*procAccount),
 		groups:    make(map[string]*groupAccount),
 	}
 }
@@ -342,7 +342,7 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 		a.weights[n] = busy - held
 	}
 	snap.CPU = snapshot.CPU{
-		Busy: procstat.TicksToDuration(busy), Processes: procstat.TicksToDuration(held),
+		Busy: procinfo.TicksToDuration(busy), Processes: procinfo.TicksToDuration(held),
 		Known: known && busy > 0,
 	}
 
@@ -371,7 +371,7 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 // accountOf returns p's account, opening one for a process not seen before:
 // one born during the interval counts all its CPU time, one that was
 // already there only what it uses from now on.
-func (a *Attributor) accountOf(p procstat.Proc, prev Sample, now time.Time) *procAccount {
+func (a *Attributor) accountOf(p procinfo.Proc, prev Sample, now time.Time) *procAccount {
 	b, ok := a.procs[p.Key]
 	if !ok {
 		b = &procAccount{meta: p.Meta, groups: a.groupsOf(p.Meta, now)}
@@ -395,7 +395,7 @@ func (a *Attributor) accountOf(p procstat.Proc, prev Sample, now time.Time) *pro
 // reaped its command, then was reaped itself), the reaper's jump holds
 // the whole chain, so what each gone process was last seen with is taken
 // from its nearest ancestor still alive.
-func (a *Attributor) closeProcesses(procs []procstat.Proc) {
+func (a *Attributor) closeProcesses(procs []procinfo.Proc) {
 	clear(a.reclaim)
 	clear(a.gone)
 	for k, b := range a.procs {
@@ -446,7 +446,7 @@ type goneProc struct {
 }
 
 // list fills snap.Processes, highest interval energy first.
-func (a *Attributor) list(snap *snapshot.Snapshot, procs []procstat.Proc, accounts []*procAccount) {
+func (a *Attributor) list(snap *snapshot.Snapshot, procs []procinfo.Proc, accounts []*procAccount) {
 	// Sort an index rather than the (large) process records, then build
 	// the records in order.
 	n := len(procs)
@@ -471,16 +471,16 @@ func (a *Attributor) list(snap *snapshot.Snapshot, procs []procstat.Proc, accoun
 			Key:      p.Key,
 			Meta:     p.Meta,
 			Energy:   a.energy(b.total, share, snap.Interval, snap.Host.Source),
-			CPUDelta: procstat.TicksToDuration(a.weights[i]),
-			CPUTotal: procstat.TicksToDuration(b.cpuTotal),
+			CPUDelta: procinfo.TicksToDuration(a.weights[i]),
+			CPUTotal: procinfo.TicksToDuration(b.cpuTotal),
 		}
 	}
 }
 
-// workSince is the machine's busy CPU time (procstat.CPUTimes.Work) from
+// workSince is the machine's busy CPU time (procinfo.CPUTimes.Work) from
 // prev to cur, in ticks; known is false when the interval cannot be told
 // (the counters did not move or went backwards, or were not read).
-func workSince(prev, cur procstat.CPUTimes) (busy uint64, known bool) {
+func workSince(prev, cur procinfo.CPUTimes) (busy uint64, known bool) {
 	if cur.Total <= prev.Total || cur.Work < prev.Work {
 		return 0, false
 	}
@@ -499,7 +499,7 @@ func sub(a, b uint64) uint64 {
 // their shares; shares of processes that are gone are left out and the
 // others renormalised. It returns per-process energy, or nil when there is
 // no device part.
-func (a *Attributor) splitDevices(procs []procstat.Proc, devices []devicePart) []uint64 {
+func (a *Attributor) splitDevices(procs []procinfo.Proc, devices []devicePart) []uint64 {
 	if len(devices) == 0 {
 		return nil
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -23,11 +23,11 @@ func zone(id, kind string, uj uint64) power.Zone {
 	return power.Zone{ID: id, Kind: kind, Socket: -1, Energy: units.Energy(uj), Source: power.Measured}
 }
 
-func proc(pid int, start, cpu uint64) procstat.Proc {
-	return procstat.Proc{Key: procstat.Key{PID: pid, StartTime: start}, CPU: cpu, Meta: &procstat.Meta{Comm: "p"}}
+func proc(pid int, start, cpu uint64) procinfo.Proc {
+	return procinfo.Proc{Key: procinfo.Key{PID: pid, StartTime: start}, CPU: cpu, Meta: &procinfo.Meta{Comm: "p"}}
 }
 
-func sample(sec int, zones []power.Zone, procs ...procstat.Proc) Sample {
+func sample(sec int, zones []power.Zone, procs ...procinfo.Proc) Sample {
 	return Sample{Time: t0.Add(time.Duration(sec) * time.Second), Zones: zones, Procs: procs}
 }
 
@@ -206,12 +206,12 @@ func TestExitedAndReusedPIDsKeepTheirAccounts(t *testing.T) {
 
 func TestLearnedIdle(t *testing.T) {
 	a := New(Options{})
-	cpu := func(busy, total uint64) procstat.CPUTimes {
-		return procstat.CPUTimes{Busy: busy, Total: total, CPUs: 2}
+	cpu := func(busy, total uint64) procinfo.CPUTimes {
+		return procinfo.CPUTimes{Busy: busy, Total: total, CPUs: 2}
 	}
 	steps := []struct {
 		uj       uint64
-		cpu      procstat.CPUTimes
+		cpu      procinfo.CPUTimes
 		wantIdle units.Power
 		origin   string
 	}{
@@ -222,7 +222,7 @@ func TestLearnedIdle(t *testing.T) {
 		{89_000_000, cpu(200, 800), 12 * units.Watt, IdleLearned},
 	}
 	for i, st := range steps {
-		s := a.Observe(Sample{Time: t0.Add(time.Duration(i) * time.Second), Zones: []power.Zone{pkg("p0", 0, st.uj, 0)}, CPU: st.cpu, Procs: []procstat.Proc{proc(1, 1, uint64(i))}})
+		s := a.Observe(Sample{Time: t0.Add(time.Duration(i) * time.Second), Zones: []power.Zone{pkg("p0", 0, st.uj, 0)}, CPU: st.cpu, Procs: []procinfo.Proc{proc(1, 1, uint64(i))}})
 		if i == 0 {
 			continue
 		}
@@ -272,7 +272,7 @@ func TestConservationUnderChurn(t *testing.T) {
 			a := New(Options{IdlePolicy: policy, IdlePower: 3 * units.Watt, IdleOrigin: IdleFromFlag})
 			const max = 10_000_000
 			var raw uint64
-			procs := map[int]procstat.Proc{}
+			procs := map[int]procinfo.Proc{}
 			for tick := 0; tick < 300; tick++ {
 				raw = (raw + rng.Uint64N(max/2)) % max
 				for i := 0; i < 5; i++ {
@@ -289,7 +289,7 @@ func TestConservationUnderChurn(t *testing.T) {
 						procs[pid] = p
 					}
 				}
-				list := make([]procstat.Proc, 0, len(procs))
+				list := make([]procinfo.Proc, 0, len(procs))
 				for _, p := range procs {
 					list = append(list, p)
 				}
@@ -305,10 +305,10 @@ func TestConservationUnderChurn(t *testing.T) {
 func BenchmarkObserve(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run("procs="+itoa(n), func(b *testing.B) {
-			procs := make([]procstat.Proc, n)
-			meta := &procstat.Meta{Comm: "p"}
+			procs := make([]procinfo.Proc, n)
+			meta := &procinfo.Meta{Comm: "p"}
 			for i := range procs {
-				procs[i] = procstat.Proc{Key: procstat.Key{PID: i + 1, StartTime: 1}, Meta: meta}
+				procs[i] = procinfo.Proc{Key: procinfo.Key{PID: i + 1, StartTime: 1}, Meta: meta}
 			}
 			a := New(Options{})
 			b.ReportAllocs()

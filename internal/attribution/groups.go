@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -47,7 +47,7 @@ type groupAccount struct {
 // groupsOf returns the accounts of the groups a process seen for the first
 // time belongs to, creating those that do not exist yet. It returns nil
 // for a process in no group.
-func (a *Attributor) groupsOf(m *procstat.Meta, now time.Time) []*groupAccount {
+func (a *Attributor) groupsOf(m *procinfo.Meta, now time.Time) []*groupAccount {
 	if m == nil {
 		return nil
 	}
@@ -111,8 +111,8 @@ func (a *Attributor) closeGroups(snap *snapshot.Snapshot, now time.Time) {
 		snap.Groups = append(snap.Groups, snapshot.Group{
 			Kind: g.kind, ID: g.id, Workload: g.workload,
 			Energy:    a.energy(g.total, g.delta, snap.Interval, snap.Host.Source),
-			CPUDelta:  procstat.TicksToDuration(g.cpuDelta),
-			CPUTotal:  procstat.TicksToDuration(g.cpuTotal),
+			CPUDelta:  procinfo.TicksToDuration(g.cpuDelta),
+			CPUTotal:  procinfo.TicksToDuration(g.cpuTotal),
 			Processes: g.live,
 		})
 		g.delta, g.cpuDelta, g.live = 0, 0, 0

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -25,9 +25,9 @@ func (w *testWorkload) GroupKeys() []string { return w.keys }
 // notGrouper is a workload that names no group.
 type notGrouper struct{}
 
-func inGroups(pid int, start, cpu uint64, keys ...string) procstat.Proc {
+func inGroups(pid int, start, cpu uint64, keys ...string) procinfo.Proc {
 	p := proc(pid, start, cpu)
-	p.Meta = &procstat.Meta{Comm: "p", Workload: &testWorkload{keys: keys}}
+	p.Meta = &procinfo.Meta{Comm: "p", Workload: &testWorkload{keys: keys}}
 	return p
 }
 
@@ -130,11 +130,11 @@ func TestGroupRetentionNegativeForgetsAtOnce(t *testing.T) {
 func TestNoGroups(t *testing.T) {
 	tests := []struct {
 		name string
-		meta *procstat.Meta
+		meta *procinfo.Meta
 	}{
-		{"no workload", &procstat.Meta{}},
-		{"workload without groups", &procstat.Meta{Workload: notGrouper{}}},
-		{"grouper with no key", &procstat.Meta{Workload: &testWorkload{}}},
+		{"no workload", &procinfo.Meta{}},
+		{"workload without groups", &procinfo.Meta{Workload: notGrouper{}}},
+		{"grouper with no key", &procinfo.Meta{Workload: &testWorkload{}}},
 		{"no meta", nil},
 	}
 	for _, tt := range tests {
@@ -186,9 +186,9 @@ func TestGroupTakesTheLatestWorkload(t *testing.T) {
 // containers already forgotten).
 type groupModel struct {
 	kinds       []string
-	keys        map[procstat.Key][]string // each process's groups
+	keys        map[procinfo.Key][]string // each process's groups
 	podOf       map[string]string         // container key → pod key
-	prevProcs   map[procstat.Key]units.Energy
+	prevProcs   map[procinfo.Key]units.Energy
 	prevGroups  map[string]units.Energy // "<kind>:<id>" → total
 	exitedNone  map[string]units.Energy // kind → exited processes in no group of it
 	forgotten   map[string]units.Energy // kind → totals of forgotten groups
@@ -199,9 +199,9 @@ type groupModel struct {
 func newGroupModel(podOf map[string]string) *groupModel {
 	return &groupModel{
 		kinds:      []string{"container", "pod", "service"},
-		keys:       map[procstat.Key][]string{},
+		keys:       map[procinfo.Key][]string{},
 		podOf:      podOf,
-		prevProcs:  map[procstat.Key]units.Energy{},
+		prevProcs:  map[procinfo.Key]units.Energy{},
 		prevGroups: map[string]units.Energy{},
 		exitedNone: map[string]units.Energy{},
 		forgotten:  map[string]units.Energy{},
@@ -209,7 +209,7 @@ func newGroupModel(podOf map[string]string) *groupModel {
 	}
 }
 
-func (m *groupModel) inKind(k procstat.Key, kind string) bool {
+func (m *groupModel) inKind(k procinfo.Key, kind string) bool {
 	for _, key := range m.keys[k] {
 		if strings.HasPrefix(key, kind+":") {
 			return true
@@ -220,7 +220,7 @@ func (m *groupModel) inKind(k procstat.Key, kind string) bool {
 
 func (m *groupModel) check(t *testing.T, s *snapshot.Snapshot) {
 	t.Helper()
-	procs := map[procstat.Key]snapshot.Process{}
+	procs := map[procinfo.Key]snapshot.Process{}
 	for _, p := range s.Processes {
 		procs[p.Key] = p
 	}
@@ -345,7 +345,7 @@ func TestGroupsConservationUnderChurn(t *testing.T) {
 			m := newGroupModel(podOf)
 			const max = 10_000_000
 			var raw uint64
-			procs := map[int]procstat.Proc{}
+			procs := map[int]procinfo.Proc{}
 			for tick := 0; tick < 400; tick++ {
 				raw = (raw + rng.Uint64N(max/2)) % max
 				for i := 0; i < 4; i++ {
@@ -366,7 +366,7 @@ func TestGroupsConservationUnderChurn(t *testing.T) {
 					p.CPU += rng.Uint64N(50)
 					procs[pid] = p
 				}
-				list := make([]procstat.Proc, 0, len(procs))
+				list := make([]procinfo.Proc, 0, len(procs))
 				for _, p := range procs {
 					list = append(list, p)
 				}
@@ -384,17 +384,17 @@ func TestGroupsConservationUnderChurn(t *testing.T) {
 
 // benchGroups returns n processes spread over containers containers
 // (each in a pod of 2), or in no group when grouped is false.
-func benchGroups(n, containers int, grouped bool) []procstat.Proc {
-	procs := make([]procstat.Proc, n)
-	metas := make([]*procstat.Meta, containers)
+func benchGroups(n, containers int, grouped bool) []procinfo.Proc {
+	procs := make([]procinfo.Proc, n)
+	metas := make([]*procinfo.Meta, containers)
 	for c := range metas {
-		metas[c] = &procstat.Meta{Comm: "p"}
+		metas[c] = &procinfo.Meta{Comm: "p"}
 		if grouped {
 			metas[c].Workload = &testWorkload{keys: []string{fmt.Sprintf("container:%064x", c), fmt.Sprintf("pod:%d", c/2)}}
 		}
 	}
 	for i := range procs {
-		procs[i] = procstat.Proc{Key: procstat.Key{PID: i + 1, StartTime: 1}, Meta: metas[i%containers]}
+		procs[i] = procinfo.Proc{Key: procinfo.Key{PID: i + 1, StartTime: 1}, Meta: metas[i%containers]}
 	}
 	return procs
 }
@@ -434,7 +434,7 @@ func BenchmarkObserveGroupsPaired(b *testing.B) {
 	ap.Observe(sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, plain...))
 	ag.Observe(sample(0, []power.Zone{pkg("p0", 0, 0, 0)}, grouped...))
 	var tp, tg time.Duration
-	tick := func(a *Attributor, procs []procstat.Proc, i int) time.Duration {
+	tick := func(a *Attributor, procs []procinfo.Proc, i int) time.Duration {
 		for j := range procs {
 			procs[j].CPU += uint64(j % 7)
 		}
@@ -470,9 +470,9 @@ func threadCPU(b *testing.B) time.Duration {
 func TestGroupsFollowAnExec(t *testing.T) {
 	a := New(Options{})
 	z := func(uj uint64) []power.Zone { return []power.Zone{pkg("p0", 0, uj, 0)} }
-	before := &procstat.Meta{Comm: "sh"}
-	after := &procstat.Meta{Comm: "app", Workload: &testWorkload{keys: []string{"container:c1"}}}
-	p1 := procstat.Proc{Key: procstat.Key{PID: 7, StartTime: 1}, Meta: before}
+	before := &procinfo.Meta{Comm: "sh"}
+	after := &procinfo.Meta{Comm: "app", Workload: &testWorkload{keys: []string{"container:c1"}}}
+	p1 := procinfo.Proc{Key: procinfo.Key{PID: 7, StartTime: 1}, Meta: before}
 	a.Observe(sample(0, z(0), p1))
 	p1.CPU = 10
 	s := a.Observe(sample(1, z(100), p1))

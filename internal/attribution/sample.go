@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 )
 
 // Sample is everything the sampler read at one tick, stamped with one time.
@@ -20,8 +20,8 @@ type Sample struct {
 	// Shares, per zone ID, divide a device's energy among processes by
 	// their use of it (GPU utilisation) instead of by CPU time.
 	Shares map[string]power.Shares
-	Procs  []procstat.Proc
-	CPU    procstat.CPUTimes
+	Procs  []procinfo.Proc
+	CPU    procinfo.CPUTimes
 	// Wraps and Resets count, since the sampler started, the counter
 	// wraps and resets it unwrapped before handing the zones over (see
 	// sampler's tracker); they add to those attribution sees itself.
@@ -31,6 +31,6 @@ type Sample struct {
 	// feed idle learning.
 	Disturbed bool
 	// ProcStats and ReadDuration describe the read itself.
-	ProcStats    procstat.Stats
+	ProcStats    procinfo.Stats
 	ReadDuration time.Duration
 }

@@ -7,23 +7,23 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
 // work is /proc/stat with the given busy (Work) ticks over a 2-CPU machine
 // whose total moves by 200 ticks a second.
-func work(sec int, busy uint64) procstat.CPUTimes {
-	return procstat.CPUTimes{Work: busy, Busy: busy, Total: uint64(sec) * 200, CPUs: 2}
+func work(sec int, busy uint64) procinfo.CPUTimes {
+	return procinfo.CPUTimes{Work: busy, Busy: busy, Total: uint64(sec) * 200, CPUs: 2}
 }
 
-func withCPU(s Sample, c procstat.CPUTimes) Sample {
+func withCPU(s Sample, c procinfo.CPUTimes) Sample {
 	s.CPU = c
 	return s
 }
 
-func child(pid, ppid int, start, cpu, childCPU uint64) procstat.Proc {
+func child(pid, ppid int, start, cpu, childCPU uint64) procinfo.Proc {
 	p := proc(pid, start, cpu)
 	p.PPID, p.ChildCPU = ppid, childCPU
 	return p
@@ -110,7 +110,7 @@ func TestReapedChildrenCountOnceForTheirParent(t *testing.T) {
 	a := New(Options{})
 	z := func(uj uint64) []power.Zone { return []power.Zone{pkg("p0", 0, uj, 0)} }
 	// Boot ticks: the child (start time 150) is born during the first interval.
-	at := func(sec int, uj uint64, c procstat.CPUTimes, procs ...procstat.Proc) Sample {
+	at := func(sec int, uj uint64, c procinfo.CPUTimes, procs ...procinfo.Proc) Sample {
 		s := withCPU(sample(sec, z(uj), procs...), c)
 		s.BootTicks = uint64(100 + sec*100)
 		return s
@@ -133,7 +133,7 @@ func TestReapedChildrenCountOnceForTheirParent(t *testing.T) {
 	if s.Unattributed.Delta != 0 {
 		t.Errorf("unattributed = %d, want 0", s.Unattributed.Delta)
 	}
-	if s.CPU.Processes != 40*procstat.TicksToDuration(1) {
+	if s.CPU.Processes != 40*procinfo.TicksToDuration(1) {
 		t.Errorf("process CPU = %v, want 400ms", s.CPU.Processes)
 	}
 }
@@ -142,11 +142,11 @@ func TestReapedChildrenCountOnceForTheirParent(t *testing.T) {
 // reset is not an idle candidate, however low its power.
 func TestDisturbedIntervalsDoNotTeachIdle(t *testing.T) {
 	a := New(Options{})
-	cpu := func(busy, total uint64) procstat.CPUTimes {
-		return procstat.CPUTimes{Busy: busy, Work: busy, Total: total, CPUs: 2}
+	cpu := func(busy, total uint64) procinfo.CPUTimes {
+		return procinfo.CPUTimes{Busy: busy, Work: busy, Total: total, CPUs: 2}
 	}
-	obs := func(sec int, uj uint64, c procstat.CPUTimes, disturbed bool) *snapshot.Snapshot {
-		s := Sample{Time: t0.Add(time.Duration(sec) * time.Second), Zones: []power.Zone{pkg("p0", 0, uj, 0)}, CPU: c, Procs: []procstat.Proc{proc(1, 1, uint64(sec))}, Disturbed: disturbed}
+	obs := func(sec int, uj uint64, c procinfo.CPUTimes, disturbed bool) *snapshot.Snapshot {
+		s := Sample{Time: t0.Add(time.Duration(sec) * time.Second), Zones: []power.Zone{pkg("p0", 0, uj, 0)}, CPU: c, Procs: []procinfo.Proc{proc(1, 1, uint64(sec))}, Disturbed: disturbed}
 		return a.Observe(s)
 	}
 	obs(0, 0, cpu(0, 0), false)
@@ -169,7 +169,7 @@ func TestDisturbedIntervalsDoNotTeachIdle(t *testing.T) {
 func TestReapChainCountsOnce(t *testing.T) {
 	a := New(Options{})
 	z := func(uj uint64) []power.Zone { return []power.Zone{pkg("p0", 0, uj, 0)} }
-	at := func(sec int, uj uint64, c procstat.CPUTimes, procs ...procstat.Proc) Sample {
+	at := func(sec int, uj uint64, c procinfo.CPUTimes, procs ...procinfo.Proc) Sample {
 		s := withCPU(sample(sec, z(uj), procs...), c)
 		s.BootTicks = uint64(100 + sec*100)
 		return s
@@ -188,7 +188,7 @@ func TestReapChainCountsOnce(t *testing.T) {
 	if got := energies(s)[1]; got != 10_000_000 {
 		t.Errorf("init drew %d µJ, want 10 J: only the 10 ticks the chain used since it was last seen", got)
 	}
-	if s.CPU.Processes != 10*procstat.TicksToDuration(1) {
+	if s.CPU.Processes != 10*procinfo.TicksToDuration(1) {
 		t.Errorf("process CPU %v, want 100ms", s.CPU.Processes)
 	}
 }

@@ -57,7 +57,7 @@ type Workload struct {
 
 // WorkloadOf returns the *Workload that v holds, or nil when it holds none
 // (nil, a nil *Workload, or a value of another type). v is a
-// procstat.Meta's or a snapshot.Group's Workload, typed any so that
+// procinfo.Meta's or a snapshot.Group's Workload, typed any so that
 // procstat and snapshot need not import this package: exporters read it
 // through WorkloadOf rather than each asserting the type.
 func WorkloadOf(v any) *Workload {

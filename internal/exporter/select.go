@@ -4,7 +4,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -65,7 +65,7 @@ func Select(s *snapshot.Snapshot, n int, f *Filter) Selection {
 }
 
 // Filter keeps the processes whose executable path or command line
-// matches a regular expression. A process's metadata (procstat.Meta) is
+// matches a regular expression. A process's metadata (procinfo.Meta) is
 // never modified: it is read when the process is first seen and read
 // again, as a new Meta, after the process execs. So the answer is
 // remembered per Meta for as long as it is seen, and forgotten one tick
@@ -73,12 +73,12 @@ func Select(s *snapshot.Snapshot, n int, f *Filter) Selection {
 // for concurrent use: each exporter owns one.
 type Filter struct {
 	re        *regexp.Regexp
-	cur, prev map[*procstat.Meta]bool
+	cur, prev map[*procinfo.Meta]bool
 }
 
 // NewFilter returns a filter on re.
 func NewFilter(re *regexp.Regexp) *Filter {
-	return &Filter{re: re, cur: map[*procstat.Meta]bool{}, prev: map[*procstat.Meta]bool{}}
+	return &Filter{re: re, cur: map[*procinfo.Meta]bool{}, prev: map[*procinfo.Meta]bool{}}
 }
 
 // String returns the regular expression.
@@ -86,7 +86,7 @@ func (f *Filter) String() string { return f.re.String() }
 
 // Match reports whether the process described by m is kept. A process
 // with no metadata matches only what an empty string matches.
-func (f *Filter) Match(m *procstat.Meta) bool {
+func (f *Filter) Match(m *procinfo.Meta) bool {
 	if m == nil {
 		return f.re.MatchString("")
 	}
@@ -100,7 +100,7 @@ func (f *Filter) next() {
 	clear(f.cur)
 }
 
-func (f *Filter) match(m *procstat.Meta) bool {
+func (f *Filter) match(m *procinfo.Meta) bool {
 	if ok, seen := f.cur[m]; seen {
 		return ok
 	}

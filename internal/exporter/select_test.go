@@ -4,14 +4,14 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 )
 
 func TestFilterRemembersOneTickOnly(t *testing.T) {
 	calls := 0
 	f := NewFilter(regexp.MustCompile(`a`))
-	a, b := &procstat.Meta{Exe: "a"}, &procstat.Meta{Exe: "b"}
-	tick := func(ms ...*procstat.Meta) {
+	a, b := &procinfo.Meta{Exe: "a"}, &procinfo.Meta{Exe: "b"}
+	tick := func(ms ...*procinfo.Meta) {
 		f.next()
 		for _, m := range ms {
 			if _, ok := f.cur[m]; !ok {

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wattlens/wattlens/internal/fdio"
+	"github.com/wattlens/wattlens/internal/procinfo"
 )
 
 var (
@@ -19,10 +20,10 @@ var (
 // line ("cpu  user nice system idle iowait irq softirq steal guest
 // guest_nice", USER_HZ ticks summed over CPUs; proc(5), "/proc/stat") and
 // the number of cpuN lines.
-func (r *Reader) CPUTimes() (CPUTimes, error) {
+func (r *Reader) CPUTimes() (procinfo.CPUTimes, error) {
 	b, err := r.readProcStat()
 	if err != nil {
-		return CPUTimes{}, fmt.Errorf("procstat: read %s/stat: %w", r.root, err)
+		return procinfo.CPUTimes{}, fmt.Errorf("procstat: read %s/stat: %w", r.root, err)
 	}
 	return parseCPUTimes(b)
 }
@@ -75,8 +76,8 @@ func cpuLinesDone(b []byte) bool {
 // system + irq + softirq, Busy adds steal; guest and guest_nice are not added, the
 // kernel already counts them in user and nice. Fields missing on old
 // kernels count as zero; the first four are required.
-func parseCPUTimes(b []byte) (CPUTimes, error) {
-	var c CPUTimes
+func parseCPUTimes(b []byte) (procinfo.CPUTimes, error) {
+	var c procinfo.CPUTimes
 	seen := false
 	for len(b) > 0 {
 		line := b
@@ -100,12 +101,12 @@ func parseCPUTimes(b []byte) (CPUTimes, error) {
 		var v [8]uint64 // user nice system idle iowait irq softirq steal
 		fields := bytes.Fields(rest)
 		if len(fields) < 4 {
-			return CPUTimes{}, errCPUNumber
+			return procinfo.CPUTimes{}, errCPUNumber
 		}
 		for i := 0; i < len(v) && i < len(fields); i++ {
 			n, ok := parseUint(fields[i])
 			if !ok {
-				return CPUTimes{}, fmt.Errorf("%w: %q", errCPUNumber, fields[i])
+				return procinfo.CPUTimes{}, fmt.Errorf("%w: %q", errCPUNumber, fields[i])
 			}
 			v[i] = n
 		}
@@ -114,7 +115,7 @@ func parseCPUTimes(b []byte) (CPUTimes, error) {
 		c.Total = c.Busy + v[3] + v[4]
 	}
 	if !seen {
-		return CPUTimes{}, errCPUMissing
+		return procinfo.CPUTimes{}, errCPUMissing
 	}
 	return c, nil
 }

@@ -6,21 +6,15 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
-)
 
-// MetaHook is called on every Meta the Reader reads: once when a process
-// is first seen and again each time it is found to have exec'd (see
-// Reader). It runs right after the Meta is read and before it is shared,
-// so that it may fill Meta.VM and Meta.Workload; m is a fresh Meta every
-// time, never one handed out before. It runs on the goroutine that calls
-// Read.
-type MetaHook func(pid int, m *Meta)
+	"github.com/wattlens/wattlens/internal/procinfo"
+)
 
 // Option configures a Reader.
 type Option func(*Reader)
 
 // WithMetaHook sets a hook called on every Meta read (see MetaHook).
-func WithMetaHook(h MetaHook) Option { return func(r *Reader) { r.hook = h } }
+func WithMetaHook(h procinfo.MetaHook) Option { return func(r *Reader) { r.hook = h } }
 
 // statBufSize holds any real /proc/<pid>/stat line: 52 numeric fields and a
 // comm of at most 64 bytes take well under 1 KiB.
@@ -35,7 +29,7 @@ const statBufSize = 4096
 // bytes when they are equal, which they nearly always are. seen is
 // written only by Read.
 type entry struct {
-	meta Meta
+	meta procinfo.Meta
 	comm string
 	seen uint64
 }
@@ -70,9 +64,9 @@ type Reader struct {
 	root     string
 	rootPath []byte // root + NUL
 	statPath []byte // root/stat + NUL
-	hook     MetaHook
+	hook     procinfo.MetaHook
 
-	cache map[Key]*entry
+	cache map[procinfo.Key]*entry
 	tick  uint64
 
 	// Buffers reused from tick to tick.
@@ -96,7 +90,7 @@ func NewReader(procfs string, opts ...Option) *Reader {
 		root:     procfs,
 		rootPath: cstring(procfs),
 		statPath: cstring(filepath.Join(procfs, "stat")),
-		cache:    make(map[Key]*entry),
+		cache:    make(map[procinfo.Key]*entry),
 		dirBuf:   make([]byte, 64*1024),
 		statBuf:  make([]byte, statBufSize),
 		path:     make([]byte, 0, 64),
@@ -123,27 +117,27 @@ func NewReader(procfs string, opts ...Option) *Reader {
 // counted in Stats.Skipped, never an error: the error is only for a procfs
 // root that cannot be listed. In steady state (no new process, no exec)
 // Read does not allocate.
-func (r *Reader) Read(dst []Proc) ([]Proc, Stats, error) {
+func (r *Reader) Read(dst []procinfo.Proc) ([]procinfo.Proc, procinfo.Stats, error) {
 	dst = dst[:0]
 	dirfd, err := openat(unix.AT_FDCWD, r.rootPath, unix.O_DIRECTORY)
 	if err != nil {
-		return dst, Stats{}, fmt.Errorf("procstat: open %s: %w", r.root, err)
+		return dst, procinfo.Stats{}, fmt.Errorf("procstat: open %s: %w", r.root, err)
 	}
 	defer func() { _ = unix.Close(dirfd) }()
 	r.pids, err = appendPIDs(dirfd, r.dirBuf, r.pids[:0])
 	if err != nil {
-		return dst, Stats{}, fmt.Errorf("procstat: list %s: %w", r.root, err)
+		return dst, procinfo.Stats{}, fmt.Errorf("procstat: list %s: %w", r.root, err)
 	}
 
 	r.tick++
-	st := Stats{Seen: len(r.pids)}
+	st := procinfo.Stats{Seen: len(r.pids)}
 	for _, pid := range r.pids {
 		f, ok := r.readStat(dirfd, pid)
 		if !ok {
 			st.Skipped++
 			continue
 		}
-		k := Key{PID: pid, StartTime: f.StartTime}
+		k := procinfo.Key{PID: pid, StartTime: f.StartTime}
 		e := r.cache[k]
 		// The comparison does not allocate (the compiler does not copy
 		// f.Comm for it); kernelThread is only asked on a change.
@@ -154,7 +148,7 @@ func (r *Reader) Read(dst []Proc) ([]Proc, Stats, error) {
 			r.cache[k] = e
 		}
 		e.seen = r.tick
-		dst = append(dst, Proc{Key: k, CPU: f.UTime + f.STime, PPID: f.PPID, ChildCPU: f.CUTime + f.CSTime, Meta: &e.meta})
+		dst = append(dst, procinfo.Proc{Key: k, CPU: f.UTime + f.STime, PPID: f.PPID, ChildCPU: f.CUTime + f.CSTime, Meta: &e.meta})
 	}
 	// Every live process has an entry marked this tick; anything more is
 	// a process that has gone (or a PID now used by another process).

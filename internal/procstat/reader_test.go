@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/procstat/procfstest"
 )
 
@@ -23,10 +24,10 @@ type seen struct {
 	PID       int
 	StartTime uint64
 	CPU       uint64
-	Meta      Meta
+	Meta      procinfo.Meta
 }
 
-func summarize(t *testing.T, procs []Proc) []seen {
+func summarize(t *testing.T, procs []procinfo.Proc) []seen {
 	t.Helper()
 	out := make([]seen, 0, len(procs))
 	for _, p := range procs {
@@ -46,8 +47,8 @@ func proc(pid int, start, utime, stime uint64, cmd ...string) procfstest.Proc {
 	}
 }
 
-func meta(cmd ...string) Meta {
-	return Meta{
+func meta(cmd ...string) procinfo.Meta {
+	return procinfo.Meta{
 		Exe: cmd[0], Comm: filepath.Base(cmd[0]), Cmdline: strings.Join(cmd, " "),
 		Cgroup: "/user.slice/p" + filepath.Base(cmd[0]),
 	}
@@ -59,7 +60,7 @@ func TestReadSteps(t *testing.T) {
 		name   string
 		change func(fs *procfstest.FS)
 		want   []seen
-		stats  Stats
+		stats  procinfo.Stats
 	}
 	tests := []struct {
 		name  string
@@ -79,7 +80,7 @@ func TestReadSteps(t *testing.T) {
 						{PID: 100, StartTime: 1000, CPU: 15, Meta: meta("/bin/a", "-x")},
 						{PID: 200, StartTime: 2000, CPU: 2, Meta: meta("/bin/b")},
 					},
-					stats: Stats{Seen: 2},
+					stats: procinfo.Stats{Seen: 2},
 				},
 				{
 					name: "one exits, one starts, one burns CPU",
@@ -92,13 +93,13 @@ func TestReadSteps(t *testing.T) {
 						{PID: 100, StartTime: 1000, CPU: 39, Meta: meta("/bin/a", "-x")},
 						{PID: 300, StartTime: 3000, CPU: 0, Meta: meta("/bin/c", "--flag")},
 					},
-					stats: Stats{Seen: 2},
+					stats: procinfo.Stats{Seen: 2},
 				},
 				{
 					name:   "all gone",
 					change: func(fs *procfstest.FS) { fs.Remove(100); fs.Remove(300) },
 					want:   []seen{},
-					stats:  Stats{},
+					stats:  procinfo.Stats{},
 				},
 			},
 		},
@@ -109,7 +110,7 @@ func TestReadSteps(t *testing.T) {
 				{
 					name:  "old process",
 					want:  []seen{{PID: 100, StartTime: 1000, CPU: 100, Meta: meta("/bin/old")}},
-					stats: Stats{Seen: 1},
+					stats: procinfo.Stats{Seen: 1},
 				},
 				{
 					name: "new process, same PID",
@@ -118,7 +119,7 @@ func TestReadSteps(t *testing.T) {
 						fs.Add(proc(100, 5000, 1, 0, "/bin/new", "arg"))
 					},
 					want:  []seen{{PID: 100, StartTime: 5000, CPU: 1, Meta: meta("/bin/new", "arg")}},
-					stats: Stats{Seen: 1},
+					stats: procinfo.Stats{Seen: 1},
 				},
 			},
 		},
@@ -137,7 +138,7 @@ func TestReadSteps(t *testing.T) {
 						fs.WriteFile(300, "stat", []byte("300 (c) S 1 2 3 garbage\n"))
 					},
 					want:  []seen{{PID: 100, StartTime: 1000, CPU: 3, Meta: meta("/bin/a")}},
-					stats: Stats{Seen: 3, Skipped: 2},
+					stats: procinfo.Stats{Seen: 3, Skipped: 2},
 				},
 				{
 					name:   "stat readable again",
@@ -146,7 +147,7 @@ func TestReadSteps(t *testing.T) {
 						{PID: 100, StartTime: 1000, CPU: 3, Meta: meta("/bin/a")},
 						{PID: 300, StartTime: 3000, CPU: 14, Meta: meta("/bin/c")},
 					},
-					stats: Stats{Seen: 3, Skipped: 1},
+					stats: procinfo.Stats{Seen: 3, Skipped: 1},
 				},
 			},
 		},
@@ -169,7 +170,7 @@ func TestReadSteps(t *testing.T) {
 						}
 					},
 					want:  []seen{{PID: 100, StartTime: 1000, CPU: 3, Meta: meta("/bin/a")}},
-					stats: Stats{Seen: 1},
+					stats: procinfo.Stats{Seen: 1},
 				},
 			},
 		},
@@ -178,12 +179,12 @@ func TestReadSteps(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := procfstest.Build(t, t.TempDir(), tt.start)
 			r := NewReader(fs.Root)
-			var buf []Proc
+			var buf []procinfo.Proc
 			for _, s := range tt.steps {
 				if s.change != nil {
 					s.change(fs)
 				}
-				var st Stats
+				var st procinfo.Stats
 				var err error
 				buf, st, err = r.Read(buf)
 				if err != nil {
@@ -209,9 +210,9 @@ func TestReadSteps(t *testing.T) {
 // *Meta. A PID reused by a new process gets a new Meta and a new hook call.
 func TestMetaReadOnce(t *testing.T) {
 	fs := procfstest.Build(t, t.TempDir(), []procfstest.Proc{proc(100, 1000, 1, 1, "/usr/bin/qemu-system-x86_64", "-name", "guest=web")})
-	var calls []Key
-	hook := func(pid int, m *Meta) {
-		calls = append(calls, Key{PID: pid})
+	var calls []procinfo.Key
+	hook := func(pid int, m *procinfo.Meta) {
+		calls = append(calls, procinfo.Key{PID: pid})
 		m.VM = "vm-of-" + m.Comm
 	}
 	r := NewReader(fs.Root, WithMetaHook(hook))
@@ -233,7 +234,7 @@ func TestMetaReadOnce(t *testing.T) {
 	if first[0].Meta != second[0].Meta {
 		t.Errorf("Meta pointer changed between ticks: the process's Meta was read again")
 	}
-	want := Meta{
+	want := procinfo.Meta{
 		Exe: "/usr/bin/qemu-system-x86_64", Comm: "qemu-system-x86_64",
 		Cmdline: "/usr/bin/qemu-system-x86_64 -name guest=web", Cgroup: "/user.slice/pqemu-system-x86_64",
 		VM: "vm-of-qemu-system-x86_64",
@@ -244,7 +245,7 @@ func TestMetaReadOnce(t *testing.T) {
 	if second[0].CPU != 10 {
 		t.Errorf("CPU = %d, want 10 (CPU is read every tick)", second[0].CPU)
 	}
-	if diff := cmp.Diff([]Key{{PID: 100}}, calls); diff != "" {
+	if diff := cmp.Diff([]procinfo.Key{{PID: 100}}, calls); diff != "" {
 		t.Errorf("hook calls after two reads (-want +got):\n%s", diff)
 	}
 
@@ -255,7 +256,7 @@ func TestMetaReadOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]Key{{PID: 100}, {PID: 100}}, calls); diff != "" {
+	if diff := cmp.Diff([]procinfo.Key{{PID: 100}, {PID: 100}}, calls); diff != "" {
 		t.Errorf("hook calls after PID reuse (-want +got):\n%s", diff)
 	}
 	if got := third[0].Meta; got == first[0].Meta || got.Cmdline != "/bin/sh" || got.VM != "vm-of-sh" {
@@ -268,7 +269,7 @@ func TestMetaReadOnce(t *testing.T) {
 func TestCachePruned(t *testing.T) {
 	fs := procfstest.New(t, t.TempDir())
 	r := NewReader(fs.Root)
-	var buf []Proc
+	var buf []procinfo.Proc
 	const perTick = 5
 	fs.Add(proc(1, 1, 0, 0, "/sbin/init"))
 	for tick := range 10 {
@@ -296,25 +297,25 @@ func TestReadHostileMeta(t *testing.T) {
 		name  string
 		proc  procfstest.Proc
 		files map[string][]byte // written after the process
-		check func(t *testing.T, m Meta)
-		want  *Meta
+		check func(t *testing.T, m procinfo.Meta)
+		want  *procinfo.Meta
 	}{
 		{
 			name: "comm with ) ( inside",
 			proc: procfstest.Proc{PID: 10, Comm: "evil) (S 1 2", StartTime: 1, UTime: 3, Cmdline: []string{"x"}},
-			want: &Meta{Comm: "evil) (S 1 2", Cmdline: "x", Cgroup: "/"},
+			want: &procinfo.Meta{Comm: "evil) (S 1 2", Cmdline: "x", Cgroup: "/"},
 		},
 		{
 			name:  "control characters and invalid UTF-8",
 			proc:  procfstest.Proc{PID: 11, Comm: "c", StartTime: 1, Exe: "/tmp/a\nb\xff"},
 			files: map[string][]byte{"cmdline": []byte("ls\x00--color\x1b[31m\x00caf\xc3\xa9\x00\xfe\x00\x00"), "comm": []byte("c\x07\n")},
-			want:  &Meta{Exe: "/tmp/a b\uFFFD", Comm: "c\a", Cmdline: "ls --color\x1b[31m café \uFFFD", Cgroup: "/"},
+			want:  &procinfo.Meta{Exe: "/tmp/a b\uFFFD", Comm: "c\a", Cmdline: "ls --color\x1b[31m café \uFFFD", Cgroup: "/"},
 		},
 		{
 			name:  "megabyte command line",
 			proc:  procfstest.Proc{PID: 12, Comm: "big", StartTime: 1},
 			files: map[string][]byte{"cmdline": long},
-			check: func(t *testing.T, m Meta) {
+			check: func(t *testing.T, m procinfo.Meta) {
 				if len(m.Cmdline) > maxCmdline {
 					t.Errorf("len(Cmdline) = %d, want at most %d", len(m.Cmdline), maxCmdline)
 				}
@@ -327,7 +328,7 @@ func TestReadHostileMeta(t *testing.T) {
 			name:  "cut in the middle of a character",
 			proc:  procfstest.Proc{PID: 13, Comm: "u", StartTime: 1},
 			files: map[string][]byte{"cmdline": append(bytes.Repeat([]byte("a"), maxCmdline-1), "éé"...)},
-			check: func(t *testing.T, m Meta) {
+			check: func(t *testing.T, m procinfo.Meta) {
 				if !utf8.ValidString(m.Cmdline) || len(m.Cmdline) > maxCmdline {
 					t.Errorf("Cmdline is %d bytes, valid UTF-8 %v", len(m.Cmdline), utf8.ValidString(m.Cmdline))
 				}
@@ -339,13 +340,13 @@ func TestReadHostileMeta(t *testing.T) {
 			files: map[string][]byte{
 				"cgroup": []byte("12:pids:/\n0::/\n"),
 			},
-			want: &Meta{Comm: "kworker/0:1-events", Cgroup: "/"},
+			want: &procinfo.Meta{Comm: "kworker/0:1-events", Cgroup: "/"},
 		},
 		{
 			name:  "comm from stat when the comm file is missing",
 			proc:  procfstest.Proc{PID: 15, Comm: "from-stat", StartTime: 1},
 			files: map[string][]byte{"comm": nil},
-			want:  &Meta{Comm: "from-stat", Cgroup: "/"},
+			want:  &procinfo.Meta{Comm: "from-stat", Cgroup: "/"},
 		},
 	}
 	for _, tt := range tests {
@@ -405,7 +406,7 @@ func TestCPUTimesFake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := CPUTimes{Busy: 100 + 1 + 50 + 2 + 3 + 4, Work: 100 + 1 + 50 + 2 + 3, Total: 100 + 1 + 50 + 2 + 3 + 4 + 1000 + 7, CPUs: 8}
+	want := procinfo.CPUTimes{Busy: 100 + 1 + 50 + 2 + 3 + 4, Work: 100 + 1 + 50 + 2 + 3, Total: 100 + 1 + 50 + 2 + 3 + 4 + 1000 + 7, CPUs: 8}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("CPUTimes mismatch (-want +got):\n%s", diff)
 	}
@@ -420,7 +421,7 @@ func TestCPUTimesLongStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(CPUTimes{Busy: 1 << 40, Work: 1 << 40, Total: 3 << 40, CPUs: 1024}, got); diff != "" {
+	if diff := cmp.Diff(procinfo.CPUTimes{Busy: 1 << 40, Work: 1 << 40, Total: 3 << 40, CPUs: 1024}, got); diff != "" {
 		t.Errorf("CPUTimes mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -440,7 +441,7 @@ func TestReadRealProc(t *testing.T) {
 	if st.Seen < len(procs) || len(procs) == 0 {
 		t.Fatalf("Seen %d, %d procs", st.Seen, len(procs))
 	}
-	i := slices.IndexFunc(procs, func(p Proc) bool { return p.PID == os.Getpid() })
+	i := slices.IndexFunc(procs, func(p procinfo.Proc) bool { return p.PID == os.Getpid() })
 	if i < 0 {
 		t.Fatalf("own PID %d not among %d procs (%d skipped)", os.Getpid(), len(procs), st.Skipped)
 	}
@@ -464,7 +465,7 @@ func TestReadRealProc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i = slices.IndexFunc(procs, func(p Proc) bool { return p.PID == os.Getpid() })
+	i = slices.IndexFunc(procs, func(p procinfo.Proc) bool { return p.PID == os.Getpid() })
 	if i < 0 {
 		t.Fatal("own PID gone on second read")
 	}
@@ -504,7 +505,7 @@ func TestMetaReadAgainAfterExec(t *testing.T) {
 	type step struct {
 		name   string
 		proc   procfstest.Proc // rewritten before the read; zero: no change
-		want   Meta
+		want   procinfo.Meta
 		reread bool // a new Meta (and hook call) is expected
 	}
 	sh := proc(100, 1000, 1, 1, "/usr/bin/dash")
@@ -527,21 +528,21 @@ func TestMetaReadAgainAfterExec(t *testing.T) {
 		{
 			name: "fork then exec qemu, then a rename",
 			steps: []step{
-				{name: "the shell", proc: sh, reread: true, want: Meta{
+				{name: "the shell", proc: sh, reread: true, want: procinfo.Meta{
 					Exe: "/usr/bin/dash", Comm: "sh", Cmdline: "/bin/sh -c exec qemu",
 					Cgroup: "/user.slice/pdash", VM: "vm-of-sh",
 				}},
-				{name: "exec'd qemu", proc: qemu, reread: true, want: Meta{
+				{name: "exec'd qemu", proc: qemu, reread: true, want: procinfo.Meta{
 					Exe: "/usr/bin/qemu-system-x86_64", Comm: "qemu-system-x86_64",
 					Cmdline: "/usr/bin/qemu-system-x86_64 -name guest=web", Cgroup: "/machine.slice/machine-qemu-web.scope",
 					VM: "vm-of-qemu-system-x86_64",
 				}},
-				{name: "steady", want: Meta{
+				{name: "steady", want: procinfo.Meta{
 					Exe: "/usr/bin/qemu-system-x86_64", Comm: "qemu-system-x86_64",
 					Cmdline: "/usr/bin/qemu-system-x86_64 -name guest=web", Cgroup: "/machine.slice/machine-qemu-web.scope",
 					VM: "vm-of-qemu-system-x86_64",
 				}},
-				{name: "renamed itself", proc: renamed, reread: true, want: Meta{
+				{name: "renamed itself", proc: renamed, reread: true, want: procinfo.Meta{
 					Exe: "/usr/bin/qemu-system-x86_64", Comm: "CPU 0/KVM",
 					Cmdline: "/usr/bin/qemu-system-x86_64 -name guest=web", Cgroup: "/machine.slice/machine-qemu-web.scope",
 					VM: "vm-of-CPU 0/KVM",
@@ -551,13 +552,13 @@ func TestMetaReadAgainAfterExec(t *testing.T) {
 		{
 			name: "kernel thread, then a user-mode helper exec'd from it",
 			steps: []step{
-				{name: "kworker", proc: kworker, reread: true, want: Meta{
+				{name: "kworker", proc: kworker, reread: true, want: procinfo.Meta{
 					Comm: "kworker/u8:2-events_unbound", Cgroup: "/", VM: "vm-of-kworker/u8:2-events_unbound",
 				}},
-				{name: "kworker ran another workqueue", proc: kworkerLater, want: Meta{
+				{name: "kworker ran another workqueue", proc: kworkerLater, want: procinfo.Meta{
 					Comm: "kworker/u8:2-events_unbound", Cgroup: "/", VM: "vm-of-kworker/u8:2-events_unbound",
 				}},
-				{name: "exec'd modprobe", proc: helper, reread: true, want: Meta{
+				{name: "exec'd modprobe", proc: helper, reread: true, want: procinfo.Meta{
 					Exe: "/usr/sbin/modprobe", Comm: "modprobe", Cmdline: "/sbin/modprobe -q -- fs-foo", Cgroup: "/",
 					VM: "vm-of-modprobe",
 				}},
@@ -568,16 +569,16 @@ func TestMetaReadAgainAfterExec(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := procfstest.New(t, t.TempDir())
 			calls := 0
-			r := NewReader(fs.Root, WithMetaHook(func(_ int, m *Meta) {
+			r := NewReader(fs.Root, WithMetaHook(func(_ int, m *procinfo.Meta) {
 				if m.VM != "" || m.Workload != nil {
 					t.Errorf("hook got a Meta already filled: %+v", *m)
 				}
 				calls++
 				m.VM = "vm-of-" + m.Comm
 			}))
-			var key Key
-			var held []*Meta // every Meta handed out, and its value then
-			var values []Meta
+			var key procinfo.Key
+			var held []*procinfo.Meta // every Meta handed out, and its value then
+			var values []procinfo.Meta
 			for i, s := range tt.steps {
 				if s.proc.PID != 0 {
 					fs.Add(s.proc)
@@ -635,7 +636,7 @@ func TestReadSteadyStateAllocs(t *testing.T) {
 	}
 	kworker := procfstest.Proc{PID: 2000, PPID: 2, Comm: "kworker/0:1-events", StartTime: 5, KernelThread: true}
 	fs.Add(kworker)
-	r := NewReader(fs.Root, WithMetaHook(func(_ int, m *Meta) { m.VM = "x" }))
+	r := NewReader(fs.Root, WithMetaHook(func(_ int, m *procinfo.Meta) { m.VM = "x" }))
 	buf, _, err := r.Read(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -700,18 +701,18 @@ func TestReadRealExec(t *testing.T) {
 	}
 
 	var hooked []string
-	r := NewReader("/proc", WithMetaHook(func(p int, m *Meta) {
+	r := NewReader("/proc", WithMetaHook(func(p int, m *procinfo.Meta) {
 		if p == pid {
 			hooked = append(hooked, m.Comm)
 		}
 	}))
-	find := func() Proc {
+	find := func() procinfo.Proc {
 		t.Helper()
 		procs, _, err := r.Read(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		i := slices.IndexFunc(procs, func(p Proc) bool { return p.PID == pid })
+		i := slices.IndexFunc(procs, func(p procinfo.Proc) bool { return p.PID == pid })
 		if i < 0 {
 			t.Fatalf("pid %d not read", pid)
 		}

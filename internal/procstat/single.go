@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wattlens/wattlens/internal/procinfo"
 )
 
 // The methods below serve a CPU-time source other than Read (the eBPF one,
@@ -15,18 +17,18 @@ import (
 // its Meta (see readMeta), on which the MetaHook runs. Nothing is cached:
 // the caller keeps the Meta. ok is false when the process is gone or its
 // stat line cannot be read.
-func (r *Reader) ReadProcess(pid int) (Proc, bool) {
+func (r *Reader) ReadProcess(pid int) (procinfo.Proc, bool) {
 	dirfd, err := openat(unix.AT_FDCWD, r.rootPath, unix.O_DIRECTORY)
 	if err != nil {
-		return Proc{}, false
+		return procinfo.Proc{}, false
 	}
 	defer func() { _ = unix.Close(dirfd) }()
 	f, ok := r.readStat(dirfd, pid)
 	if !ok {
-		return Proc{}, false
+		return procinfo.Proc{}, false
 	}
 	e := r.newProcess(dirfd, pid, f.Comm)
-	return Proc{Key: Key{PID: pid, StartTime: f.StartTime}, CPU: f.UTime + f.STime, PPID: f.PPID,
+	return procinfo.Proc{Key: procinfo.Key{PID: pid, StartTime: f.StartTime}, CPU: f.UTime + f.STime, PPID: f.PPID,
 		ChildCPU: f.CUTime + f.CSTime, Meta: &e.meta}, true
 }
 
@@ -34,8 +36,8 @@ func (r *Reader) ReadProcess(pid int) (Proc, bool) {
 // (it has exited) from its name and cgroup path as another source saw
 // them, made safe as readMeta makes what it reads, and runs the MetaHook
 // on it. Exe and Cmdline are empty.
-func (r *Reader) MetaOf(pid int, comm []byte, cgroup string) *Meta {
-	m := &Meta{Comm: sanitize(comm, maxComm), Cgroup: sanitize([]byte(cgroup), maxExe)}
+func (r *Reader) MetaOf(pid int, comm []byte, cgroup string) *procinfo.Meta {
+	m := &procinfo.Meta{Comm: sanitize(comm, maxComm), Cgroup: sanitize([]byte(cgroup), maxExe)}
 	if r.hook != nil {
 		r.hook(pid, m)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/procstat/procfstest"
 )
@@ -18,7 +19,7 @@ func TestReadProcessMetaOfPIDs(t *testing.T) {
 		{PID: 12, PPID: 7, Comm: "worker", StartTime: 95},
 	})
 	var hooked []int
-	r := procstat.NewReader(fs.Root, procstat.WithMetaHook(func(pid int, m *procstat.Meta) {
+	r := procstat.NewReader(fs.Root, procstat.WithMetaHook(func(pid int, m *procinfo.Meta) {
 		hooked = append(hooked, pid)
 		m.VM = "hooked"
 	}))
@@ -27,7 +28,7 @@ func TestReadProcessMetaOfPIDs(t *testing.T) {
 	if !ok {
 		t.Fatal("ReadProcess(7): not ok")
 	}
-	want := procstat.Proc{Key: procstat.Key{PID: 7, StartTime: 90}, CPU: 6, PPID: 1, Meta: &procstat.Meta{
+	want := procinfo.Proc{Key: procinfo.Key{PID: 7, StartTime: 90}, CPU: 6, PPID: 1, Meta: &procinfo.Meta{
 		Exe: "/usr/sbin/nginx", Comm: "nginx", Cmdline: "nginx -g daemon off;", Cgroup: "/system.slice/nginx.service", VM: "hooked"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ReadProcess (-want +got):\n%s", diff)
@@ -37,7 +38,7 @@ func TestReadProcessMetaOfPIDs(t *testing.T) {
 	}
 
 	m := r.MetaOf(40, []byte("cc1\tplus\xff"), "/user.slice")
-	if diff := cmp.Diff(&procstat.Meta{Comm: "cc1 plus\uFFFD", Cgroup: "/user.slice", VM: "hooked"}, m); diff != "" {
+	if diff := cmp.Diff(&procinfo.Meta{Comm: "cc1 plus\uFFFD", Cgroup: "/user.slice", VM: "hooked"}, m); diff != "" {
 		t.Errorf("MetaOf (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]int{7, 40}, hooked); diff != "" {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/procstat/procfstest"
 )
 
@@ -109,7 +110,7 @@ func TestParseCPUTimes(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
-		want    CPUTimes
+		want    procinfo.CPUTimes
 		wantErr error
 	}{
 		{
@@ -118,17 +119,17 @@ func TestParseCPUTimes(t *testing.T) {
 				"cpu0 2700 0 932 22606 16 0 3 6 50 0\n" +
 				"cpu1 2916 7 1146 22048 105 3 17 8 50 5\n" +
 				"intr 1 2 3\nctxt 4\n",
-			want: CPUTimes{Busy: 5616 + 7 + 2078 + 3 + 20 + 14, Work: 5616 + 7 + 2078 + 3 + 20, Total: 5616 + 7 + 2078 + 3 + 20 + 14 + 44654 + 121, CPUs: 2},
+			want: procinfo.CPUTimes{Busy: 5616 + 7 + 2078 + 3 + 20 + 14, Work: 5616 + 7 + 2078 + 3 + 20, Total: 5616 + 7 + 2078 + 3 + 20 + 14 + 44654 + 121, CPUs: 2},
 		},
 		{
 			name: "old kernel with four fields",
 			in:   "cpu 10 20 30 40\ncpu0 10 20 30 40\n",
-			want: CPUTimes{Busy: 60, Work: 60, Total: 100, CPUs: 1},
+			want: procinfo.CPUTimes{Busy: 60, Work: 60, Total: 100, CPUs: 1},
 		},
 		{
 			name: "no trailing newline",
 			in:   "cpu 1 2 3 4 5 6 7 8 9 10",
-			want: CPUTimes{Busy: 1 + 2 + 3 + 6 + 7 + 8, Work: 1 + 2 + 3 + 6 + 7, Total: 36},
+			want: procinfo.CPUTimes{Busy: 1 + 2 + 3 + 6 + 7 + 8, Work: 1 + 2 + 3 + 6 + 7, Total: 36},
 		},
 		{name: "empty", in: "", wantErr: errCPUMissing},
 		{name: "cpuN only", in: "cpu0 1 2 3 4\n", wantErr: errCPUMissing},
@@ -239,15 +240,15 @@ func TestDirentPID(t *testing.T) {
 func TestUtilisationSince(t *testing.T) {
 	tests := []struct {
 		name      string
-		prev, cur CPUTimes
+		prev, cur procinfo.CPUTimes
 		want      float64
 		wantOK    bool
 	}{
-		{name: "half busy", prev: CPUTimes{Busy: 100, Total: 400}, cur: CPUTimes{Busy: 150, Total: 500}, want: 0.5, wantOK: true},
-		{name: "idle", prev: CPUTimes{Busy: 100, Total: 400}, cur: CPUTimes{Busy: 100, Total: 500}, want: 0, wantOK: true},
-		{name: "no time passed", prev: CPUTimes{Busy: 100, Total: 400}, cur: CPUTimes{Busy: 100, Total: 400}, wantOK: false},
-		{name: "counters went backwards", prev: CPUTimes{Busy: 100, Total: 400}, cur: CPUTimes{Busy: 50, Total: 500}, wantOK: false},
-		{name: "busy beyond total is capped", prev: CPUTimes{Busy: 0, Total: 0}, cur: CPUTimes{Busy: 30, Total: 20}, want: 1, wantOK: true},
+		{name: "half busy", prev: procinfo.CPUTimes{Busy: 100, Total: 400}, cur: procinfo.CPUTimes{Busy: 150, Total: 500}, want: 0.5, wantOK: true},
+		{name: "idle", prev: procinfo.CPUTimes{Busy: 100, Total: 400}, cur: procinfo.CPUTimes{Busy: 100, Total: 500}, want: 0, wantOK: true},
+		{name: "no time passed", prev: procinfo.CPUTimes{Busy: 100, Total: 400}, cur: procinfo.CPUTimes{Busy: 100, Total: 400}, wantOK: false},
+		{name: "counters went backwards", prev: procinfo.CPUTimes{Busy: 100, Total: 400}, cur: procinfo.CPUTimes{Busy: 50, Total: 500}, wantOK: false},
+		{name: "busy beyond total is capped", prev: procinfo.CPUTimes{Busy: 0, Total: 0}, cur: procinfo.CPUTimes{Busy: 30, Total: 20}, want: 1, wantOK: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wattlens/wattlens/internal/procinfo"
 )
 
 // ErrNoChildren is returned by Descendants when the procfs tree has no
@@ -138,21 +140,21 @@ func appendPIDList(pids []int, b []byte) []int {
 // from <procfs>/<pid>/stat as Read does. It reads no Meta (Proc.Meta is
 // nil) and leaves Read's cache alone. PIDs that have gone are counted in
 // Stats.Skipped.
-func (r *Reader) ReadPIDs(dst []Proc, pids []int) ([]Proc, Stats, error) {
+func (r *Reader) ReadPIDs(dst []procinfo.Proc, pids []int) ([]procinfo.Proc, procinfo.Stats, error) {
 	dst = dst[:0]
 	dirfd, err := openat(unix.AT_FDCWD, r.rootPath, unix.O_DIRECTORY)
 	if err != nil {
-		return dst, Stats{}, fmt.Errorf("procstat: open %s: %w", r.root, err)
+		return dst, procinfo.Stats{}, fmt.Errorf("procstat: open %s: %w", r.root, err)
 	}
 	defer func() { _ = unix.Close(dirfd) }()
-	st := Stats{Seen: len(pids)}
+	st := procinfo.Stats{Seen: len(pids)}
 	for _, pid := range pids {
 		f, ok := r.readStat(dirfd, pid)
 		if !ok {
 			st.Skipped++
 			continue
 		}
-		dst = append(dst, Proc{Key: Key{PID: pid, StartTime: f.StartTime}, CPU: f.UTime + f.STime, PPID: f.PPID, ChildCPU: f.CUTime + f.CSTime})
+		dst = append(dst, procinfo.Proc{Key: procinfo.Key{PID: pid, StartTime: f.StartTime}, CPU: f.UTime + f.STime, PPID: f.PPID, ChildCPU: f.CUTime + f.CSTime})
 	}
 	return dst, st, nil
 }

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/sampler"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
@@ -69,8 +69,8 @@ func (p baselinePoint) weight() float64 {
 // process each step would cost what a busy host has processes.
 type hostOnly struct{ sampler.ProcReader }
 
-func (hostOnly) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, error) {
-	return dst[:0], procstat.Stats{}, nil
+func (hostOnly) Read(dst []procinfo.Proc) ([]procinfo.Proc, procinfo.Stats, error) {
+	return dst[:0], procinfo.Stats{}, nil
 }
 
 // measureBaseline reads the sensor and /proc/stat every step for d, before

@@ -20,7 +20,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/sampler"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
@@ -232,7 +232,7 @@ func Run(argv []string, o Options) (Result, error) {
 		}
 	}
 	res.Series, res.PeakPower = series(ticks, res.Start, o.Step, res.IdlePower, !fixed && attrOpts.IdlePolicy != snapshot.IdleShared)
-	if rus > 0 && res.CPU <= rus+time.Second/procstat.UserHZ {
+	if rus > 0 && res.CPU <= rus+time.Second/procinfo.UserHZ {
 		// The ticks saw no more than the rusage (rounded to 10 ms):
 		// the rusage is the same figure to the microsecond.
 		res.CPU = rus
@@ -310,7 +310,7 @@ func rusage(ps *os.ProcessState) time.Duration {
 // to the nearest, and at least one when d is not 0, so that a command
 // shorter than a tick is not booked nothing.
 func rusTicks(d time.Duration) uint64 {
-	tick := time.Second / procstat.UserHZ
+	tick := time.Second / procinfo.UserHZ
 	n := uint64((d + tick/2) / tick)
 	if n == 0 && d > 0 {
 		n = 1

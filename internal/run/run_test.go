@@ -14,19 +14,20 @@ import (
 
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/power"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
-type fakeProcs struct{ procs []procstat.Proc }
+type fakeProcs struct{ procs []procinfo.Proc }
 
-func (f *fakeProcs) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, error) {
-	return append(dst, f.procs...), procstat.Stats{}, nil
+func (f *fakeProcs) Read(dst []procinfo.Proc) ([]procinfo.Proc, procinfo.Stats, error) {
+	return append(dst, f.procs...), procinfo.Stats{}, nil
 }
-func (f *fakeProcs) CPUTimes() (procstat.CPUTimes, error) { return procstat.CPUTimes{}, nil }
+func (f *fakeProcs) CPUTimes() (procinfo.CPUTimes, error) { return procinfo.CPUTimes{}, nil }
 
-func p(pid, ppid int, cpu, child uint64) procstat.Proc {
-	return procstat.Proc{Key: procstat.Key{PID: pid, StartTime: 1}, PPID: ppid, CPU: cpu, ChildCPU: child}
+func p(pid, ppid int, cpu, child uint64) procinfo.Proc {
+	return procinfo.Proc{Key: procinfo.Key{PID: pid, StartTime: 1}, PPID: ppid, CPU: cpu, ChildCPU: child}
 }
 
 func TestTreeReaderFoldsTheTree(t *testing.T) {
@@ -36,7 +37,7 @@ func TestTreeReaderFoldsTheTree(t *testing.T) {
 
 	steps := []struct {
 		name    string
-		procs   []procstat.Proc
+		procs   []procinfo.Proc
 		exitCPU uint64
 		exited  bool
 		wantCPU uint64
@@ -44,22 +45,22 @@ func TestTreeReaderFoldsTheTree(t *testing.T) {
 	}{
 		{
 			name:    "root, child and grandchild fold into one; others stay",
-			procs:   []procstat.Proc{p(1, 0, 5, 0), p(100, 50, 10, 0), p(101, 100, 20, 0), p(102, 101, 30, 0), p(200, 1, 7, 0)},
+			procs:   []procinfo.Proc{p(1, 0, 5, 0), p(100, 50, 10, 0), p(101, 100, 20, 0), p(102, 101, 30, 0), p(200, 1, 7, 0)},
 			wantCPU: 60, wantPID: []int{1, 200, 100},
 		},
 		{
 			name:    "grandchild reaped by the child: its time moves into cutime",
-			procs:   []procstat.Proc{p(1, 0, 5, 0), p(100, 50, 11, 0), p(101, 100, 21, 35), p(200, 1, 7, 0)},
+			procs:   []procinfo.Proc{p(1, 0, 5, 0), p(100, 50, 11, 0), p(101, 100, 21, 35), p(200, 1, 7, 0)},
 			wantCPU: 67, wantPID: []int{1, 200, 100},
 		},
 		{
 			name:    "a race that reads less than before never goes backwards",
-			procs:   []procstat.Proc{p(100, 50, 11, 0)},
+			procs:   []procinfo.Proc{p(100, 50, 11, 0)},
 			wantCPU: 67, wantPID: []int{100},
 		},
 		{
 			name:   "after exit the rusage counts",
-			procs:  []procstat.Proc{p(1, 0, 5, 0)},
+			procs:  []procinfo.Proc{p(1, 0, 5, 0)},
 			exited: true, exitCPU: 80,
 			wantCPU: 80, wantPID: []int{1, 100},
 		},
@@ -170,13 +171,13 @@ func TestTreeReaderDaemonLeavesTheTree(t *testing.T) {
 	tr.setRoot(100, 5, []string{"cmd"})
 	steps := []struct {
 		name  string
-		procs []procstat.Proc
+		procs []procinfo.Proc
 		want  uint64
 	}{
-		{"root, child, grandchild", []procstat.Proc{p(100, 50, 10, 0), p(101, 100, 0, 0), p(102, 101, 100, 0)}, 110},
-		{"the child exits, the grandchild is re-parented to init", []procstat.Proc{p(1, 0, 0, 0), p(100, 50, 10, 0), p(102, 1, 100, 0)}, 110},
-		{"the command goes on using cpu; the daemon's is not the command's", []procstat.Proc{p(1, 0, 0, 0), p(100, 50, 60, 0), p(102, 1, 300, 0)}, 160},
-		{"and on", []procstat.Proc{p(1, 0, 0, 0), p(100, 50, 150, 0), p(102, 1, 900, 0)}, 250},
+		{"root, child, grandchild", []procinfo.Proc{p(100, 50, 10, 0), p(101, 100, 0, 0), p(102, 101, 100, 0)}, 110},
+		{"the child exits, the grandchild is re-parented to init", []procinfo.Proc{p(1, 0, 0, 0), p(100, 50, 10, 0), p(102, 1, 100, 0)}, 110},
+		{"the command goes on using cpu; the daemon's is not the command's", []procinfo.Proc{p(1, 0, 0, 0), p(100, 50, 60, 0), p(102, 1, 300, 0)}, 160},
+		{"and on", []procinfo.Proc{p(1, 0, 0, 0), p(100, 50, 150, 0), p(102, 1, 900, 0)}, 250},
 	}
 	for _, st := range steps {
 		inner.procs = st.procs
@@ -202,7 +203,7 @@ func (s sharingSensor) ProcessShares() map[string]power.Shares { return s.shares
 // TestTreeSensorGivesDescendantsGPUToTheCommand: a child of the command
 // using the GPU has its share booked to the command's pseudo-process.
 func TestTreeSensorGivesDescendantsGPUToTheCommand(t *testing.T) {
-	inner := &fakeProcs{procs: []procstat.Proc{p(100, 50, 1, 0), p(101, 100, 1, 0), p(300, 1, 1, 0)}}
+	inner := &fakeProcs{procs: []procinfo.Proc{p(100, 50, 1, 0), p(101, 100, 1, 0), p(300, 1, 1, 0)}}
 	tr := newTreeReader(inner)
 	tr.setRoot(100, 5, []string{"sh", "-c", "python train.py"})
 	if _, _, err := tr.Read(nil); err != nil {
@@ -263,7 +264,7 @@ type fakeWalker struct {
 	read       []int
 }
 
-func (f *fakeWalker) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, error) {
+func (f *fakeWalker) Read(dst []procinfo.Proc) ([]procinfo.Proc, procinfo.Stats, error) {
 	f.listed++
 	return f.fakeProcs.Read(dst)
 }
@@ -273,7 +274,7 @@ func (f *fakeWalker) Descendants(root int, dst []int) ([]int, error) {
 		return dst[:0], procstat.ErrNoChildren
 	}
 	dst = dst[:0]
-	if !slices.ContainsFunc(f.procs, func(x procstat.Proc) bool { return x.PID == root }) {
+	if !slices.ContainsFunc(f.procs, func(x procinfo.Proc) bool { return x.PID == root }) {
 		return dst, nil
 	}
 	dst = append(dst, root)
@@ -287,7 +288,7 @@ func (f *fakeWalker) Descendants(root int, dst []int) ([]int, error) {
 	return dst, nil
 }
 
-func (f *fakeWalker) ReadPIDs(dst []procstat.Proc, pids []int) ([]procstat.Proc, procstat.Stats, error) {
+func (f *fakeWalker) ReadPIDs(dst []procinfo.Proc, pids []int) ([]procinfo.Proc, procinfo.Stats, error) {
 	f.read = append(f.read[:0], pids...)
 	dst = dst[:0]
 	for _, x := range f.procs {
@@ -295,7 +296,7 @@ func (f *fakeWalker) ReadPIDs(dst []procstat.Proc, pids []int) ([]procstat.Proc,
 			dst = append(dst, x)
 		}
 	}
-	return dst, procstat.Stats{Seen: len(pids), Skipped: len(pids) - len(dst)}, nil
+	return dst, procinfo.Stats{Seen: len(pids), Skipped: len(pids) - len(dst)}, nil
 }
 
 // TestTreeReaderWalksOnlyTheTree: with a reader that can walk a tree, only
@@ -309,17 +310,17 @@ func TestTreeReaderWalksOnlyTheTree(t *testing.T) {
 		t.Fatalf("before the command starts: %v, %d listings; want nothing read", got, host.listed)
 	}
 	tr.setRoot(100, 5, []string{"cmd"})
-	others := []procstat.Proc{p(1, 0, 0, 0), p(300, 1, 5, 0), p(301, 300, 9, 0)}
+	others := []procinfo.Proc{p(1, 0, 0, 0), p(300, 1, 5, 0), p(301, 300, 9, 0)}
 	steps := []struct {
 		name     string
-		procs    []procstat.Proc
+		procs    []procinfo.Proc
 		want     uint64
 		wantRead []int
 	}{
-		{"root, child, grandchild", []procstat.Proc{p(100, 50, 10, 0), p(101, 100, 0, 0), p(102, 101, 100, 0)}, 110, []int{100, 101, 102}},
-		{"the child exits, the grandchild is re-parented to init", []procstat.Proc{p(100, 50, 10, 0), p(102, 1, 100, 0)}, 110, []int{100, 101, 102}},
-		{"the command goes on using cpu; the daemon's is not the command's", []procstat.Proc{p(100, 50, 60, 0), p(102, 1, 300, 0)}, 160, []int{100}},
-		{"and on", []procstat.Proc{p(100, 50, 150, 0), p(102, 1, 900, 0)}, 250, []int{100}},
+		{"root, child, grandchild", []procinfo.Proc{p(100, 50, 10, 0), p(101, 100, 0, 0), p(102, 101, 100, 0)}, 110, []int{100, 101, 102}},
+		{"the child exits, the grandchild is re-parented to init", []procinfo.Proc{p(100, 50, 10, 0), p(102, 1, 100, 0)}, 110, []int{100, 101, 102}},
+		{"the command goes on using cpu; the daemon's is not the command's", []procinfo.Proc{p(100, 50, 60, 0), p(102, 1, 300, 0)}, 160, []int{100}},
+		{"and on", []procinfo.Proc{p(100, 50, 150, 0), p(102, 1, 900, 0)}, 250, []int{100}},
 	}
 	for _, st := range steps {
 		host.procs = append(slices.Clone(others), st.procs...)
@@ -350,7 +351,7 @@ func TestTreeReaderWalksOnlyTheTree(t *testing.T) {
 // makes the tree reader list every process, as it does with any reader.
 func TestTreeReaderWithoutChildrenFiles(t *testing.T) {
 	host := &fakeWalker{noChildren: true}
-	host.procs = []procstat.Proc{p(1, 0, 5, 0), p(100, 50, 10, 0), p(101, 100, 20, 0)}
+	host.procs = []procinfo.Proc{p(1, 0, 5, 0), p(100, 50, 10, 0), p(101, 100, 20, 0)}
 	tr := newTreeReader(host)
 	tr.setRoot(100, 5, []string{"cmd"})
 	for range 2 {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sampler"
 )
@@ -44,12 +45,12 @@ type treeReader struct {
 	mu         sync.Mutex
 	root       int
 	start      uint64 // the pseudo-process's start time, boot ticks
-	meta       *procstat.Meta
+	meta       *procinfo.Meta
 	exitCPU    uint64 // ticks, set when the command has exited
 	exited     bool
 	lastCPU    uint64
 	departed   uint64                  // CPU of members that left the tree alive
-	members    map[procstat.Key]uint64 // live members → CPU + children's when last seen
+	members    map[procinfo.Key]uint64 // live members → CPU + children's when last seen
 	memberPIDs map[int]bool
 	seen       map[int]struct{}
 	children   map[int][]int
@@ -60,12 +61,12 @@ type treeReader struct {
 // procstat.Reader.Descendants and ReadPIDs.
 type treeWalker interface {
 	Descendants(root int, dst []int) ([]int, error)
-	ReadPIDs(dst []procstat.Proc, pids []int) ([]procstat.Proc, procstat.Stats, error)
+	ReadPIDs(dst []procinfo.Proc, pids []int) ([]procinfo.Proc, procinfo.Stats, error)
 }
 
 func newTreeReader(inner sampler.ProcReader) *treeReader {
 	t := &treeReader{
-		inner: inner, members: map[procstat.Key]uint64{}, seen: map[int]struct{}{},
+		inner: inner, members: map[procinfo.Key]uint64{}, seen: map[int]struct{}{},
 		children: map[int][]int{}, index: map[int]int{},
 	}
 	t.walker, _ = inner.(treeWalker)
@@ -76,7 +77,7 @@ func (t *treeReader) setRoot(pid int, start uint64, argv []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.root, t.start = pid, start
-	t.meta = &procstat.Meta{Comm: argv[0], Cmdline: strings.Join(argv, " ")}
+	t.meta = &procinfo.Meta{Comm: argv[0], Cmdline: strings.Join(argv, " ")}
 	t.seen[pid] = struct{}{}
 }
 
@@ -104,9 +105,9 @@ func (t *treeReader) processes() int {
 	return len(t.seen)
 }
 
-func (t *treeReader) CPUTimes() (procstat.CPUTimes, error) { return t.inner.CPUTimes() }
+func (t *treeReader) CPUTimes() (procinfo.CPUTimes, error) { return t.inner.CPUTimes() }
 
-func (t *treeReader) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, error) {
+func (t *treeReader) Read(dst []procinfo.Proc) ([]procinfo.Proc, procinfo.Stats, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	procs, st, walked, err := t.read(dst)
@@ -116,8 +117,8 @@ func (t *treeReader) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats,
 	inTree := t.descendants(procs)
 	var cpu uint64
 	kept := procs[:0]
-	alive := make(map[procstat.Key]bool, len(t.members))
-	now := make(map[procstat.Key]uint64, len(t.members))
+	alive := make(map[procinfo.Key]bool, len(t.members))
+	now := make(map[procinfo.Key]uint64, len(t.members))
 	for i, p := range procs {
 		alive[p.Key] = true
 		if inTree[i] {
@@ -151,20 +152,20 @@ func (t *treeReader) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats,
 	if walked {
 		kept = kept[:0] // members that left the tree: not the command's, and without a Meta
 	}
-	kept = append(kept, procstat.Proc{Key: procstat.Key{PID: t.root, StartTime: t.start}, CPU: cpu, Meta: t.meta})
+	kept = append(kept, procinfo.Proc{Key: procinfo.Key{PID: t.root, StartTime: t.start}, CPU: cpu, Meta: t.meta})
 	return kept, st, nil
 }
 
 // read reads the command's tree and last tick's members when the inner
 // reader can walk a tree (walked is true), and every process otherwise.
 // Before the command has started a walker reads nothing.
-func (t *treeReader) read(dst []procstat.Proc) (procs []procstat.Proc, st procstat.Stats, walked bool, err error) {
+func (t *treeReader) read(dst []procinfo.Proc) (procs []procinfo.Proc, st procinfo.Stats, walked bool, err error) {
 	if t.walker == nil {
 		procs, st, err = t.inner.Read(dst)
 		return procs, st, false, err
 	}
 	if t.root == 0 {
-		return dst[:0], procstat.Stats{}, true, nil
+		return dst[:0], procinfo.Stats{}, true, nil
 	}
 	t.pids, err = t.walker.Descendants(t.root, t.pids)
 	if errors.Is(err, procstat.ErrNoChildren) {
@@ -173,7 +174,7 @@ func (t *treeReader) read(dst []procstat.Proc) (procs []procstat.Proc, st procst
 		return procs, st, false, err
 	}
 	if err != nil {
-		return dst[:0], procstat.Stats{}, true, err
+		return dst[:0], procinfo.Stats{}, true, err
 	}
 	for pid := range t.memberPIDs {
 		if !slices.Contains(t.pids, pid) {
@@ -185,7 +186,7 @@ func (t *treeReader) read(dst []procstat.Proc) (procs []procstat.Proc, st procst
 }
 
 // descendants marks the processes of the command's tree.
-func (t *treeReader) descendants(procs []procstat.Proc) []bool {
+func (t *treeReader) descendants(procs []procinfo.Proc) []bool {
 	clear(t.children)
 	clear(t.index)
 	for i, p := range procs {

@@ -14,15 +14,15 @@ import (
 
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/snapshot"
 )
 
 // ProcReader is what the sampler needs of procstat.Reader.
 type ProcReader interface {
-	Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, error)
-	CPUTimes() (procstat.CPUTimes, error)
+	Read(dst []procinfo.Proc) ([]procinfo.Proc, procinfo.Stats, error)
+	CPUTimes() (procinfo.CPUTimes, error)
 }
 
 // Sampler owns the sensor, the process reader and the attributor.
@@ -35,9 +35,9 @@ type Sampler struct {
 	now       func() time.Time
 	bootTicks func() uint64
 
-	buf     []procstat.Proc
+	buf     []procinfo.Proc
 	last    *snapshot.Snapshot
-	lastCPU procstat.CPUTimes
+	lastCPU procinfo.CPUTimes
 	up      bool
 	// gap is set while the sensor is down and cleared by the first good
 	// tick after, whose interval spans the outage.
@@ -89,7 +89,7 @@ func BootTicks() uint64 {
 	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
 		return 0
 	}
-	return uint64(ts.Nano()) / uint64(time.Second/procstat.UserHZ)
+	return uint64(ts.Nano()) / uint64(time.Second/procinfo.UserHZ)
 }
 
 // Tick reads once. The first successful read only sets the baseline and

@@ -10,7 +10,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -30,10 +30,10 @@ func (f *fakeSensor) Read() (power.Reading, error) {
 
 type fakeProcs struct{ cpu uint64 }
 
-func (f *fakeProcs) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, error) {
-	return append(dst, procstat.Proc{Key: procstat.Key{PID: 7, StartTime: 1}, CPU: f.cpu, Meta: &procstat.Meta{Comm: "x"}}), procstat.Stats{Seen: 1}, nil
+func (f *fakeProcs) Read(dst []procinfo.Proc) ([]procinfo.Proc, procinfo.Stats, error) {
+	return append(dst, procinfo.Proc{Key: procinfo.Key{PID: 7, StartTime: 1}, CPU: f.cpu, Meta: &procinfo.Meta{Comm: "x"}}), procinfo.Stats{Seen: 1}, nil
 }
-func (f *fakeProcs) CPUTimes() (procstat.CPUTimes, error) { return procstat.CPUTimes{CPUs: 1}, nil }
+func (f *fakeProcs) CPUTimes() (procinfo.CPUTimes, error) { return procinfo.CPUTimes{CPUs: 1}, nil }
 
 // TestSensorDownHoldsTheBooks checks that a sensor that fails for a few
 // ticks is reported down with the last figures (never zeros), and that the

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -128,8 +128,8 @@ type Zone struct {
 
 // Process is one process lifetime's account.
 type Process struct {
-	procstat.Key
-	*procstat.Meta
+	procinfo.Key
+	*procinfo.Meta
 	Energy
 	// CPUDelta is the CPU time used in the interval; CPUTotal since the
 	// process was first seen.

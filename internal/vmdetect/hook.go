@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/vmdetect/qemuargs"
 )
 
@@ -38,7 +38,7 @@ func WithProcFS(root string) Option { return func(c *hookConfig) { c.procfs = ro
 // debug level.
 func WithLogger(l *slog.Logger) Option { return func(c *hookConfig) { c.log = l } }
 
-// MetaHook returns a procstat.MetaHook that sets Meta.VM to the name of
+// MetaHook returns a procinfo.MetaHook that sets Meta.VM to the name of
 // the VM a qemu process runs (see Detect), and leaves other processes
 // alone.
 //
@@ -50,7 +50,7 @@ func WithLogger(l *slog.Logger) Option { return func(c *hookConfig) { c.log = l 
 // real argument vector. Only when that read fails (the process is gone, or
 // procfs is not readable) does it fall back to the joined line, split by
 // qemuargs.SplitJoined: a name holding a space followed by '-' is then cut there.
-func MetaHook(opts ...Option) procstat.MetaHook {
+func MetaHook(opts ...Option) procinfo.MetaHook {
 	c := hookConfig{procfs: "/proc"}
 	for _, o := range opts {
 		o(&c)
@@ -58,7 +58,7 @@ func MetaHook(opts ...Option) procstat.MetaHook {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	return func(pid int, m *procstat.Meta) {
+	return func(pid int, m *procinfo.Meta) {
 		p := Process{PID: pid, Exe: m.Exe, Args: qemuargs.SplitJoined(m.Cmdline)}
 		if !IsQemu(p) {
 			return

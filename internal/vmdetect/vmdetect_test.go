@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/vmdetect/qemuargs"
 )
 
@@ -205,7 +205,7 @@ func TestMetaHook(t *testing.T) {
 	tests := []struct {
 		name string
 		pid  int
-		meta procstat.Meta
+		meta procinfo.Meta
 		want string
 	}{
 		{
@@ -213,37 +213,37 @@ func TestMetaHook(t *testing.T) {
 			// alone would cut it.
 			name: "raw args re-read",
 			pid:  10,
-			meta: procstat.Meta{Exe: "/usr/bin/qemu-system-x86_64", Cmdline: strings.Join(spaced, " ")},
+			meta: procinfo.Meta{Exe: "/usr/bin/qemu-system-x86_64", Cmdline: strings.Join(spaced, " ")},
 			want: "my -vm",
 		},
 		{
 			name: "joined line when procfs has no such process",
 			pid:  99,
-			meta: procstat.Meta{Exe: "/usr/bin/qemu-system-x86_64", Cmdline: strings.Join(spaced, " ")},
+			meta: procinfo.Meta{Exe: "/usr/bin/qemu-system-x86_64", Cmdline: strings.Join(spaced, " ")},
 			want: "my",
 		},
 		{
 			name: "proxmox",
 			pid:  11,
-			meta: procstat.Meta{Exe: "/usr/bin/qemu-system-x86_64", Comm: "kvm", Cmdline: proxmoxLine},
+			meta: procinfo.Meta{Exe: "/usr/bin/qemu-system-x86_64", Comm: "kvm", Cmdline: proxmoxLine},
 			want: "web01",
 		},
 		{
 			name: "control characters are made safe",
 			pid:  12,
-			meta: procstat.Meta{Cmdline: "qemu-system-x86_64 -name guest=\ufffd[31mred"},
+			meta: procinfo.Meta{Cmdline: "qemu-system-x86_64 -name guest=\ufffd[31mred"},
 			want: "\ufffd[31mred\ufffd[0m",
 		},
 		{
 			name: "not qemu",
 			pid:  10,
-			meta: procstat.Meta{Exe: "/usr/bin/bash", Cmdline: "bash -c sleep"},
+			meta: procinfo.Meta{Exe: "/usr/bin/bash", Cmdline: "bash -c sleep"},
 			want: "",
 		},
 		{
 			name: "re-read process is another program: keep the joined line",
 			pid:  11,
-			meta: procstat.Meta{Exe: "/usr/bin/qemu-system-x86_64", Cmdline: "qemu-system-x86_64 -name other"},
+			meta: procinfo.Meta{Exe: "/usr/bin/qemu-system-x86_64", Cmdline: "qemu-system-x86_64 -name other"},
 			want: "other",
 		},
 	}
@@ -260,7 +260,7 @@ func TestMetaHook(t *testing.T) {
 }
 
 func TestMetaHookLongName(t *testing.T) {
-	m := procstat.Meta{Cmdline: "qemu-system-x86_64 -name " + strings.Repeat("é", 10000)}
+	m := procinfo.Meta{Cmdline: "qemu-system-x86_64 -name " + strings.Repeat("é", 10000)}
 	MetaHook(WithProcFS(t.TempDir()))(1, &m)
 	if len(m.VM) > maxLabel || len(m.VM) < maxLabel-1 || !strings.HasPrefix(m.VM, "éé") {
 		t.Errorf("Meta.VM is %d bytes (%.20q…), want at most %d whole characters", len(m.VM), m.VM, maxLabel)

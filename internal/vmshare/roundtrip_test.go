@@ -21,7 +21,7 @@ import (
 	"github.com/wattlens/wattlens/internal/counter"
 	"github.com/wattlens/wattlens/internal/exporter/qemu"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/sensor/vm"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
@@ -90,8 +90,8 @@ func (h *host) tick(e units.Energy) {
 		Seq: h.seq, Time: h.when, Interval: time.Second, Sensor: "estimate", SensorUp: true,
 		Host: snapshot.Energy{Source: h.src},
 		Processes: []snapshot.Process{{
-			Key:    procstat.Key{PID: 42, StartTime: 1},
-			Meta:   &procstat.Meta{VM: "vm"},
+			Key:    procinfo.Key{PID: 42, StartTime: 1},
+			Meta:   &procinfo.Meta{VM: "vm"},
 			Energy: snapshot.Energy{Delta: e},
 		}},
 	}

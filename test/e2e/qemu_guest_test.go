@@ -19,7 +19,7 @@ import (
 	"github.com/wattlens/wattlens/internal/citest"
 	"github.com/wattlens/wattlens/internal/exporter/qemu"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -463,8 +463,8 @@ func qgStartWriter(t *testing.T, dir, vm string, watts float64, step time.Durati
 			Seq: seq, Time: now, Interval: d, Sensor: "e2e", SensorUp: true,
 			Host: snapshot.Energy{Source: power.Measured},
 			Processes: []snapshot.Process{{
-				Key:    procstat.Key{PID: 4242, StartTime: 1},
-				Meta:   &procstat.Meta{Comm: "qemu-system-x86", VM: vm},
+				Key:    procinfo.Key{PID: 4242, StartTime: 1},
+				Meta:   &procinfo.Meta{Comm: "qemu-system-x86", VM: vm},
 				Energy: snapshot.Energy{Delta: e, Source: power.Measured},
 			}},
 		})

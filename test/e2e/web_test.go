@@ -28,7 +28,7 @@ import (
 	"github.com/wattlens/wattlens/internal/exporter/web"
 	"github.com/wattlens/wattlens/internal/porttest"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -498,9 +498,9 @@ func webSyntheticTick(seq uint64, up bool) *snapshot.Snapshot {
 	api := &container.Workload{Kind: container.KindContainer, Runtime: "containerd", ID: strings.Repeat("ab", 32), PodUID: "0f1e2d3c-0000-4000-8000-000000000001", Name: "api", Pod: "shop-7f9", Namespace: "prod"}
 	svc := &container.Workload{Kind: container.KindService, ID: "nginx.service"}
 	procs := []snapshot.Process{
-		{Key: procstat.Key{PID: 4242, StartTime: 1}, Meta: &procstat.Meta{Exe: "/usr/bin/api", Comm: "api", Cmdline: `api --banner <script>alert(1)</script>`, Workload: api},
+		{Key: procinfo.Key{PID: 4242, StartTime: 1}, Meta: &procinfo.Meta{Exe: "/usr/bin/api", Comm: "api", Cmdline: `api --banner <script>alert(1)</script>`, Workload: api},
 			Energy: webBooks(80_000_000, 12_000_000, est), CPUDelta: time.Second},
-		{Key: procstat.Key{PID: 99, StartTime: 2}, Meta: &procstat.Meta{Exe: "/usr/sbin/nginx", Comm: "nginx", Cmdline: "nginx: worker process", Workload: svc},
+		{Key: procinfo.Key{PID: 99, StartTime: 2}, Meta: &procinfo.Meta{Exe: "/usr/sbin/nginx", Comm: "nginx", Cmdline: "nginx: worker process", Workload: svc},
 			Energy: webBooks(30_000_000, 4_000_000, est), CPUDelta: 300 * time.Millisecond},
 	}
 	unattributed := webBooks(10_000_000, 6_000_000, est)

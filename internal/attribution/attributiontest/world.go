@@ -14,7 +14,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -61,10 +61,10 @@ type World struct {
 }
 
 type proc struct {
-	key  procstat.Key
+	key  procinfo.Key
 	cpu  uint64
 	rate uint64 // CPU ticks per step
-	meta *procstat.Meta
+	meta *procinfo.Meta
 }
 
 // NewWorld returns a World of n processes whose randomness comes from
@@ -105,9 +105,9 @@ func (w *World) Spawn() {
 		vm = fmt.Sprintf("vm-%d", w.next%3)
 	}
 	w.procs[w.next] = &proc{
-		key:  procstat.Key{PID: w.next, StartTime: uint64(w.next)},
+		key:  procinfo.Key{PID: w.next, StartTime: uint64(w.next)},
 		rate: uint64(w.rng.IntN(50)),
-		meta: &procstat.Meta{Exe: "/bin/p", Comm: "p", Cmdline: fmt.Sprintf("p --id %d", w.next), VM: vm},
+		meta: &procinfo.Meta{Exe: "/bin/p", Comm: "p", Cmdline: fmt.Sprintf("p --id %d", w.next), VM: vm},
 	}
 	if w.Workload != nil {
 		w.procs[w.next].meta.Workload = w.Workload(w)
@@ -140,10 +140,10 @@ func (w *World) Step() *snapshot.Snapshot {
 	smp := attribution.Sample{
 		Time:  w.opts.Start.Add(time.Duration(w.sec) * time.Second),
 		Zones: []power.Zone{{ID: "intel-rapl:0", Kind: power.KindPackage, Name: "package-0", Socket: 0, Energy: units.Energy(w.pkg), MaxRange: units.Energy(w.max), Source: power.Measured}},
-		CPU:   procstat.CPUTimes{Busy: uint64(w.sec) * w.opts.BusyPerSecond, Total: uint64(w.sec) * 400, CPUs: 4},
+		CPU:   procinfo.CPUTimes{Busy: uint64(w.sec) * w.opts.BusyPerSecond, Total: uint64(w.sec) * 400, CPUs: 4},
 	}
 	for _, p := range w.procs {
-		smp.Procs = append(smp.Procs, procstat.Proc{Key: p.key, CPU: p.cpu, Meta: p.meta})
+		smp.Procs = append(smp.Procs, procinfo.Proc{Key: p.key, CPU: p.cpu, Meta: p.meta})
 	}
 	smp.ProcStats.Seen = len(smp.Procs)
 	return w.attr.Observe(smp)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -22,8 +22,8 @@ func process(pid int, exe, cmdline, vm string, total, delta units.Energy, cpu ti
 		comm = exe[i+1:]
 	}
 	return snapshot.Process{
-		Key:      procstat.Key{PID: pid, StartTime: uint64(1000 + pid)},
-		Meta:     &procstat.Meta{Exe: exe, Comm: comm, Cmdline: cmdline, VM: vm},
+		Key:      procinfo.Key{PID: pid, StartTime: uint64(1000 + pid)},
+		Meta:     &procinfo.Meta{Exe: exe, Comm: comm, Cmdline: cmdline, VM: vm},
 		Energy:   snapshottest.Energy(total, delta),
 		CPUDelta: cpu,
 		CPUTotal: 4 * cpu,

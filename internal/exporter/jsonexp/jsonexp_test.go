@@ -22,7 +22,7 @@ import (
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -200,7 +200,7 @@ func TestConservationThroughAttribution(t *testing.T) {
 		x.w = &buf
 		energy := uint64(0)
 		cpu := map[int]uint64{}
-		metas := map[int]*procstat.Meta{}
+		metas := map[int]*procinfo.Meta{}
 		for tick := range 60 {
 			energy += rng.Uint64N(200_000_000)
 			for pid := range cpu {
@@ -216,17 +216,17 @@ func TestConservationThroughAttribution(t *testing.T) {
 					if pid%2 == 1 {
 						kind = "odd"
 					}
-					metas[pid] = &procstat.Meta{Exe: "/bin/" + kind, Cmdline: kind + " " + strconv.Itoa(tick)}
+					metas[pid] = &procinfo.Meta{Exe: "/bin/" + kind, Cmdline: kind + " " + strconv.Itoa(tick)}
 				}
 			}
-			var procs []procstat.Proc
+			var procs []procinfo.Proc
 			for pid := range cpu {
 				if rng.IntN(3) > 0 {
 					cpu[pid] += rng.Uint64N(100)
 				}
-				procs = append(procs, procstat.Proc{Key: procstat.Key{PID: pid, StartTime: uint64(tick)}, CPU: cpu[pid], Meta: metas[pid]})
+				procs = append(procs, procinfo.Proc{Key: procinfo.Key{PID: pid, StartTime: uint64(tick)}, CPU: cpu[pid], Meta: metas[pid]})
 			}
-			slices.SortFunc(procs, func(a, b procstat.Proc) int { return a.PID - b.PID })
+			slices.SortFunc(procs, func(a, b procinfo.Proc) int { return a.PID - b.PID })
 			snap := attr.Observe(attribution.Sample{
 				Time:  t0.Add(time.Duration(tick) * 2 * time.Second),
 				Zones: []power.Zone{{ID: "p0", Kind: power.KindPackage, Energy: units.Energy(energy), Source: power.Measured}},
@@ -296,7 +296,7 @@ func TestRoundTrip(t *testing.T) {
 
 func TestHostileNamesStayInsideTheirString(t *testing.T) {
 	s := fixture()
-	s.Processes[0].Meta = &procstat.Meta{Exe: "/tmp/x\n{\"kind\":\"fake\"}", Comm: "\x1b[2J", Cmdline: "a\"b\\c\x00d <e> & \xff"}
+	s.Processes[0].Meta = &procinfo.Meta{Exe: "/tmp/x\n{\"kind\":\"fake\"}", Comm: "\x1b[2J", Cmdline: "a\"b\\c\x00d <e> & \xff"}
 	line := encode(t, s, Options{MaxConsumers: 1})
 	r := checkConservation(t, line)
 	if bytes.ContainsAny(line[:len(line)-1], "\n\x1b\x00") {

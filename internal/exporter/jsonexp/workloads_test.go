@@ -15,7 +15,7 @@ import (
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -202,11 +202,11 @@ func TestContainerAccountsThroughAttribution(t *testing.T) {
 	attr := attribution.New(attribution.Options{IdlePower: units.Watt, IdleOrigin: attribution.IdleFromFlag})
 	var buf bytes.Buffer
 	x := New(&buf, Options{Containers: true})
-	meta := func(w *container.Workload) *procstat.Meta { return &procstat.Meta{Comm: "c", Workload: w} }
-	p1 := procstat.Proc{Key: procstat.Key{PID: 1, StartTime: 1}, Meta: meta(web)}
-	p2 := procstat.Proc{Key: procstat.Key{PID: 2, StartTime: 1}, Meta: meta(web)}
-	p3 := procstat.Proc{Key: procstat.Key{PID: 3, StartTime: 1}, Meta: &procstat.Meta{Comm: "plain"}}
-	ticks := [][]procstat.Proc{{p1, p2, p3}, {p1, p2, p3}, {p1, p2, p3}, {p1, p3}, {p1, p3}}
+	meta := func(w *container.Workload) *procinfo.Meta { return &procinfo.Meta{Comm: "c", Workload: w} }
+	p1 := procinfo.Proc{Key: procinfo.Key{PID: 1, StartTime: 1}, Meta: meta(web)}
+	p2 := procinfo.Proc{Key: procinfo.Key{PID: 2, StartTime: 1}, Meta: meta(web)}
+	p3 := procinfo.Proc{Key: procinfo.Key{PID: 3, StartTime: 1}, Meta: &procinfo.Meta{Comm: "plain"}}
+	ticks := [][]procinfo.Proc{{p1, p2, p3}, {p1, p2, p3}, {p1, p2, p3}, {p1, p3}, {p1, p3}}
 	for i, procs := range ticks {
 		for j := range procs {
 			procs[j].CPU = uint64(10 * i * procs[j].PID)

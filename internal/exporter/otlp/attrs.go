@@ -9,7 +9,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 )
 
@@ -58,7 +58,7 @@ const maxValueBytes = 1024
 
 // processAttrs are one process lifetime's attributes, made once when it
 // enters the listed set (and again after an exec).
-func processAttrs(k procstat.Key, m *procstat.Meta, cmdlineMax int, containers bool) attribute.Set {
+func processAttrs(k procinfo.Key, m *procinfo.Meta, cmdlineMax int, containers bool) attribute.Set {
 	kv := []attribute.KeyValue{keyConsumer.String(ConsumerProcess), keyPID.Int(k.PID)}
 	if m != nil {
 		if exe := clean(m.Exe, maxValueBytes); exe != "" {

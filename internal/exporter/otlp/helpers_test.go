@@ -12,7 +12,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/attribution/attributiontest"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -26,8 +26,8 @@ func fixedSnapshot() *snapshot.Snapshot {
 	e := snapshottest.Joules
 	proc := func(pid int, exe, comm, cmdline string, total, delta units.Energy) snapshot.Process {
 		return snapshot.Process{
-			Key:    procstat.Key{PID: pid, StartTime: uint64(pid) * 10},
-			Meta:   &procstat.Meta{Exe: exe, Comm: comm, Cmdline: cmdline},
+			Key:    procinfo.Key{PID: pid, StartTime: uint64(pid) * 10},
+			Meta:   &procinfo.Meta{Exe: exe, Comm: comm, Cmdline: cmdline},
 			Energy: e(total, delta),
 		}
 	}

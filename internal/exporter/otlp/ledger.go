@@ -1,10 +1,11 @@
 package otlp
 
 import (
-	"github.com/wattlens/wattlens/internal/procstat"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
-	"go.opentelemetry.io/otel/attribute"
 )
 
 // ledger keeps what the export needs across ticks so that every energy sum
@@ -28,12 +29,12 @@ type ledger struct {
 
 	gen     uint64
 	prev    *snapshot.Snapshot
-	exposed map[procstat.Key]*exposedProc
+	exposed map[procinfo.Key]*exposedProc
 }
 
 type exposedProc struct {
 	attrs  attribute.Set
-	meta   *procstat.Meta // what attrs were built from
+	meta   *procinfo.Meta // what attrs were built from
 	closed units.Energy   // the part of its total booked to other before it entered
 	gen    uint64
 }
@@ -46,7 +47,7 @@ type procSeries struct {
 }
 
 func newLedger(topN, cmdlineMax int, containers bool) *ledger {
-	return &ledger{topN: topN, cmdlineMax: cmdlineMax, containers: containers, exposed: map[procstat.Key]*exposedProc{}}
+	return &ledger{topN: topN, cmdlineMax: cmdlineMax, containers: containers, exposed: map[procinfo.Key]*exposedProc{}}
 }
 
 // processes records s and returns the listed processes' series and the
@@ -54,7 +55,7 @@ func newLedger(topN, cmdlineMax int, containers bool) *ledger {
 func (b *ledger) processes(s *snapshot.Snapshot) ([]procSeries, snapshot.Energy) {
 	b.gen++
 	head, rest, _ := s.TopN(b.topN)
-	entrants := map[procstat.Key]*exposedProc{}
+	entrants := map[procinfo.Key]*exposedProc{}
 	var shown []*snapshot.Process
 	var heads []*exposedProc
 	for i := range head {

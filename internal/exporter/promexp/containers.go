@@ -4,7 +4,7 @@ import (
 	"strings"
 
 	"github.com/wattlens/wattlens/internal/container"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -69,7 +69,7 @@ func (cb *containerSeries) labels(w *container.Workload) *ctrLabels {
 
 // process returns the container labels of a process: its container's,
 // or nil for a process in no container (a plain process or a service's).
-func (cb *containerSeries) process(m *procstat.Meta) *ctrLabels {
+func (cb *containerSeries) process(m *procinfo.Meta) *ctrLabels {
 	if m == nil {
 		return nil
 	}

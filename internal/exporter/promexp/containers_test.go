@@ -16,7 +16,7 @@ import (
 	"github.com/wattlens/wattlens/internal/attribution/attributiontest"
 	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -415,7 +415,7 @@ func checkContainerSeries(t *testing.T, topN int, seed uint64) {
 			"container": seriesByID(v.containers), "pod": seriesByID(v.pods), "service": seriesByID(v.services),
 		}
 		if prevSnap != nil {
-			alive := map[procstat.Key]bool{}
+			alive := map[procinfo.Key]bool{}
 			for _, p := range s.Processes {
 				alive[p.Key] = true
 			}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/attribution/attributiontest"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -23,8 +23,8 @@ func fixedSnapshot() *snapshot.Snapshot {
 	e := snapshottest.Joules
 	proc := func(pid int, exe, comm, cmdline string, total, delta units.Energy, cpu time.Duration, vm string) snapshot.Process {
 		return snapshot.Process{
-			Key:      procstat.Key{PID: pid, StartTime: uint64(pid) * 10},
-			Meta:     &procstat.Meta{Exe: exe, Comm: comm, Cmdline: cmdline, VM: vm},
+			Key:      procinfo.Key{PID: pid, StartTime: uint64(pid) * 10},
+			Meta:     &procinfo.Meta{Exe: exe, Comm: comm, Cmdline: cmdline, VM: vm},
 			Energy:   e(total, delta),
 			CPUDelta: cpu,
 		}
@@ -101,8 +101,8 @@ func manyProcs(n int) *snapshot.Snapshot {
 		delta := units.Energy(10_000 + (n-i)*13)
 		sum += total
 		s.Processes = append(s.Processes, snapshot.Process{
-			Key: procstat.Key{PID: 10_000 + i, StartTime: uint64(i)},
-			Meta: &procstat.Meta{
+			Key: procinfo.Key{PID: 10_000 + i, StartTime: uint64(i)},
+			Meta: &procinfo.Meta{
 				Exe: "/usr/lib/jvm/java-21/bin/java", Comm: "java",
 				Cmdline: fmt.Sprintf("java -Xmx4g -jar /srv/app-%d/service.jar --port %d --config /etc/app/%d.yaml", i, 8000+i, i),
 			},

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 )
 
 // maxLabelBytes bounds the label values that come from the machine (exe,
@@ -24,7 +24,7 @@ type procLabels struct {
 	scaphExe string
 }
 
-func newProcLabels(k procstat.Key, m *procstat.Meta, cmdlineMax int) procLabels {
+func newProcLabels(k procinfo.Key, m *procinfo.Meta, cmdlineMax int) procLabels {
 	l := procLabels{pid: strconv.Itoa(k.PID)}
 	if m == nil {
 		return l

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -44,23 +44,23 @@ type ledger struct {
 	gen  uint64
 	prev *snapshot.Snapshot // the last measured snapshot
 
-	exposed map[procstat.Key]*exposedProc
+	exposed map[procinfo.Key]*exposedProc
 
-	vmLive   map[procstat.Key]vmProc
+	vmLive   map[procinfo.Key]vmProc
 	vmClosed map[string]units.Energy
 
 	// ctr is nil without Options.Containers.
 	ctr *containerSeries
 
 	// scratch
-	entrants map[procstat.Key]*exposedProc
+	entrants map[procinfo.Key]*exposedProc
 	heads    []*exposedProc      // the entries of the exposed processes…
 	shown    []*snapshot.Process // …and their figures, in the same order
 }
 
 type exposedProc struct {
 	labels procLabels
-	meta   *procstat.Meta // what labels were built from
+	meta   *procinfo.Meta // what labels were built from
 	// closed is the part of the process's total booked to other before
 	// it entered the exposed set.
 	closed units.Energy
@@ -77,10 +77,10 @@ func newLedger(topN, cmdlineMax int, ctr *containerSeries) *ledger {
 		ctr:        ctr,
 		topN:       topN,
 		cmdlineMax: cmdlineMax,
-		exposed:    make(map[procstat.Key]*exposedProc),
-		vmLive:     make(map[procstat.Key]vmProc),
+		exposed:    make(map[procinfo.Key]*exposedProc),
+		vmLive:     make(map[procinfo.Key]vmProc),
 		vmClosed:   make(map[string]units.Energy),
-		entrants:   make(map[procstat.Key]*exposedProc),
+		entrants:   make(map[procinfo.Key]*exposedProc),
 	}
 }
 
@@ -228,7 +228,7 @@ func (b *ledger) processes(s *snapshot.Snapshot, head []snapshot.Process, rest s
 // vmsOf sums the processes of each VM and keeps the totals of the VM
 // processes that are gone.
 func (b *ledger) vmsOf(s *snapshot.Snapshot) []vmSeries {
-	live := make(map[procstat.Key]vmProc, len(b.vmLive))
+	live := make(map[procinfo.Key]vmProc, len(b.vmLive))
 	var out []vmSeries
 	idx := map[string]int{}
 	for i := range s.Processes {

@@ -12,7 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -51,8 +51,8 @@ func sumFamily(mfs map[string]*dto.MetricFamily, name string) float64 {
 func TestLedgerScripted(t *testing.T) {
 	proc := func(pid int, total, delta units.Energy) snapshot.Process {
 		return snapshot.Process{
-			Key:    procstat.Key{PID: pid, StartTime: 1},
-			Meta:   &procstat.Meta{Comm: fmt.Sprint(pid)},
+			Key:    procinfo.Key{PID: pid, StartTime: 1},
+			Meta:   &procinfo.Meta{Comm: fmt.Sprint(pid)},
 			Energy: snapshot.Energy{Total: total * units.Joule, Delta: delta * units.Joule, Source: power.Measured},
 		}
 	}
@@ -219,7 +219,7 @@ func checkLedger(t *testing.T, topN int, seed uint64) {
 }
 
 func countSurvivors(prev, cur *snapshot.Snapshot) int {
-	alive := map[procstat.Key]bool{}
+	alive := map[procinfo.Key]bool{}
 	for _, p := range cur.Processes {
 		alive[p.Key] = true
 	}
@@ -237,8 +237,8 @@ func countSurvivors(prev, cur *snapshot.Snapshot) int {
 func TestVMCounterSurvivesRestart(t *testing.T) {
 	qemu := func(start uint64, total, delta units.Energy) snapshot.Process {
 		return snapshot.Process{
-			Key:    procstat.Key{PID: 42, StartTime: start},
-			Meta:   &procstat.Meta{Comm: "qemu", VM: "db\xff"},
+			Key:    procinfo.Key{PID: 42, StartTime: start},
+			Meta:   &procinfo.Meta{Comm: "qemu", VM: "db\xff"},
 			Energy: snapshot.Energy{Total: total * units.Joule, Delta: delta * units.Joule, Power: units.PowerOf(delta*units.Joule, time.Second)},
 		}
 	}
@@ -305,7 +305,7 @@ func TestCardinalityBounded(t *testing.T) {
 func TestProcessLabelsSanitised(t *testing.T) {
 	s := fixedSnapshot()
 	long := strings.Repeat("é", 200) + " --flag"
-	s.Processes[0].Meta = &procstat.Meta{Exe: "/usr/bin/bad\xfe\xffname", Comm: "tab\tname", Cmdline: long}
+	s.Processes[0].Meta = &procinfo.Meta{Exe: "/usr/bin/bad\xfe\xffname", Comm: "tab\tname", Cmdline: long}
 	c := mustNew(t, Options{TopN: 1, CmdlineLength: 101})
 	exportAll(t, c, s)
 	m := gather(t, c)["wattlens_process_energy_joules_total"].GetMetric()[0]

@@ -12,7 +12,7 @@
 //	<vm>/intel-rapl:0/max_energy_range_uj  where energy_uj wraps
 //	<vm>/wattlens.json                     heartbeat and source (see vmshare.Meta)
 //
-// A VM is a process whose procstat.Meta.VM is set (by vmdetect.MetaHook);
+// A VM is a process whose procinfo.Meta.VM is set (by vmdetect.MetaHook);
 // its energy is the sum of its processes' interval energy
 // (snapshot.Process.Delta), which attribution computes as a share of ΔE
 // over the interval: energy, in microjoules, never power added up as if it

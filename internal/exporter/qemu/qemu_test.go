@@ -22,7 +22,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/counter"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 	"github.com/wattlens/wattlens/internal/vmshare"
@@ -44,8 +44,8 @@ func tick(seq uint64, step time.Duration, procs ...snapshot.Process) *snapshot.S
 // interval.
 func proc(pid int, vm string, delta units.Energy) snapshot.Process {
 	return snapshot.Process{
-		Key:    procstat.Key{PID: pid, StartTime: 1},
-		Meta:   &procstat.Meta{Comm: "qemu-system-x86", VM: vm},
+		Key:    procinfo.Key{PID: pid, StartTime: 1},
+		Meta:   &procinfo.Meta{Comm: "qemu-system-x86", VM: vm},
 		Energy: snapshot.Energy{Delta: delta, Source: power.Measured},
 	}
 }

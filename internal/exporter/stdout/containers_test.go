@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wattlens/wattlens/internal/container"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -153,7 +153,7 @@ func TestContainerCell(t *testing.T) {
 	}{
 		{"none", nil, ""},
 		{"service", &container.Workload{Kind: container.KindService, ID: "nginx.service"}, ""},
-		{"other workload type", procstat.Meta{}, ""},
+		{"other workload type", procinfo.Meta{}, ""},
 		{"named", &container.Workload{Kind: container.KindContainer, ID: webID, Name: "web"}, "web"},
 		{"not named yet", &container.Workload{Kind: container.KindContainer, ID: webID}, "3f1c2b6a9d8e"},
 		{"pod", &container.Workload{Kind: container.KindContainer, ID: webID, Name: "api", Pod: "api-1"}, "api-1/api"},

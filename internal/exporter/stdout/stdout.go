@@ -22,7 +22,7 @@ import (
 	"github.com/wattlens/wattlens/internal/container"
 	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 )
 
@@ -236,7 +236,7 @@ func consumers(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int) {
 	for _, p := range sel.Head {
 		m := p.Meta
 		if m == nil {
-			m = &procstat.Meta{}
+			m = &procinfo.Meta{}
 		}
 		kind := "process"
 		if m.VM != "" {

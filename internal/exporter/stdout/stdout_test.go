@@ -17,7 +17,7 @@ import (
 
 	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -27,21 +27,21 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 2, 345678000, time.UTC)
 
-func process(pid int, m procstat.Meta, total, delta units.Energy) snapshot.Process {
-	return snapshot.Process{Key: procstat.Key{PID: pid, StartTime: 9}, Meta: &m, Energy: snapshottest.Energy(total, delta), CPUDelta: time.Second}
+func process(pid int, m procinfo.Meta, total, delta units.Energy) snapshot.Process {
+	return snapshot.Process{Key: procinfo.Key{PID: pid, StartTime: 9}, Meta: &m, Energy: snapshottest.Energy(total, delta), CPUDelta: time.Second}
 }
 
 // fixture is a snapshot whose figures balance, with a VM, a kernel thread,
 // a long command line, exited processes and unattributed energy.
 func fixture() *snapshot.Snapshot {
 	procs := []snapshot.Process{
-		process(4242, procstat.Meta{Exe: "/usr/bin/stress-ng", Comm: "stress-ng", Cmdline: "stress-ng --cpu 4 --timeout 60s"}, 100_000_001, 30_000_003),
-		process(2001, procstat.Meta{Exe: "/usr/bin/qemu-system-x86_64", Comm: "qemu-system-x86", VM: "web01",
+		process(4242, procinfo.Meta{Exe: "/usr/bin/stress-ng", Comm: "stress-ng", Cmdline: "stress-ng --cpu 4 --timeout 60s"}, 100_000_001, 30_000_003),
+		process(2001, procinfo.Meta{Exe: "/usr/bin/qemu-system-x86_64", Comm: "qemu-system-x86", VM: "web01",
 			Cmdline: "qemu-system-x86_64 -name guest=web01,debug-threads=on -m 2048 -smp 4 -drive file=/var/lib/libvirt/images/web01.qcow2,if=virtio -netdev tap,id=n0 -device virtio-net-pci,netdev=n0"},
 			50_000_007, 20_000_001),
-		process(812, procstat.Meta{Exe: "/usr/lib/jvm/java-21-openjdk-amd64/bin/java", Comm: "java", Cmdline: "java -Xmx2g -jar /opt/app/service.jar"}, 40_000_011, 5_000_005),
-		process(15, procstat.Meta{Comm: "kworker/0:1-events"}, 3_000_013, 1_007),
-		process(1, procstat.Meta{Exe: "/usr/lib/systemd/systemd", Comm: "systemd", Cmdline: "/sbin/init splash"}, 7_000_017, 0),
+		process(812, procinfo.Meta{Exe: "/usr/lib/jvm/java-21-openjdk-amd64/bin/java", Comm: "java", Cmdline: "java -Xmx2g -jar /opt/app/service.jar"}, 40_000_011, 5_000_005),
+		process(15, procinfo.Meta{Comm: "kworker/0:1-events"}, 3_000_013, 1_007),
+		process(1, procinfo.Meta{Exe: "/usr/lib/systemd/systemd", Comm: "systemd", Cmdline: "/sbin/init splash"}, 7_000_017, 0),
 	}
 	s := snapshottest.Balance(&snapshot.Snapshot{
 		Seq: 7, Time: t0, Interval: 2 * time.Second,
@@ -181,7 +181,7 @@ func TestHostileNamesAreNeutralised(t *testing.T) {
 	s := fixture()
 	s.Processes = nil
 	for i, h := range hostile {
-		m := procstat.Meta{Exe: "/tmp/" + h, Comm: h, Cmdline: h + " " + h}
+		m := procinfo.Meta{Exe: "/tmp/" + h, Comm: h, Cmdline: h + " " + h}
 		if i%2 == 0 {
 			m.VM = h
 		}
@@ -270,7 +270,7 @@ func TestMethodOnceAndUnreadableExe(t *testing.T) {
 	var b bytes.Buffer
 	x := New(&b, Options{Processes: 0, Width: 200})
 	s := estimated()
-	s.Processes = append(s.Processes, process(900, procstat.Meta{Comm: "secretd", Cmdline: "secretd --serve"}, 1_000_000, 1_000))
+	s.Processes = append(s.Processes, process(900, procinfo.Meta{Comm: "secretd", Cmdline: "secretd --serve"}, 1_000_000, 1_000))
 	for i := 0; i < 3; i++ {
 		if err := x.Export(context.Background(), s); err != nil {
 			t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/snapshot/snapshottest"
 	"github.com/wattlens/wattlens/internal/units"
@@ -21,8 +21,8 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 2, 345678000, time.UTC)
 
 func process(pid int, comm, vm string, total, delta units.Energy) snapshot.Process {
 	return snapshot.Process{
-		Key:      procstat.Key{PID: pid, StartTime: uint64(1000 + pid)},
-		Meta:     &procstat.Meta{Exe: "/usr/bin/" + comm, Comm: comm, Cmdline: comm + " --flag", VM: vm},
+		Key:      procinfo.Key{PID: pid, StartTime: uint64(1000 + pid)},
+		Meta:     &procinfo.Meta{Exe: "/usr/bin/" + comm, Comm: comm, Cmdline: comm + " --flag", VM: vm},
 		Energy:   snapshottest.Energy(total, delta),
 		CPUDelta: time.Second,
 		CPUTotal: 4 * time.Second,

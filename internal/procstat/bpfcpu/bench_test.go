@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/procstat/procfstest"
 )
 
@@ -25,7 +25,7 @@ func BenchmarkReadTable(b *testing.B) {
 			for i := range deltas {
 				deltas[i] = delta{key: pkey{uint32(1000 + i), uint64(5000 + i)}, ns: 1e6, taskInfo: taskInfo{comm: comm("worker-" + itoa(i%97))}}
 			}
-			var buf []procstat.Proc
+			var buf []procinfo.Proc
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
@@ -55,7 +55,7 @@ func BenchmarkReadKernel(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer func() { _ = r.Close() }()
-	var buf []procstat.Proc
+	var buf []procinfo.Proc
 	b.ReportAllocs()
 	for b.Loop() {
 		if buf, _, err = r.Read(buf); err != nil {

@@ -20,7 +20,7 @@
 // drains the map the program wrote until then, and reads the per-CPU
 // record: the cost follows what ran and what exited, not what exists. A
 // table of live processes, seeded from procfs once, turns that into the
-// procstat.Proc list the sampler wants, with each process's Meta read
+// procinfo.Proc list the sampler wants, with each process's Meta read
 // from procfs (procstat.Reader.ReadProcess, MetaHook included) once, when
 // the program first shows it. Full maps and a full ring buffer are
 // counted (Reader.Dropped) and logged; lost exit records are made up for

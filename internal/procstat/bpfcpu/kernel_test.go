@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 )
 
 // helperEnv makes the test binary a helper process: "burn:<ms>" burns
@@ -106,7 +106,7 @@ func TestKernelBurner(t *testing.T) {
 	t.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
 	pid := cmd.Process.Pid
 	// Read while it burns (its slice is counted while it runs) and after.
-	var got procstat.Proc
+	var got procinfo.Proc
 	var found bool
 	for i := 0; i < 40; i++ {
 		time.Sleep(100 * time.Millisecond)
@@ -221,7 +221,7 @@ func TestKernelChurn(t *testing.T) {
 			}
 		})
 	}
-	seen := map[procstat.Key]uint64{}
+	seen := map[procinfo.Key]uint64{}
 	read := func() {
 		procs, _, err := r.Read(nil)
 		if err != nil {
@@ -262,7 +262,7 @@ wait:
 	for _, c := range seen {
 		got += c
 	}
-	gotD := procstat.TicksToDuration(got)
+	gotD := procinfo.TicksToDuration(got)
 	cover := gotD.Seconds() / truth.Seconds()
 	t.Logf("%d processes: rusage %v, ebpf %v in %d processes (coverage %.2f %%)", n, truth, gotD, len(seen), 100*cover)
 	if len(seen) < n {
@@ -298,7 +298,7 @@ func TestKernelNoOvercount(t *testing.T) {
 		}
 	}()
 	defer func() { close(stop); <-done }()
-	last := map[procstat.Key]uint64{}
+	last := map[procinfo.Key]uint64{}
 	procs, _, err := r.Read(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +322,7 @@ func TestKernelNoOvercount(t *testing.T) {
 			t.Fatal(err)
 		}
 		var held uint64
-		next := map[procstat.Key]uint64{}
+		next := map[procinfo.Key]uint64{}
 		for _, p := range procs {
 			next[p.Key] = p.CPU
 			if was, ok := last[p.Key]; ok {

@@ -12,11 +12,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/procstat"
 )
 
 // nsPerTick is one USER_HZ clock tick in nanoseconds.
-const nsPerTick = uint64(time.Second / procstat.UserHZ)
+const nsPerTick = uint64(time.Second / procinfo.UserHZ)
 
 // Reconciliation: how often (in ticks) the table is checked against the
 // procfs listing, for processes whose exit record was lost.
@@ -37,7 +38,7 @@ const tombstoneTicks = 2
 // again when its name changes (an exec, as procstat.Reader tells one).
 //
 // CPU time is counted in nanoseconds and handed out in USER_HZ ticks, the
-// unit of procstat.Proc.CPU: a live process gets its nanoseconds rounded
+// unit of procinfo.Proc.CPU: a live process gets its nanoseconds rounded
 // down, and the remainder is not lost: when it exits, its last figure is
 // rounded against a running balance of what the processes before it were
 // rounded by, so that Σ CPU handed out follows Σ nanoseconds counted
@@ -91,7 +92,7 @@ type proc struct {
 	inflight uint64 // ns of the slice running at this tick's read, not yet in ns
 	reported uint64 // the CPU last handed out, USER_HZ ticks
 	ppid     int
-	meta     *procstat.Meta
+	meta     *procinfo.Meta
 	comm     [commLen]byte // the task name as the program last recorded it; zero: not yet
 	info     taskInfo      // what the program recorded, for a Meta procfs cannot give
 	pending  bool          // the Meta is still to be read
@@ -107,7 +108,7 @@ type proc struct {
 type Option func(*config)
 
 type config struct {
-	hook       procstat.MetaHook
+	hook       procinfo.MetaHook
 	log        *slog.Logger
 	maxEntries uint32
 	cgroupRoot string
@@ -115,7 +116,7 @@ type config struct {
 }
 
 // WithMetaHook sets the hook run on every Meta, as procstat.WithMetaHook.
-func WithMetaHook(h procstat.MetaHook) Option { return func(c *config) { c.hook = h } }
+func WithMetaHook(h procinfo.MetaHook) Option { return func(c *config) { c.hook = h } }
 
 // WithLogger sets the logger that reports lost updates.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
@@ -274,18 +275,18 @@ func (r *Reader) seed(from *procstat.Reader) error {
 // (a process that has not been switched out since the last tick still
 // gets its time). Exits first: an exit record is written after the
 // process's last slice, so that slice is in the map drained next.
-func (r *Reader) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, error) {
+func (r *Reader) Read(dst []procinfo.Proc) ([]procinfo.Proc, procinfo.Stats, error) {
 	dst = dst[:0]
 	var err error
 	if r.exits, err = r.src.Exits(r.exits[:0]); err != nil {
-		return dst, procstat.Stats{}, fmt.Errorf("ebpf: %w", err)
+		return dst, procinfo.Stats{}, fmt.Errorf("ebpf: %w", err)
 	}
 	if r.deltas, err = r.src.Drain(r.deltas[:0]); err != nil {
-		return dst, procstat.Stats{}, fmt.Errorf("ebpf: %w", err)
+		return dst, procinfo.Stats{}, fmt.Errorf("ebpf: %w", err)
 	}
 	var now uint64
 	if r.running, now, err = r.src.Running(r.running[:0]); err != nil {
-		return dst, procstat.Stats{}, fmt.Errorf("ebpf: %w", err)
+		return dst, procinfo.Stats{}, fmt.Errorf("ebpf: %w", err)
 	}
 	r.tick++
 	r.apply()
@@ -309,7 +310,7 @@ func (r *Reader) Read(dst []procstat.Proc) ([]procstat.Proc, procstat.Stats, err
 			delete(r.closed, k)
 		}
 	}
-	return dst, procstat.Stats{Seen: len(dst)}, nil
+	return dst, procinfo.Stats{Seen: len(dst)}, nil
 }
 
 // apply adds the drained deltas and exit records to the table.
@@ -398,7 +399,7 @@ func (r *Reader) resolve() {
 // exit was seen in an earlier tick: a process stays one tick after its
 // exit record, so that what its threads ran after it (the rest of
 // do_exit, counted at their last switch out) is in its figure.
-func (r *Reader) list(dst []procstat.Proc) []procstat.Proc {
+func (r *Reader) list(dst []procinfo.Proc) []procinfo.Proc {
 	for k, p := range r.table {
 		var cpu uint64
 		if p.exited != 0 {
@@ -408,8 +409,8 @@ func (r *Reader) list(dst []procstat.Proc) []procstat.Proc {
 		}
 		p.inflight = 0
 		p.reported = cpu
-		dst = append(dst, procstat.Proc{
-			Key: procstat.Key{PID: int(k.tgid), StartTime: k.start},
+		dst = append(dst, procinfo.Proc{
+			Key: procinfo.Key{PID: int(k.tgid), StartTime: k.start},
 			CPU: cpu, PPID: p.ppid, Meta: p.meta,
 		})
 		if p.exited != 0 && p.exited < r.tick {
@@ -488,7 +489,7 @@ func (r *Reader) Dropped() (slices, exits uint64) { return r.src.Dropped() }
 
 // CPUTimes reads the machine-wide CPU times from <procfs>/stat, as
 // procstat.Reader.CPUTimes.
-func (r *Reader) CPUTimes() (procstat.CPUTimes, error) { return r.procs.CPUTimes() }
+func (r *Reader) CPUTimes() (procinfo.CPUTimes, error) { return r.procs.CPUTimes() }
 
 // Close detaches the program and frees its maps.
 func (r *Reader) Close() error { return r.src.Close() }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/wattlens/wattlens/internal/procstat"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/procstat/procfstest"
 )
 
@@ -62,7 +62,7 @@ type row struct {
 	Cgroup string
 }
 
-func rows(procs []procstat.Proc) map[int]row {
+func rows(procs []procinfo.Proc) map[int]row {
 	out := map[int]row{}
 	for _, p := range procs {
 		r := row{PID: p.PID, Start: p.StartTime, CPU: p.CPU, PPID: p.PPID}
@@ -127,7 +127,7 @@ func TestSeedAndDeltas(t *testing.T) {
 
 func TestNewProcessReadFromProcfsOnce(t *testing.T) {
 	var hooked []int
-	r, src, fs := fixture(t, WithMetaHook(func(pid int, m *procstat.Meta) { hooked = append(hooked, pid); m.VM = "vm-" + m.Comm }))
+	r, src, fs := fixture(t, WithMetaHook(func(pid int, m *procinfo.Meta) { hooked = append(hooked, pid); m.VM = "vm-" + m.Comm }))
 	read(t, r)
 	fs.Add(procfstest.Proc{PID: 300, PPID: 200, Comm: "make", UTime: 1, StartTime: 70, Exe: "/usr/bin/make", Cmdline: []string{"make"}, Cgroup: procfstest.CgroupV2("/user.slice")})
 	src.deltas = []delta{{key: pkey{300, 70}, ns: ms(31), taskInfo: taskInfo{ppid: 200, comm: comm("make")}}}
@@ -247,11 +247,11 @@ func TestPIDReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[procstat.Key]row{}
+	got := map[procinfo.Key]row{}
 	for _, p := range procs {
-		got[p.Key] = rows([]procstat.Proc{p})[p.PID]
+		got[p.Key] = rows([]procinfo.Proc{p})[p.PID]
 	}
-	want := map[procstat.Key]row{
+	want := map[procinfo.Key]row{
 		{PID: 100, StartTime: 50}: sshd,
 		{PID: 200, StartTime: 60}: with(bash, func(r *row) { r.CPU = 7 }),
 		{PID: 200, StartTime: 99}: {PID: 200, Start: 99, CPU: 5, PPID: 1, Comm: "nginx", Exe: "/usr/sbin/nginx", Cgroup: "/system.slice/nginx.service"},

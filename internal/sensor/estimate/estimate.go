@@ -28,6 +28,7 @@ import (
 	facts "github.com/wattlens/wattlens/internal/machine"
 	"github.com/wattlens/wattlens/internal/model"
 	"github.com/wattlens/wattlens/internal/power"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
@@ -52,7 +53,7 @@ type Sensor struct {
 	cpuZone int // socket of the CPU zone: 0, or -1 when it spans several
 	mu      sync.Mutex
 	started bool
-	prev    procstat.CPUTimes
+	prev    procinfo.CPUTimes
 	prevAt  time.Time
 	util    float64
 	energy  [3]float64 // joules: cpu, dram, platform

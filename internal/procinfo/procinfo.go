@@ -1,15 +1,15 @@
-// Package procstat reads what attribution needs to know about processes
-// from procfs: the CPU time of every process each tick, and — once per
-// process lifetime, and again after an exec — its executable, name,
-// command line and cgroup.
+// Package procinfo is the vocabulary of processes that readers produce
+// and the sampler, attribution, the snapshot and the exporters read: a
+// process lifetime's identity (Key: PID and start time), what is known of
+// it (Meta), its CPU time at one tick (Proc), the machine's CPU times
+// (CPUTimes), what a read could not see (Stats), and the hook that fills
+// a Meta's VM and workload (MetaHook). It imports nothing of the project,
+// so that what reads processes need not import the readers of /proc.
 //
 // A process is identified by its PID and its start time (field 22 of
 // /proc/<pid>/stat, in clock ticks since boot): a PID reused by a new
-// process is a new process. An exec is told by a change of the process's
-// name (comm, field 2 of the same stat line), which execve sets to the new
-// program's file name; an exec of a program with the same name is not
-// seen (see Reader).
-package procstat
+// process is a new process.
+package procinfo
 
 import "time"
 
@@ -30,7 +30,7 @@ type Key struct {
 }
 
 // Meta is what is read once per process lifetime, and again after the
-// process execs (see Reader). It is shared between ticks and never
+// process execs (see procstat.Reader). It is shared between ticks and never
 // modified after it is built: an exec gives the process a new Meta, and
 // the old one stays as it was for whoever still holds it.
 type Meta struct {
@@ -39,7 +39,7 @@ type Meta struct {
 	Cmdline string // /proc/<pid>/cmdline, NUL separators turned into spaces
 	Cgroup  string // the cgroup path (v2 unified line, else the first v1 line's path); empty when unknown
 	// VM is the virtual machine name when the process is a qemu/KVM guest,
-	// set by a MetaHook (see Reader options); empty otherwise.
+	// set by a MetaHook; empty otherwise.
 	VM string
 	// Workload is free for a MetaHook to attach what it resolved from the
 	// cgroup (a container or pod); nil otherwise.
@@ -92,3 +92,11 @@ type Stats struct {
 	// read during the tick (PID 1 in some sandboxes, races with exit).
 	Skipped int
 }
+
+// MetaHook is called on every Meta a reader reads (procstat.Reader, the
+// eBPF source): once when a process is first seen and again each time it
+// is found to have exec'd. It runs right after the Meta is read and before it is shared,
+// so that it may fill Meta.VM and Meta.Workload; m is a fresh Meta every
+// time, never one handed out before. It runs on the goroutine that reads
+// the processes.
+type MetaHook func(pid int, m *Meta)
