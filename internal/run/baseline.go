@@ -243,6 +243,26 @@ func cpuPrice(ticks []tick, p units.Power) float64 {
 	return above / cpu
 }
 
+// baselinePrice is cpuPrice over the baseline's points: energy above idle
+// power p per busy CPU-second before the command started. It prices a
+// command so short and quiet that the host's CPUs hardly moved while it
+// ran (its few milliseconds of CPU fell between /proc/stat's 10 ms ticks).
+func baselinePrice(base []baselinePoint, p units.Power) float64 {
+	var above, cpu float64
+	for _, b := range base {
+		secs := b.seconds
+		if secs <= 0 {
+			secs = 1
+		}
+		above += max(b.watts-p.Watts(), 0) * secs
+		cpu += b.busy * secs
+	}
+	if cpu <= 0 || above <= 0 {
+		return 0
+	}
+	return above / cpu
+}
+
 // lowestPower is the lowest host power over the baseline and the run's
 // ticks: a lower bound of the idle power.
 func lowestPower(base []baselinePoint, ticks []tick) units.Power {

@@ -75,4 +75,13 @@ func TestCPUPrice(t *testing.T) {
 	if got := cpuPrice(ticks, 100*units.Watt); got != 0 {
 		t.Errorf("price above an idle higher than the host: %v, want 0", got)
 	}
+	// The baseline's points: one quiet, two with busy CPUs, at 20 W + 15 W
+	// per busy CPU.
+	base := []baselinePoint{{watts: 20, seconds: 0.1}, {watts: 20 + 15*0.5, busy: 0.5, seconds: 0.1}, {watts: 20 + 15*0.1, busy: 0.1, seconds: 0.2}}
+	if got := baselinePrice(base, 20*units.Watt); got < 14.99 || got > 15.01 {
+		t.Errorf("baseline price %.4f J per CPU-second, want 15", got)
+	}
+	if got := baselinePrice(base[:1], 20*units.Watt); got != 0 {
+		t.Errorf("baseline price with no busy CPU: %v, want 0", got)
+	}
 }

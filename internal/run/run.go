@@ -78,8 +78,9 @@ type Result struct {
 	// (microseconds) when the command ended normally, else what the ticks
 	// saw.
 	CPU time.Duration
-	// HostCPU is the CPU time of every process over the same time (the
-	// denominator of the command's share).
+	// HostCPU is the host's busy CPU time over the same time (user +
+	// nice + system + irq + softirq of /proc/stat, the denominator of the
+	// command's share); Σ of the processes' where that is unknown.
 	HostCPU time.Duration
 	// Processes is the number of distinct processes of the command's tree
 	// seen at a tick: one that lived and died between two ticks is not
@@ -178,8 +179,12 @@ func Run(argv []string, o Options) (Result, error) {
 			return // a down tick repeats the last figures: nothing new to book
 		}
 		last = s
-		for _, p := range s.Processes {
-			res.HostCPU += p.CPUDelta
+		if s.CPU.Known {
+			res.HostCPU += s.CPU.Busy
+		} else {
+			for _, p := range s.Processes {
+				res.HostCPU += p.CPUDelta
+			}
 		}
 		ticks = append(ticks, tickOf(s, cmd.Process.Pid))
 	}
@@ -226,6 +231,11 @@ func Run(argv []string, o Options) (Result, error) {
 					// Not even that: price it above the lowest power
 					// seen, the idle baseline's lower bound.
 					price = cpuPrice(ticks, lowestPower(base, ticks))
+				}
+				if price == 0 {
+					// The host's CPUs did not move while it ran: the
+					// price the baseline saw before it started.
+					price = baselinePrice(base, lowestPower(base, ticks))
 				}
 				res.Energy = units.FromJoules(price * rus.Seconds())
 			}
