@@ -236,26 +236,3 @@ func TestDirentPID(t *testing.T) {
 		})
 	}
 }
-
-func TestUtilisationSince(t *testing.T) {
-	tests := []struct {
-		name      string
-		prev, cur procinfo.CPUTimes
-		want      float64
-		wantOK    bool
-	}{
-		{name: "half busy", prev: procinfo.CPUTimes{Busy: 100, Total: 400}, cur: procinfo.CPUTimes{Busy: 150, Total: 500}, want: 0.5, wantOK: true},
-		{name: "idle", prev: procinfo.CPUTimes{Busy: 100, Total: 400}, cur: procinfo.CPUTimes{Busy: 100, Total: 500}, want: 0, wantOK: true},
-		{name: "no time passed", prev: procinfo.CPUTimes{Busy: 100, Total: 400}, cur: procinfo.CPUTimes{Busy: 100, Total: 400}, wantOK: false},
-		{name: "counters went backwards", prev: procinfo.CPUTimes{Busy: 100, Total: 400}, cur: procinfo.CPUTimes{Busy: 50, Total: 500}, wantOK: false},
-		{name: "busy beyond total is capped", prev: procinfo.CPUTimes{Busy: 0, Total: 0}, cur: procinfo.CPUTimes{Busy: 30, Total: 20}, want: 1, wantOK: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := tt.cur.UtilisationSince(tt.prev)
-			if got != tt.want || ok != tt.wantOK {
-				t.Errorf("UtilisationSince = %v, %v; want %v, %v", got, ok, tt.want, tt.wantOK)
-			}
-		})
-	}
-}

@@ -1,0 +1,50 @@
+package power
+
+import (
+	"testing"
+
+	"github.com/wattlens/wattlens/internal/units"
+)
+
+func TestAtWall(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		z    Zone
+		want bool
+	}{
+		{"a bmc's meter", Zone{Kind: KindWall}, true},
+		{"an acpi power meter", Zone{Kind: KindPsys, Name: "power_meter", Wall: true}, true},
+		{"psys", Zone{Kind: KindPsys, Name: "psys"}, false},
+		{"a psys named like a meter but not marked", Zone{Kind: KindPsys, Name: "power_meter"}, false},
+		{"an estimated platform", Zone{Kind: KindPlatform}, false},
+		{"a package", Zone{Kind: KindPackage}, false},
+	} {
+		if got := tt.z.AtWall(); got != tt.want {
+			t.Errorf("%s: AtWall() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestPowerBoundAndSpan(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		z     Zone
+		bound units.Power
+		span  units.Energy
+	}{
+		{"a package without limits: its kind's ceiling", Zone{Kind: KindPackage}, 1000 * units.Watt, 0},
+		{"a limit above the ceiling raises the bound", Zone{Kind: KindPackage, MaxPower: 1500 * units.Watt}, 1500 * units.Watt, 0},
+		{"a limit below the ceiling never lowers it", Zone{Kind: KindDRAM, MaxPower: 20 * units.Watt}, 500 * units.Watt, 0},
+		{"a kind not in the table", Zone{Kind: "mystery"}, DefaultCeiling, 0},
+		{"a wall meter", Zone{Kind: KindWall}, 200_000 * units.Watt, 0},
+		{"powercap's range", Zone{Kind: KindPackage, MaxRange: 262_143_328_850}, 1000 * units.Watt, 262_143_328_850},
+		{"an MSR's raw range wins over an unwrapped counter's", Zone{Kind: KindCore, MaxRange: 0, WrapRange: 4_294_967_296}, 1000 * units.Watt, 4_294_967_296},
+	} {
+		if got := tt.z.PowerBound(); got != tt.bound {
+			t.Errorf("%s: PowerBound() = %v, want %v", tt.name, got, tt.bound)
+		}
+		if got := tt.z.Span(); got != tt.span {
+			t.Errorf("%s: Span() = %v, want %v", tt.name, got, tt.span)
+		}
+	}
+}
