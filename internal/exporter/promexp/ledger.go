@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
@@ -15,19 +16,11 @@ import (
 // _joules_total series is monotonic while the set of exposed processes
 // changes, and so that, at every tick,
 //
-//	Σ exposed process counters + other + idle = host
+//	Σ exposed process counters + other + unattributed + idle = host
 //
-// holds exactly, in microjoules.
-//
-// The design ("closed into other"): a process has a series only while it is in
-// the top N of the tick. The energy it had when it entered the exposed set
-// stays in "other" (it was counted there while the process was outside),
-// so the series shows its total minus that closed part. When it leaves,
-// its series ends and its whole total is counted in other again (other
-// rises by the series' last value). If it re-enters, the part counted in
-// other so far is closed anew and the series restarts from the energy
-// since then. Each term of other only ever grows, so other is monotonic;
-// see docs/exporters.md for the proof and what it means for rate().
+// holds exactly, in microjoules. The processes' part is the
+// exporter.Ledger ("closed into other"; docs/exporters.md has the proof
+// and what it means for rate()), with Prometheus label values.
 //
 // VMs are summed over every process with a VM name, in or out of the top
 // N; the totals of a VM's processes that are gone are kept so the VM's
@@ -38,33 +31,15 @@ import (
 //
 // ledger is owned by one goroutine (the sampler's, through Export).
 type ledger struct {
-	topN       int
-	cmdlineMax int
+	topN int
 
-	gen  uint64
-	prev *snapshot.Snapshot // the last measured snapshot
-
-	exposed map[procinfo.Key]*exposedProc
+	procs *exporter.Ledger[procLabels]
 
 	vmLive   map[procinfo.Key]vmProc
 	vmClosed map[string]units.Energy
 
 	// ctr is nil without Options.Containers.
 	ctr *containerSeries
-
-	// scratch
-	entrants map[procinfo.Key]*exposedProc
-	heads    []*exposedProc      // the entries of the exposed processes…
-	shown    []*snapshot.Process // …and their figures, in the same order
-}
-
-type exposedProc struct {
-	labels procLabels
-	meta   *procinfo.Meta // what labels were built from
-	// closed is the part of the process's total booked to other before
-	// it entered the exposed set.
-	closed units.Energy
-	gen    uint64
 }
 
 type vmProc struct {
@@ -74,13 +49,13 @@ type vmProc struct {
 
 func newLedger(topN, cmdlineMax int, ctr *containerSeries) *ledger {
 	return &ledger{
-		ctr:        ctr,
-		topN:       topN,
-		cmdlineMax: cmdlineMax,
-		exposed:    make(map[procinfo.Key]*exposedProc),
-		vmLive:     make(map[procinfo.Key]vmProc),
-		vmClosed:   make(map[string]units.Energy),
-		entrants:   make(map[procinfo.Key]*exposedProc),
+		ctr:  ctr,
+		topN: topN,
+		procs: exporter.NewLedger(func(p *snapshot.Process) procLabels {
+			return newProcLabels(p.Key, p.Meta, cmdlineMax)
+		}),
+		vmLive:   make(map[procinfo.Key]vmProc),
+		vmClosed: make(map[string]units.Energy),
 	}
 }
 
@@ -137,7 +112,6 @@ func (b *ledger) observe(s *snapshot.Snapshot, compat bool) *view {
 	}
 	v.measured = true
 	v.source = sourceLabel(s.Host.Source)
-	b.gen++
 
 	if b.ctr != nil {
 		// First: the processes' container labels come from this tick's.
@@ -150,66 +124,19 @@ func (b *ledger) observe(s *snapshot.Snapshot, compat bool) *view {
 	if compat {
 		v.scaph = scaphOf(s)
 	}
-	b.prev = s
 	return v
 }
 
-// processes updates the exposed set to the top N of head and returns its
-// series and the other counter. A process of the top N that drew no energy
-// over the step enters only if it is exposed already: its new series
-// would start at zero (the top N is filled up by total energy when fewer
-// processes than N drew any), and in and out it would go. What is left
-// out stays in other; its power is zero, so the power split still adds up.
+// processes records the top N of s, head, in the exposed set
+// (exporter.Ledger) and returns its series and the other counter: Total
+// monotonic, Delta and Power TopN's rest.
 func (b *ledger) processes(s *snapshot.Snapshot, head []snapshot.Process, rest snapshot.Energy) ([]procSeries, snapshot.Energy) {
-	clear(b.entrants)
-	b.heads = b.heads[:0]
-	b.shown = b.shown[:0]
-	for i := range head {
-		p := &head[i]
-		e, ok := b.exposed[p.Key]
-		if !ok {
-			if p.Delta == 0 {
-				continue
-			}
-			e = &exposedProc{labels: newProcLabels(p.Key, p.Meta, b.cmdlineMax), meta: p.Meta}
-			b.exposed[p.Key] = e
-			b.entrants[p.Key] = e
-		} else if e.meta != p.Meta {
-			// Metadata read again after an exec: the series goes on under
-			// the new program's labels, from the same total.
-			e.labels, e.meta = newProcLabels(p.Key, p.Meta, b.cmdlineMax), p.Meta
-		}
-		e.gen = b.gen
-		b.heads = append(b.heads, e)
-		b.shown = append(b.shown, p)
-	}
-	// An entrant that was in the previous snapshot was counted in other
-	// with its total then: that part stays there.
-	if len(b.entrants) > 0 && b.prev != nil {
-		for i := range b.prev.Processes {
-			q := &b.prev.Processes[i]
-			if e, ok := b.entrants[q.Key]; ok {
-				e.closed = q.Total
-			}
-		}
-	}
-	// A process that left the exposed set goes back to other whole.
-	if len(b.exposed) > len(b.shown) {
-		for k, e := range b.exposed {
-			if e.gen != b.gen {
-				delete(b.exposed, k)
-			}
-		}
-	}
-
-	series := make([]procSeries, len(b.shown))
-	var sum units.Energy
+	listed, otherTotal := b.procs.Record(s, head)
+	series := make([]procSeries, len(listed))
 	cpuCapacity := float64(s.Interval) * float64(s.CPUs)
-	for i, p := range b.shown {
-		e := b.heads[i]
-		energy := p.Total - min(e.closed, p.Total)
-		sum += energy
-		series[i] = procSeries{labels: &e.labels, energy: energy, power: p.Power}
+	for i, l := range listed {
+		p := l.Process
+		series[i] = procSeries{labels: l.Labels, energy: l.Energy, power: p.Power}
 		if b.ctr != nil {
 			series[i].ctr = b.ctr.process(p.Meta)
 		}
@@ -218,10 +145,7 @@ func (b *ledger) processes(s *snapshot.Snapshot, head []snapshot.Process, rest s
 		}
 	}
 	other := rest
-	other.Total = 0
-	if booked := s.Idle.Total + s.Unattributed.Total + sum; s.Host.Total > booked {
-		other.Total = s.Host.Total - booked
-	}
+	other.Total = otherTotal
 	return series, other
 }
 
