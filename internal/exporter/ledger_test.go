@@ -51,7 +51,7 @@ func TestLedgerClosedIntoOther(t *testing.T) {
 	}
 	var lastOther units.Energy
 	for _, st := range steps {
-		var host units.Energy = st.idle + st.unatt
+		host := st.idle + st.unatt
 		for _, p := range st.procs {
 			host += p.Total
 		}
