@@ -28,3 +28,23 @@ func TestIsDigits(t *testing.T) {
 		})
 	}
 }
+
+func TestIsLowerHex(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"", false},
+		{"0", true},
+		{"0123456789abcdef", true},
+		{"00f1a2b3", true},
+		{"ABCDEF", false},
+		{"0x1f", false},
+		{"12g4", false},
+		{"ab cd", false},
+	} {
+		if got := IsLowerHex(tt.in); got != tt.want {
+			t.Errorf("IsLowerHex(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}

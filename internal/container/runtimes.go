@@ -1,6 +1,10 @@
 package container
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/wattlens/wattlens/internal/ascii"
+)
 
 // A matcher recognises one cgroup path segment as a container of its
 // runtime and returns the container's full ID. It sees the whole path so
@@ -139,15 +143,4 @@ func parentIs(segs []string, i int, names ...string) bool {
 }
 
 // isHex64 reports whether s is a full container ID: 64 lower-case hex digits.
-func isHex64(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
+func isHex64(s string) bool { return len(s) == 64 && ascii.IsLowerHex(s) }

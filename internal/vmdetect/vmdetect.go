@@ -210,14 +210,5 @@ func uuidOf(p Process) string {
 
 func isNovaInstance(name string) bool {
 	hex, ok := strings.CutPrefix(name, "instance-")
-	if !ok || len(hex) != 8 {
-		return false
-	}
-	for i := 0; i < len(hex); i++ {
-		c := hex[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
+	return ok && len(hex) == 8 && ascii.IsLowerHex(hex)
 }
