@@ -119,16 +119,17 @@ func (r *Reader) readGrowing(dirfd int, path []byte) (int, error) {
 // pids; anything that is not a PID is skipped.
 func appendPIDList(pids []int, b []byte) []int {
 	pid, digits, bad := 0, false, false
-	for _, c := range append(b, ' ') {
-		switch {
-		case c == ' ' || c == '\n':
+	for i := 0; i <= len(b); i++ {
+		if i == len(b) || b[i] == ' ' || b[i] == '\n' {
 			if digits && !bad {
 				pids = append(pids, pid)
 			}
 			pid, digits, bad = 0, false, false
-		case c >= '0' && c <= '9' && pid <= (1<<31)/10:
+			continue
+		}
+		if c := b[i]; c >= '0' && c <= '9' && pid <= (1<<31)/10 {
 			pid, digits = pid*10+int(c-'0'), true
-		default:
+		} else {
 			bad = true
 		}
 	}

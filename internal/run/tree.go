@@ -2,7 +2,6 @@ package run
 
 import (
 	"errors"
-	"slices"
 	"strings"
 	"sync"
 
@@ -41,6 +40,7 @@ type treeReader struct {
 	// walker is inner when it can walk a tree; nil to list every process.
 	walker treeWalker
 	pids   []int
+	walked map[int]bool // the PIDs of this tick's walk
 
 	mu         sync.Mutex
 	root       int
@@ -176,8 +176,17 @@ func (t *treeReader) read(dst []procinfo.Proc) (procs []procinfo.Proc, st procin
 	if err != nil {
 		return dst[:0], procinfo.Stats{}, true, err
 	}
+	// Last tick's members not in the tree any more: alive elsewhere (left
+	// the tree) or gone.
+	clear(t.walked)
+	if t.walked == nil {
+		t.walked = make(map[int]bool, len(t.pids))
+	}
+	for _, pid := range t.pids {
+		t.walked[pid] = true
+	}
 	for pid := range t.memberPIDs {
-		if !slices.Contains(t.pids, pid) {
+		if !t.walked[pid] {
 			t.pids = append(t.pids, pid)
 		}
 	}
