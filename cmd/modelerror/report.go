@@ -39,6 +39,9 @@ func (rep Report) Markdown() string {
 			fmt.Fprintf(&b, "- %s\n", s)
 		}
 	}
+	if rep.Series != nil {
+		rep.Series.markdown(&b)
+	}
 	b.WriteString("\n## Coefficients fitted on all the data\n\n```go\n")
 	b.WriteString(goString(rep.Params))
 	b.WriteString("\n```\n")

@@ -41,6 +41,12 @@ func TestPublishedError(t *testing.T) {
 		t.Fatalf("read %d results, %d curves, %d TDPs; the data files are truncated", len(results), len(curves), len(specs))
 	}
 	rep := Evaluate(results, curves, specs, model.DefaultParams())
+	ticks := readTicks(t, dataDir+"/kepler-nx12/nx12.csv")
+	series, err := EvaluateTicks(ticks, rep.Params.Shape["default"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.Series = &series
 
 	t.Run("only multi-node enclosures and curve machines left out", func(t *testing.T) {
 		for _, e := range rep.Excluded {
