@@ -58,6 +58,9 @@ type Report struct {
 	// Series is the whole estimate over time against a wall meter
 	// (EvaluateTicks), when its data were given.
 	Series *SeriesReport
+	// DIMM is the memory term against measured DIMM power
+	// (EvaluateDIMM), when its data were given.
+	DIMM []DIMMRow
 }
 
 // folds is the number of cross-validation folds over the results.

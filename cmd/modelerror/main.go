@@ -33,17 +33,21 @@ func main() {
 	out := flag.String("out", "", "write the Markdown report to this file instead of standard output")
 	fit := flag.Bool("fit", false, "print the coefficients fitted on all the data as Go, for DefaultParams")
 	series := flag.String("series", "", "the kepler-model-db nx12 series (CSV from testdata/kepler-nx12/extract.py; default: kepler-nx12/nx12.csv under -data, \"none\" to leave it out)")
+	dimm := flag.String("dimm", "", "the ICPE 2024 DIMM power runs (CSV from testdata/icpe-dimm/extract.py; default: icpe-dimm/dimm.csv under -data, \"none\" to leave it out)")
 	flag.Parse()
 	if *series == "" {
 		*series = filepath.Join(*dir, "kepler-nx12", "nx12.csv")
 	}
-	if err := run(*dir, *series, *out, *fit); err != nil {
+	if *dimm == "" {
+		*dimm = filepath.Join(*dir, "icpe-dimm", "dimm.csv")
+	}
+	if err := run(*dir, *series, *dimm, *out, *fit); err != nil {
 		fmt.Fprintln(os.Stderr, "modelerror:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, series, out string, fit bool) error {
+func run(dir, series, dimm, out string, fit bool) error {
 	results, err := load(filepath.Join(dir, "specpower", "results.csv"), ReadResults)
 	if err != nil {
 		return err
@@ -67,6 +71,13 @@ func run(dir, series, out string, fit bool) error {
 			return err
 		}
 		rep.Series = &s
+	}
+	if dimm != "none" {
+		runs, err := load(dimm, ReadDIMM)
+		if err != nil {
+			return err
+		}
+		rep.DIMM = EvaluateDIMM(runs, rep.Params)
 	}
 	if fit {
 		fmt.Println(goString(rep.Params))

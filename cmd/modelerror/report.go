@@ -42,6 +42,9 @@ func (rep Report) Markdown() string {
 	if rep.Series != nil {
 		rep.Series.markdown(&b)
 	}
+	if rep.DIMM != nil {
+		writeDIMM(&b, rep.DIMM, rep.Params)
+	}
 	b.WriteString("\n## Coefficients fitted on all the data\n\n```go\n")
 	b.WriteString(goString(rep.Params))
 	b.WriteString("\n```\n")

@@ -47,6 +47,15 @@ func TestPublishedError(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep.Series = &series
+	dimm, err := os.ReadFile(dataDir + "/icpe-dimm/dimm.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := ReadDIMM(bytes.NewReader(dimm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.DIMM = EvaluateDIMM(runs, rep.Params)
 
 	t.Run("only multi-node enclosures and curve machines left out", func(t *testing.T) {
 		for _, e := range rep.Excluded {
