@@ -91,9 +91,7 @@ func fitLinear(results []Sample, base model.Params) model.Params {
 		if v, ok := beta["B:"+class]; ok {
 			b.Base = v
 		}
-		if v, ok := beta["b:"+class]; ok {
-			b.PerSocket = v
-		}
+		b.PerSocket = 0 // per generation group now: SocketW
 		p.Board[class] = b
 	}
 	p.IdleFrac["default"] = weightedMean(p.IdleFrac, counts)

@@ -209,10 +209,10 @@ func DefaultParams() Params {
 			"ddr2-ddr3": {IdleW: 0.2233, FullW: 0.7214},
 		},
 		Board: map[string]Board{
-			"entry":       {Base: 9.67, PerSocket: 0.04},
-			"entry-2006":  {Base: 0.89, PerSocket: 0.26},
-			"server":      {Base: 15.02, PerSocket: 9.87},
-			"server-2006": {Base: 0.00, PerSocket: 33.49},
+			"entry":       {Base: 9.67, PerSocket: 0.00},
+			"entry-2006":  {Base: 0.89, PerSocket: 0.00},
+			"server":      {Base: 15.02, PerSocket: 0.00},
+			"server-2006": {Base: 0.00, PerSocket: 0.00},
 		},
 		SocketW: map[string]float64{
 			"amd-client":     0.0000,
