@@ -206,6 +206,7 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 }
 
 func (a *Attributor) baseline(cur Sample) {
+	a.netDeltas(cur.NetNS)
 	for _, z := range cur.Zones {
 		a.lastRaw[z.ID] = uint64(z.Energy)
 	}
