@@ -265,7 +265,7 @@ func TestResourceConservationUnderChurn(t *testing.T) {
 							p.StartTime = uint64(tick)
 						}
 						p.CPU += rng.Uint64N(50)
-						p.IO += rng.Uint64N(2) * rng.Uint64N(1 << 20)
+						p.IO += rng.Uint64N(2) * rng.Uint64N(1<<20)
 						procs[pid] = p
 					}
 				}
