@@ -45,7 +45,17 @@ func Balance(s *snapshot.Snapshot) *snapshot.Snapshot {
 		delta += p.Delta
 	}
 	s.Host = Energy(total, delta)
+	return SplitResources(s)
+}
 
+// SplitResources splits by resource every account of s that has no split
+// yet (Split), and sets the host's split to what they add up to (the
+// exited processes' energy counted as cpu), so that the per-resource sums
+// hold as they do in a snapshot attribution makes. It returns s.
+func SplitResources(s *snapshot.Snapshot) *snapshot.Snapshot {
+	if s == nil {
+		return nil
+	}
 	fill := func(r *snapshot.Resources, e snapshot.Energy) {
 		if r.Total.Sum() == 0 && r.Delta.Sum() == 0 {
 			*r = snapshot.Resources{Delta: Split(e.Delta), Total: Split(e.Total)}
