@@ -71,7 +71,7 @@ func (r Reader) NetDevBytes() (map[string]uint64, error) {
 
 // ParseNetDevBytes parses the text of /proc/net/dev (two header lines,
 // then "iface: rx_bytes rx_packets … (8 receive fields) tx_bytes …") into
-// rx_bytes + tx_bytes per interface. It allocates only the map.
+// rx_bytes + tx_bytes per interface.
 func ParseNetDevBytes(b []byte) (map[string]uint64, error) {
 	out := make(map[string]uint64)
 	err := EachNetDev(b, func(name []byte, rx, tx uint64) { out[string(name)] = rx + tx })
@@ -79,8 +79,8 @@ func ParseNetDevBytes(b []byte) (map[string]uint64, error) {
 }
 
 // EachNetDev calls f with each interface of the text of a /proc/net/dev
-// (or /proc/<pid>/net/dev) and its rx_bytes and tx_bytes, without
-// allocating.
+// (or /proc/<pid>/net/dev) and its rx_bytes and tx_bytes; it allocates no
+// map (only each line's fields).
 func EachNetDev(b []byte, f func(name []byte, rx, tx uint64)) error {
 	for line := range bytes.Lines(b) {
 		name, rest, ok := bytes.Cut(line, []byte(":"))
