@@ -262,7 +262,7 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 	count := sel.RestCount
 	other := Consumer{Kind: KindOther, Count: &count, CPUSecondsTotal: sel.RestCPUTotal.Seconds()}
 	other.EnergyJoules, other.IntervalEnergyJoules, other.PowerWatts = figures(sel.Rest, up)
-	other.Resources = resourcesOf(restResources(s, sel.Head), s, up)
+	other.Resources = resourcesOf(exporter.RestResources(s, sel.Head), s, up)
 	if up {
 		other.CPUSeconds = sel.RestCPU.Seconds()
 	}

@@ -45,19 +45,3 @@ func resourcesOf(r snapshot.Resources, s *snapshot.Snapshot, up bool) Resources 
 		Network: f(power.ResourceNetwork), GPU: f(power.ResourceGPU), Platform: f(power.ResourcePlatform),
 	}
 }
-
-// restResources is what the host holds beyond idle, unattributed and the
-// listed processes: the rest, listed or exited ("other").
-func restResources(s *snapshot.Snapshot, head []snapshot.Process) snapshot.Resources {
-	hr := s.Resources
-	var out snapshot.Resources
-	for i := range out.Delta {
-		out.Delta[i] = hr.Host.Delta[i] - hr.Idle.Delta[i] - hr.Unattributed.Delta[i]
-		out.Total[i] = hr.Host.Total[i] - hr.Idle.Total[i] - hr.Unattributed.Total[i]
-		for _, p := range head {
-			out.Delta[i] -= p.Resources.Delta[i]
-			out.Total[i] -= p.Resources.Total[i]
-		}
-	}
-	return out
-}
