@@ -69,6 +69,11 @@ type Host struct {
 	IdlePowerWatts       float64 `json:"idle_power_watts"`
 	IdleOrigin           string  `json:"idle_origin"`
 	Source               string  `json:"source"`
+	// Resources splits the host's energy by what it was spent on.
+	Resources Resources `json:"resources"`
+	// NetworkBy says how network energy went to processes: "netns",
+	// "cpu" or "" (none in the interval).
+	NetworkBy string `json:"network_by,omitempty"`
 }
 
 // Idle is the idle pseudo-consumer.
@@ -77,6 +82,9 @@ type Idle struct {
 	IntervalEnergyJoules float64 `json:"interval_energy_joules"`
 	PowerWatts           float64 `json:"power_watts"`
 	Policy               string  `json:"policy"`
+	// Resources splits the idle energy by resource, in proportion to
+	// each resource's part of the host in each interval.
+	Resources Resources `json:"resources"`
 }
 
 // Attribution is the interval's CPU time: the machine's busy time (user +
@@ -129,6 +137,12 @@ type Consumer struct {
 	PowerWatts           float64 `json:"power_watts"`
 	CPUSeconds           float64 `json:"cpu_seconds"`
 	CPUSecondsTotal      float64 `json:"cpu_seconds_total"`
+	// Resources splits the consumer's energy by resource.
+	Resources Resources `json:"resources"`
+	// StorageBytes is, for a process, the bytes it read from and wrote
+	// to storage in the interval (/proc/<pid>/io), by which storage
+	// energy went to it.
+	StorageBytes uint64 `json:"storage_bytes,omitempty"`
 }
 
 // Options choose which consumers a record lists.
@@ -195,6 +209,11 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 	}
 	r.Host.EnergyJoules, r.Host.IntervalEnergyJoules, r.Host.PowerWatts = figures(s.Host, up)
 	r.Idle.EnergyJoules, r.Idle.IntervalEnergyJoules, r.Idle.PowerWatts = figures(s.Idle, up)
+	r.Host.Resources = resourcesOf(s.Resources.Host, s, up)
+	r.Idle.Resources = resourcesOf(s.Resources.Idle, s, up)
+	if up {
+		r.Host.NetworkBy = s.NetworkBy
+	}
 	for _, z := range s.Zones {
 		rz := Zone{Zone: z.Kind, Name: z.Name, ID: z.ID, Socket: z.Socket, Source: string(z.Source)}
 		rz.EnergyJoules, rz.IntervalEnergyJoules, rz.PowerWatts = figures(z.Energy, up)
@@ -223,13 +242,16 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 			}
 		}
 		c.EnergyJoules, c.IntervalEnergyJoules, c.PowerWatts = figures(p.Energy, up)
+		c.Resources = resourcesOf(p.Resources, s, up)
 		if up {
 			c.CPUSeconds = p.CPUDelta.Seconds()
+			c.StorageBytes = p.IODelta
 		}
 		r.Consumers = append(r.Consumers, c)
 	}
 	un := Consumer{Kind: KindUnattributed}
 	un.EnergyJoules, un.IntervalEnergyJoules, un.PowerWatts = figures(s.Unattributed, up)
+	un.Resources = resourcesOf(s.Resources.Unattributed, s, up)
 	r.Consumers = append(r.Consumers, un)
 	if up {
 		r.Attribution = Attribution{BusyCPUSeconds: s.CPU.Busy.Seconds(), ProcessCPUSeconds: s.CPU.Processes.Seconds()}
@@ -240,6 +262,7 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 	count := sel.RestCount
 	other := Consumer{Kind: KindOther, Count: &count, CPUSecondsTotal: sel.RestCPUTotal.Seconds()}
 	other.EnergyJoules, other.IntervalEnergyJoules, other.PowerWatts = figures(sel.Rest, up)
+	other.Resources = resourcesOf(exporter.RestResources(s, sel.Head), s, up)
 	if up {
 		other.CPUSeconds = sel.RestCPU.Seconds()
 	}
