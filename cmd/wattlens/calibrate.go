@@ -14,6 +14,7 @@ import (
 	"github.com/wattlens/wattlens/internal/exporter/stdout"
 	"github.com/wattlens/wattlens/internal/model"
 	"github.com/wattlens/wattlens/internal/power"
+	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/estimate"
 	"github.com/wattlens/wattlens/internal/snapshot"
 )
@@ -39,6 +40,9 @@ func setupCalibrate(cmd *kingpin.CmdClause) action {
 			return err
 		}
 		defer closeSensor(sen, e.log)
+		if err := canCalibrate(sen); err != nil {
+			return err
+		}
 
 		var cal model.Calibrator
 		var errSum float64
@@ -89,6 +93,23 @@ func setupCalibrate(cmd *kingpin.CmdClause) action {
 		fmt.Fprintf(&b, "suggested          --idle-power %.1f\n", idle)
 		return writeOut(e.stdout, b.String())
 	}
+}
+
+// canCalibrate refuses, before any sampling, a sensor none of whose zones
+// is measured (the estimate model, a VM share of an estimated host): the
+// fit would compare the model with itself. A sensor that cannot be read
+// now is let through; the check after sampling still applies.
+func canCalibrate(sen sensor.Sensor) error {
+	r, err := sen.Read()
+	if err != nil || len(r.Zones) == 0 {
+		return nil
+	}
+	for _, z := range r.Zones {
+		if z.Source == power.Measured {
+			return nil
+		}
+	}
+	return usageError{fmt.Errorf("calibration needs a measuring sensor (powercap_rapl, msr_rapl, hwmon, redfish); %s only estimates: pick one with -s", sen.Name())}
 }
 
 // modelled is the model's figure for what the sensor measures: the CPU and

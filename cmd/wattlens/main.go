@@ -69,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app := kingpin.New("wattlens", "Power metrology: how many watts this machine draws, and who draws them.")
 	app.Version(version.String())
 	app.HelpFlag.Short('h')
+	app.UsageTemplate(usageTemplate).UsageFuncs(usageFuncs())
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestModelCommand(t *testing.T) {
@@ -79,8 +80,20 @@ func TestCalibrateCommand(t *testing.T) {
 			t.Errorf("calibrate output lacks %q:\n%s", want, out)
 		}
 	}
-	if code, _, stderr = runWattlens(t, "-s", "estimate", "calibrate", "--duration", "0.6", "--step", "0.2"); code != 1 || !strings.Contains(stderr, "measuring sensor") {
-		t.Errorf("calibrating the estimate against itself: exit %d, %q", code, stderr)
+}
+
+// TestCalibrateRefusesAnEstimateAtOnce: a sensor that only estimates is
+// refused before sampling starts (exit 2, the reason), not after
+// --duration.
+func TestCalibrateRefusesAnEstimateAtOnce(t *testing.T) {
+	began := time.Now()
+	code, out, stderr := runWattlens(t, "-s", "estimate", "calibrate", "--duration", "30", "--step", "1")
+	took := time.Since(began)
+	if code != 2 || !strings.Contains(stderr, "measuring sensor") || !strings.Contains(stderr, "estimate only estimates") || out != "" {
+		t.Errorf("calibrating the estimate against itself: exit %d, stderr %q, stdout %q", code, stderr, out)
+	}
+	if took > 10*time.Second {
+		t.Errorf("refused after %s; want at once, not after --duration 30", took)
 	}
 }
 

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/alecthomas/kingpin/v2"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/wattlens/wattlens/internal/exporter/otlp"
@@ -20,6 +23,7 @@ import (
 // flags win over the OTEL_EXPORTER_OTLP_* variables, which apply where a
 // flag is not given.
 func setupOTLP(cmd *kingpin.CmdClause) action {
+	var delivered deliveryCounter
 	var co otlp.ClientOptions
 	cmd.Flag("otlp.endpoint", "Collector: host:port, or a URL (http:// plaintext, https:// TLS; over HTTP a URL with no path gets /v1/metrics). Default: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT, else localhost:4317 (gRPC) or localhost:4318 (HTTP).").
 		PlaceHolder("ENDPOINT").StringVar(&co.Endpoint)
@@ -40,7 +44,7 @@ func setupOTLP(cmd *kingpin.CmdClause) action {
 	stopAfter := durationFlag(cmd.Flag("timeout", "Stop after this long; 0 runs until interrupted."), "0")
 	containers := containerFlags(cmd)
 
-	return func(ctx context.Context, e *env) error {
+	act := func(ctx context.Context, e *env) error {
 		if *top < 0 {
 			return usageError{errors.New("--process.top must be 0 (all) or more")}
 		}
@@ -75,14 +79,16 @@ func setupOTLP(cmd *kingpin.CmdClause) action {
 		defer closeSensor(sen, e.log)
 
 		log := e.log.With("exporter", "otlp")
+		delivered.Exporter = client
 		x, err := otlp.New(otlp.Options{
-			Client: client, Resource: res, TopN: *top, CmdlineLength: *cmdline, Containers: containers.enabled,
+			Client: &delivered, Resource: res, TopN: *top, CmdlineLength: *cmdline, Containers: containers.enabled,
 			Sensor: sen.Name(), Timeout: resolved.Timeout, Endpoint: resolved.Endpoint, Logger: log,
 		})
 		if err != nil {
 			return usageError{err}
 		}
 		log.Info("pushing OTLP metrics", "endpoint", resolved.Endpoint, "protocol", resolved.Protocol, "step", *step)
+		delivered.endpoint = resolved.Endpoint
 
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -94,6 +100,29 @@ func setupOTLP(cmd *kingpin.CmdClause) action {
 		wg.Wait()
 		return err
 	}
+	return func(ctx context.Context, e *env) error {
+		err := act(ctx, e)
+		if err == nil && delivered.Exporter != nil && delivered.n.Load() == 0 {
+			return fmt.Errorf("otlp: nothing was delivered: the collector at %s accepted no export (see the warnings above)", delivered.endpoint)
+		}
+		return err
+	}
+}
+
+// deliveryCounter counts the exports a collector accepted, so that a run
+// that delivered nothing can say so and exit non-zero.
+type deliveryCounter struct {
+	metric.Exporter
+	endpoint string
+	n        atomic.Int64
+}
+
+func (d *deliveryCounter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	err := d.Exporter.Export(ctx, rm)
+	if err == nil {
+		d.n.Add(1)
+	}
+	return err
 }
 
 // otlpResource describes this host: host.name, service.name wattlens and

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -92,6 +93,11 @@ func setupPrometheus(cmd *kingpin.CmdClause) action {
 	pf := bindPageFlags(cmd)
 
 	return func(ctx context.Context, e *env) error {
+		ls, err := listen("prometheus", webFlags)
+		if err != nil {
+			return err
+		}
+		defer closeListeners(ls) // if it ends before serving them
 		log := e.log.With("exporter", "prometheus")
 		smp, col, stop, err := cf.start(ctx, e)
 		if err != nil {
@@ -119,9 +125,12 @@ func setupPrometheus(cmd *kingpin.CmdClause) action {
 		defer context.AfterFunc(ctx, hub.Close)()
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = e.loop(ctx, smp, *step, 0, col, hub) })
-		err = promexp.Serve(ctx, h, webFlags, log)
+		err = promexp.ServeOn(ctx, ls, h, webFlags, log)
 		cancel()
 		wg.Wait()
-		return err
+		if err != nil {
+			return fmt.Errorf("prometheus: %w", err)
+		}
+		return nil
 	}
 }

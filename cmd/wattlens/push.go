@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	neturl "net/url"
 	"os"
 	"strings"
 	"sync"
@@ -82,6 +83,9 @@ func setupPush(cmd *kingpin.CmdClause) action {
 		if err != nil {
 			return usageError{err}
 		}
+		where := redactURL(*url)
+		opts.Logger.Info("pushing Prometheus metrics to a Pushgateway", "url", where, "job", *job,
+			"grouping", fmt.Sprint(opts.Grouping), "step", *step)
 
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -90,6 +94,18 @@ func setupPush(cmd *kingpin.CmdClause) action {
 		err = e.loop(ctx, smp, *step, *stopAfter, col, p)
 		cancel()
 		wg.Wait()
+		if err == nil && p.Delivered() == 0 {
+			return fmt.Errorf("prometheus-push: nothing was delivered: the Pushgateway at %s accepted no push (see the warnings above)", where)
+		}
 		return err
 	}
+}
+
+// redactURL is u for a log line, with any password in it replaced by xxxxx.
+func redactURL(u string) string {
+	p, err := neturl.Parse(u)
+	if err != nil {
+		return u
+	}
+	return p.Redacted()
 }

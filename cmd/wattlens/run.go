@@ -20,8 +20,8 @@ import (
 )
 
 func setupRun(cmd *kingpin.CmdClause) action {
-	asJSON := cmd.Flag("json", "Print the summary as JSON.").Bool()
-	output := cmd.Flag("output", "Write the summary to FILE instead of standard error.").PlaceHolder("FILE").String()
+	asJSON := cmd.Flag("json", "Print the summary as JSON, to standard output (for | jq); the command's own standard output comes first, so give --output when it prints there.").Bool()
+	output := cmd.Flag("output", "Write the summary to FILE instead of standard error (standard output with --json).").PlaceHolder("FILE").String()
 	carbon := floatFlag(cmd.Flag("carbon-intensity", "Grid carbon intensity in gCO2e per kWh; adds an emissions figure.").PlaceHolder("G"))
 	repeat := intFlag(cmd.Flag("repeat", "Run the command N times and report the median and spread.").Default("1"))
 	step := stepFlag(cmd, "Sampling period: seconds or a duration. The power series has one point per step.", "1")
@@ -36,7 +36,7 @@ func setupRun(cmd *kingpin.CmdClause) action {
 		}
 		// The summary's file is opened before the command starts: a bad
 		// path must not cost a whole build, nor hide its exit status.
-		w := e.stderr
+		w := summaryWriter(e, *asJSON)
 		if *output != "" {
 			f, err := os.Create(*output)
 			if err != nil {
@@ -91,6 +91,16 @@ func setupRun(cmd *kingpin.CmdClause) action {
 		}
 		return nil
 	}
+}
+
+// summaryWriter is where the summary goes without --output: the text for
+// a person to standard error, beside the command's own output; the JSON,
+// which a program reads, to standard output (wattlens run --json -- cmd | jq).
+func summaryWriter(e *env, asJSON bool) io.Writer {
+	if asJSON {
+		return e.stdout
+	}
+	return e.stderr
 }
 
 // startStatus is the shell's status for a command that did not start:

@@ -10,7 +10,6 @@ import (
 
 	"github.com/wattlens/wattlens/internal/exporter"
 	"github.com/wattlens/wattlens/internal/exporter/stdout"
-	"github.com/wattlens/wattlens/internal/procinfo"
 )
 
 // setupStdout declares the stdout command: Scaphandre's stdout exporter,
@@ -37,10 +36,17 @@ func setupStdout(cmd *kingpin.CmdClause) action {
 		}
 		defer stop()
 		x := stdout.New(e.stdout, stdout.Options{Processes: *procs, Filter: f, Containers: containers.enabled, Names: containers.names()})
+		// The sensor opens first: one that cannot (powercap unreadable
+		// with -s powercap_rapl) fails before anything says it measures.
+		smp, sen, err := e.newSampler(hook)
+		if err != nil {
+			return err
+		}
+		defer closeSensor(sen, e.log)
 		// Power is energy over an interval: nothing can be shown before
 		// one step has passed, so say when the first report comes.
 		_, _ = fmt.Fprintf(e.stdout, "wattlens: measuring every %s; the first report comes in %s.\n\n", *step, *step)
-		return e.stream(ctx, []procinfo.MetaHook{hook}, *step, *timeout, x)
+		return e.loop(ctx, smp, *step, *timeout, x)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -67,6 +68,11 @@ func setupWeb(cmd *kingpin.CmdClause) action {
 	containers := containerFlags(cmd)
 
 	return func(ctx context.Context, e *env) error {
+		ls, err := listen("web", webFlags)
+		if err != nil {
+			return err
+		}
+		defer closeListeners(ls) // if it ends before serving them
 		log := e.log.With("exporter", "web")
 		hook, stopContainers, err := containers.hook(ctx, e)
 		if err != nil {
@@ -89,9 +95,12 @@ func setupWeb(cmd *kingpin.CmdClause) action {
 		defer context.AfterFunc(ctx, hub.Close)()
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = e.loop(ctx, smp, *step, 0, hub) })
-		err = promexp.Serve(ctx, h, webFlags, log)
+		err = promexp.ServeOn(ctx, ls, h, webFlags, log)
 		cancel()
 		wg.Wait()
-		return err
+		if err != nil {
+			return fmt.Errorf("web: %w", err)
+		}
+		return nil
 	}
 }

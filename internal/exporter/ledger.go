@@ -95,7 +95,13 @@ func (l *Ledger[L]) Record(s *snapshot.Snapshot, head []snapshot.Process) ([]Ser
 			l.exposed[p.Key] = e
 			l.entrants[p.Key] = e
 		case e.meta != p.Meta:
-			e.labels, e.meta = l.labels(p), p.Meta
+			// A new entry, not a write to this one: the series that the
+			// last Record returned point at its labels, and a scrape may
+			// be reading them on another goroutine.
+			relabelled := *e
+			relabelled.labels, relabelled.meta = l.labels(p), p.Meta
+			e = &relabelled
+			l.exposed[p.Key] = e
 		}
 		e.gen = l.gen
 		l.heads = append(l.heads, e)

@@ -78,3 +78,27 @@ func TestLedgerClosedIntoOther(t *testing.T) {
 		lastOther = other
 	}
 }
+
+// TestLedgerRelabelLeavesEarlierSeries: an exec relabels a process's
+// series in a new entry; the series an earlier Record returned (which a
+// scrape may still be reading, on another goroutine) keep their labels.
+func TestLedgerRelabelLeavesEarlierSeries(t *testing.T) {
+	l := NewLedger(func(p *snapshot.Process) string { return p.Comm })
+	tick := func(m *procinfo.Meta, total units.Energy) []Series[string] {
+		procs := []snapshot.Process{{Key: procinfo.Key{PID: 1, StartTime: 1}, Meta: m, Energy: snapshot.Energy{Total: total, Delta: 10}}}
+		s := &snapshot.Snapshot{Host: snapshot.Energy{Total: total}, Processes: procs}
+		series, _ := l.Record(s, procs)
+		return series
+	}
+	before := tick(&procinfo.Meta{Comm: "sh"}, 10)
+	after := tick(&procinfo.Meta{Comm: "make"}, 20)
+	if len(before) != 1 || len(after) != 1 {
+		t.Fatalf("series: %d then %d, want 1 each", len(before), len(after))
+	}
+	if *before[0].Labels != "sh" || *after[0].Labels != "make" {
+		t.Errorf("labels before the exec %q, after %q; want sh (unchanged) and make", *before[0].Labels, *after[0].Labels)
+	}
+	if after[0].Energy != 20 {
+		t.Errorf("the relabelled series is at %v, want 20: it goes on from the same total", after[0].Energy)
+	}
+}

@@ -199,11 +199,15 @@ func withoutIdle(ticks []tick, p units.Power) units.Energy {
 }
 
 // series is the run's power series, with idle p taken out when scale, and
-// its peak: the highest power over a full step (at least half of step
-// long); when there was none, over the shorter steps.
+// its peak: the highest power over a full step (an interval at least half
+// of step long). A shorter interval (the few milliseconds from the last
+// tick to the command's exit) is in the series but never the peak: a
+// fraction of a joule over 5 ms reads as watts the command never drew for
+// any step. With no full step at all the peak is 0, and the caller raises
+// it to the run's average.
 func series(ticks []tick, start time.Time, step time.Duration, p units.Power, scale bool) ([]Point, units.Power) {
 	var pts []Point
-	var peak, short units.Power
+	var peak units.Power
 	for _, t := range ticks {
 		e := t.cmd
 		if scale {
@@ -212,13 +216,8 @@ func series(ticks []tick, start time.Time, step time.Duration, p units.Power, sc
 		w := units.PowerOf(e, t.interval)
 		if t.interval >= step/2 {
 			peak = max(peak, w)
-		} else {
-			short = max(short, w)
 		}
 		pts = append(pts, Point{Seconds: t.time.Sub(start).Seconds(), PowerWatts: w.Watts(), HostPowerWatts: units.PowerOf(t.host, t.interval).Watts()})
-	}
-	if peak == 0 {
-		peak = short
 	}
 	return pts, peak
 }

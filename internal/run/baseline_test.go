@@ -85,3 +85,37 @@ func TestCPUPrice(t *testing.T) {
 		t.Errorf("baseline price with no busy CPU: %v, want 0", got)
 	}
 }
+
+// TestSeriesPeakIgnoresTheTail: the peak is the highest power over a full
+// step; the few milliseconds from the last tick to the exit, where a
+// fraction of a joule reads as watts, never set it (`run -- sleep 2`
+// reported 1.2–7.1 W peaks against averages of 0.03 W).
+func TestSeriesPeakIgnoresTheTail(t *testing.T) {
+	start := time.Unix(1000, 0)
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	tk := func(at, interval time.Duration, cmdJ float64) tick {
+		return tick{time: start.Add(at), interval: interval, cmd: units.FromJoules(cmdJ), host: units.FromJoules(8 * interval.Seconds())}
+	}
+	tests := []struct {
+		name  string
+		ticks []tick
+		want  float64 // watts
+	}{
+		// sleep 2 at step 1 s: two quiet steps, then 0.02 J in 5 ms (4 W).
+		{"quiet steps and a tail", []tick{tk(ms(1000), ms(1000), 0), tk(ms(2000), ms(1000), 0), tk(ms(2005), ms(5), 0.02)}, 0},
+		{"busy steps and a tail", []tick{tk(ms(1000), ms(1000), 3), tk(ms(2000), ms(1000), 5), tk(ms(2009), ms(9), 0.2)}, 5},
+		// Half a step counts as a full one.
+		{"half a step", []tick{tk(ms(1000), ms(1000), 1), tk(ms(1500), ms(500), 1)}, 2},
+		// No full step at all: no peak of its own (the caller takes the average).
+		{"only a short interval", []tick{tk(ms(300), ms(300), 0.6)}, 0},
+	}
+	for _, tt := range tests {
+		pts, peak := series(tt.ticks, start, time.Second, 0, false)
+		if len(pts) != len(tt.ticks) {
+			t.Errorf("%s: %d points, want one per tick (%d)", tt.name, len(pts), len(tt.ticks))
+		}
+		if got := peak.Watts(); math.Abs(got-tt.want) > 1e-6 {
+			t.Errorf("%s: peak %.4f W, want %.4f W", tt.name, got, tt.want)
+		}
+	}
+}

@@ -65,9 +65,10 @@ type Result struct {
 	// HostDuration is the time HostEnergy covers: from the tick just
 	// before the start to the tick just after the exit.
 	HostDuration time.Duration
-	// PeakPower is the command's highest power over one full step; when
-	// the command ran shorter than a step, over the steps there were. It
-	// is never below the average.
+	// PeakPower is the command's highest power over one full step, never
+	// over the short interval from the last tick to the exit; when the
+	// command ran shorter than a step, its average. It is never below the
+	// average.
 	PeakPower units.Power
 	// IdlePower is the idle baseline taken out of the host's energy, and
 	// IdleOrigin where it came from (flag, model, baseline-fit,

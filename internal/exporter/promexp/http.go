@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -143,19 +144,21 @@ func (l promLogger) Println(v ...any) {
 	l.log.Warn("serving metrics", "err", strings.TrimSpace(fmt.Sprintln(v...)))
 }
 
-// Serve serves h on the addresses, TLS and basic-auth settings of flags
-// (the exporter toolkit's --web.* flags) until ctx is done, then shuts the
-// server down. It returns early with an error when it cannot listen.
-func Serve(ctx context.Context, h http.Handler, flags *web.FlagConfig, log *slog.Logger) error {
+// ServeOn serves h on the listeners ls that Listen opened for flags, with
+// the TLS and basic-auth settings of flags (the exporter toolkit's --web.*
+// flags), until ctx is done, then shuts the server down. With no listeners
+// (systemd socket activation, a vsock address) the toolkit listens itself.
+// It returns early with an error when it cannot serve.
+func ServeOn(ctx context.Context, ls []net.Listener, h http.Handler, flags *web.FlagConfig, log *slog.Logger) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- web.ListenAndServe(srv, flags, log) }()
+	go func() { errc <- serveListeners(ls, srv, flags, log) }()
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
-		return fmt.Errorf("serving metrics: %w", err)
+		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

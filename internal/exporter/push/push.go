@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,13 +104,20 @@ func (o TLSOptions) Config() (*tls.Config, error) {
 // Pusher pushes a gatherer's metrics to a Pushgateway.
 type Pusher struct {
 	opts   Options
+	where  string // the URL for log lines, its password replaced
 	pusher *pgw.Pusher
 	log    *slog.Logger
 	kick   chan struct{}
 
 	// failing counts the pushes in a row that failed, for the log.
 	failing int
+	// delivered counts the pushes the gateway accepted.
+	delivered atomic.Int64
 }
+
+// Delivered is how many pushes the gateway has accepted so far, the last
+// one at stop included.
+func (p *Pusher) Delivered() int64 { return p.delivered.Load() }
 
 // New checks the options and returns a Pusher of g's metrics.
 func New(g prometheus.Gatherer, o Options) (*Pusher, error) {
@@ -148,7 +156,7 @@ func New(g prometheus.Gatherer, o Options) (*Pusher, error) {
 	if err := p.Error(); err != nil {
 		return nil, err
 	}
-	return &Pusher{opts: o, pusher: p, log: o.Logger, kick: make(chan struct{}, 1)}, nil
+	return &Pusher{opts: o, where: u.Redacted(), pusher: p, log: o.Logger, kick: make(chan struct{}, 1)}, nil
 }
 
 // Export signals that a new snapshot is there; it never blocks. The
@@ -171,7 +179,9 @@ func (p *Pusher) Run(ctx context.Context) {
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.Background(), p.opts.Timeout)
 			if err := p.pusher.PushContext(final); err != nil {
-				p.log.Warn("last push failed", "url", p.opts.URL, "err", err)
+				p.log.Warn("last push failed", "url", p.where, "err", err)
+			} else {
+				p.delivered.Add(1)
 			}
 			cancel()
 			return
@@ -193,6 +203,7 @@ func (p *Pusher) Push(ctx context.Context) Result {
 		r.Attempts++
 		r.Err = p.pusher.PushContext(ctx)
 		if r.Err == nil {
+			p.delivered.Add(1)
 			return r
 		}
 		wait := time.NewTimer(backoff)
@@ -217,7 +228,7 @@ type Result struct {
 func (p *Pusher) report(r Result) {
 	if r.Err == nil {
 		if p.failing > 0 {
-			p.log.Info("push works again", "url", p.opts.URL, "failed_pushes", p.failing)
+			p.log.Info("push works again", "url", p.where, "failed_pushes", p.failing)
 		}
 		p.failing = 0
 		return
@@ -225,6 +236,6 @@ func (p *Pusher) report(r Result) {
 	p.failing++
 	if p.failing == 1 || p.failing%10 == 0 {
 		p.log.Warn("push failed; measuring goes on and the next push carries the latest counters",
-			"url", p.opts.URL, "attempts", r.Attempts, "failed_pushes", p.failing, "err", r.Err)
+			"url", p.where, "attempts", r.Attempts, "failed_pushes", p.failing, "err", r.Err)
 	}
 }

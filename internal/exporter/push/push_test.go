@@ -134,9 +134,15 @@ func TestPushRetriesThenSucceeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n := p.Delivered(); n != 0 {
+		t.Errorf("%d delivered before any push", n)
+	}
 	r := p.Push(context.Background())
 	if r.Err != nil || r.Attempts != 3 {
 		t.Errorf("push after two failures: %+v, want success at the third attempt", r)
+	}
+	if n := p.Delivered(); n != 1 {
+		t.Errorf("%d delivered after one accepted push (and two refused), want 1", n)
 	}
 }
 
@@ -164,6 +170,9 @@ func TestPushGivesUpWithinBudget(t *testing.T) {
 			r := p.Push(ctx)
 			if r.Err == nil {
 				t.Fatal("push to a dead gateway succeeded")
+			}
+			if n := p.Delivered(); n != 0 {
+				t.Errorf("%d delivered to a dead gateway", n)
 			}
 			if r.Attempts < 2 {
 				t.Errorf("%d attempts within a second, want retries", r.Attempts)

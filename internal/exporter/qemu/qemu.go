@@ -40,7 +40,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -80,6 +83,8 @@ type Exporter struct {
 	lastSeq uint64
 	writes  uint64
 	vms     map[string]*vmState // by VM name
+	// counted is the number of guests last logged; -1 before the first.
+	counted int
 
 	// now stamps new counter epochs (tests replace it).
 	now func() time.Time
@@ -135,6 +140,8 @@ func New(dir string, opts Options) (*Exporter, error) {
 		log:  opts.Logger.With("exporter", Name),
 		vms:  make(map[string]*vmState),
 		now:  time.Now,
+
+		counted: -1,
 	}, nil
 }
 
@@ -204,7 +211,32 @@ func (x *Exporter) Export(_ context.Context, s *snapshot.Snapshot) error {
 			delete(x.vms, name)
 		}
 	}
+	x.logCount()
 	return nil
+}
+
+// logCount says how many guests have a share and where, after the first
+// snapshot and whenever the number changes: "0 guests" at start is what a
+// user needs to know most (no qemu process seen, or not readable).
+func (x *Exporter) logCount() {
+	n := len(x.vms)
+	if n == x.counted {
+		return
+	}
+	x.counted = n
+	if n == 0 {
+		x.log.Info("no qemu/KVM guest found; shares are written once one runs", "guests", 0, "dir", x.dir)
+		return
+	}
+	names := slices.Sorted(maps.Keys(x.vms))
+	const listed = 10 // each is in its own "vm found" line anyway
+	if len(names) > listed {
+		names = append(names[:listed], "and "+strconv.Itoa(len(x.vms)-listed)+" more")
+	}
+	for i, name := range names {
+		names[i] = shorten(name)
+	}
+	x.log.Info("qemu/KVM guests found; writing their shares", "guests", n, "dir", x.dir, "vms", strings.Join(names, ","))
 }
 
 // Close marks every live VM's share stopped, so guests see at once that

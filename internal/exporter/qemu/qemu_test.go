@@ -882,3 +882,26 @@ func TestStaleTemporariesRemoved(t *testing.T) {
 		t.Errorf("energy_uj = %d, want 1000000", got)
 	}
 }
+
+// TestGuestCountLogged: the exporter says how many guests it found and
+// where it writes, after the first snapshot (none is news too) and when
+// the number changes, not at every tick.
+func TestGuestCountLogged(t *testing.T) {
+	dir := t.TempDir()
+	var logs logBuffer
+	x := newExporter(t, dir, Options{Logger: logs.logger()})
+	count := func(want string) int {
+		t.Helper()
+		return strings.Count(logs.String(), want)
+	}
+	export(t, x, tick(1, time.Second, proc(10, "", units.Joule)))
+	export(t, x, tick(2, time.Second, proc(10, "", units.Joule)))
+	if n := count("no qemu/KVM guest found"); n != 1 || !strings.Contains(logs.String(), "guests=0 dir="+dir) {
+		t.Errorf("no guest: logged %d times, want once with guests=0 dir=%s:\n%s", n, dir, logs.String())
+	}
+	export(t, x, tick(3, time.Second, proc(11, "web", units.Joule), proc(12, "db", units.Joule)))
+	export(t, x, tick(4, time.Second, proc(11, "web", units.Joule), proc(12, "db", units.Joule)))
+	if n := count("guests=2 dir=" + dir + " vms=db,web"); n != 1 {
+		t.Errorf("two guests: logged %d times, want once:\n%s", n, logs.String())
+	}
+}

@@ -242,6 +242,17 @@
     return 10 * p;
   }
 
+  // axisDecimals is how many decimals write every multiple of step
+  // exactly (2.5 needs one: a scale topping at 10 has gridlines at 2.5 and
+  // 7.5 W, which whole numbers would label "3 W" and "8 W").
+  function axisDecimals(step) {
+    for (var d = 0; d < 6; d++) {
+      var s = step * Math.pow(10, d);
+      if (Math.abs(s - Math.round(s)) < 1e-6 * Math.max(1, s)) return d;
+    }
+    return 6;
+  }
+
   // pathOf draws values (null: gap) at the points' times.
   function pathOf(pts, val, x, y) {
     var d = '', pen = false;
@@ -326,10 +337,11 @@
     function y(v) { return H - m.b - (H - m.t - m.b) * v / yMax; }
 
     var g = svg('g', { 'aria-hidden': 'true' });
+    var decimals = axisDecimals(yMax / 4);
     for (var i = 0; i <= 4; i++) {
       var v = yMax * i / 4, yy = y(v).toFixed(1);
       g.appendChild(svg('line', { x1: m.l, x2: W - m.r, y1: yy, y2: yy, class: 'grid' }));
-      g.appendChild(svg('text', { x: m.l - 6, y: Number(yy) + 4, 'text-anchor': 'end', class: 'axis', text: (yMax < 10 ? v.toFixed(1) : v.toFixed(0)) + ' W' }));
+      g.appendChild(svg('text', { x: m.l - 6, y: Number(yy) + 4, 'text-anchor': 'end', class: 'axis y-label', 'data-watts': String(v), text: v.toFixed(decimals) + ' W' }));
     }
     var tick = tickStep(span, W - m.l - m.r);
     for (var dt = 0; dt <= span + 1; dt += tick) {
