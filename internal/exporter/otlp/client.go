@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"maps"
 	"net/url"
 	"os"
 	"strconv"
@@ -104,7 +103,8 @@ func NewClient(ctx context.Context, o ClientOptions) (sdkmetric.Exporter, Resolv
 	if err != nil {
 		return nil, r, err
 	}
-	headers, err := mergeHeaders(firstEnv(getenv, "OTEL_EXPORTER_OTLP_METRICS_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"), o.Headers)
+	variable, env := firstEnvNamed(getenv, "OTEL_EXPORTER_OTLP_METRICS_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
+	headers, err := mergeHeaders(env, variable, o.Headers)
 	if err != nil {
 		return nil, r, err
 	}
@@ -168,12 +168,19 @@ func NewClient(ctx context.Context, o ClientOptions) (sdkmetric.Exporter, Resolv
 }
 
 func firstEnv(getenv func(string) string, keys ...string) string {
+	_, v := firstEnvNamed(getenv, keys...)
+	return v
+}
+
+// firstEnvNamed returns the first of the variables that is set, and its
+// name.
+func firstEnvNamed(getenv func(string) string, keys ...string) (key, value string) {
 	for _, k := range keys {
 		if v := strings.TrimSpace(getenv(k)); v != "" {
-			return v
+			return k, v
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // endpointURL returns e as a URL for the SDK when it is one ("" for a
@@ -226,35 +233,4 @@ func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
-}
-
-// mergeHeaders parses the variables' headers (key=value pairs separated by
-// commas, values URL-encoded, as the OTLP exporter specification says) and
-// lays the flags' on top. nil when there are none.
-func mergeHeaders(env string, flags map[string]string) (map[string]string, error) {
-	if len(flags) == 0 {
-		return nil, nil // the SDK reads the variables itself
-	}
-	out := map[string]string{}
-	for _, pair := range strings.Split(env, ",") {
-		if strings.TrimSpace(pair) == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(pair, "=")
-		if !ok {
-			continue // the SDK skips these too
-		}
-		val, err := url.PathUnescape(strings.TrimSpace(v))
-		if err != nil {
-			continue
-		}
-		out[strings.TrimSpace(k)] = val
-	}
-	for k := range flags {
-		if strings.TrimSpace(k) == "" {
-			return nil, errors.New("otlp header: empty name")
-		}
-	}
-	maps.Copy(out, flags)
-	return out, nil
 }

@@ -43,9 +43,12 @@ const (
 	DefaultTimeout       = 10 * time.Second
 	DefaultMinBackoff    = time.Second
 	DefaultMaxBackoff    = 30 * time.Second
-	// ShutdownTimeout bounds the last export and the exporter's shutdown
-	// when the agent stops.
-	ShutdownTimeout = 5 * time.Second
+	// ShutdownTimeout bounds the last export when the agent stops (the
+	// export timeout, when shorter, bounds it too). It leaves room,
+	// within the 5 s that a stop may take before wattlens's watchdog
+	// ends it, for the client's own shutdown (closeTimeout).
+	ShutdownTimeout = 3 * time.Second
+	closeTimeout    = 500 * time.Millisecond
 )
 
 // ScopeName is the instrumentation scope of every metric.
@@ -223,7 +226,8 @@ func (x *Exporter) putBack(rm *metricdata.ResourceMetrics) {
 
 // Run sends what Export collects until ctx is done, then sends the last
 // collection not yet sent and shuts the client down, within
-// ShutdownTimeout. While exports fail it retries with a backoff that
+// ShutdownTimeout. ctx must end after the last Export: a collection
+// made once Run has returned is never sent. While exports fail it retries with a backoff that
 // doubles from MinBackoff to MaxBackoff, always with the latest
 // collection, and logs once when the collector stops answering and once
 // when it answers again.
@@ -292,14 +296,24 @@ func (x *Exporter) recovered() {
 
 // shutdown sends the last collection not yet sent and shuts the client
 // and the provider down.
+// The last attempt is bounded by the export timeout and ShutdownTimeout,
+// whichever is shorter, and the shutdown by closeTimeout: a collector
+// that accepts connections and never answers cannot hold the stop.
 func (x *Exporter) shutdown() {
-	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-	defer cancel()
+	limit := min(x.opts.Timeout, ShutdownTimeout)
 	if rm := x.take(); rm != nil {
-		if err := x.opts.Client.Export(ctx, rm); err != nil {
-			x.log.Warn("otlp: last export before stopping failed", "endpoint", x.opts.Endpoint, "err", err)
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		err := x.opts.Client.Export(ctx, rm)
+		cancel()
+		if err != nil {
+			x.log.Warn("otlp: last export before stopping failed; stopping without it",
+				"endpoint", x.opts.Endpoint, "timeout", limit, "err", err)
+		} else {
+			x.recovered()
 		}
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
 	if err := x.opts.Client.Shutdown(ctx); err != nil {
 		x.log.Debug("otlp: client shutdown", "err", err)
 	}
