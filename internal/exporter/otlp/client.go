@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -99,7 +100,17 @@ func NewClient(ctx context.Context, o ClientOptions) (sdkmetric.Exporter, Resolv
 	if err != nil {
 		return nil, r, err
 	}
-	tlsCfg, err := tlsConfig(o.CAFile, o.CertFile, o.KeyFile)
+	// The files from the variables where no flag names one: the HTTP
+	// client is ours, so the SDK does not read them.
+	caFile, certFile, keyFile := o.CAFile, o.CertFile, o.KeyFile
+	if caFile == "" {
+		caFile = firstEnv(getenv, "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE")
+	}
+	if certFile == "" && keyFile == "" {
+		certFile = firstEnv(getenv, "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE")
+		keyFile = firstEnv(getenv, "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY")
+	}
+	tlsCfg, err := tlsConfig(caFile, certFile, keyFile)
 	if err != nil {
 		return nil, r, err
 	}
@@ -137,7 +148,13 @@ func NewClient(ctx context.Context, o ClientOptions) (sdkmetric.Exporter, Resolv
 		}
 		exp, err = otlpmetricgrpc.New(ctx, opts...)
 	} else {
-		opts := []otlpmetrichttp.Option{otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}), otlpmetrichttp.WithTimeout(r.Timeout)}
+		// Our own HTTP client, so that Run sees each answer's status and
+		// Retry-After (the SDK's errors carry neither): the transport is
+		// the SDK's default one, with the TLS settings.
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.TLSClientConfig = tlsCfg
+		opts := []otlpmetrichttp.Option{otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}), otlpmetrichttp.WithTimeout(r.Timeout),
+			otlpmetrichttp.WithHTTPClient(&http.Client{Transport: replyTransport{transport}, Timeout: r.Timeout})}
 		switch {
 		case endpointURL != "":
 			opts = append(opts, otlpmetrichttp.WithEndpointURL(endpointURL))
@@ -146,9 +163,6 @@ func NewClient(ctx context.Context, o ClientOptions) (sdkmetric.Exporter, Resolv
 		}
 		if o.Insecure {
 			opts = append(opts, otlpmetrichttp.WithInsecure())
-		}
-		if tlsCfg != nil {
-			opts = append(opts, otlpmetrichttp.WithTLSClientConfig(tlsCfg))
 		}
 		if headers != nil {
 			opts = append(opts, otlpmetrichttp.WithHeaders(headers))
