@@ -90,9 +90,14 @@ func setupPrometheus(cmd *kingpin.CmdClause) action {
 	step := stepFlag(cmd, "Measuring interval: seconds (2) or a duration (500ms). Scrapes never change it.", "2")
 	cf := bindCollectorFlags(cmd)
 	pf := bindPageFlags(cmd)
+	sf := bindServeFlags(cmd)
 
 	return func(ctx context.Context, e *env) error {
 		log := e.log.With("exporter", "prometheus")
+		so, err := sf.options(e, *webFlags.WebListenAddresses, *metricsPath)
+		if err != nil {
+			return err
+		}
 		smp, col, stop, err := cf.start(ctx, e)
 		if err != nil {
 			return err
@@ -119,7 +124,7 @@ func setupPrometheus(cmd *kingpin.CmdClause) action {
 		defer context.AfterFunc(ctx, hub.Close)()
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = e.loop(ctx, smp, *step, 0, col, hub) })
-		err = promexp.Serve(ctx, h, webFlags, log)
+		err = promexp.Serve(ctx, h, webFlags, so, log)
 		cancel()
 		wg.Wait()
 		return err

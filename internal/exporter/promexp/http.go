@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -143,15 +144,58 @@ func (l promLogger) Println(v ...any) {
 	l.log.Warn("serving metrics", "err", strings.TrimSpace(fmt.Sprintln(v...)))
 }
 
+// ServeOptions bound the server.
+type ServeOptions struct {
+	// MaxConnections bounds the connections open at once (beyond it a
+	// new one gets 503); 0 means DefaultMaxConnections(8192).
+	MaxConnections int
+	// Hosts, when set, guards every path but the metrics path against
+	// DNS rebinding.
+	Hosts *HostCheck
+	// MetricsPath is left out of the Host check.
+	MetricsPath string
+}
+
+// Server timeouts: a client has ReadHeaderTimeout to send its request's
+// headers, and a keep-alive connection idle for IdleTimeout is closed.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	IdleTimeout       = 30 * time.Second
+)
+
 // Serve serves h on the addresses, TLS and basic-auth settings of flags
 // (the exporter toolkit's --web.* flags) until ctx is done, then shuts the
-// server down. It returns early with an error when it cannot listen.
-func Serve(ctx context.Context, h http.Handler, flags *web.FlagConfig, log *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+// server down. It returns early with an error when it cannot listen. The
+// connections open at once are bounded by o.MaxConnections on TCP
+// listeners (systemd's and vsock listeners are the toolkit's own, not
+// bounded).
+func Serve(ctx context.Context, h http.Handler, flags *web.FlagConfig, o ServeOptions, log *slog.Logger) error {
+	if o.Hosts != nil {
+		h = o.Hosts.Wrap(h, o.MetricsPath)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout}
+	max := o.MaxConnections
+	if max <= 0 {
+		max = DefaultMaxConnections(8192)
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- web.ListenAndServe(srv, flags, log) }()
+	listeners, err := listen(flags)
+	switch {
+	case err != nil:
+		return fmt.Errorf("serving metrics: %w", err)
+	case listeners == nil:
+		log.Warn("the bound on open connections applies to TCP listeners only; not applied", "max_connections", max)
+		go func() { errc <- web.ListenAndServe(srv, flags, log) }()
+	default:
+		limit := newConnLimit(max, srv.SetKeepAlivesEnabled, log)
+		for i := range listeners {
+			listeners[i] = limit.wrap(listeners[i])
+		}
+		go func() { errc <- web.ServeMultiple(listeners, srv, flags, log) }()
+	}
 	select {
 	case err := <-errc:
+		closeAll(listeners)
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
@@ -160,9 +204,41 @@ func Serve(ctx context.Context, h http.Handler, flags *web.FlagConfig, log *slog
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	err = srv.Shutdown(sctx)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
 	return err
+}
+
+// listen opens the TCP listeners of flags; nil, nil when the toolkit
+// must open them itself (systemd socket activation, vsock).
+func listen(flags *web.FlagConfig) ([]net.Listener, error) {
+	if flags.WebSystemdSocket != nil && *flags.WebSystemdSocket {
+		return nil, nil
+	}
+	if flags.WebListenAddresses == nil || len(*flags.WebListenAddresses) == 0 {
+		return nil, errors.New("no --web.listen-address")
+	}
+	for _, a := range *flags.WebListenAddresses {
+		if strings.HasPrefix(a, "vsock://") {
+			return nil, nil
+		}
+	}
+	var out []net.Listener
+	for _, a := range *flags.WebListenAddresses {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			closeAll(out)
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func closeAll(ls []net.Listener) {
+	for _, l := range ls {
+		_ = l.Close()
+	}
 }
