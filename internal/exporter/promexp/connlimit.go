@@ -1,9 +1,11 @@
 package promexp
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -148,4 +150,56 @@ func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.c.closed)
 	return err
+}
+
+// refusedConns closes a keep-alive connection as soon as it goes idle
+// when none of its requests got through to the handler: every one was
+// refused before it (basic auth's 401, the toolkit's rate limiter), so
+// that refused clients do not hold a descriptor for IdleTimeout.
+type refusedConns struct {
+	mu     sync.Mutex
+	served map[net.Conn]*atomic.Bool
+}
+
+type servedKey struct{}
+
+func newRefusedConns() *refusedConns {
+	return &refusedConns{served: map[net.Conn]*atomic.Bool{}}
+}
+
+// install hooks r into srv, whose handler must already be wrapped by
+// r.mark.
+func (r *refusedConns) install(srv *http.Server) {
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		b := &atomic.Bool{}
+		r.mu.Lock()
+		r.served[c] = b
+		r.mu.Unlock()
+		return context.WithValue(ctx, servedKey{}, b)
+	}
+	srv.ConnState = func(c net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateIdle:
+			r.mu.Lock()
+			b := r.served[c]
+			r.mu.Unlock()
+			if b != nil && !b.Load() {
+				_ = c.Close()
+			}
+		case http.StateClosed, http.StateHijacked:
+			r.mu.Lock()
+			delete(r.served, c)
+			r.mu.Unlock()
+		}
+	}
+}
+
+// mark records that a request on its connection reached h.
+func (r *refusedConns) mark(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if b, ok := req.Context().Value(servedKey{}).(*atomic.Bool); ok {
+			b.Store(true)
+		}
+		h.ServeHTTP(w, req)
+	})
 }

@@ -170,10 +170,13 @@ const (
 // listeners (systemd's and vsock listeners are the toolkit's own, not
 // bounded).
 func Serve(ctx context.Context, h http.Handler, flags *web.FlagConfig, o ServeOptions, log *slog.Logger) error {
+	refused := newRefusedConns()
+	h = refused.mark(h)
 	if o.Hosts != nil {
 		h = o.Hosts.Wrap(h, o.MetricsPath)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout}
+	refused.install(srv)
 	max := o.MaxConnections
 	if max <= 0 {
 		max = DefaultMaxConnections(8192)

@@ -3,11 +3,13 @@ package promexp
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -180,5 +182,75 @@ func TestHostCheck(t *testing.T) {
 	any := NewHostCheck([]string{"*"}, nil, "")
 	if !any.Allows("attacker.example") {
 		t.Error("* does not allow any host")
+	}
+}
+
+// TestRefusedConnectionsClosed: behind basic auth, a keep-alive
+// connection whose request was answered 401 is closed at once instead of
+// idling for IdleTimeout; one whose request got through stays open.
+func TestRefusedConnectionsClosed(t *testing.T) {
+	path := t.TempDir() + "/web.yml"
+	// bcrypt of "secret", cost 4.
+	cfg := "basic_auth_users:\n  prom: $2a$04$KmKDkK6R1o3JkgDl9mwyX.KLGdmKuu93wTIeIbfm1Pjpqg2fg7Keu\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(porttest.Free(t))
+	flags := &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: &path}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }), flags, ServeOptions{}, discardLogger())
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	var conn net.Conn
+	polltest.Until(t, "the server to listen", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	})
+	for _, tc := range []struct {
+		name, auth string
+		status     int
+		closed     bool
+	}{
+		{"refused", "", http.StatusUnauthorized, true},
+		{"served", "Authorization: Basic cHJvbTpzZWNyZXQ=\r\n", http.StatusOK, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			if conn, err = net.Dial("tcp", addr); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = conn.Close() }()
+			_, _ = fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", tc.auth)
+			r := bufio.NewReader(conn)
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			wait := 5 * time.Second // well under IdleTimeout
+			if !tc.closed {
+				wait = 300 * time.Millisecond
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(wait))
+			_, err = r.ReadByte()
+			var ne net.Error
+			timedOut := errors.As(err, &ne) && ne.Timeout()
+			if tc.closed && timedOut {
+				t.Errorf("the connection refused with %d still open after %v", tc.status, wait)
+			}
+			if !tc.closed && !timedOut {
+				t.Errorf("the served connection closed: %v", err)
+			}
+		})
 	}
 }
