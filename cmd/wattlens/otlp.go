@@ -90,13 +90,16 @@ func setupOTLP(cmd *kingpin.CmdClause) action {
 		log.Info("pushing OTLP metrics", "endpoint", resolved.Endpoint, "protocol", resolved.Protocol, "step", *step)
 		delivered.endpoint = resolved.Endpoint
 
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
+		// The sender outlives the loop: the loop's last, partial interval
+		// is exported after the signal, and only then may the sender
+		// stop, with that collection still to send.
+		sendCtx, stopSending := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopSending()
 		var wg sync.WaitGroup
 		running = true
-		wg.Go(func() { x.Run(ctx) })
+		wg.Go(func() { x.Run(sendCtx) })
 		err = e.loop(ctx, smp, *step, *stopAfter, x)
-		cancel()
+		stopSending()
 		wg.Wait()
 		return err
 	}

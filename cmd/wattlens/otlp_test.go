@@ -91,3 +91,36 @@ func TestOTLPCommand(t *testing.T) {
 		t.Errorf("failures logged:\n%s", stderr)
 	}
 }
+
+// TestOTLPHeaderErrors: a bad header, given as a flag or in
+// OTEL_EXPORTER_OTLP_HEADERS (even beside good flag headers), stops the
+// command at start with exit 2 and names the header.
+func TestOTLPHeaderErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, env, flag string
+		want            []string
+	}{
+		{"space in a flag's key", "", "bad key=v", []string{"--otlp.header", `"bad key"`}},
+		{"LF in a flag's value", "", "X-Tenant=a\nInjected: yes", []string{"--otlp.header", `"X-Tenant"`}},
+		{"CR in a flag's value", "", "X-Tenant=a\rb", []string{"--otlp.header", `"X-Tenant"`}},
+		{"bad variable beside a good flag", "bad key=v,ok=1", "x=y", []string{"OTEL_EXPORTER_OTLP_HEADERS", `"bad key"`}},
+		{"bad variable alone", "a=1%0d%0aInjected: yes", "", []string{"OTEL_EXPORTER_OTLP_HEADERS", `"a"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", tc.env)
+			args := []string{"--path.sysfs", t.TempDir(), "otlp", "--otlp.endpoint", "http://127.0.0.1:1", "--timeout", "1s"}
+			if tc.flag != "" {
+				args = append(args, "--otlp.header", tc.flag)
+			}
+			code, out, stderr := runWattlens(t, args...)
+			if code != 2 || !strings.Contains(stderr, "wattlens: error:") {
+				t.Fatalf("exit %d, want 2; stdout %q stderr %q", code, out, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr %q does not name %s", stderr, w)
+				}
+			}
+		})
+	}
+}

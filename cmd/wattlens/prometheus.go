@@ -91,6 +91,7 @@ func setupPrometheus(cmd *kingpin.CmdClause) action {
 	step := stepFlag(cmd, "Measuring interval: seconds (2) or a duration (500ms). Scrapes never change it.", "2")
 	cf := bindCollectorFlags(cmd)
 	pf := bindPageFlags(cmd)
+	sf := bindServeFlags(cmd)
 
 	return func(ctx context.Context, e *env) error {
 		ls, err := listen("prometheus", webFlags)
@@ -99,6 +100,10 @@ func setupPrometheus(cmd *kingpin.CmdClause) action {
 		}
 		defer closeListeners(ls) // if it ends before serving them
 		log := e.log.With("exporter", "prometheus")
+		so, err := sf.options(e, *webFlags.WebListenAddresses, *metricsPath)
+		if err != nil {
+			return err
+		}
 		smp, col, stop, err := cf.start(ctx, e)
 		if err != nil {
 			return err
@@ -125,7 +130,7 @@ func setupPrometheus(cmd *kingpin.CmdClause) action {
 		defer context.AfterFunc(ctx, hub.Close)()
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = e.loop(ctx, smp, *step, 0, col, hub) })
-		err = promexp.ServeOn(ctx, ls, h, webFlags, log)
+		err = promexp.ServeOn(ctx, ls, h, webFlags, so, log)
 		cancel()
 		wg.Wait()
 		if err != nil {

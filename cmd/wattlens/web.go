@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	"golang.org/x/sys/unix"
 
 	"github.com/wattlens/wattlens/internal/exporter/promexp"
 	"github.com/wattlens/wattlens/internal/exporter/web"
@@ -59,12 +61,56 @@ func (f *pageFlags) page(e *env, containers *containerOpts, metricsPath string) 
 	return hub, h, nil
 }
 
+// serveFlags bound the HTTP server of the prometheus and web commands.
+type serveFlags struct {
+	maxConnections *int
+	allowedHosts   *[]string
+}
+
+func bindServeFlags(cmd *kingpin.CmdClause) *serveFlags {
+	return &serveFlags{
+		maxConnections: cmd.Flag("web.max-connections", "Most connections open at once; more are answered 503. 0: from the open-file limit (half of what it leaves after 256 kept for the sensors, at most 1024).").
+			Default("0").Int(),
+		allowedHosts: cmd.Flag("web.allowed-hosts", "Host names (the Host header) under which the live page and its API answer, besides IP addresses, localhost, this host's name and the listen addresses; others get 421 (DNS rebinding). Repeatable; * allows any.").
+			PlaceHolder("NAME").Strings(),
+	}
+}
+
+// options checks the flags and returns the server's bounds. listen are
+// the --web.listen-address values; metricsPath is left out of the Host
+// check ("" when there is none).
+func (f *serveFlags) options(e *env, listen []string, metricsPath string) (promexp.ServeOptions, error) {
+	if *f.maxConnections < 0 {
+		return promexp.ServeOptions{}, usageError{errors.New("--web.max-connections must be 0 (from the open-file limit) or more")}
+	}
+	var lim unix.Rlimit
+	nofile := uint64(8192)
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil {
+		nofile = lim.Cur
+	}
+	max := promexp.DefaultMaxConnections(nofile)
+	switch {
+	case *f.maxConnections == 0:
+	case *f.maxConnections > max:
+		e.log.Warn("--web.max-connections lowered to keep file descriptors for the sensors",
+			"asked", *f.maxConnections, "max_connections", max, "open_file_limit", nofile)
+	default:
+		max = *f.maxConnections
+	}
+	host, _ := os.Hostname()
+	return promexp.ServeOptions{
+		MaxConnections: max, MetricsPath: metricsPath,
+		Hosts: promexp.NewHostCheck(*f.allowedHosts, listen, host),
+	}, nil
+}
+
 // setupWeb declares the web command: the live page alone, on the same
 // --web.* flags (address, TLS, basic auth) as the prometheus command.
 func setupWeb(cmd *kingpin.CmdClause) action {
 	webFlags := kingpinflag.AddFlags(cmd, promexp.DefaultListenAddress)
 	step := stepFlag(cmd, "Measuring interval: seconds (2) or a duration (500ms). Browsers never change it.", "2")
 	pf := bindPageFlags(cmd)
+	sf := bindServeFlags(cmd)
 	containers := containerFlags(cmd)
 
 	return func(ctx context.Context, e *env) error {
@@ -74,6 +120,10 @@ func setupWeb(cmd *kingpin.CmdClause) action {
 		}
 		defer closeListeners(ls) // if it ends before serving them
 		log := e.log.With("exporter", "web")
+		so, err := sf.options(e, *webFlags.WebListenAddresses, "")
+		if err != nil {
+			return err
+		}
 		hook, stopContainers, err := containers.hook(ctx, e)
 		if err != nil {
 			return err
@@ -95,7 +145,7 @@ func setupWeb(cmd *kingpin.CmdClause) action {
 		defer context.AfterFunc(ctx, hub.Close)()
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = e.loop(ctx, smp, *step, 0, hub) })
-		err = promexp.ServeOn(ctx, ls, h, webFlags, log)
+		err = promexp.ServeOn(ctx, ls, h, webFlags, so, log)
 		cancel()
 		wg.Wait()
 		if err != nil {

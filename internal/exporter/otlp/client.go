@@ -5,7 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"maps"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -100,11 +100,22 @@ func NewClient(ctx context.Context, o ClientOptions) (sdkmetric.Exporter, Resolv
 	if err != nil {
 		return nil, r, err
 	}
-	tlsCfg, err := tlsConfig(o.CAFile, o.CertFile, o.KeyFile)
+	// The files from the variables where no flag names one: the HTTP
+	// client is ours, so the SDK does not read them.
+	caFile, certFile, keyFile := o.CAFile, o.CertFile, o.KeyFile
+	if caFile == "" {
+		caFile = firstEnv(getenv, "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE")
+	}
+	if certFile == "" && keyFile == "" {
+		certFile = firstEnv(getenv, "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE")
+		keyFile = firstEnv(getenv, "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY")
+	}
+	tlsCfg, err := tlsConfig(caFile, certFile, keyFile)
 	if err != nil {
 		return nil, r, err
 	}
-	headers, err := mergeHeaders(firstEnv(getenv, "OTEL_EXPORTER_OTLP_METRICS_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"), o.Headers)
+	variable, env := firstEnvNamed(getenv, "OTEL_EXPORTER_OTLP_METRICS_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
+	headers, err := mergeHeaders(env, variable, o.Headers)
 	if err != nil {
 		return nil, r, err
 	}
@@ -137,7 +148,13 @@ func NewClient(ctx context.Context, o ClientOptions) (sdkmetric.Exporter, Resolv
 		}
 		exp, err = otlpmetricgrpc.New(ctx, opts...)
 	} else {
-		opts := []otlpmetrichttp.Option{otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}), otlpmetrichttp.WithTimeout(r.Timeout)}
+		// Our own HTTP client, so that Run sees each answer's status and
+		// Retry-After (the SDK's errors carry neither): the transport is
+		// the SDK's default one, with the TLS settings.
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.TLSClientConfig = tlsCfg
+		opts := []otlpmetrichttp.Option{otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}), otlpmetrichttp.WithTimeout(r.Timeout),
+			otlpmetrichttp.WithHTTPClient(&http.Client{Transport: replyTransport{transport}, Timeout: r.Timeout})}
 		switch {
 		case endpointURL != "":
 			opts = append(opts, otlpmetrichttp.WithEndpointURL(endpointURL))
@@ -146,9 +163,6 @@ func NewClient(ctx context.Context, o ClientOptions) (sdkmetric.Exporter, Resolv
 		}
 		if o.Insecure {
 			opts = append(opts, otlpmetrichttp.WithInsecure())
-		}
-		if tlsCfg != nil {
-			opts = append(opts, otlpmetrichttp.WithTLSClientConfig(tlsCfg))
 		}
 		if headers != nil {
 			opts = append(opts, otlpmetrichttp.WithHeaders(headers))
@@ -168,12 +182,19 @@ func NewClient(ctx context.Context, o ClientOptions) (sdkmetric.Exporter, Resolv
 }
 
 func firstEnv(getenv func(string) string, keys ...string) string {
+	_, v := firstEnvNamed(getenv, keys...)
+	return v
+}
+
+// firstEnvNamed returns the first of the variables that is set, and its
+// name.
+func firstEnvNamed(getenv func(string) string, keys ...string) (key, value string) {
 	for _, k := range keys {
 		if v := strings.TrimSpace(getenv(k)); v != "" {
-			return v
+			return k, v
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // endpointURL returns e as a URL for the SDK when it is one ("" for a
@@ -226,35 +247,4 @@ func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
-}
-
-// mergeHeaders parses the variables' headers (key=value pairs separated by
-// commas, values URL-encoded, as the OTLP exporter specification says) and
-// lays the flags' on top. nil when there are none.
-func mergeHeaders(env string, flags map[string]string) (map[string]string, error) {
-	if len(flags) == 0 {
-		return nil, nil // the SDK reads the variables itself
-	}
-	out := map[string]string{}
-	for _, pair := range strings.Split(env, ",") {
-		if strings.TrimSpace(pair) == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(pair, "=")
-		if !ok {
-			continue // the SDK skips these too
-		}
-		val, err := url.PathUnescape(strings.TrimSpace(v))
-		if err != nil {
-			continue
-		}
-		out[strings.TrimSpace(k)] = val
-	}
-	for k := range flags {
-		if strings.TrimSpace(k) == "" {
-			return nil, errors.New("otlp header: empty name")
-		}
-	}
-	maps.Copy(out, flags)
-	return out, nil
 }

@@ -45,17 +45,56 @@ func TestMergeHeaders(t *testing.T) {
 		flags map[string]string
 		want  map[string]string
 	}{
-		{"no flags: the SDK reads the variables", "a=1", nil, nil},
+		{"none", "", nil, nil},
+		{"the variable alone", "a=1", nil, map[string]string{"a": "1"}},
 		{"flags win, the rest kept", "a=1,b=two%20words, c = 3", map[string]string{"a": "flag"}, map[string]string{"a": "flag", "b": "two words", "c": "3"}},
-		{"malformed pairs skipped", "junk,x=1", map[string]string{"y": "2"}, map[string]string{"x": "1", "y": "2"}},
+		{"empty pairs skipped", ",x=1,,", map[string]string{"y": "2"}, map[string]string{"x": "1", "y": "2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := mergeHeaders(tc.env, tc.flags)
+			got, err := mergeHeaders(tc.env, "OTEL_EXPORTER_OTLP_HEADERS", tc.flags)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestHeaderErrors: a bad header, in the variable or a flag, is refused
+// with a message that names where it came from and its key; a bad
+// variable is refused even when the flags' headers are good.
+func TestHeaderErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		env   string
+		flags map[string]string
+		want  []string
+	}{
+		{"space in a variable's key", "bad key=v,ok=1", map[string]string{"x": "y"}, []string{"OTEL_EXPORTER_OTLP_HEADERS", `"bad key"`}},
+		{"space in a variable's key, no flag", "bad key=v", nil, []string{"OTEL_EXPORTER_OTLP_HEADERS", `"bad key"`}},
+		{"no = in the variable", "junk,x=1", nil, []string{"OTEL_EXPORTER_OTLP_HEADERS", `"junk"`}},
+		{"CR LF encoded in the variable", "a=1%0d%0aInjected: yes", nil, []string{"OTEL_EXPORTER_OTLP_HEADERS", `"a"`, "control characters"}},
+		{"bad escape in the variable", "a=%zz", nil, []string{"OTEL_EXPORTER_OTLP_HEADERS", `"a"`, "URL-encoded"}},
+		{"space in a flag's key", "", map[string]string{"bad key": "v"}, []string{"--otlp.header", `"bad key"`}},
+		{"LF in a flag's value", "", map[string]string{"X-Tenant": "a\nInjected: yes"}, []string{"--otlp.header", `"X-Tenant"`, "control characters"}},
+		{"CR in a flag's value", "", map[string]string{"X-Tenant": "a\rb"}, []string{"--otlp.header", `"X-Tenant"`}},
+		{"empty flag key", "", map[string]string{"": "v"}, []string{"--otlp.header", "empty name"}},
+		{"control character in a flag's key", "", map[string]string{"a\x00b": "v"}, []string{"--otlp.header", `a\x00b`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := mergeHeaders(tc.env, "OTEL_EXPORTER_OTLP_HEADERS", tc.flags)
+			if err == nil {
+				t.Fatalf("accepted: %v", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %s", err, w)
+				}
+			}
+			if strings.ContainsAny(err.Error(), "\r\n\x00") {
+				t.Errorf("error %q passes control characters on", err)
 			}
 		})
 	}

@@ -44,9 +44,12 @@ const (
 	DefaultTimeout       = 10 * time.Second
 	DefaultMinBackoff    = time.Second
 	DefaultMaxBackoff    = 30 * time.Second
-	// ShutdownTimeout bounds the last export and the exporter's shutdown
-	// when the agent stops.
-	ShutdownTimeout = 5 * time.Second
+	// ShutdownTimeout bounds the last export when the agent stops (the
+	// export timeout, when shorter, bounds it too). It leaves room,
+	// within the 5 s that a stop may take before wattlens's watchdog
+	// ends it, for the client's own shutdown (closeTimeout).
+	ShutdownTimeout = 3 * time.Second
+	closeTimeout    = 500 * time.Millisecond
 )
 
 // ScopeName is the instrumentation scope of every metric.
@@ -77,6 +80,9 @@ type Options struct {
 	// exports fail; it doubles from the first to the second. 0 means the
 	// defaults.
 	MinBackoff, MaxBackoff time.Duration
+	// MaxRetryAfter caps the wait a collector asks for with Retry-After
+	// (HTTP 429 or 5xx) or gRPC RetryInfo; 0 means DefaultMaxRetryAfter.
+	MaxRetryAfter time.Duration
 	// Endpoint names the collector in log lines.
 	Endpoint string
 	Logger   *slog.Logger
@@ -128,6 +134,10 @@ func New(opts Options) (*Exporter, error) {
 		opts.MaxBackoff = DefaultMaxBackoff
 	}
 	opts.MaxBackoff = max(opts.MaxBackoff, opts.MinBackoff)
+	if opts.MaxRetryAfter <= 0 {
+		opts.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	opts.MaxRetryAfter = max(opts.MaxRetryAfter, opts.MinBackoff)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -229,10 +239,13 @@ func (x *Exporter) putBack(rm *metricdata.ResourceMetrics) {
 
 // Run sends what Export collects until ctx is done, then sends the last
 // collection not yet sent and shuts the client down, within
-// ShutdownTimeout. While exports fail it retries with a backoff that
-// doubles from MinBackoff to MaxBackoff, always with the latest
-// collection, and logs once when the collector stops answering and once
-// when it answers again.
+// ShutdownTimeout. ctx must end after the last Export: a collection
+// made once Run has returned is never sent. While exports fail it retries with a backoff that
+// doubles from MinBackoff to MaxBackoff, or waits as long as the
+// collector asks with Retry-After (up to MaxRetryAfter), always with the
+// latest collection, and logs once when the collector stops answering and
+// once when it answers again. A collection that the collector refuses
+// (HTTP 4xx but 429) is not retried.
 func (x *Exporter) Run(ctx context.Context) {
 	defer x.shutdown()
 	backoff := x.opts.MinBackoff
@@ -247,7 +260,7 @@ func (x *Exporter) Run(ctx context.Context) {
 			if rm == nil {
 				break
 			}
-			err := x.send(ctx, rm)
+			r, err := x.send(ctx, rm)
 			if err == nil {
 				x.recovered()
 				backoff = x.opts.MinBackoff
@@ -257,9 +270,20 @@ func (x *Exporter) Run(ctx context.Context) {
 				x.putBack(rm)
 				return
 			}
-			x.failed(err, backoff)
+			refused, after := judge(err, r)
+			if refused {
+				// The same request would be refused again: the next
+				// tick's collection is the next attempt.
+				x.refusedBy(err, r)
+				break
+			}
+			wait := backoff
+			if after > 0 {
+				wait = min(max(after, backoff), x.opts.MaxRetryAfter)
+			}
+			x.failed(err, wait)
 			x.putBack(rm)
-			t := time.NewTimer(backoff)
+			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
@@ -271,10 +295,27 @@ func (x *Exporter) Run(ctx context.Context) {
 	}
 }
 
-func (x *Exporter) send(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+// send makes one attempt; the reply says what the collector answered,
+// where the client is NewClient's HTTP client.
+func (x *Exporter) send(ctx context.Context, rm *metricdata.ResourceMetrics) (*reply, error) {
 	ctx, cancel := context.WithTimeout(ctx, x.opts.Timeout)
 	defer cancel()
-	return x.opts.Client.Export(ctx, rm)
+	ctx, r := withReply(ctx)
+	err := x.opts.Client.Export(ctx, rm)
+	return r, err
+}
+
+// refusedBy logs an export that the collector refused, once until an
+// export gets through.
+func (x *Exporter) refusedBy(err error, r *reply) {
+	x.failures++
+	if x.down {
+		x.log.Debug("otlp export refused again", "endpoint", x.opts.Endpoint, "attempts", x.failures, "err", err)
+		return
+	}
+	x.down, x.downSince = true, time.Now()
+	x.log.Error("otlp export refused by the collector; not retried, the next step's export tries again (check the endpoint, headers and credentials)",
+		"endpoint", x.opts.Endpoint, "status", r.status, "err", err)
 }
 
 func (x *Exporter) failed(err error, retry time.Duration) {
@@ -298,14 +339,24 @@ func (x *Exporter) recovered() {
 
 // shutdown sends the last collection not yet sent and shuts the client
 // and the provider down.
+// The last attempt is bounded by the export timeout and ShutdownTimeout,
+// whichever is shorter, and the shutdown by closeTimeout: a collector
+// that accepts connections and never answers cannot hold the stop.
 func (x *Exporter) shutdown() {
-	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-	defer cancel()
+	limit := min(x.opts.Timeout, ShutdownTimeout)
 	if rm := x.take(); rm != nil {
-		if err := x.opts.Client.Export(ctx, rm); err != nil {
-			x.log.Warn("otlp: last export before stopping failed", "endpoint", x.opts.Endpoint, "err", err)
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		err := x.opts.Client.Export(ctx, rm)
+		cancel()
+		if err != nil {
+			x.log.Warn("otlp: last export before stopping failed; stopping without it",
+				"endpoint", x.opts.Endpoint, "timeout", limit, "err", err)
+		} else {
+			x.recovered()
 		}
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
 	if err := x.opts.Client.Shutdown(ctx); err != nil {
 		x.log.Debug("otlp: client shutdown", "err", err)
 	}

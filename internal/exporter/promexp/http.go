@@ -144,13 +144,51 @@ func (l promLogger) Println(v ...any) {
 	l.log.Warn("serving metrics", "err", strings.TrimSpace(fmt.Sprintln(v...)))
 }
 
+// ServeOptions bound the server.
+type ServeOptions struct {
+	// MaxConnections bounds the connections open at once (beyond it a
+	// new one gets 503); 0 means DefaultMaxConnections(8192).
+	MaxConnections int
+	// Hosts, when set, guards every path but the metrics path against
+	// DNS rebinding.
+	Hosts *HostCheck
+	// MetricsPath is left out of the Host check.
+	MetricsPath string
+}
+
+// Server timeouts: a client has ReadHeaderTimeout to send its request's
+// headers, and a keep-alive connection idle for IdleTimeout is closed.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	IdleTimeout       = 30 * time.Second
+)
+
 // ServeOn serves h on the listeners ls that Listen opened for flags, with
 // the TLS and basic-auth settings of flags (the exporter toolkit's --web.*
-// flags), until ctx is done, then shuts the server down. With no listeners
-// (systemd socket activation, a vsock address) the toolkit listens itself.
-// It returns early with an error when it cannot serve.
-func ServeOn(ctx context.Context, ls []net.Listener, h http.Handler, flags *web.FlagConfig, log *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+// flags), until ctx is done, then shuts the server down. The connections
+// open at once on ls are bounded by o.MaxConnections. With no listeners
+// (systemd socket activation, a vsock address) the toolkit listens itself,
+// unbounded. It returns early with an error when it cannot serve.
+func ServeOn(ctx context.Context, ls []net.Listener, h http.Handler, flags *web.FlagConfig, o ServeOptions, log *slog.Logger) error {
+	refused := newRefusedConns()
+	h = refused.mark(h)
+	if o.Hosts != nil {
+		h = o.Hosts.Wrap(h, o.MetricsPath)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout}
+	refused.install(srv)
+	max := o.MaxConnections
+	if max <= 0 {
+		max = DefaultMaxConnections(8192)
+	}
+	if len(ls) == 0 {
+		log.Warn("the bound on open connections applies to TCP listeners only; not applied", "max_connections", max)
+	} else {
+		limit := newConnLimit(max, srv.SetKeepAlivesEnabled, log)
+		for i := range ls {
+			ls[i] = limit.wrap(ls[i])
+		}
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- serveListeners(ls, srv, flags, log) }()
 	select {

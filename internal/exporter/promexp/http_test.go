@@ -273,14 +273,14 @@ func TestServeStopsAndReportsListenErrors(t *testing.T) {
 	defer ln.Close()
 	taken := strings.TrimPrefix(ln.URL, "http://")
 	flags := &web.FlagConfig{WebListenAddresses: &[]string{taken}, WebSystemdSocket: new(bool), WebConfigFile: new(string)}
-	if err := Serve(context.Background(), http.NotFoundHandler(), flags, discardLogger()); err == nil {
+	if err := Serve(context.Background(), http.NotFoundHandler(), flags, ServeOptions{}, discardLogger()); err == nil {
 		t.Error("Serve on a taken address returned no error")
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	free := &web.FlagConfig{WebListenAddresses: &[]string{"127.0.0.1:0"}, WebSystemdSocket: new(bool), WebConfigFile: new(string)}
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, http.NotFoundHandler(), free, discardLogger()) }()
+	go func() { done <- Serve(ctx, http.NotFoundHandler(), free, ServeOptions{}, discardLogger()) }()
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Serve after cancel: %v", err)
@@ -309,7 +309,7 @@ func TestServeBasicAuth(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, h, flags, discardLogger()) }()
+	go func() { done <- Serve(ctx, h, flags, ServeOptions{}, discardLogger()) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

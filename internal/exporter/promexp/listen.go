@@ -64,12 +64,12 @@ func Listen(flags *web.FlagConfig) ([]net.Listener, error) {
 }
 
 // Serve listens (Listen) and serves (ServeOn) in one call.
-func Serve(ctx context.Context, h http.Handler, flags *web.FlagConfig, log *slog.Logger) error {
+func Serve(ctx context.Context, h http.Handler, flags *web.FlagConfig, o ServeOptions, log *slog.Logger) error {
 	ls, err := Listen(flags)
 	if err != nil {
 		return err
 	}
-	return ServeOn(ctx, ls, h, flags, log)
+	return ServeOn(ctx, ls, h, flags, o, log)
 }
 
 // serveListeners serves srv on ls, or, with none, on what the toolkit

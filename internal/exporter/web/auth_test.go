@@ -46,7 +46,7 @@ func TestBasicAuthFromWebConfig(t *testing.T) {
 	flags := &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: &path}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- promexp.Serve(ctx, h, flags, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- promexp.Serve(ctx, h, flags, promexp.ServeOptions{}, slog.New(slog.DiscardHandler)) }()
 	t.Cleanup(func() {
 		cancel()
 		hub.Close()
