@@ -124,6 +124,9 @@ func newSensor(opts sensor.Options, now func() time.Time, client *http.Client) (
 			return nil, err
 		}
 	}
+	if client, err = guard(client, cfg.Endpoint); err != nil {
+		return nil, err
+	}
 	if cfg.InsecureSkipVerify {
 		log.Warn("tls certificate verification of the bmc is off", "endpoint", cfg.Endpoint)
 	}

@@ -1,0 +1,92 @@
+package redfish
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/sensor/redfish/redfishtest"
+)
+
+// TestRedirectOffOrigin: a BMC that redirects to another scheme or host
+// is refused with an error naming both origins; the other server never
+// sees the credentials and its figure (777 W) is never booked.
+func TestRedirectOffOrigin(t *testing.T) {
+	tests := []struct {
+		name  string
+		other func(t *testing.T) *redfishtest.BMC
+	}{
+		// https → http on the same address: today the credentials follow.
+		{"to plain http", func(t *testing.T) *redfishtest.BMC { return redfishtest.NewHTTP(t, redfishtest.DMTFRackmount) }},
+		// To another port (another origin) that asks for no credentials.
+		{"to another https server", func(t *testing.T) *redfishtest.BMC { return redfishtest.New(t, redfishtest.DMTFRackmount) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			other := tc.other(t)
+			other.SetOpen(true)
+			other.SetPower(777)
+			bmc := redfishtest.New(t, redfishtest.DMTFRackmount)
+			bmc.SetRedirect(other.URL)
+			s := open(t, bmc, func(o *sensor.RedfishOptions) { o.Interval = time.Hour })
+			if n := other.AuthSeen(); n != 0 {
+				t.Errorf("the other server got the credentials %d times", n)
+			}
+			if got := other.ServedPowers(); len(got) != 0 {
+				t.Errorf("the other server served %d power figures, want none asked for", len(got))
+			}
+			_, err := s.Read()
+			if !errors.Is(err, sensor.ErrNoReadingYet) {
+				t.Fatalf("Read: %v, want ErrNoReadingYet (no figure booked from a redirect)", err)
+			}
+			_, lastErr := s.Status()
+			want := []string{"off the configured", "https://127.0.0.1:", other.URL[:strings.LastIndex(other.URL, ":")]}
+			for _, w := range want {
+				if lastErr == nil || !strings.Contains(lastErr.Error(), w) {
+					t.Errorf("poll error %v: want it to name %q", lastErr, w)
+				}
+			}
+		})
+	}
+}
+
+// TestBodyCapped: a 100 MB answer is refused after MaxBody bytes, chunked
+// or announced, and the agent allocates nowhere near the 100 MB.
+func TestBodyCapped(t *testing.T) {
+	const padding = 100 << 20
+	for _, withLength := range []bool{false, true} {
+		name := "chunked"
+		if withLength {
+			name = "Content-Length"
+		}
+		t.Run(name, func(t *testing.T) {
+			bmc := redfishtest.New(t, redfishtest.DMTFRackmount)
+			bmc.SetPadding(padding, withLength)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			s := open(t, bmc, func(o *sensor.RedfishOptions) { o.Interval = time.Hour })
+			runtime.ReadMemStats(&after)
+			if _, err := s.Read(); !errors.Is(err, sensor.ErrNoReadingYet) {
+				t.Fatalf("Read: %v, want no reading from a padded answer", err)
+			}
+			_, lastErr := s.Status()
+			if lastErr == nil || !strings.Contains(lastErr.Error(), "larger than 4194304 bytes") {
+				t.Errorf("poll error %v: want the size refused", lastErr)
+			}
+			// What the server got out is what the client read plus the
+			// sockets' buffers: far below the 100 MB.
+			if w := bmc.PaddingWritten(); w > 32<<20 {
+				t.Errorf("the server wrote %d MB of padding: the body was read past the cap", w>>20)
+			}
+			// Every allocation of the process in the meantime, the test
+			// server's included.
+			if a := after.TotalAlloc - before.TotalAlloc; a > 64<<20 {
+				t.Errorf("%d MB allocated while reading a 100 MB answer, want far less", a>>20)
+			}
+		})
+	}
+}
