@@ -90,3 +90,44 @@ func TestBodyCapped(t *testing.T) {
 		})
 	}
 }
+
+// TestAboveCapacity: a reading far above what the chassis is rated for
+// (the DMTF mockup: PowerControl and its supply rated 800 W) is
+// refused, at the first poll and after good ones, and the figure held is
+// the last good one; a reading within the margin is taken.
+func TestAboveCapacity(t *testing.T) {
+	bmc := redfishtest.New(t, redfishtest.DMTFRackmount)
+	bmc.SetPower(199999)
+	s := open(t, bmc, func(o *sensor.RedfishOptions) { o.Interval = 20 * time.Millisecond })
+	if _, err := s.Read(); !errors.Is(err, sensor.ErrNoReadingYet) {
+		t.Fatalf("Read: %v, want 199 999 W refused at the first poll", err)
+	}
+	_, lastErr := s.Status()
+	if lastErr == nil || !strings.Contains(lastErr.Error(), "199999 W, more than 1200 W (1.5 × the chassis's rated 800 W") {
+		t.Errorf("poll error %v: want the reading refused against the rated power", lastErr)
+	}
+	bmc.SetPower(300)
+	waitFor(t, func() bool { p, _ := lastPower(s); return p.Watts() == 300 })
+	bmc.SetPower(199999)
+	n := len(bmc.ServedPowers())
+	waitFor(t, func() bool { return len(bmc.ServedPowers()) >= n+3 })
+	if p, _ := lastPower(s); p.Watts() != 300 {
+		t.Errorf("power held %v, want the last good 300 W", p)
+	}
+	if _, err := s.Status(); err == nil || !strings.Contains(err.Error(), "reading refused") {
+		t.Errorf("poll error %v, want the reading refused", err)
+	}
+	bmc.SetPower(1100) // within 1.5 × 800 W
+	waitFor(t, func() bool { p, _ := lastPower(s); return p.Watts() == 1100 })
+}
+
+// waitFor polls cond every 10 ms for up to 30 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met in 30 s")
+}
