@@ -1,11 +1,20 @@
 package redfish
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wattlens/wattlens/internal/fdio"
 
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/redfish/redfishtest"
@@ -130,4 +139,96 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met in 30 s")
+}
+
+// TestCredentialsTooOpen: a credentials file that group or others can
+// read starts the sensor with one warning naming the file and its mode,
+// as ssh does for a private key; at 0600 nothing is said.
+func TestCredentialsTooOpen(t *testing.T) {
+	for _, tc := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o644, true}, {0o640, true}, {0o604, true}, {0o600, false}, {0o400, false}} {
+		t.Run(fmt.Sprintf("%04o", uint32(tc.mode)), func(t *testing.T) {
+			bmc := redfishtest.New(t, redfishtest.DMTFRackmount)
+			dir := t.TempDir()
+			ca, err := bmc.WriteCA(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			creds, err := redfishtest.WriteCredentials(dir, redfishtest.User, redfishtest.Password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(creds, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			o := sensor.RedfishOptions{Endpoint: bmc.URL, CredentialsFile: creds, CAFile: ca, Timeout: 2 * time.Second, Interval: time.Hour}
+			s, err := newSensor(sensor.Options{Redfish: o, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, time.Now, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			var lines []string
+			for _, l := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(l, "too open") {
+					lines = append(lines, l)
+				}
+			}
+			mode := fmt.Sprintf("%04o", uint32(tc.mode))
+			switch {
+			case tc.warn && (len(lines) != 1 || !strings.Contains(lines[0], creds) || !strings.Contains(lines[0], "mode="+mode)):
+				t.Errorf("want one warning naming %s and mode %s, got %q", creds, mode, lines)
+			case !tc.warn && len(lines) != 0:
+				t.Errorf("want no warning at %s, got %q", mode, lines)
+			}
+		})
+	}
+}
+
+// TestFIFOFiles: a FIFO given as the credentials or the CA file is
+// refused at once, not waited on.
+func TestFIFOFiles(t *testing.T) {
+	bmc := redfishtest.New(t, redfishtest.DMTFRackmount)
+	dir := t.TempDir()
+	ca, err := bmc.WriteCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := redfishtest.WriteCredentials(dir, redfishtest.User, redfishtest.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, o := range map[string]sensor.RedfishOptions{
+		"credentials": {Endpoint: bmc.URL, CredentialsFile: fifo, CAFile: ca},
+		"ca":          {Endpoint: bmc.URL, CredentialsFile: creds, CAFile: fifo},
+	} {
+		t.Run(name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				s, err := newSensor(sensor.Options{Redfish: o}, time.Now, nil)
+				if err == nil {
+					_ = s.Close()
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, fdio.ErrNotRegular) || !strings.Contains(err.Error(), fifo) {
+					t.Errorf("error %v, want %s refused as not a regular file", err, fifo)
+				}
+			case <-time.After(5 * time.Second):
+				// Unblock the open so the goroutine ends.
+				if f, err := os.OpenFile(fifo, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+					_ = f.Close()
+				}
+				t.Fatal("still opening the FIFO after 5 s")
+			}
+		})
+	}
 }

@@ -135,9 +135,13 @@ func newSensor(opts sensor.Options, now func() time.Time, client *http.Client) (
 	if cfg.CredentialsFile == "" {
 		return nil, errors.New("redfish: no --redfish.credentials-file: the BMC's user and password are read from a file, never from the command line")
 	}
-	creds, err := ReadCredentials(cfg.CredentialsFile)
+	creds, mode, err := ReadCredentials(cfg.CredentialsFile)
 	if err != nil {
 		return nil, err
+	}
+	if TooOpen(mode) {
+		log.Warn(fmt.Sprintf("permissions %04o for %s are too open: the bmc password is readable by group or others; chmod 600 it", uint32(mode), cfg.CredentialsFile),
+			"file", cfg.CredentialsFile, "mode", fmt.Sprintf("%04o", uint32(mode)))
 	}
 	if client == nil {
 		client, err = httpClient(cfg)
