@@ -113,21 +113,40 @@ func readChassis(c *schemas.Chassis) (sample, bool, error) {
 	if err != nil && !isNotFound(err) {
 		return sample{}, false, err
 	}
-	if env != nil && env.PowerWatts.Reading != nil && *env.PowerWatts.Reading >= 0 {
-		return sample{power: units.FromWatts(*env.PowerWatts.Reading), method: methodEnvironment, chassis: c.ID}, true, nil
+	if p, ok := envPower(env); ok {
+		return sample{power: p, method: methodEnvironment, chassis: c.ID}, true, nil
 	}
 	pw, err := c.Power()
 	if err != nil && !isNotFound(err) {
 		return sample{}, false, err
 	}
-	if pw != nil {
-		for _, pc := range pw.PowerControl {
-			if pc.PowerConsumedWatts != nil && *pc.PowerConsumedWatts >= 0 {
-				return sample{power: units.FromWatts(float64(*pc.PowerConsumedWatts)), method: methodPowerCtl, chassis: c.ID}, true, nil
-			}
-		}
+	if p, ok := controlPower(pw); ok {
+		return sample{power: p, method: methodPowerCtl, chassis: c.ID}, true, nil
 	}
 	return sample{}, false, nil
+}
+
+// envPower is EnvironmentMetrics.PowerWatts.Reading; ok is false when env
+// is nil or gives no reading, or a negative one.
+func envPower(env *schemas.EnvironmentMetrics) (units.Power, bool) {
+	if env == nil || env.PowerWatts.Reading == nil || !(*env.PowerWatts.Reading >= 0) {
+		return 0, false
+	}
+	return units.FromWatts(float64(*env.PowerWatts.Reading)), true
+}
+
+// controlPower is the first PowerControl[].PowerConsumedWatts of pw that
+// is there and not negative.
+func controlPower(pw *schemas.Power) (units.Power, bool) {
+	if pw == nil {
+		return 0, false
+	}
+	for _, pc := range pw.PowerControl {
+		if pc.PowerConsumedWatts != nil && *pc.PowerConsumedWatts >= 0 {
+			return units.FromWatts(float64(*pc.PowerConsumedWatts)), true
+		}
+	}
+	return 0, false
 }
 
 // capacityOf reads the chassis's rated power from its Power resource:
@@ -138,7 +157,15 @@ func readChassis(c *schemas.Chassis) (sample, bool, error) {
 // (EnvironmentMetrics carries no capacity).
 func capacityOf(c *schemas.Chassis) units.Power {
 	pw, err := c.Power()
-	if err != nil || pw == nil {
+	if err != nil {
+		return 0
+	}
+	return capacity(pw)
+}
+
+// capacity is capacityOf's rule on a Power resource already read.
+func capacity(pw *schemas.Power) units.Power {
+	if pw == nil {
 		return 0
 	}
 	var control, supplies float64

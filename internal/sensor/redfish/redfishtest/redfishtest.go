@@ -26,6 +26,9 @@ import (
 //go:embed testdata
 var fixtures embed.FS
 
+// Fixtures are the payloads in testdata, as served (for fuzz seeds).
+var Fixtures fs.FS = fixtures
+
 // Mockups are the payload sets in testdata, by directory name.
 const (
 	DMTFRackmount = "dmtf-rackmount1"   // EnvironmentMetrics and the deprecated Power
