@@ -86,8 +86,8 @@ func TestBodyCapped(t *testing.T) {
 			if lastErr == nil || !strings.Contains(lastErr.Error(), "larger than 4194304 bytes") {
 				t.Errorf("poll error %v: want the size refused", lastErr)
 			}
-			t.Logf("padding written by the server %.1f MB of %d MB; allocated by the process meanwhile %.1f MB",
-				float64(bmc.PaddingWritten())/1e6, padding/1e6, float64(after.TotalAlloc-before.TotalAlloc)/1e6)
+			t.Logf("padding written by the server %.1f MB of %d MiB; allocated by the process meanwhile %.1f MB",
+				float64(bmc.PaddingWritten())/1e6, padding>>20, float64(after.TotalAlloc-before.TotalAlloc)/1e6)
 			// What the server got out is what the client read plus the
 			// sockets' buffers: far below the 100 MB.
 			if w := bmc.PaddingWritten(); w > 32<<20 {
