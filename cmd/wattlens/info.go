@@ -70,6 +70,9 @@ type infoReport struct {
 	UseWhy string   `json:"use_why"`
 	// CPUSource is where per-process CPU time would come from.
 	CPUSource cpuSourceInfo `json:"cpu_source"`
+	// HostFrom says which zones make the host figure when a wall meter
+	// sits beside other sensors; empty otherwise.
+	HostFrom string `json:"host_from,omitempty"`
 }
 
 type machineInfo struct {
@@ -156,6 +159,10 @@ func (e *env) info() infoReport {
 		rep.Use = []string{}
 	}
 	rep.CPUSource = e.cpuSource()
+	if slices.Contains(rep.Use, "redfish") && len(rep.Use) > 1 {
+		rep.HostFrom = "the BMC's wall meter (redfish) from its second reading on, the other sensors' zones as its parts; " +
+			"until then, the other sensors' zones (psys, else packages + dram + gpus); the switch is logged"
+	}
 	return rep
 }
 
@@ -292,6 +299,9 @@ func (r infoReport) write(w io.Writer) error {
 		}
 	}
 	zones(&b, used)
+	if r.HostFrom != "" {
+		fmt.Fprintf(&b, "  host figure: %s\n", r.HostFrom)
+	}
 
 	b.WriteString("\nProcess CPU time\n")
 	fmt.Fprintf(&b, "  %s (%s)\n", r.CPUSource.Use, r.CPUSource.Why)

@@ -94,6 +94,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		err = cfg.Validate(registry.Names())
 	}
+	if err == nil {
+		err = checkFileFlags(app, selected)
+	}
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "wattlens: error: %s\n", oneLine(err))
 		return 2

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wattlens/wattlens/internal/exporter/push"
+	"github.com/wattlens/wattlens/internal/fdio"
 )
 
 // setupPush declares the prometheus-push command: the same metric set as
@@ -61,7 +62,7 @@ func setupPush(cmd *kingpin.CmdClause) action {
 			if *username == "" {
 				return usageError{errors.New("--push.password-file needs --push.username")}
 			}
-			b, err := os.ReadFile(*passwordFile)
+			b, err := fdio.ReadFile(*passwordFile, 64<<10)
 			if err != nil {
 				return usageError{fmt.Errorf("--push.password-file: %w", err)} // as a missing --push.ca-file: exit 2
 			}

@@ -24,6 +24,7 @@ package attribution
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/wattlens/wattlens/internal/counter"
@@ -250,7 +251,12 @@ func (a *Attributor) idleBaseline() (units.Power, string) {
 func (a *Attributor) zones(snap *snapshot.Snapshot, zones []power.Zone, dt time.Duration) (units.Energy, map[string]units.Energy, snapshot.ResourceEnergy) {
 	var devices map[string]units.Energy
 	a.zdeltas = a.zdeltas[:0]
-	view := viewOf(zones)
+	// The host is made of the zones that have a delta this tick: a zone
+	// seen for the first time (a BMC's wall meter that answers after
+	// start) would otherwise take the host's place with nothing, and
+	// the zones that did measure would count for nothing in that tick.
+	view := viewOf(zones, a.lastRaw)
+	var from []string
 	snap.Zones = make([]snapshot.Zone, 0, len(zones))
 	snap.Host.Source = power.Measured
 	var host units.Energy
@@ -258,7 +264,8 @@ func (a *Attributor) zones(snap *snapshot.Snapshot, zones []power.Zone, dt time.
 	for _, z := range zones {
 		seen[z.ID] = true
 		var d uint64
-		if prev, ok := a.lastRaw[z.ID]; ok {
+		prev, known := a.lastRaw[z.ID]
+		if known {
 			var kind counter.Kind
 			d, kind = counter.Delta(prev, uint64(z.Energy), uint64(z.MaxRange))
 			switch kind {
@@ -284,6 +291,9 @@ func (a *Attributor) zones(snap *snapshot.Snapshot, zones []power.Zone, dt time.
 		})
 		if countsInHost(z.Kind, view) {
 			host += delta
+			if known {
+				from = appendKind(from, z.Kind)
+			}
 			if z.Source == power.Estimated {
 				snap.Host.Source = power.Estimated
 			}
@@ -294,7 +304,16 @@ func (a *Attributor) zones(snap *snapshot.Snapshot, zones []power.Zone, dt time.
 			delete(a.lastRaw, id)
 		}
 	}
+	snap.HostFrom = strings.Join(from, "+")
 	return host, devices, hostResources(zones, a.zdeltas, view)
+}
+
+// appendKind adds kind to kinds unless it is there.
+func appendKind(kinds []string, kind string) []string {
+	if slices.Contains(kinds, kind) {
+		return kinds
+	}
+	return append(kinds, kind)
 }
 
 // devicePart is the share of a GPU zone's energy that goes to processes

@@ -33,9 +33,16 @@ func countsInHost(kind string, v hostView) bool {
 	}
 }
 
-func viewOf(zones []power.Zone) hostView {
+// viewOf is the view of zones; with known non-nil, only of the zones in
+// it (those with a previous reading, so a delta this tick).
+func viewOf(zones []power.Zone, known map[string]uint64) hostView {
 	var v hostView
 	for _, z := range zones {
+		if known != nil {
+			if _, ok := known[z.ID]; !ok {
+				continue
+			}
+		}
 		switch z.Kind {
 		case power.KindPsys:
 			v.psys = true

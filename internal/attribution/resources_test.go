@@ -156,7 +156,7 @@ func TestHostResources(t *testing.T) {
 			for i, z := range tt.zones {
 				d[i] = z.Energy
 			}
-			got := hostResources(tt.zones, d, viewOf(tt.zones))
+			got := hostResources(tt.zones, d, viewOf(tt.zones, nil))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}

@@ -16,6 +16,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/wattlens/wattlens/internal/fdio"
 )
 
 const (
@@ -141,7 +143,7 @@ func kubeTLS(caFile string, insecure bool) (*tls.Config, error) {
 	if insecure || caFile == "" {
 		return c, nil
 	}
-	pem, err := os.ReadFile(caFile)
+	pem, err := fdio.ReadFile(caFile, 4<<20) // a FIFO is refused, never waited on
 	if err != nil {
 		return nil, fmt.Errorf("read ca file: %w", err)
 	}
@@ -183,7 +185,7 @@ func (k *kubeSource) fetch(ctx context.Context) (*podList, error) {
 	}
 	req.Header.Set("Accept", "application/json")
 	if k.tokenFile != "" {
-		tok, err := os.ReadFile(k.tokenFile)
+		tok, err := fdio.ReadFile(k.tokenFile, 64<<10) // a FIFO is refused, never waited on
 		if err != nil {
 			return nil, fmt.Errorf("read token: %w", err)
 		}

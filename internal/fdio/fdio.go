@@ -89,18 +89,42 @@ func Open(path string) (int, error) {
 // ReadFile reads at most limit bytes of the regular file at path, opened
 // with Open. A file longer than limit is an error.
 func ReadFile(path string, limit int) ([]byte, error) {
+	b, _, err := ReadFileMode(path, limit)
+	return b, err
+}
+
+// ReadFileMode is ReadFile that also returns the file's permission bits,
+// as fstat saw them on the descriptor it read (so a check of the mode
+// is of the file read, not of one put in its place in between).
+func ReadFileMode(path string, limit int) ([]byte, fs.FileMode, error) {
 	fd, err := Open(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer func() { _ = unix.Close(fd) }()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, 0, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
 	buf := make([]byte, limit+1)
 	n, err := ReadFull(fd, buf)
 	if err != nil {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		return nil, 0, &fs.PathError{Op: "read", Path: path, Err: err}
 	}
 	if n > limit {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d bytes", limit)}
+		return nil, 0, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d bytes", limit)}
 	}
-	return buf[:n], nil
+	return buf[:n], fs.FileMode(st.Mode & 0o777), nil
+}
+
+// Check opens path as Open does and closes it: for a file that a library
+// opens itself (a TLS key pair, exporter-toolkit's web configuration),
+// checked first so that a FIFO or a device given in its place is refused
+// with ErrNotRegular instead of hanging the library's plain open.
+func Check(path string) error {
+	fd, err := Open(path)
+	if err != nil {
+		return err
+	}
+	return unix.Close(fd)
 }

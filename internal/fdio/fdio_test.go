@@ -131,3 +131,31 @@ func TestRetryErrno(t *testing.T) {
 		})
 	}
 }
+
+func TestReadFileModeAndCheck(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, []byte("abc"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	b, mode, err := ReadFileMode(p, 16)
+	if err != nil || string(b) != "abc" || mode != 0o640 {
+		t.Errorf("ReadFileMode = %q, %o, %v; want abc, 640, nil", b, mode, err)
+	}
+	if err := Check(p); err != nil {
+		t.Errorf("Check(regular file) = %v", err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(fifo); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("Check(fifo) = %v, want ErrNotRegular", err)
+	}
+	if err := Check(dir); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("Check(dir) = %v, want ErrNotRegular", err)
+	}
+}

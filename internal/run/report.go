@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wattlens/wattlens/internal/power"
 )
@@ -186,12 +187,38 @@ func (r Report) WriteText(w io.Writer) error {
 	return err
 }
 
+// maxCommandText is how many characters of the command line the text
+// summary shows: a command run with a huge argument list (a build with
+// thousands of files) would otherwise bury the figures, as the stdout
+// exporter's cmdline column is cut to the line. The JSON report keeps it
+// whole.
+const maxCommandText = 160
+
+// shortCommand joins argv with spaces and cuts it to maxCommandText
+// characters, saying how many were left out.
+func shortCommand(argv []string) string {
+	s := strings.Join(argv, " ")
+	n := utf8.RuneCountInString(s)
+	if n <= maxCommandText {
+		return s
+	}
+	keep, i := maxCommandText-1, 0
+	for j := range s {
+		if keep == 0 {
+			i = j
+			break
+		}
+		keep--
+	}
+	return fmt.Sprintf("%s… (%d more characters)", s[:i], n-(maxCommandText-1))
+}
+
 func (r Report) text(b *strings.Builder, res Result) {
 	status := fmt.Sprintf("exit %d", res.ExitCode)
 	if res.Signal != 0 {
 		status = "killed by " + res.Signal.String()
 	}
-	fmt.Fprintf(b, "wattlens: %s — %.1f s, %s\n", strings.Join(res.Command, " "), res.Duration().Seconds(), status)
+	fmt.Fprintf(b, "wattlens: %s — %.1f s, %s\n", shortCommand(res.Command), res.Duration().Seconds(), status)
 	fmt.Fprintf(b, "  %-10s %s J  (%s Wh)   host %s J over %.1f s\n", "energy",
 		num(res.Energy.Joules()), wh(res.Energy.Joules()), num(res.HostEnergy.Joules()), res.HostDuration.Seconds())
 	fmt.Fprintf(b, "  %-10s %.1f W average, %.1f W peak (%s)\n", "power", res.AveragePower().Watts(), res.PeakPower.Watts(), stepLabel(res))

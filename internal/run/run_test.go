@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -102,6 +103,37 @@ func sampleResult(energyJ float64) Result {
 		IdlePower: units.FromWatts(30), IdleOrigin: IdleBaselineFit,
 		CPU: 7 * time.Second, HostCPU: 80 * time.Second, Processes: 38, Sensor: "powercap_rapl", Source: "measured", SensorUp: true,
 		Series: []Point{{Seconds: 1, PowerWatts: 40}, {Seconds: 2, PowerWatts: 63}},
+	}
+}
+
+// TestReportTextLongCommand: a command with a 1.8 MB argument list is cut
+// in the text summary to its first 160 characters and the count of the
+// rest; the JSON report keeps it whole.
+func TestReportTextLongCommand(t *testing.T) {
+	res := sampleResult(1734)
+	res.Command = []string{"cc"}
+	for i := range 100_000 {
+		res.Command = append(res.Command, fmt.Sprintf("file%013d.c", i))
+	}
+	full := len(strings.Join(res.Command, " "))
+	var b bytes.Buffer
+	if err := (Report{Runs: []Result{res}}).WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(b.String(), "\n")
+	if !strings.HasPrefix(first, "wattlens: cc file0000000000000.c file0000000000001.c") ||
+		!strings.Contains(first, fmt.Sprintf("… (%d more characters) — 40.0 s, exit 0", full-159)) {
+		t.Errorf("first line %.300q", first)
+	}
+	if b.Len() > 2000 {
+		t.Errorf("text summary of %d bytes for a %d-byte command line", b.Len(), full)
+	}
+	b.Reset()
+	if err := (Report{Runs: []Result{res}}).WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Len() < full {
+		t.Errorf("JSON report of %d bytes: the command (%d bytes) is not whole", b.Len(), full)
 	}
 }
 

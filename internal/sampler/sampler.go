@@ -53,6 +53,9 @@ type Sampler struct {
 
 	counters   *tracker
 	slowWarned bool
+	// hostFrom is the snapshot's HostFrom of the last tick: a change (a
+	// wall meter that joins or leaves) is logged once.
+	hostFrom string
 
 	// readTimeout bounds a sensor read (0: no bound); blocked holds the
 	// result channel of a read that overran it and has not returned yet.
@@ -157,6 +160,12 @@ func (s *Sampler) Tick() *snapshot.Snapshot {
 	snap := s.attr.Observe(smp)
 	if snap == nil {
 		return nil
+	}
+	if snap.HostFrom != "" && snap.HostFrom != s.hostFrom {
+		if s.hostFrom != "" {
+			s.log.Info("the host figure now comes from other zones", "from", snap.HostFrom, "was", s.hostFrom)
+		}
+		s.hostFrom = snap.HostFrom
 	}
 	s.last = snap
 	return snap

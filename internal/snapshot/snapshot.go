@@ -47,6 +47,12 @@ type Snapshot struct {
 	// Host is the whole machine: psys where present, else packages + dram
 	// (+ gpus).
 	Host Energy
+	// HostFrom names the kinds of the zones Host is the sum of this
+	// interval, joined by "+" ("wall", "psys+gpu", "package+dram"): a zone
+	// that appears (a BMC that answers after start) counts from its
+	// second reading on, and until then the zones that did measure make
+	// the host.
+	HostFrom string
 	// Idle is the energy booked to the idle pseudo-consumer; zero
 	// throughout under the shared idle policy.
 	Idle Energy

@@ -14,6 +14,10 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wattlens/wattlens/internal/fdio"
 )
 
 func TestCAPool(t *testing.T) {
@@ -44,5 +48,16 @@ func TestCAPool(t *testing.T) {
 	}
 	if _, err := CAPool(filepath.Join(dir, "missing.pem")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("CAPool(missing) error %v, want not-exist", err)
+	}
+	// A FIFO is refused at once (a plain open waits for a writer).
+	fifo := filepath.Join(dir, "fifo.pem")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CAPool(fifo); !errors.Is(err, fdio.ErrNotRegular) {
+		t.Errorf("CAPool(fifo) error %v, want not a regular file", err)
+	}
+	if _, err := KeyPair(fifo, fifo); !errors.Is(err, fdio.ErrNotRegular) {
+		t.Errorf("KeyPair(fifo) error %v, want not a regular file", err)
 	}
 }

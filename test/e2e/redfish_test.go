@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +142,78 @@ func TestRedfishWallPower(t *testing.T) {
 				t.Errorf("%d lines estimated with the BMC answering", estimated)
 			}
 		})
+	}
+}
+
+// TestRedfishWallJoins: -s powercap_rapl,redfish with a BMC that refuses
+// the credentials (401) for the first 6 s, then serves 300 W. The tick in
+// which the wall zone appears still books what RAPL measured (never 0);
+// from then on the host is the wall; the switch is logged once.
+func TestRedfishWallJoins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	watts := map[string]float64{"intel-rapl:0": 30, "intel-rapl:1": 20, "intel-rapl:0:0": 5, "intel-rapl:1:0": 3}
+	sysfs, _ := fakeRAPL(t, watts, 0)
+	bmc := redfishtest.New(t, redfishtest.DMTFRackmount)
+	bmc.SetPower(300)
+	bmc.SetMode(redfishtest.Unauthorized)
+	up := time.AfterFunc(6*time.Second, func() { bmc.SetMode(redfishtest.OK) })
+	t.Cleanup(func() { up.Stop() })
+	dir := t.TempDir()
+	ca, err := bmc.WriteCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := redfishtest.WriteCredentials(dir, redfishtest.User, redfishtest.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, wattlensBin, "--sensor", "powercap_rapl,redfish", "--path.sysfs", sysfs, "--idle-power", "10",
+		"--redfish.endpoint", bmc.URL, "--redfish.credentials-file", creds, "--redfish.ca-file", ca,
+		"--redfish.interval", "200ms", "--redfish.timeout", "1s",
+		"json", "--step", "1", "--timeout", "11", "--max-top-consumers", "1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	t.Logf("stderr:\n%s", stderr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := rfDecode(t, out)
+	var before, joined, after int
+	for i := 1; i < len(recs); i++ {
+		prev, cur := recs[i-1], recs[i]
+		host := cur.Host.EnergyJoules - prev.Host.EnergyJoules
+		var rapl float64
+		for _, id := range []string{"intel-rapl:0", "intel-rapl:1"} {
+			e1, _, ok1 := cur.zone(id)
+			e0, _, ok0 := prev.zone(id)
+			if ok0 && ok1 {
+				rapl += e1 - e0
+			}
+		}
+		_, _, wallNow := cur.zone("redfish")
+		_, _, wallBefore := prev.zone("redfish")
+		switch {
+		case !wallNow:
+			before++
+		case !wallBefore:
+			joined++
+		default:
+			after++
+		}
+		// The packages are parts of the host whichever zone makes it.
+		if host < rapl-0.001 {
+			t.Errorf("line %d: host %.3f J in the interval, less than the packages' %.3f J (wall zone now %v, before %v)", i, host, rapl, wallNow, wallBefore)
+		}
+	}
+	if before == 0 || joined != 1 || after == 0 {
+		t.Errorf("ticks before the wall %d, joining %d, after %d: want some, 1, some", before, joined, after)
+	}
+	if n := strings.Count(stderr.String(), "the host figure now comes from other zones"); n != 1 {
+		t.Errorf("the switch to the wall meter logged %d times, want once", n)
 	}
 }

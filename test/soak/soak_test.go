@@ -4,7 +4,11 @@
 // RAPL tree whose counter wraps every few seconds, beside a churn of
 // short processes, scrapes it every second, and
 // checks that its memory, goroutines and open files stay flat and that
-// its books add up. Not in CI (build tag soak):
+// its books add up. Beside it, an agent pushes to a Pushgateway that
+// flaps, and another reads a BMC (redfishtest) that flaps between
+// answering, closing connections, 401, 503 and answering too late, and
+// exports over OTLP/HTTP to a collector that restarts (flap_test.go). Not
+// in CI (build tag soak):
 //
 //	SOAK_DURATION=2m go test -tags soak -count=1 -v -timeout 40m ./test/soak/
 //	SOAK_DURATION=30m go test -tags soak -count=1 -v -timeout 40m ./test/soak/
@@ -91,6 +95,8 @@ func TestSoak(t *testing.T) {
 
 	// A second agent pushes to a Pushgateway that is down 10 s of every 30.
 	gwStop := flappingPushgateway(ctx, t, bin, sysfs)
+	// A third reads a flapping BMC and exports to a restarting collector.
+	flapStop := flappingBMC(ctx, t, bin, sysfs, 10*time.Second)
 
 	// Process churn: a short shell every 100 ms.
 	go func() {
@@ -161,12 +167,15 @@ func TestSoak(t *testing.T) {
 		last = f
 	}
 	pushes, pushAlive := gwStop()
+	flap := flapStop()
 	written := adv.Written("intel-rapl:0") - firstWritten
 	booked := last.hostJ - first.hostJ
 	report := fmt.Sprintf("soak %s: %d scrapes (%d failed); RSS %.1f → %.1f MiB; goroutines %.0f → %.0f; open fds %.0f → %.0f; host energy booked %.1f J, written %.1f J; counter resets made %d, counted %.0f; pushes through a flapping gateway %d, pushing agent alive %v",
 		dur, scrapes, failed, first.rss/(1<<20), last.rss/(1<<20), first.goroutines, last.goroutines, first.fds, last.fds, booked, written,
 		resetsDone, last.resets, pushes, pushAlive)
 	t.Log(report)
+	t.Log(flap)
+	flap.check(t, dur)
 	if !haveFirst || first.rss == 0 || first.fds == 0 || written <= 0 || booked <= 0 {
 		t.Fatalf("the soak measured nothing: %s", report)
 	}

@@ -240,7 +240,7 @@ func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 		return nil, errors.New("otlp client certificate: give both the certificate and the key file")
 	}
 	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		cert, err := tlsfile.KeyPair(certFile, keyFile)
 		if err != nil {
 			return nil, fmt.Errorf("otlp client certificate: %w", err)
 		}

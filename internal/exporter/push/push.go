@@ -92,7 +92,7 @@ func (o TLSOptions) Config() (*tls.Config, error) {
 		return nil, errors.New("client certificate and key go together: give both files or neither")
 	}
 	if o.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		cert, err := tlsfile.KeyPair(o.CertFile, o.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("client certificate: %w", err)
 		}

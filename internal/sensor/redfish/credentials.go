@@ -3,10 +3,15 @@ package redfish
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/wattlens/wattlens/internal/fdio"
 )
+
+// maxCredentials bounds a credentials file: two short YAML lines.
+const maxCredentials = 64 << 10
 
 // Credentials are the BMC account the sensor logs in with (HTTP basic
 // authentication, DSP0266 §13.3).
@@ -21,14 +26,21 @@ type Credentials struct {
 //	password: secret
 //
 // The file should be readable by the agent's user only; the password is
-// never logged.
-func ReadCredentials(path string) (Credentials, error) {
-	b, err := os.ReadFile(path)
+// never logged. It is opened with fdio.Open (a FIFO is refused, never
+// waited on); mode is its permission bits, for the caller to warn when
+// group or others may read it.
+func ReadCredentials(path string) (c Credentials, mode fs.FileMode, err error) {
+	b, mode, err := fdio.ReadFileMode(path, maxCredentials)
 	if err != nil {
-		return Credentials{}, fmt.Errorf("redfish credentials: %w", err)
+		return Credentials{}, 0, fmt.Errorf("redfish credentials: %w", err)
 	}
-	return ParseCredentials(b)
+	c, err = ParseCredentials(b)
+	return c, mode, err
 }
+
+// TooOpen reports whether mode lets group or others read or write the
+// file (mode & 0o077 ≠ 0), as ssh refuses for a private key.
+func TooOpen(mode fs.FileMode) bool { return mode&0o077 != 0 }
 
 // ParseCredentials parses the contents of a credentials file.
 func ParseCredentials(b []byte) (Credentials, error) {

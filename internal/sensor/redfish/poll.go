@@ -23,6 +23,9 @@ type sample struct {
 	power   units.Power
 	method  string
 	chassis string
+	// capacity is the chassis's rated power (see capacityOf); 0 when
+	// the BMC does not say.
+	capacity units.Power
 }
 
 // poller holds the Redfish connection and the chassis found to report
@@ -35,8 +38,9 @@ type poller struct {
 	client    *http.Client
 	ctx       context.Context
 
-	api     *gofish.APIClient
-	chassis *schemas.Chassis
+	api      *gofish.APIClient
+	chassis  *schemas.Chassis
+	capacity units.Power // the chassis's, read when it was found
 }
 
 // fetch asks the BMC for the chassis power. It connects and finds the
@@ -61,6 +65,7 @@ func (p *poller) fetch() (sample, error) {
 	if p.chassis != nil {
 		s, ok, err := readChassis(p.chassis)
 		if err == nil && ok {
+			s.capacity = p.capacity
 			return s, nil
 		}
 		p.chassis = nil
@@ -90,7 +95,8 @@ func (p *poller) discover() (sample, error) {
 			return sample{}, fmt.Errorf("chassis %s: %w", c.ID, err)
 		}
 		if ok {
-			p.chassis = c
+			p.chassis, p.capacity = c, capacityOf(c)
+			s.capacity = p.capacity
 			return s, nil
 		}
 	}
@@ -107,21 +113,73 @@ func readChassis(c *schemas.Chassis) (sample, bool, error) {
 	if err != nil && !isNotFound(err) {
 		return sample{}, false, err
 	}
-	if env != nil && env.PowerWatts.Reading != nil && *env.PowerWatts.Reading >= 0 {
-		return sample{power: units.FromWatts(*env.PowerWatts.Reading), method: methodEnvironment, chassis: c.ID}, true, nil
+	if p, ok := envPower(env); ok {
+		return sample{power: p, method: methodEnvironment, chassis: c.ID}, true, nil
 	}
 	pw, err := c.Power()
 	if err != nil && !isNotFound(err) {
 		return sample{}, false, err
 	}
-	if pw != nil {
-		for _, pc := range pw.PowerControl {
-			if pc.PowerConsumedWatts != nil && *pc.PowerConsumedWatts >= 0 {
-				return sample{power: units.FromWatts(float64(*pc.PowerConsumedWatts)), method: methodPowerCtl, chassis: c.ID}, true, nil
-			}
-		}
+	if p, ok := controlPower(pw); ok {
+		return sample{power: p, method: methodPowerCtl, chassis: c.ID}, true, nil
 	}
 	return sample{}, false, nil
+}
+
+// envPower is EnvironmentMetrics.PowerWatts.Reading; ok is false when env
+// is nil or gives no reading, or a negative one.
+func envPower(env *schemas.EnvironmentMetrics) (units.Power, bool) {
+	if env == nil || env.PowerWatts.Reading == nil || !(*env.PowerWatts.Reading >= 0) {
+		return 0, false
+	}
+	return units.FromWatts(float64(*env.PowerWatts.Reading)), true
+}
+
+// controlPower is the first PowerControl[].PowerConsumedWatts of pw that
+// is there and not negative.
+func controlPower(pw *schemas.Power) (units.Power, bool) {
+	if pw == nil {
+		return 0, false
+	}
+	for _, pc := range pw.PowerControl {
+		if pc.PowerConsumedWatts != nil && *pc.PowerConsumedWatts >= 0 {
+			return units.FromWatts(float64(*pc.PowerConsumedWatts)), true
+		}
+	}
+	return 0, false
+}
+
+// capacityOf reads the chassis's rated power from its Power resource:
+// the larger of PowerControl[].PowerCapacityWatts (what the chassis may
+// draw) and the sum of PowerSupplies[].PowerCapacityWatts (what its
+// supplies are rated for, redundant ones included, so a loose bound).
+// It is 0 when the BMC gives neither, or gives no Power resource
+// (EnvironmentMetrics carries no capacity).
+func capacityOf(c *schemas.Chassis) units.Power {
+	pw, err := c.Power()
+	if err != nil {
+		return 0
+	}
+	return capacity(pw)
+}
+
+// capacity is capacityOf's rule on a Power resource already read.
+func capacity(pw *schemas.Power) units.Power {
+	if pw == nil {
+		return 0
+	}
+	var control, supplies float64
+	for _, pc := range pw.PowerControl {
+		if pc.PowerCapacityWatts != nil {
+			control = max(control, float64(*pc.PowerCapacityWatts))
+		}
+	}
+	for _, ps := range pw.PowerSupplies {
+		if ps.PowerCapacityWatts != nil && *ps.PowerCapacityWatts > 0 {
+			supplies += float64(*ps.PowerCapacityWatts)
+		}
+	}
+	return units.FromWatts(max(control, supplies))
 }
 
 func isNotFound(err error) bool {

@@ -38,6 +38,7 @@ import (
 	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/tlsfile"
+	"github.com/wattlens/wattlens/internal/units"
 )
 
 // Name is the sensor's registry name.
@@ -55,6 +56,26 @@ const (
 // maxPower bounds what a BMC may report; above it a reading is refused
 // as garbage. It is the wall zone's ceiling (power.Ceiling).
 var maxPower = power.Ceiling(power.KindWall)
+
+// CapacityMargin is how far above the chassis's rated power (the PSUs'
+// capacity, see capacityOf) a reading may go before it is refused: the
+// rating is the supplies' output, the BMC measures their input, and a
+// supply's efficiency at full load is above 80 % (80 PLUS), so 1.5 ×
+// leaves room for losses and a short peak, and none for a reading a
+// hundred times what the machine can draw.
+const CapacityMargin = 1.5
+
+// ceiling is the most a reading of smp may be: CapacityMargin × the
+// chassis's rated power where the BMC gives it, else maxPower.
+func ceiling(smp sample) (units.Power, string) {
+	if smp.capacity > 0 {
+		c := units.Power(float64(smp.capacity) * CapacityMargin)
+		if c < maxPower {
+			return c, fmt.Sprintf("%.1f × the chassis's rated %.0f W (Redfish Power: PowerCapacityWatts)", CapacityMargin, smp.capacity.Watts())
+		}
+	}
+	return maxPower, "the ceiling of any wall meter"
+}
 
 // New returns the redfish sensor for opts.Redfish. It fails with
 // sensor.ErrUnavailable when no endpoint is configured, and with a plain
@@ -114,15 +135,22 @@ func newSensor(opts sensor.Options, now func() time.Time, client *http.Client) (
 	if cfg.CredentialsFile == "" {
 		return nil, errors.New("redfish: no --redfish.credentials-file: the BMC's user and password are read from a file, never from the command line")
 	}
-	creds, err := ReadCredentials(cfg.CredentialsFile)
+	creds, mode, err := ReadCredentials(cfg.CredentialsFile)
 	if err != nil {
 		return nil, err
+	}
+	if TooOpen(mode) {
+		log.Warn(fmt.Sprintf("permissions %04o for %s are too open: the bmc password is readable by group or others; chmod 600 it", uint32(mode), cfg.CredentialsFile),
+			"file", cfg.CredentialsFile, "mode", fmt.Sprintf("%04o", uint32(mode)))
 	}
 	if client == nil {
 		client, err = httpClient(cfg)
 		if err != nil {
 			return nil, err
 		}
+	}
+	if client, err = guard(client, cfg.Endpoint); err != nil {
+		return nil, err
 	}
 	if cfg.InsecureSkipVerify {
 		log.Warn("tls certificate verification of the bmc is off", "endpoint", cfg.Endpoint)
@@ -187,15 +215,17 @@ func (s *Sensor) pollOnce() {
 	start := s.now()
 	smp, err := s.poll.fetch()
 	end := s.now()
-	if err == nil && smp.power > maxPower {
-		err = fmt.Errorf("bmc reports %.0f W, more than %.0f W: reading refused", smp.power.Watts(), maxPower.Watts())
+	if err == nil {
+		if c, why := ceiling(smp); smp.power > c {
+			err = fmt.Errorf("bmc reports %.0f W, more than %.0f W (%s): reading refused", smp.power.Watts(), c.Watts(), why)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
 		if s.lastErr == nil {
 			s.downFrom = end
-			s.log.Warn("bmc not answering; the wall power is held at its last figure and marked estimated until it answers",
+			s.log.Warn("no figure from the bmc; the wall power is held at its last figure and marked estimated until it gives one",
 				"endpoint", s.cfg.Endpoint, "err", err)
 		}
 		s.lastErr = err

@@ -2,7 +2,8 @@
 // by the DMTF (see testdata/README.md) from an HTTPS server on 127.0.0.1,
 // as a BMC would, for tests of the redfish sensor and end-to-end tests of
 // the agent: the power it reports can be set, and it can be made slow,
-// refuse the credentials (401) or be unavailable (503).
+// refuse the credentials (401) or be unavailable (503); a hostile one can
+// redirect elsewhere or pad its answers without bound.
 package redfishtest
 
 import (
@@ -15,6 +16,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +25,9 @@ import (
 
 //go:embed testdata
 var fixtures embed.FS
+
+// Fixtures are the payloads in testdata, as served (for fuzz seeds).
+var Fixtures fs.FS = fixtures
 
 // Mockups are the payload sets in testdata, by directory name.
 const (
@@ -61,8 +66,15 @@ type BMC struct {
 	// Delay is how long a Slow answer takes.
 	Delay time.Duration
 
+	redirect atomic.Pointer[string] // when set, every request is sent there (302)
+	open     atomic.Bool            // serve without checking credentials
+	pad      atomic.Int64           // bytes of whitespace before each power payload
+	padLen   atomic.Bool            // announce the padded length in Content-Length
+	written  atomic.Int64           // bytes of padding written so far
+
 	mu       sync.Mutex
 	requests int
+	authSeen int // requests that carried an Authorization header
 	served   []Served
 }
 
@@ -103,6 +115,55 @@ func New(t interface {
 	return b
 }
 
+// NewHTTP is New over plain HTTP: a server that a hostile BMC may send
+// the agent to.
+func NewHTTP(t interface {
+	Helper()
+	Fatalf(string, ...any)
+	Cleanup(func())
+}, mockup string) *BMC {
+	t.Helper()
+	b := New(t, mockup)
+	b.Close()
+	b.Server = httptest.NewServer(http.HandlerFunc(b.serve))
+	t.Cleanup(b.Close)
+	return b
+}
+
+// SetRedirect makes the server answer every request with 302 Found to
+// the same path under base (as "http://127.0.0.1:8080"); "" stops it.
+func (b *BMC) SetRedirect(base string) {
+	if base == "" {
+		b.redirect.Store(nil)
+		return
+	}
+	b.redirect.Store(&base)
+}
+
+// SetOpen makes the server answer without checking the credentials, as a
+// server that is not the BMC would.
+func (b *BMC) SetOpen(open bool) { b.open.Store(open) }
+
+// SetPadding makes the server send n bytes of whitespace before each
+// payload that holds a power figure (valid JSON, n bytes longer), in
+// 64 KiB writes; withLength announces the full length in Content-Length,
+// else the body is chunked.
+func (b *BMC) SetPadding(n int64, withLength bool) {
+	b.pad.Store(n)
+	b.padLen.Store(withLength)
+}
+
+// PaddingWritten is how many bytes of padding the server managed to
+// write: what a client read of it, plus what the sockets' buffers held.
+func (b *BMC) PaddingWritten() int64 { return b.written.Load() }
+
+// AuthSeen is the number of requests that carried an Authorization header.
+func (b *BMC) AuthSeen() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.authSeen
+}
+
 // SetMode changes how the server answers.
 func (b *BMC) SetMode(m Mode) { b.mode.Store(int32(m)) }
 
@@ -137,7 +198,14 @@ func WriteCredentials(dir, user, password string) (string, error) {
 func (b *BMC) serve(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	b.requests++
+	if r.Header.Get("Authorization") != "" {
+		b.authSeen++
+	}
 	b.mu.Unlock()
+	if to := b.redirect.Load(); to != nil {
+		http.Redirect(w, r, *to+r.URL.RequestURI(), http.StatusFound)
+		return
+	}
 	p := strings.TrimRight(r.URL.Path, "/")
 	public := p == "/redfish/v1" || p == "/redfish"
 	switch Mode(b.mode.Load()) {
@@ -168,7 +236,7 @@ func (b *BMC) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if !public {
+	if !public && !b.open.Load() {
 		u, pw, ok := r.BasicAuth()
 		if !ok || u != User || pw != Password {
 			w.Header().Set("WWW-Authenticate", `Basic realm="Redfish"`)
@@ -192,6 +260,35 @@ func (b *BMC) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("OData-Version", "4.0")
+	if n := b.pad.Load(); n > 0 && hasPower(data) {
+		b.writePadded(w, data, n)
+		return
+	}
+	_, _ = w.Write(data)
+}
+
+// hasPower reports whether a payload holds a chassis power figure.
+func hasPower(data []byte) bool {
+	_, ok := withPower(data, 0)
+	return ok
+}
+
+// writePadded writes n bytes of spaces, then data, counting the padding
+// written; it stops at the first failed write (the client went away).
+func (b *BMC) writePadded(w http.ResponseWriter, data []byte, n int64) {
+	if b.padLen.Load() {
+		w.Header().Set("Content-Length", strconv.FormatInt(n+int64(len(data)), 10))
+	}
+	chunk := []byte(strings.Repeat(" ", 64<<10))
+	for n > 0 {
+		c := chunk[:min(int64(len(chunk)), n)]
+		m, err := w.Write(c)
+		b.written.Add(int64(m))
+		if err != nil {
+			return
+		}
+		n -= int64(m)
+	}
 	_, _ = w.Write(data)
 }
 
