@@ -473,6 +473,7 @@ func (a *Attributor) list(snap *snapshot.Snapshot, procs []procinfo.Proc, accoun
 			Energy:   a.energy(b.total, share, snap.Interval, snap.Host.Source),
 			CPUDelta: procinfo.TicksToDuration(a.weights[i]),
 			CPUTotal: procinfo.TicksToDuration(b.cpuTotal),
+			Memory:   p.Memory,
 		}
 	}
 }

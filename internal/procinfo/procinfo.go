@@ -57,6 +57,18 @@ type Proc struct {
 	// children this process has waited for, in USER_HZ ticks.
 	ChildCPU uint64
 	Meta     *Meta
+	// Memory is its memory at this tick, where the reader reads it.
+	Memory Memory
+}
+
+// Memory is a process's memory from /proc/<pid>/stat (fields 23, 24).
+type Memory struct {
+	// Resident is the resident set size, Virtual the virtual memory
+	// size, both in bytes.
+	Resident, Virtual uint64
+	// Known is false where the reader had no figures (a CPU source that
+	// does not read stat, a stat line cut after starttime).
+	Known bool
 }
 
 // CPUTimes is the machine-wide CPU time from the first line of /proc/stat,

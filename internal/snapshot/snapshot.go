@@ -135,6 +135,9 @@ type Process struct {
 	// process was first seen.
 	CPUDelta time.Duration
 	CPUTotal time.Duration
+	// Memory is its memory at the end of the interval, where the process
+	// reader reads it (procinfo.Memory.Known).
+	Memory procinfo.Memory
 }
 
 // Group is the account of a set of processes kept as one: a container, a
