@@ -129,6 +129,36 @@ type Consumer struct {
 	PowerWatts           float64 `json:"power_watts"`
 	CPUSeconds           float64 `json:"cpu_seconds"`
 	CPUSecondsTotal      float64 `json:"cpu_seconds_total"`
+
+	// Resources is a process's CPU and memory use, with
+	// Options.Resources (json --resources, Scaphandre's resources_usage).
+	Resources *Resources `json:"resources_usage,omitempty"`
+}
+
+// Resources is what Scaphandre's json --resources adds to a consumer,
+// with its field names: CPU use over the interval as a percentage of all
+// CPUs, resident and virtual memory in bytes at its end. The memory
+// fields are absent where the process reader does not read memory
+// (--cpu-source=ebpf).
+type Resources struct {
+	CPUUsage           float64 `json:"cpu_usage"`
+	CPUUsageUnit       string  `json:"cpu_usage_unit"`
+	MemoryUsage        *uint64 `json:"memory_usage,omitempty"`
+	MemoryUsageUnit    string  `json:"memory_usage_unit,omitempty"`
+	MemoryVirtualUsage *uint64 `json:"memory_virtual_usage,omitempty"`
+}
+
+// resourcesOf is p's Resources over s's interval.
+func resourcesOf(s *snapshot.Snapshot, p *snapshot.Process, up bool) *Resources {
+	r := &Resources{CPUUsageUnit: "%"}
+	if capacity := float64(s.Interval) * float64(s.CPUs); up && capacity > 0 {
+		r.CPUUsage = float64(p.CPUDelta) / capacity * 100
+	}
+	if p.Memory.Known {
+		rss, vsz := p.Memory.Resident, p.Memory.Virtual
+		r.MemoryUsage, r.MemoryVirtualUsage, r.MemoryUsageUnit = &rss, &vsz, "Bytes"
+	}
+	return r
 }
 
 // Options choose which consumers a record lists.
@@ -148,6 +178,8 @@ type Options struct {
 	// first seen. Without it, or when it knows nothing, the names known
 	// when the process was first seen are used.
 	Names container.NameFunc
+	// Resources adds each process's CPU and memory use (Consumer.Resources).
+	Resources bool
 }
 
 // NewRecord builds the record of s. When the sensor is down the snapshot
@@ -225,6 +257,9 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 		c.EnergyJoules, c.IntervalEnergyJoules, c.PowerWatts = figures(p.Energy, up)
 		if up {
 			c.CPUSeconds = p.CPUDelta.Seconds()
+		}
+		if opts.Resources {
+			c.Resources = resourcesOf(s, &p, up)
 		}
 		r.Consumers = append(r.Consumers, c)
 	}

@@ -14,6 +14,7 @@ package promexp
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -62,6 +63,12 @@ type Options struct {
 	// Names, when set, gives a container ID's names as known now
 	// (container.Enricher.Name); asked at every tick for every container.
 	Names container.NameFunc
+	// Include (--process.include-regex), when set, gives series of their
+	// own to the processes it matches beyond the top N, quiet ones
+	// included, at most IncludeMax of them (0: DefaultIncludeMax); see
+	// includer.
+	Include    *regexp.Regexp
+	IncludeMax int
 }
 
 // Collector is a prometheus.Collector over the latest snapshot, and an
@@ -79,6 +86,7 @@ type Collector struct {
 	mu     sync.Mutex // serialises Export
 	ledger *ledger
 	view   atomic.Pointer[view]
+	facts  atomic.Pointer[HostFacts]
 }
 
 // New returns a Collector with no snapshot yet.
@@ -110,7 +118,7 @@ func New(opts Options) (*Collector, error) {
 	if opts.Containers {
 		ctr = newContainerSeries(opts.Names)
 	}
-	c.ledger = newLedger(opts.TopN, opts.CmdlineLength, ctr)
+	c.ledger = newLedger(opts.TopN, opts.CmdlineLength, ctr, newIncluder(opts.Include, opts.IncludeMax))
 	return c, nil
 }
 
@@ -310,6 +318,14 @@ func (c *Collector) collectScaphandre(e *emitter, v *view) {
 			e.emit(scaphProcessCPU, p.cpuPercent, l.pid, l.scaphExe, l.cmdline)
 		}
 	}
+	for i := range v.procs {
+		p := &v.procs[i]
+		if l := p.labels; p.memory.Known {
+			e.emit(scaphProcessMemory, float64(p.memory.Resident), l.pid, l.scaphExe, l.cmdline)
+			e.emit(scaphProcessMemoryVirtual, float64(p.memory.Virtual), l.pid, l.scaphExe, l.cmdline)
+		}
+	}
+	c.collectHostFacts(e)
 	e.emit(scaphSelfVersion, c.scaphV)
 	e.emit(scaphSelfProcs, float64(s.Stats.Processes))
 	e.emit(scaphSelfMemory, goRuntimeMemory())

@@ -72,6 +72,15 @@ const (
 	scaphSelfVersion
 	scaphSelfProcs
 	scaphSelfMemory
+	scaphProcessMemory
+	scaphProcessMemoryVirtual
+	scaphLoadOne
+	scaphLoadFive
+	scaphLoadFifteen
+	scaphDiskTotal
+	scaphDiskAvailable
+	scaphSelfCPU
+	scaphSelfMemoryVirtual
 
 	numMetrics
 )
@@ -111,6 +120,7 @@ var (
 	labelsService          = []string{"service", "source"}
 	labelsScaph            = []string{"pid", "exe", "cmdline"}
 	labelsDomain           = []string{"domain_name", "domain_id", "socket_id"}
+	labelsDisk             = []string{"disk_file_system", "disk_mount_point", "disk_type", "disk_is_removable", "disk_name"}
 )
 
 // families is the table every descriptor and docs/metrics.md are made
@@ -254,6 +264,33 @@ func families() [numMetrics]family {
 			nil, SetScaphandre},
 		scaphSelfMemory: {"scaph_self_memory_bytes", prometheus.GaugeValue,
 			"Scaphandre compatibility: memory the agent's Go runtime holds from the system (mapped minus released), close to its resident set size.",
+			nil, SetScaphandre},
+		scaphProcessMemory: {"scaph_process_memory_bytes", prometheus.GaugeValue,
+			"Scaphandre compatibility: resident set size of one exposed process in bytes, at the end of the last step (/proc/<pid>/stat field 24 × the page size). Absent where the process reader does not read it (--cpu-source=ebpf).",
+			labelsScaph, SetScaphandre},
+		scaphProcessMemoryVirtual: {"scaph_process_memory_virtual_bytes", prometheus.GaugeValue,
+			"Scaphandre compatibility: virtual memory size of one exposed process in bytes (/proc/<pid>/stat field 23). Absent where the process reader does not read it.",
+			labelsScaph, SetScaphandre},
+		scaphLoadOne: {"scaph_host_load_avg_one", prometheus.GaugeValue,
+			"Scaphandre compatibility: the host's load average over 1 minute (/proc/loadavg), read at the last step.",
+			nil, SetScaphandre},
+		scaphLoadFive: {"scaph_host_load_avg_five", prometheus.GaugeValue,
+			"Scaphandre compatibility: the host's load average over 5 minutes (/proc/loadavg).",
+			nil, SetScaphandre},
+		scaphLoadFifteen: {"scaph_host_load_avg_fifteen", prometheus.GaugeValue,
+			"Scaphandre compatibility: the host's load average over 15 minutes (/proc/loadavg; Scaphandre 1.0 exports the 5-minute figure here by mistake).",
+			nil, SetScaphandre},
+		scaphDiskTotal: {"scaph_host_disk_total_bytes", prometheus.GaugeValue,
+			"Scaphandre compatibility: size of one mounted block-device file system in bytes (statfs), one series per mount point (Scaphandre 1.0 exports the last disk only).",
+			labelsDisk, SetScaphandre},
+		scaphDiskAvailable: {"scaph_host_disk_available_bytes", prometheus.GaugeValue,
+			"Scaphandre compatibility: space an unprivileged user may still write on one mounted block-device file system, in bytes (statfs f_bavail).",
+			labelsDisk, SetScaphandre},
+		scaphSelfCPU: {"scaph_self_cpu_usage_percent", prometheus.GaugeValue,
+			"Scaphandre compatibility: CPU time the agent used over the last step, as a percentage of all CPUs.",
+			nil, SetScaphandre},
+		scaphSelfMemoryVirtual: {"scaph_self_memory_virtual_bytes", prometheus.GaugeValue,
+			"Scaphandre compatibility: the agent's virtual memory size in bytes (/proc/self/stat field 23).",
 			nil, SetScaphandre},
 	}
 }

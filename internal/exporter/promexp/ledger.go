@@ -32,6 +32,8 @@ import (
 // ledger is owned by one goroutine (the sampler's, through Export).
 type ledger struct {
 	topN int
+	// in adds the processes --process.include-regex names; nil without.
+	in *includer
 
 	procs *exporter.Ledger[procLabels]
 
@@ -47,16 +49,21 @@ type vmProc struct {
 	total units.Energy
 }
 
-func newLedger(topN, cmdlineMax int, ctr *containerSeries) *ledger {
-	return &ledger{
+func newLedger(topN, cmdlineMax int, ctr *containerSeries, in *includer) *ledger {
+	b := &ledger{
 		ctr:  ctr,
 		topN: topN,
+		in:   in,
 		procs: exporter.NewLedger(func(p *snapshot.Process) procLabels {
 			return newProcLabels(p.Key, p.Meta, cmdlineMax)
 		}),
 		vmLive:   make(map[procinfo.Key]vmProc),
 		vmClosed: make(map[string]units.Energy),
 	}
+	if in != nil {
+		b.procs.Keep = in.keep
+	}
+	return b
 }
 
 // view is what a scrape reads: immutable once built.
@@ -89,6 +96,9 @@ type procSeries struct {
 	// cpuPercent is the CPU time used over the interval as a percentage
 	// of all CPUs (Scaphandre's scaph_process_cpu_usage_percentage).
 	cpuPercent float64
+	// memory is its memory at the end of the step (Known false where the
+	// process reader does not read it).
+	memory procinfo.Memory
 }
 
 type vmSeries struct {
@@ -117,7 +127,7 @@ func (b *ledger) observe(s *snapshot.Snapshot, compat bool) *view {
 		// First: the processes' container labels come from this tick's.
 		v.containers, v.pods, v.services = b.ctr.groups(s)
 	}
-	head, rest, _ := s.TopN(b.topN)
+	head, rest := selectHead(s, b.topN, b.in)
 	v.procs, v.other = b.processes(s, head, rest)
 	v.vms = b.vmsOf(s)
 	v.zones = zonesOf(s)
@@ -136,7 +146,7 @@ func (b *ledger) processes(s *snapshot.Snapshot, head []snapshot.Process, rest s
 	cpuCapacity := float64(s.Interval) * float64(s.CPUs)
 	for i, l := range listed {
 		p := l.Process
-		series[i] = procSeries{labels: l.Labels, energy: l.Energy, power: p.Power}
+		series[i] = procSeries{labels: l.Labels, energy: l.Energy, power: p.Power, memory: p.Memory}
 		if b.ctr != nil {
 			series[i].ctr = b.ctr.process(p.Meta)
 		}
