@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
+	"slices"
 	"time"
 
 	"github.com/wattlens/wattlens/internal/exporter/promexp"
@@ -74,4 +76,39 @@ func (h *hostFacts) warnOnce(what string, err error) {
 	}
 	h.warned[what] = true
 	h.log.Warn("cannot read a figure scaph_* metrics show; its series are left out", "figure", what, "err", err)
+}
+
+// keplerFacts are what --compat=kepler labels its series with: the node
+// name and the logical CPUs, read once at start.
+type keplerFacts struct {
+	node string
+	cpus []promexp.KeplerCPU
+}
+
+// keplerInfo reads the keplerFacts when compat asks for Kepler's series:
+// node_name is $NODE_NAME (the Helm chart sets it from the pod's
+// spec.nodeName, as Kepler's DaemonSet does) or the host name; the CPUs
+// come from <procfs>/cpuinfo (an unreadable one leaves
+// kepler_node_cpu_info out, with a log line).
+func keplerInfo(compat []string, e *env) keplerFacts {
+	if !slices.Contains(compat, promexp.CompatKepler) {
+		return keplerFacts{}
+	}
+	k := keplerFacts{node: os.Getenv("NODE_NAME")}
+	if k.node == "" {
+		k.node, _ = os.Hostname()
+	}
+	ci, err := facts.New(e.cfg.ProcFS, e.cfg.SysFS).CPUInfo()
+	if err != nil {
+		e.log.Warn("cannot read cpuinfo; kepler_node_cpu_info is left out", "exporter", "prometheus", "err", err)
+		return k
+	}
+	for _, p := range ci.Processors {
+		get := func(key string) string { v, _ := p.Get(key); return v }
+		k.cpus = append(k.cpus, promexp.KeplerCPU{
+			Processor: get("processor"), VendorID: get("vendor_id"), ModelName: get("model name"),
+			PhysicalID: get("physical id"), CoreID: get("core id"),
+		})
+	}
+	return k
 }

@@ -41,14 +41,27 @@ func bindCollectorFlags(cmd *kingpin.CmdClause) *collectorFlags {
 			Default("20")),
 		cmdline: intFlag(cmd.Flag("process.cmdline-length", "Longest cmdline label, in bytes; longer ones are cut and end with …").
 			Default("256")),
-		compat: cmd.Flag("compat", "Also serve another tool's metric names: "+strings.Join(promexp.CompatModes, ", ")+" (Scaphandre's scaph_* metrics). Repeatable.").
-			PlaceHolder("TOOL").Enums(promexp.CompatModes...),
+		compat: cmd.Flag("compat", "Also serve another tool's metric names: "+strings.Join(promexp.CompatModes, ", ")+" (Scaphandre's scaph_*, Kepler 0.11's kepler_*). Repeatable, or separated by commas (--compat scaphandre,kepler).").
+			PlaceHolder("TOOL").Strings(),
 		containers: containerFlags(cmd),
 		include: cmd.Flag("process.include-regex", "Also give series of their own to the processes whose executable name or path, comm or command line matches this regular expression (RE2), beyond the top N and even when quiet: processes a dashboard names. At most --process.include-max of them.").
 			PlaceHolder("REGEX").String(),
 		includeMax: intFlag(cmd.Flag("process.include-max", "Most processes --process.include-regex adds beyond the top N, highest energy first.").
 			Default(strconv.Itoa(promexp.DefaultIncludeMax))),
 	}
+}
+
+// compatModes are the --compat values, those separated by commas split.
+func (f *collectorFlags) compatModes() []string {
+	var out []string
+	for _, c := range *f.compat {
+		for _, m := range strings.Split(c, ",") {
+			if m = strings.TrimSpace(m); m != "" && !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
 }
 
 // exporters are what the loop hands each snapshot: the machine facts
@@ -79,18 +92,18 @@ func (f *collectorFlags) start(ctx context.Context, e *env) (smp *sampler.Sample
 		stopContainers()
 	}
 	// The collector comes after the hook, which starts the name sources.
-	if col, err = f.collector(sen.Name()); err != nil {
+	if col, err = f.collector(sen.Name(), keplerInfo(f.compatModes(), e)); err != nil {
 		stop()
 		return nil, nil, nil, err
 	}
-	if slices.Contains(*f.compat, promexp.CompatScaphandre) {
+	if slices.Contains(f.compatModes(), promexp.CompatScaphandre) {
 		f.facts = newHostFacts(e.cfg.ProcFS, e.cfg.SysFS, col, e.log)
 	}
 	return smp, col, stop, nil
 }
 
 // collector builds the collector the flags describe.
-func (f *collectorFlags) collector(sensorName string) (*promexp.Collector, error) {
+func (f *collectorFlags) collector(sensorName string, k keplerFacts) (*promexp.Collector, error) {
 	if *f.top < 0 {
 		return nil, usageError{errors.New("--process.top must be 0 (all) or more")}
 	}
@@ -109,8 +122,9 @@ func (f *collectorFlags) collector(sensorName string) (*promexp.Collector, error
 		include = re
 	}
 	c, err := promexp.New(promexp.Options{
-		TopN: *f.top, CmdlineLength: *f.cmdline, Compat: *f.compat, Sensor: sensorName,
+		TopN: *f.top, CmdlineLength: *f.cmdline, Compat: f.compatModes(), Sensor: sensorName,
 		Include: include, IncludeMax: *f.includeMax,
+		NodeName: k.node, CPUs: k.cpus,
 		Containers: f.containers.enabled, Names: f.containers.names(),
 	})
 	if err != nil {

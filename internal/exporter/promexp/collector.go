@@ -41,7 +41,7 @@ const (
 const CompatScaphandre = "scaphandre"
 
 // CompatModes lists the accepted --compat values.
-var CompatModes = []string{CompatScaphandre}
+var CompatModes = []string{CompatScaphandre, CompatKepler}
 
 // Options configure a Collector.
 type Options struct {
@@ -69,6 +69,11 @@ type Options struct {
 	// includer.
 	Include    *regexp.Regexp
 	IncludeMax int
+	// NodeName is the node_name label of --compat=kepler's series (the
+	// host name, or the Kubernetes node's).
+	NodeName string
+	// CPUs are the logical CPUs for kepler_node_cpu_info.
+	CPUs []KeplerCPU
 }
 
 // Collector is a prometheus.Collector over the latest snapshot, and an
@@ -76,12 +81,15 @@ type Options struct {
 // snapshot the sampler makes, in order: the ledger that keeps its counters
 // monotonic spans ticks.
 type Collector struct {
-	opts   Options
-	compat bool
-	d      *descs
-	types  [numMetrics]prometheus.ValueType
-	build  [3]string
-	scaphV float64
+	opts     Options
+	compat   bool // scaphandre
+	kepler   bool
+	nodeName string
+	kbuild   [5]string
+	d        *descs
+	types    [numMetrics]prometheus.ValueType
+	build    [3]string
+	scaphV   float64
 
 	mu     sync.Mutex // serialises Export
 	ledger *ledger
@@ -105,6 +113,8 @@ func New(opts Options) (*Collector, error) {
 		switch m {
 		case CompatScaphandre:
 			c.compat = true
+		case CompatKepler:
+			c.kepler = true
 		default:
 			return nil, fmt.Errorf("unknown compat mode %q; valid: %s", m, strings.Join(CompatModes, ", "))
 		}
@@ -114,6 +124,8 @@ func New(opts Options) (*Collector, error) {
 	}
 	c.build = [3]string{version.Version, version.Revision(), runtime.Version()}
 	c.scaphV = scaphVersion(version.Version)
+	c.kbuild = keplerBuild(version.Version, version.Revision())
+	c.nodeName = sanitize(opts.NodeName, maxLabelBytes)
 	var ctr *containerSeries
 	if opts.Containers {
 		ctr = newContainerSeries(opts.Names)
@@ -128,7 +140,7 @@ func (c *Collector) Export(_ context.Context, s *snapshot.Snapshot) error {
 		return nil
 	}
 	c.mu.Lock()
-	v := c.ledger.observe(s, c.compat)
+	v := c.ledger.observe(s, c.compat, c.kepler)
 	c.mu.Unlock()
 	c.view.Store(v)
 	return nil
@@ -137,7 +149,7 @@ func (c *Collector) Export(_ context.Context, s *snapshot.Snapshot) error {
 // Describe sends every descriptor the collector may use.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for id, f := range families() {
-		if f.set == SetScaphandre && !c.compat || f.set == SetContainers && !c.opts.Containers {
+		if f.set == SetScaphandre && !c.compat || f.set == SetKepler && !c.kepler || f.set == SetContainers && !c.opts.Containers {
 			continue
 		}
 		ch <- c.d[id]
@@ -174,6 +186,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	v := c.view.Load()
 
 	e.emit(buildInfo, 1, c.build[:]...)
+	if c.kepler {
+		e.emit(keplerBuildInfo, 1, c.kbuild[:]...)
+	}
 	if v == nil {
 		e.emit(sensorUp, 1, c.opts.Sensor)
 		return
@@ -191,6 +206,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectSelf(e, v)
 	if c.compat {
 		c.collectScaphandre(e, v)
+	}
+	if c.kepler {
+		c.collectKepler(e, v)
 	}
 	n := e.n
 	e.emit(scrapeDuration, time.Since(start).Seconds())

@@ -35,6 +35,8 @@ type groupSeries struct {
 	labels []string // the family's label values, source last
 	energy units.Energy
 	power  units.Power
+	// podUID is a container's pod UID, for --compat=kepler's pod_id.
+	podUID string
 }
 
 // containerSeries turns a snapshot's groups into series and gives
@@ -102,6 +104,9 @@ func (cb *containerSeries) groups(s *snapshot.Snapshot) (containers, pods, servi
 		}
 		seen[key] = true
 		gs := groupSeries{labels: labels, energy: g.Total, power: g.Power}
+		if g.Kind == container.GroupContainer {
+			gs.podUID = podUIDOf(g)
+		}
 		switch g.Kind {
 		case container.GroupContainer:
 			containers = append(containers, gs)

@@ -42,6 +42,9 @@ type ledger struct {
 
 	// ctr is nil without Options.Containers.
 	ctr *containerSeries
+
+	// kepler keeps the zones' idle parts for --compat=kepler.
+	kepler keplerZones
 }
 
 type vmProc struct {
@@ -84,6 +87,8 @@ type view struct {
 
 	// Scaphandre compatibility, filled when asked for.
 	scaph *scaphView
+	// Kepler compatibility, filled when asked for.
+	kepler *keplerView
 }
 
 type procSeries struct {
@@ -99,6 +104,10 @@ type procSeries struct {
 	// memory is its memory at the end of the step (Known false where the
 	// process reader does not read it).
 	memory procinfo.Memory
+	// cpuTotal is its CPU time since first seen, in seconds; vm its VM's
+	// name, "" for none (--compat=kepler).
+	cpuTotal float64
+	vm       string
 }
 
 type vmSeries struct {
@@ -115,7 +124,7 @@ type zoneSeries struct {
 }
 
 // observe records snapshot s in the ledger and returns its view.
-func (b *ledger) observe(s *snapshot.Snapshot, compat bool) *view {
+func (b *ledger) observe(s *snapshot.Snapshot, scaph, kepler bool) *view {
 	v := &view{snap: s}
 	if s.Seq == 0 {
 		return v
@@ -131,8 +140,11 @@ func (b *ledger) observe(s *snapshot.Snapshot, compat bool) *view {
 	v.procs, v.other = b.processes(s, head, rest)
 	v.vms = b.vmsOf(s)
 	v.zones = zonesOf(s)
-	if compat {
+	if scaph {
 		v.scaph = scaphOf(s)
+	}
+	if kepler {
+		v.kepler = &keplerView{zones: b.kepler.observe(s)}
 	}
 	return v
 }
@@ -146,7 +158,10 @@ func (b *ledger) processes(s *snapshot.Snapshot, head []snapshot.Process, rest s
 	cpuCapacity := float64(s.Interval) * float64(s.CPUs)
 	for i, l := range listed {
 		p := l.Process
-		series[i] = procSeries{labels: l.Labels, energy: l.Energy, power: p.Power, memory: p.Memory}
+		series[i] = procSeries{labels: l.Labels, energy: l.Energy, power: p.Power, memory: p.Memory, cpuTotal: p.CPUTotal.Seconds()}
+		if p.Meta != nil && p.VM != "" {
+			series[i].vm = sanitize(p.VM, maxLabelBytes)
+		}
 		if b.ctr != nil {
 			series[i].ctr = b.ctr.process(p.Meta)
 		}
