@@ -2,12 +2,17 @@ package main
 
 import (
 	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/wattlens/wattlens/internal/config"
+	"github.com/wattlens/wattlens/internal/polltest"
+	"github.com/wattlens/wattlens/internal/porttest"
 )
 
 // parseOnly parses args as run does (the same application, the same
@@ -273,5 +278,58 @@ func TestScaphandrePushURL(t *testing.T) {
 				t.Errorf("url = %q, %v; want %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// Scaphandre's stdout --raw-metrics prints its metric lines after every
+// step.
+func TestStdoutRawMetrics(t *testing.T) {
+	sys := fakeRAPL(t)
+	code, stdout, stderr := runWattlens(t, "--path.sysfs", sys, "-s", "powercap_rapl", "stdout", "-t", "1.2", "-s", "0.25", "--raw-metrics")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "## At ") {
+		t.Errorf("no \"## At\" line:\n%s", stdout)
+	}
+	var power bool
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(l, "scaph_host_power_microwatts = ") && strings.Contains(l, `{"value_source":"powercap_rapl_pkg"} # `) {
+			power = true
+		}
+	}
+	if !power {
+		t.Errorf("no scaph_host_power_microwatts line:\n%s", stdout)
+	}
+}
+
+// `prometheus -a ADDRESS -p PORT -s SUFFIX` serves at http://ADDRESS:PORT/SUFFIX.
+func TestPrometheusScaphandreListen(t *testing.T) {
+	sys := fakeRAPL(t)
+	port := strconv.Itoa(porttest.Free(t))
+	done := make(chan int, 1)
+	var stderr string
+	go func() {
+		var code int
+		code, _, stderr = runWattlens(t, "--path.sysfs", sys, "-s", "powercap_rapl", "prometheus", "-a", "127.0.0.1", "-p", port, "-s", "scaph", "-t", "3", "--step", "0.25")
+		done <- code
+	}()
+	var body []byte
+	polltest.Within(t, 3*time.Second, 50*time.Millisecond, "/scaph to serve wattlens_host_power_watts", func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + port + "/scaph")
+		if err != nil {
+			return false
+		}
+		defer func() { _ = resp.Body.Close() }()
+		body, _ = io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK && strings.Contains(string(body), "wattlens_host_power_watts")
+	})
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d: %s", code, stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("prometheus -t 3 still running after 10 s")
 	}
 }

@@ -24,6 +24,7 @@ func setupStdout(cmd *kingpin.CmdClause) action {
 		PlaceHolder("REGEX").String()
 	cmd.Flag("regex-filter", "Scaphandre's name for --process.regex.").Short('r').PlaceHolder("REGEX").StringVar(filter)
 	qemuFlag(cmd, true)
+	raw := cmd.Flag("raw-metrics", "Print every scaph_* series --compat=scaphandre serves after each step, one a line: name = value {labels} # help (Scaphandre's --raw-metrics).").Bool()
 	containers := containerFlags(cmd)
 
 	return func(ctx context.Context, e *env) error {
@@ -39,6 +40,18 @@ func setupStdout(cmd *kingpin.CmdClause) action {
 			return err
 		}
 		defer stop()
+		if *raw {
+			smp, sen, err := e.newSampler(hook)
+			if err != nil {
+				return err
+			}
+			defer closeSensor(sen, e.log)
+			r, err := newRawMetrics(e, *procs, sen.Name())
+			if err != nil {
+				return err
+			}
+			return e.loop(ctx, smp, *step, *timeout, r)
+		}
 		x := stdout.New(e.stdout, stdout.Options{Processes: *procs, Filter: f, Containers: containers.enabled, Names: containers.names()})
 		// Power is energy over an interval: nothing can be shown before
 		// one step has passed, so say when the first report comes.
