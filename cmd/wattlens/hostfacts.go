@@ -9,15 +9,17 @@ import (
 
 	"github.com/wattlens/wattlens/internal/exporter/promexp"
 	facts "github.com/wattlens/wattlens/internal/machine"
+	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 )
 
 // hostFacts reads, once per step in the sampler's goroutine, what
 // Scaphandre's dashboards chart beside power (load average, disk space,
-// the agent's own CPU and memory) with the machine reader, and hands it to
-// the collector (promexp.Collector.SetHostFacts). It runs ahead of the
-// collector in the loop, only with --compat=scaphandre; scrapes read no
-// file.
+// the agent's own CPU and memory, and the memory of the exposed processes
+// whose process reader did not read it) with the machine reader, and
+// hands it to the collector (promexp.Collector.SetHostFacts). It runs
+// right after the collector in the loop, so that it knows this step's
+// exposed processes; only with --compat=scaphandre; scrapes read no file.
 type hostFacts struct {
 	r   facts.Reader
 	col *promexp.Collector
@@ -65,6 +67,14 @@ func (h *hostFacts) Export(_ context.Context, s *snapshot.Snapshot) error {
 		f.SelfVirtual = me.Virtual
 	} else {
 		h.warnOnce("own stat", err)
+	}
+	if want := h.col.MemoryWanted(); len(want) > 0 {
+		f.Memory = make(map[procinfo.Key]procinfo.Memory, len(want))
+		for _, k := range want {
+			if rss, vsz, ok := h.r.ProcessMemory(k.PID, k.StartTime); ok {
+				f.Memory[k] = procinfo.Memory{Resident: rss, Virtual: vsz, Known: true}
+			}
+		}
 	}
 	h.col.SetHostFacts(f)
 	return nil

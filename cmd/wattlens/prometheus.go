@@ -64,14 +64,15 @@ func (f *collectorFlags) compatModes() []string {
 	return out
 }
 
-// exporters are what the loop hands each snapshot: the machine facts
-// reader first (with --compat=scaphandre), then the collector, then rest.
+// exporters are what the loop hands each snapshot: the collector, the
+// machine facts reader right after it (with --compat=scaphandre: it reads
+// the memory of the processes the collector exposes), then rest.
 func (f *collectorFlags) exporters(col *promexp.Collector, rest ...exporter.Exporter) []exporter.Exporter {
-	out := make([]exporter.Exporter, 0, len(rest)+2)
+	out := []exporter.Exporter{col}
 	if f.facts != nil {
 		out = append(out, f.facts)
 	}
-	return append(append(out, col), rest...)
+	return append(out, rest...)
 }
 
 // start opens what both commands measure with: the container name sources

@@ -48,8 +48,8 @@ var _ exporter.Exporter = (*rawMetrics)(nil)
 
 // Export prints the step's series.
 func (r *rawMetrics) Export(ctx context.Context, s *snapshot.Snapshot) error {
-	_ = r.facts.Export(ctx, s)
 	_ = r.col.Export(ctx, s)
+	_ = r.facts.Export(ctx, s)
 	mfs, err := r.reg.Gather()
 	if err != nil {
 		return err

@@ -158,3 +158,24 @@ func (r Reader) Self() (Self, error) {
 	}
 	return Self{CPUSeconds: st.CPUTime(), Resident: uint64(max(st.ResidentMemory(), 0)), Virtual: uint64(st.VirtualMemory())}, nil
 }
+
+// ProcessMemory reads <procfs>/<pid>/stat and returns the process's
+// resident set and virtual memory sizes in bytes (fields 24 × the page
+// size, 23). startTime (field 22, clock ticks since boot) must match, so
+// that a PID reused since is not mistaken for the process; ok is false
+// when the process is gone, reused or unreadable.
+func (r Reader) ProcessMemory(pid int, startTime uint64) (resident, virtual uint64, ok bool) {
+	fs, err := procfs.NewFS(r.procfs)
+	if err != nil {
+		return 0, 0, false
+	}
+	p, err := fs.Proc(pid)
+	if err != nil {
+		return 0, 0, false
+	}
+	st, err := p.Stat()
+	if err != nil || st.Starttime != startTime {
+		return 0, 0, false
+	}
+	return uint64(max(st.ResidentMemory(), 0)), uint64(st.VirtualMemory()), true
+}

@@ -134,3 +134,18 @@ func TestSelf(t *testing.T) {
 		t.Errorf("Self without a self link: %v, want errSelf", err)
 	}
 }
+
+func TestProcessMemory(t *testing.T) {
+	r := hostFixture(t)
+	page := uint64(os.Getpagesize())
+	rss, vsz, ok := r.ProcessMemory(42, 100)
+	if !ok || rss != 2000*page || vsz != 123456789 {
+		t.Errorf("ProcessMemory(42, 100) = %d, %d, %v; want %d, 123456789, true", rss, vsz, ok, 2000*page)
+	}
+	if _, _, ok := r.ProcessMemory(42, 101); ok {
+		t.Error("a PID whose start time differs (reused): ok")
+	}
+	if _, _, ok := r.ProcessMemory(43, 100); ok {
+		t.Error("a process that is not there: ok")
+	}
+}

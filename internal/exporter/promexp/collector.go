@@ -336,11 +336,16 @@ func (c *Collector) collectScaphandre(e *emitter, v *view) {
 			e.emit(scaphProcessCPU, p.cpuPercent, l.pid, l.scaphExe, l.cmdline)
 		}
 	}
+	facts := c.facts.Load()
 	for i := range v.procs {
 		p := &v.procs[i]
-		if l := p.labels; p.memory.Known {
-			e.emit(scaphProcessMemory, float64(p.memory.Resident), l.pid, l.scaphExe, l.cmdline)
-			e.emit(scaphProcessMemoryVirtual, float64(p.memory.Virtual), l.pid, l.scaphExe, l.cmdline)
+		mem := p.memory
+		if !mem.Known && facts != nil {
+			mem = facts.Memory[p.key]
+		}
+		if l := p.labels; mem.Known {
+			e.emit(scaphProcessMemory, float64(mem.Resident), l.pid, l.scaphExe, l.cmdline)
+			e.emit(scaphProcessMemoryVirtual, float64(mem.Virtual), l.pid, l.scaphExe, l.cmdline)
 		}
 	}
 	c.collectHostFacts(e)

@@ -226,3 +226,29 @@ func TestShare(t *testing.T) {
 		}
 	}
 }
+
+// Where the process reader read no memory (the eBPF CPU source), the
+// collector names the exposed processes (MemoryWanted) and serves what a
+// HostFacts reader found for them.
+func TestMemoryWanted(t *testing.T) {
+	s := fixedSnapshot()
+	s.Processes[0].Memory = procinfo.Memory{Resident: 1, Virtual: 2, Known: true}
+	c := mustNew(t, Options{TopN: 2, Compat: []string{CompatScaphandre}})
+	if c.MemoryWanted() != nil {
+		t.Error("MemoryWanted before the first snapshot")
+	}
+	exportAll(t, c, s)
+	want := c.MemoryWanted()
+	if len(want) != 1 || want[0] != s.Processes[1].Key {
+		t.Fatalf("MemoryWanted = %v, want the qemu process's key only (the stress-ng one has its memory)", want)
+	}
+	c.SetHostFacts(&HostFacts{Memory: map[procinfo.Key]procinfo.Memory{want[0]: {Resident: 4096, Virtual: 8192, Known: true}}})
+	mfs := gather(t, c)
+	got := map[string]float64{}
+	for _, m := range mfs["scaph_process_memory_bytes"].GetMetric() {
+		got[labelOf(m, "pid")] = valueOf(m)
+	}
+	if len(got) != 2 || got["100"] != 1 || got["200"] != 4096 {
+		t.Errorf("scaph_process_memory_bytes by pid %v, want 100: 1 (reader), 200: 4096 (facts)", got)
+	}
+}

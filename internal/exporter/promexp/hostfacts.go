@@ -1,6 +1,10 @@
 package promexp
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/wattlens/wattlens/internal/procinfo"
+)
 
 // HostFacts are figures about the machine and the agent that Scaphandre's
 // dashboards chart beside power: load average, disk space, the agent's
@@ -20,6 +24,27 @@ type HostFacts struct {
 	// SelfVirtual is the agent's virtual memory size in bytes; 0 when
 	// unread.
 	SelfVirtual uint64
+	// Memory is the memory of exposed processes whose process reader did
+	// not read it (the eBPF CPU source reads no stat line per tick), read
+	// for the processes MemoryWanted names.
+	Memory map[procinfo.Key]procinfo.Memory
+}
+
+// MemoryWanted lists the exposed processes of the latest snapshot whose
+// memory the process reader did not read: those a HostFacts reader should
+// read for scaph_process_memory_*. Call it after Export.
+func (c *Collector) MemoryWanted() []procinfo.Key {
+	v := c.view.Load()
+	if v == nil {
+		return nil
+	}
+	var out []procinfo.Key
+	for i := range v.procs {
+		if p := &v.procs[i]; !p.memory.Known {
+			out = append(out, p.key)
+		}
+	}
+	return out
 }
 
 // DiskFacts is one file system, with Scaphandre's disk labels.

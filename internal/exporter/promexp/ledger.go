@@ -108,6 +108,7 @@ type procSeries struct {
 	// name, "" for none (--compat=kepler).
 	cpuTotal float64
 	vm       string
+	key      procinfo.Key
 }
 
 type vmSeries struct {
@@ -158,7 +159,7 @@ func (b *ledger) processes(s *snapshot.Snapshot, head []snapshot.Process, rest s
 	cpuCapacity := float64(s.Interval) * float64(s.CPUs)
 	for i, l := range listed {
 		p := l.Process
-		series[i] = procSeries{labels: l.Labels, energy: l.Energy, power: p.Power, memory: p.Memory, cpuTotal: p.CPUTotal.Seconds()}
+		series[i] = procSeries{labels: l.Labels, energy: l.Energy, power: p.Power, memory: p.Memory, cpuTotal: p.CPUTotal.Seconds(), key: p.Key}
 		if p.Meta != nil && p.VM != "" {
 			series[i].vm = sanitize(p.VM, maxLabelBytes)
 		}
