@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/exporter/promexp"
 	"github.com/wattlens/wattlens/internal/porttest"
 	"github.com/wattlens/wattlens/internal/procstat/procfstest"
 )
@@ -152,6 +153,16 @@ func TestCompatDashboards(t *testing.T) {
 		v, ok := promQuery(api, `count_over_time(up{job="wattlens"}[1m])`)
 		return ok && v >= 3
 	}, wl, prom)
+
+	// The exposition with both compat sets passes promtool, but for
+	// Scaphandre's own microjoule counter names (promexp.ScaphandreLintProblem).
+	_, _, body := promGet(base+"/metrics", "")
+	problems, _ := promCheckMetrics(t, promTool(t, "promtool"), body)
+	for _, p := range problems {
+		if metric, text, _ := strings.Cut(p, " "); !promexp.ScaphandreLintProblem(metric, text) {
+			t.Errorf("promtool: %s", p)
+		}
+	}
 
 	panels := peerPanels(t)
 	counts := map[string][2]int{}
