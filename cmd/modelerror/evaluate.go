@@ -55,6 +55,12 @@ type Report struct {
 	// Params are fitted on all results and curves: what DefaultParams
 	// should hold.
 	Params model.Params
+	// Series is the whole estimate over time against a wall meter
+	// (EvaluateTicks), when its data were given.
+	Series *SeriesReport
+	// DIMM is the memory term against measured DIMM power
+	// (EvaluateDIMM), when its data were given.
+	DIMM []DIMMRow
 }
 
 // folds is the number of cross-validation folds over the results.

@@ -39,6 +39,12 @@ func (rep Report) Markdown() string {
 			fmt.Fprintf(&b, "- %s\n", s)
 		}
 	}
+	if rep.Series != nil {
+		rep.Series.markdown(&b)
+	}
+	if rep.DIMM != nil {
+		writeDIMM(&b, rep.DIMM, rep.Params)
+	}
 	b.WriteString("\n## Coefficients fitted on all the data\n\n```go\n")
 	b.WriteString(goString(rep.Params))
 	b.WriteString("\n```\n")
@@ -77,11 +83,17 @@ func goString(p model.Params) string {
 	fmt.Fprintf(&b, "Params{\n\tPSUEfficiency: %g,\n\tHostSockets:   %d,\n", p.PSUEfficiency, p.HostSockets)
 	writeFracs(&b, "IdleFrac", p.IdleFrac)
 	writeFracs(&b, "FullFrac", p.FullFrac)
-	fmt.Fprintf(&b, "\tMemIdleW: %.4f,\n\tMemFullW: %.4f,\n\tBoard: map[string]Board{\n", p.MemIdleW, p.MemFullW)
+	fmt.Fprintf(&b, "\tMemIdleW: %.4f,\n\tMemFullW: %.4f,\n\tMemByClass: map[string]Memory{\n", p.MemIdleW, p.MemFullW)
+	for _, k := range sortedKeys(p.MemByClass) {
+		fmt.Fprintf(&b, "\t\t%q: {IdleW: %.4f, FullW: %.4f},\n", k, p.MemByClass[k].IdleW, p.MemByClass[k].FullW)
+	}
+	b.WriteString("\t},\n\tBoard: map[string]Board{\n")
 	for _, k := range sortedKeys(p.Board) {
 		fmt.Fprintf(&b, "\t\t%q: {Base: %.2f, PerSocket: %.2f},\n", k, p.Board[k].Base, p.Board[k].PerSocket)
 	}
-	b.WriteString("\t},\n\tShape: map[string]Shape{\n")
+	b.WriteString("\t},\n")
+	writeFracs(&b, "SocketW", p.SocketW)
+	b.WriteString("\tShape: map[string]Shape{\n")
 	for _, k := range sortedKeys(p.Shape) {
 		fmt.Fprintf(&b, "\t\t%q: {Wake: %.4f, Exp: %.4f},\n", k, p.Shape[k].Wake, p.Shape[k].Exp)
 	}

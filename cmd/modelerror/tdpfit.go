@@ -68,15 +68,15 @@ func FitTDP(specs []TDPSpec) model.TDPFit {
 	counts := map[string]int{}
 	for _, s := range specs {
 		m := model.Lookup(model.Query{Name: s.Model})
-		if s.InValidation || s.TDP <= 0 || s.Cores <= 0 || s.MHz <= 0 || m.Arch.Idle == "default" {
+		if s.InValidation || s.TDP <= 0 || s.Cores <= 0 || s.MHz <= 0 || model.TDPGroup(m.Arch) == "default" {
 			continue
 		}
 		low := 0.0
 		if model.LowPowerPart(m.Arch.Vendor, s.Model) {
 			low = 1
 		}
-		data = append(data, obs{m.Arch.Idle, math.Log(float64(s.Cores)), math.Log(s.MHz / 1000), low, math.Log(s.TDP)})
-		counts[m.Arch.Idle]++
+		data = append(data, obs{model.TDPGroup(m.Arch), math.Log(float64(s.Cores)), math.Log(s.MHz / 1000), low, math.Log(s.TDP)})
+		counts[model.TDPGroup(m.Arch)]++
 	}
 	groups := []string{"default"}
 	for _, g := range sortedKeys(counts) {

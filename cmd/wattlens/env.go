@@ -11,7 +11,9 @@ import (
 	"github.com/wattlens/wattlens/internal/attribution"
 	"github.com/wattlens/wattlens/internal/config"
 	"github.com/wattlens/wattlens/internal/exporter"
+	facts "github.com/wattlens/wattlens/internal/machine"
 	"github.com/wattlens/wattlens/internal/procinfo"
+	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sampler"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/sensor/registry"
@@ -85,7 +87,23 @@ func (e *env) newSampler(hooks ...procinfo.MetaHook) (*sampler.Sampler, sensor.S
 		closeSensor(sen, e.log)
 		return nil, nil, err
 	}
-	return sampler.New(sen, procs, attribution.New(opts), e.log, sampler.WithReadTimeout(readTimeout)), sen, nil
+	return sampler.New(sen, procs, attribution.New(opts), e.log, sampler.WithReadTimeout(readTimeout),
+		sampler.WithResources(e.resourceReader())), sen, nil
+}
+
+// resourceReader reads the processes' storage bytes and network
+// namespaces (procstat.Resources); the bytes of the agent's own namespace
+// count on the interfaces with hardware behind them only.
+func (e *env) resourceReader() *procstat.Resources {
+	nics, err := facts.New(e.cfg.ProcFS, e.cfg.SysFS).NetInterfaces()
+	if err != nil {
+		e.log.Debug("network interfaces unreadable, network bytes by namespace from other namespaces only", "err", err)
+	}
+	names := make([]string, 0, len(nics))
+	for _, n := range nics {
+		names = append(names, n.Name)
+	}
+	return procstat.NewResources(e.cfg.ProcFS, names)
 }
 
 // stream runs the sampler, with process metadata hooks (see newSampler),

@@ -63,7 +63,7 @@ func setupJSON(cmd *kingpin.CmdClause) action {
 			}()
 			w = fh
 		}
-		x := jsonexp.New(w, jsonexp.Options{MaxConsumers: *top, Filter: f, Containers: containers.enabled, Names: containers.names(), Resources: *resources})
+		x := jsonexp.New(w, jsonexp.Options{MaxConsumers: *top, Filter: f, Containers: containers.enabled, Names: containers.names(), ResourcesUsage: *resources})
 		return e.stream(ctx, []procinfo.MetaHook{hook}, every, *timeout, x)
 	}
 }

@@ -23,7 +23,6 @@ package attribution
 
 import (
 	"cmp"
-	"math/bits"
 	"slices"
 	"time"
 
@@ -66,6 +65,10 @@ type Attributor struct {
 	lastRaw map[string]uint64 // zone ID → last raw counter
 
 	zoneTotal    map[string]units.Energy
+	lastNet      map[uint64]uint64 // network namespace → bytes at the last tick
+	resHost      snapshot.ResourceEnergy
+	resIdle      snapshot.ResourceEnergy
+	resLost      snapshot.ResourceEnergy
 	host         units.Energy
 	idle         units.Energy
 	unattributed units.Energy
@@ -79,10 +82,14 @@ type Attributor struct {
 
 	// scratch, reused every tick
 	weights []uint64 // per process, then the CPU time no process holds
+	io      []uint64 // per process: storage bytes in the interval
+	res     [power.NumResources][]uint64
+	tmp     []uint64
+	zdeltas []units.Energy
 	shares  []uint64
 	child   []uint64
-	reclaim map[int]uint64   // reaper PID → CPU time of its descendants that are gone
-	gone    map[int]goneProc // PID → a process gone since the last tick
+	reclaim map[int]reclaimed // reaper PID → CPU time and storage bytes of its descendants that are gone
+	gone    map[int]goneProc  // PID → a process gone since the last tick
 	rem     []remainder
 	order   []int32
 }
@@ -90,12 +97,14 @@ type Attributor struct {
 type procAccount struct {
 	lastCPU   uint64 // utime + stime when last seen
 	lastChild uint64 // cutime + cstime when last seen
+	lastIO    uint64 // read_bytes + write_bytes when last seen
 	ppid      int
 	cpuTotal  uint64
 	total     units.Energy
-	seen      bool            // present in the current tick
-	meta      *procinfo.Meta  // the metadata groups were resolved from
-	groups    []*groupAccount // resolved again only when the metadata changes (an exec)
+	res       snapshot.ResourceEnergy // total, per resource
+	seen      bool                    // present in the current tick
+	meta      *procinfo.Meta          // the metadata groups were resolved from
+	groups    []*groupAccount         // resolved again only when the metadata changes (an exec)
 }
 
 // New returns an Attributor with no accounts open.
@@ -107,6 +116,7 @@ func New(opts Options) *Attributor {
 		opts:      opts,
 		lastRaw:   make(map[string]uint64),
 		zoneTotal: make(map[string]units.Energy),
+		lastNet:   make(map[uint64]uint64),
 		procs:     make(map[procinfo.Key]*procAccount),
 		groups:    make(map[string]*groupAccount),
 	}
@@ -138,21 +148,37 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 	snap.Utilisation, _ = cur.CPU.UtilisationSince(prev.CPU)
 
 	resetsBefore := a.resets
-	hostDelta, devices := a.zones(snap, cur.Zones, dt)
+	hostDelta, devices, hostRes := a.zones(snap, cur.Zones, dt)
 	hostPower := units.PowerOf(hostDelta, dt)
 
 	idlePower, origin := a.idleBaseline()
 	idleDelta := min(hostDelta, idlePower.EnergyOver(dt))
-	active := hostDelta - idleDelta
 	snap.IdlePower, snap.IdleOrigin = idlePower, origin
 
-	toSplit, idleBooked := active, idleDelta
-	if a.opts.IdlePolicy == snapshot.IdleShared {
-		toSplit, idleBooked = hostDelta, 0
+	// The idle energy weighs on every resource in proportion to its part
+	// of the host: idle is a state of the whole machine, not of one part.
+	pools, idleRes := hostRes, snapshot.ResourceEnergy{}
+	if a.opts.IdlePolicy != snapshot.IdleShared {
+		idleRes = splitResources(idleDelta, hostRes)
+		for r := range pools {
+			pools[r] -= idleRes[r]
+		}
 	}
-	lost := a.processes(snap, prev, cur, toSplit, a.deviceParts(devices, cur.Shares, toSplit, hostDelta))
+	idleBooked := idleRes.Sum()
+	lostRes := a.processes(snap, prev, cur, pools, gpuParts(devices, cur.Shares, pools[resGPU]))
+	lost := lostRes.Sum()
 	a.closeGroups(snap, cur.Time)
 
+	for r := range hostRes {
+		a.resHost[r] += hostRes[r]
+		a.resIdle[r] += idleRes[r]
+		a.resLost[r] += lostRes[r]
+	}
+	snap.Resources = snapshot.HostResources{
+		Host:         snapshot.Resources{Delta: hostRes, Total: a.resHost},
+		Idle:         snapshot.Resources{Delta: idleRes, Total: a.resIdle},
+		Unattributed: snapshot.Resources{Delta: lostRes, Total: a.resLost},
+	}
 	a.host += hostDelta
 	a.idle += idleBooked
 	a.unattributed += lost
@@ -180,6 +206,7 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 }
 
 func (a *Attributor) baseline(cur Sample) {
+	a.netDeltas(cur.NetNS)
 	for _, z := range cur.Zones {
 		a.lastRaw[z.ID] = uint64(z.Energy)
 	}
@@ -216,11 +243,13 @@ func (a *Attributor) idleBaseline() (units.Power, string) {
 }
 
 // zones takes every zone's delta, fills snap.Zones and snap.Host.Source,
-// and returns the host delta and the deltas of the host's device zones
-// (GPUs). A zone seen for the first time contributes nothing this tick (its
-// counter's past is unknown); a zone that is gone is forgotten.
-func (a *Attributor) zones(snap *snapshot.Snapshot, zones []power.Zone, dt time.Duration) (units.Energy, map[string]units.Energy) {
+// and returns the host delta, the deltas of the GPU zones, and the host
+// delta split by resource (hostResources). A zone seen for the first time
+// contributes nothing this tick (its counter's past is unknown); a zone
+// that is gone is forgotten.
+func (a *Attributor) zones(snap *snapshot.Snapshot, zones []power.Zone, dt time.Duration) (units.Energy, map[string]units.Energy, snapshot.ResourceEnergy) {
 	var devices map[string]units.Energy
+	a.zdeltas = a.zdeltas[:0]
 	view := viewOf(zones)
 	snap.Zones = make([]snapshot.Zone, 0, len(zones))
 	snap.Host.Source = power.Measured
@@ -241,19 +270,20 @@ func (a *Attributor) zones(snap *snapshot.Snapshot, zones []power.Zone, dt time.
 		}
 		a.lastRaw[z.ID] = uint64(z.Energy)
 		delta := units.Energy(d)
+		a.zdeltas = append(a.zdeltas, delta)
 		a.zoneTotal[z.ID] += delta
+		if z.Kind == power.KindGPU && delta > 0 {
+			if devices == nil {
+				devices = map[string]units.Energy{}
+			}
+			devices[z.ID] = delta
+		}
 		snap.Zones = append(snap.Zones, snapshot.Zone{
 			ID: z.ID, Kind: z.Kind, Name: z.Name, Socket: z.Socket,
 			Energy: a.energy(a.zoneTotal[z.ID], delta, dt, z.Source),
 		})
 		if countsInHost(z.Kind, view) {
 			host += delta
-			if z.Kind == power.KindGPU && delta > 0 {
-				if devices == nil {
-					devices = map[string]units.Energy{}
-				}
-				devices[z.ID] = delta
-			}
 			if z.Source == power.Estimated {
 				snap.Host.Source = power.Estimated
 			}
@@ -264,63 +294,49 @@ func (a *Attributor) zones(snap *snapshot.Snapshot, zones []power.Zone, dt time.
 			delete(a.lastRaw, id)
 		}
 	}
-	return host, devices
+	return host, devices, hostResources(zones, a.zdeltas, view)
 }
 
-// devicePart is the share of a device zone's energy that goes to processes
+// devicePart is the share of a GPU zone's energy that goes to processes
 // by their use of the device.
 type devicePart struct {
+	id     string
 	energy units.Energy
 	shares power.Shares
 }
 
-// deviceParts takes out of the energy to split the part that belongs to
-// device zones with process shares: each such zone gives its delta scaled
-// by toSplit/host, so that the idle baseline weighs on devices and CPUs
-// alike.
-func (a *Attributor) deviceParts(devices map[string]units.Energy, shares map[string]power.Shares, toSplit, host units.Energy) []devicePart {
-	if len(devices) == 0 || len(shares) == 0 || host == 0 {
-		return nil
-	}
-	var parts []devicePart
-	for id, d := range devices {
-		sh := shares[id]
-		if len(sh) == 0 {
-			continue
-		}
-		hi, lo := bits.Mul64(uint64(d), uint64(toSplit))
-		q, _ := bits.Div64(hi, lo, uint64(host)) // d ≤ host, so no overflow
-		parts = append(parts, devicePart{energy: units.Energy(q), shares: sh})
-	}
-	slices.SortFunc(parts, func(x, y devicePart) int { return cmp.Compare(x.energy, y.energy) })
-	return parts
-}
-
-// processes splits energy among the processes of cur — the device parts by
-// their shares of each device, the rest by their CPU time since prev —,
-// fills snap.Processes, moves the accounts of processes that are gone into the
-// exited total, and returns the energy no process takes: the share of the
-// busy CPU time that no readable process holds, and all of it when no
-// process used any CPU time (or no process that used a device is alive).
+// processes splits each resource's pool among the processes of cur by
+// their use of it (resources.go): cpu, memory and platform by CPU time
+// since prev, storage by bytes read and written, network by their
+// namespace's bytes then CPU time, GPUs by the device's shares (the part
+// of the GPU pool no live process used going by CPU time). It fills
+// snap.Processes, moves the accounts of processes that are gone into the
+// exited total, and returns per resource the energy no process takes: the
+// share of the busy CPU time that no readable process holds, a storage
+// pool no process read or wrote bytes for, and all of a pool split by CPU
+// time when no process used any.
 //
 // A process's CPU time in the interval is its own (utime + stime) plus
 // that of the children it reaped (cutime + cstime), less what those
 // children had already been seen to use: a child that lives shorter than
 // a tick counts for its parent, and one that was seen is not counted
-// twice. The pool is priced per busy CPU-second of the machine (Work from
-// /proc/stat): a process gets pool × Δcpu_p / max(busy, Σ Δcpu), so what
-// it gets does not depend on which other processes are visible.
-func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy units.Energy, devices []devicePart) units.Energy {
+// twice; storage bytes the same way. The CPU pools are priced per busy
+// CPU-second of the machine (Work from /proc/stat): a process gets
+// pool × Δcpu_p / max(busy, Σ Δcpu), so what it gets does not depend on
+// which other processes are visible.
+func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, pools snapshot.ResourceEnergy, devices []devicePart) snapshot.ResourceEnergy {
 	n := len(cur.Procs)
 	a.weights = slices.Grow(a.weights[:0], n+1)[:n+1]
 	a.shares = slices.Grow(a.shares[:0], n+1)[:n+1]
 	a.child = slices.Grow(a.child[:0], n)[:n]
+	a.io = slices.Grow(a.io[:0], n)[:n]
 	accounts := make([]*procAccount, n)
 	for i, p := range cur.Procs {
 		b := a.accountOf(p, prev, cur.Time)
 		a.weights[i] = sub(p.CPU, b.lastCPU)
 		a.child[i] = sub(p.ChildCPU, b.lastChild)
-		b.lastCPU, b.lastChild, b.ppid = p.CPU, p.ChildCPU, p.PPID
+		a.io[i] = sub(p.IO, b.lastIO)
+		b.lastCPU, b.lastChild, b.lastIO, b.ppid = p.CPU, p.ChildCPU, p.IO, p.PPID
 		b.seen = true
 		accounts[i] = b
 	}
@@ -346,23 +362,37 @@ func (a *Attributor) processes(snap *snapshot.Snapshot, prev, cur Sample, energy
 		Known: known && busy > 0,
 	}
 
-	gpu := a.splitDevices(cur.Procs, devices)
-	cpuPool := energy
-	for _, g := range gpu {
-		cpuPool -= units.Energy(g)
+	for r := range a.res {
+		a.res[r] = slices.Grow(a.res[r][:0], n)[:n]
+		clear(a.res[r])
 	}
-	a.rem = split(uint64(cpuPool), a.weights, a.shares, a.rem)
-	for i, g := range gpu {
-		a.shares[i] += g
-	}
+	a.splitByCPU(pools[resCPU], a.res[resCPU])
+	a.splitByCPU(pools[resMemory], a.res[resMemory])
+	a.splitByCPU(pools[resPlatform], a.res[resPlatform])
+	a.splitStorage(pools[resStorage], a.res[resStorage])
+	snap.NetworkBy = a.splitNetwork(cur.Procs, a.netDeltas(cur.NetNS), pools[resNetwork], a.res[resNetwork])
+	gpuGiven := a.splitDevices(cur.Procs, devices, a.res[resGPU])
+	a.splitByCPU(pools[resGPU]-gpuGiven, a.res[resGPU])
 
-	lost := energy
+	var lost snapshot.ResourceEnergy
+	for r := range a.res {
+		lost[r] = pools[r]
+	}
 	for i := range cur.Procs {
-		share := units.Energy(a.shares[i])
-		lost -= share
+		var res snapshot.ResourceEnergy
+		var share units.Energy
+		for r := range a.res {
+			res[r] = units.Energy(a.res[r][i])
+			share += res[r]
+			lost[r] -= res[r]
+		}
+		a.shares[i] = uint64(share)
 		b := accounts[i]
 		b.total += share
-		bookGroups(b.groups, share, a.weights[i])
+		for r := range res {
+			b.res[r] += res[r]
+		}
+		bookGroups(b.groups, share, res, a.weights[i])
 	}
 	a.list(snap, cur.Procs, accounts)
 	return lost
@@ -403,7 +433,7 @@ func (a *Attributor) closeProcesses(procs []procinfo.Proc) {
 			if a.gone == nil {
 				a.gone = make(map[int]goneProc)
 			}
-			a.gone[k.PID] = goneProc{ppid: b.ppid, cpu: b.lastCPU + b.lastChild}
+			a.gone[k.PID] = goneProc{ppid: b.ppid, cpu: b.lastCPU + b.lastChild, io: b.lastIO}
 			a.exited += b.total
 			delete(a.procs, k)
 			continue
@@ -414,7 +444,7 @@ func (a *Attributor) closeProcesses(procs []procinfo.Proc) {
 		return
 	}
 	if a.reclaim == nil {
-		a.reclaim = make(map[int]uint64)
+		a.reclaim = make(map[int]reclaimed)
 	}
 	for _, g := range a.gone {
 		reaper := g.ppid
@@ -425,16 +455,29 @@ func (a *Attributor) closeProcesses(procs []procinfo.Proc) {
 			}
 			reaper = up.ppid
 		}
-		a.reclaim[reaper] += g.cpu
+		rc := a.reclaim[reaper]
+		rc.cpu += g.cpu
+		rc.io += g.io
+		a.reclaim[reaper] = rc
 	}
 	for i, p := range procs {
 		if r, ok := a.reclaim[p.PID]; ok {
-			take := min(a.child[i], r)
+			take := min(a.child[i], r.cpu)
 			a.child[i] -= take
-			a.reclaim[p.PID] = r - take
+			r.cpu -= take
+			// A reaped child's bytes are in its reaper's io counters
+			// from now on (the kernel adds them at wait(2)).
+			takeIO := min(a.io[i], r.io)
+			a.io[i] -= takeIO
+			r.io -= takeIO
+			a.reclaim[p.PID] = r
 		}
 	}
 }
+
+// reclaimed is what a reaper's counters hold of its descendants gone in
+// the interval, as they were last seen.
+type reclaimed struct{ cpu, io uint64 }
 
 // maxReapChain bounds the walk up a chain of processes gone in one
 // interval (and any loop a reused PID could make).
@@ -443,6 +486,7 @@ const maxReapChain = 64
 type goneProc struct {
 	ppid int
 	cpu  uint64 // utime + stime + cutime + cstime when last seen
+	io   uint64 // read_bytes + write_bytes when last seen
 }
 
 // list fills snap.Processes, highest interval energy first.
@@ -474,6 +518,12 @@ func (a *Attributor) list(snap *snapshot.Snapshot, procs []procinfo.Proc, accoun
 			CPUDelta: procinfo.TicksToDuration(a.weights[i]),
 			CPUTotal: procinfo.TicksToDuration(b.cpuTotal),
 			Memory:   p.Memory,
+			IODelta:  a.io[i],
+		}
+		rs := &snap.Processes[k].Resources
+		rs.Total = b.res
+		for r := range a.res {
+			rs.Delta[r] = units.Energy(a.res[r][i])
 		}
 	}
 }
@@ -496,17 +546,17 @@ func sub(a, b uint64) uint64 {
 	return 0
 }
 
-// splitDevices splits each device part among the processes of procs by
-// their shares; shares of processes that are gone are left out and the
-// others renormalised. It returns per-process energy, or nil when there is
-// no device part.
-func (a *Attributor) splitDevices(procs []procinfo.Proc, devices []devicePart) []uint64 {
+// splitDevices splits each GPU part among the processes of procs by their
+// shares of the device, adding to out, and returns the energy given; the
+// shares of processes that are gone are left out and the others
+// renormalised, and a part no live process used is not given.
+func (a *Attributor) splitDevices(procs []procinfo.Proc, devices []devicePart, out []uint64) units.Energy {
 	if len(devices) == 0 {
-		return nil
+		return 0
 	}
-	total := make([]uint64, len(procs))
 	weights := make([]uint64, len(procs))
-	out := make([]uint64, len(procs))
+	got := make([]uint64, len(procs))
+	var given units.Energy
 	for _, d := range devices {
 		var used bool
 		for i, p := range procs {
@@ -514,12 +564,13 @@ func (a *Attributor) splitDevices(procs []procinfo.Proc, devices []devicePart) [
 			used = used || weights[i] > 0
 		}
 		if !used {
-			continue // nobody alive used it: its energy stays with the CPU split
+			continue // nobody alive used it: its energy goes with the CPU split
 		}
-		a.rem = split(uint64(d.energy), weights, out, a.rem)
-		for i := range out {
-			total[i] += out[i]
+		a.rem = split(uint64(d.energy), weights, got, a.rem)
+		for i := range got {
+			out[i] += got[i]
+			given += units.Energy(got[i])
 		}
 	}
-	return total
+	return given
 }

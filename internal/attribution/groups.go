@@ -39,6 +39,7 @@ type groupAccount struct {
 	workload any // Meta.Workload of the process that joined last
 
 	total, delta       units.Energy
+	resTotal, resDelta snapshot.ResourceEnergy
 	cpuDelta, cpuTotal uint64 // USER_HZ ticks
 	live               int    // processes booked this tick
 	lastLive           time.Time
@@ -77,10 +78,14 @@ func (a *Attributor) groupsOf(m *procinfo.Meta, now time.Time) []*groupAccount {
 }
 
 // book adds one process's interval share and CPU time to its groups.
-func bookGroups(groups []*groupAccount, share units.Energy, cpu uint64) {
+func bookGroups(groups []*groupAccount, share units.Energy, res snapshot.ResourceEnergy, cpu uint64) {
 	for _, g := range groups {
 		g.delta += share
 		g.total += share
+		for r := range res {
+			g.resDelta[r] += res[r]
+			g.resTotal[r] += res[r]
+		}
 		g.cpuDelta += cpu
 		g.cpuTotal += cpu
 		g.live++
@@ -114,8 +119,10 @@ func (a *Attributor) closeGroups(snap *snapshot.Snapshot, now time.Time) {
 			CPUDelta:  procinfo.TicksToDuration(g.cpuDelta),
 			CPUTotal:  procinfo.TicksToDuration(g.cpuTotal),
 			Processes: g.live,
+			Resources: snapshot.Resources{Delta: g.resDelta, Total: g.resTotal},
 		})
 		g.delta, g.cpuDelta, g.live = 0, 0, 0
+		g.resDelta = snapshot.ResourceEnergy{}
 	}
 	if len(snap.Groups) == 0 {
 		snap.Groups = nil // the last ones were just forgotten

@@ -25,7 +25,8 @@ func countsInHost(kind string, v hostView) bool {
 		return !v.meter
 	case power.KindGPU:
 		return !v.wall
-	case power.KindPackage, power.KindDRAM, power.KindPlatform:
+	case power.KindPackage, power.KindDRAM, power.KindPlatform,
+		power.KindStorage, power.KindNetwork: // estimated devices add like platform
 		return !havePsys
 	default: // core, uncore: inside a package
 		return false

@@ -21,7 +21,12 @@ type Sample struct {
 	// their use of it (GPU utilisation) instead of by CPU time.
 	Shares map[string]power.Shares
 	Procs  []procinfo.Proc
-	CPU    procinfo.CPUTimes
+	// NetNS is the network bytes (received plus transmitted) of each
+	// network namespace, by inode (procinfo.Proc.NetNS), since its
+	// interfaces came up; nil when not read. Read only: the reader reuses
+	// the map.
+	NetNS map[uint64]uint64
+	CPU   procinfo.CPUTimes
 	// Wraps and Resets count, since the sampler started, the counter
 	// wraps and resets it unwrapped before handing the zones over (see
 	// sampler's tracker); they add to those attribution sees itself.

@@ -51,9 +51,10 @@ type exposed[L any] struct {
 	labels L
 	meta   *procinfo.Meta // what labels were built from
 	// closed is the part of the process's total counted in other before
-	// it entered the exposed set.
-	closed units.Energy
-	gen    uint64
+	// it entered the exposed set, and closedRes the same by resource.
+	closed    units.Energy
+	closedRes snapshot.ResourceEnergy
+	gen       uint64
 }
 
 // Series is one exposed process at one tick.
@@ -61,8 +62,9 @@ type Series[L any] struct {
 	Labels  *L
 	Process *snapshot.Process
 	// Energy is the process's series: its total less the part closed
-	// into other.
-	Energy units.Energy
+	// into other; Resources the same by resource, which add up to it.
+	Energy    units.Energy
+	Resources snapshot.ResourceEnergy
 }
 
 // NewLedger returns a Ledger that builds a process's labels with labels.
@@ -110,7 +112,7 @@ func (l *Ledger[L]) Record(s *snapshot.Snapshot, head []snapshot.Process) ([]Ser
 		for i := range l.prev.Processes {
 			q := &l.prev.Processes[i]
 			if e, ok := l.entrants[q.Key]; ok {
-				e.closed = q.Total
+				e.closed, e.closedRes = q.Total, q.Resources.Total
 			}
 		}
 	}
@@ -131,6 +133,9 @@ func (l *Ledger[L]) Record(s *snapshot.Snapshot, head []snapshot.Process) ([]Ser
 		energy := p.Total - min(e.closed, p.Total)
 		sum += energy
 		series[i] = Series[L]{Labels: &e.labels, Process: p, Energy: energy}
+		for r, t := range p.Resources.Total {
+			series[i].Resources[r] = t - min(e.closedRes[r], t)
+		}
 	}
 	var other units.Energy
 	if counted := s.Idle.Total + s.Unattributed.Total + sum; s.Host.Total > counted {

@@ -46,7 +46,8 @@ type Arch struct {
 var archs = []Arch{
 	{"core2", "Core 2 / NetBurst Xeon 5000/7000 (2006–2008)", VendorIntel, "intel-core2", "intel-server", ClassServerOld, ""},
 	{"core2-up", "Core 2 uniprocessor Xeon 3000, Pentium D", VendorIntel, "intel-core2", "entry", ClassEntryOld, ""},
-	{"nehalem", "Nehalem/Westmere Xeon 5500/5600/7500/E7 (2009–2011)", VendorIntel, "intel-nehalem", "intel-server", ClassServerOld, ""},
+	{"nehalem", "Nehalem/Westmere-EP Xeon 5500/5600 (2009–2011)", VendorIntel, "intel-nehalem", "intel-server", ClassServerOld, ""},
+	{"nehalem-ex", "Nehalem/Westmere-EX Xeon 6500/7500/E7 (2010–2011)", VendorIntel, "intel-nehalem", "intel-server", ClassServerOld, ""},
 	{"nehalem-up", "Nehalem/Westmere uniprocessor Xeon 3400, Core i 1st gen", VendorIntel, "intel-nehalem", "entry", ClassEntryOld, ""},
 	{"sandybridge-ep", "Sandy/Ivy Bridge-EP Xeon E5/E7 v1-v2 (2012–2013)", VendorIntel, "intel-snb", "intel-server", ClassServer, ""},
 	{"sandybridge", "Sandy/Ivy Bridge Xeon E3 v1-v2, Core 2nd-3rd gen", VendorIntel, "intel-entry", "entry", ClassEntry, ""},
@@ -69,7 +70,7 @@ var archs = []Arch{
 	{"raptorlake", "Alder/Raptor Lake", VendorIntel, "intel-entry", "entry", ClassEntry, "Coffee Lake"},
 	{"intel-client", "Intel desktop/laptop (model not in table)", VendorIntel, "intel-entry", "entry", ClassEntry, "Coffee Lake"},
 	{"opteron-k10", "Opteron K8/K10 (2000/4100/6100/8000 series, 2006–2010)", VendorAMD, "amd-opteron", "amd-server", ClassServerOld, ""},
-	{"opteron-bd", "Opteron Bulldozer/Piledriver (4200/4300/6200/6300, 2011–2013)", VendorAMD, "amd-opteron", "amd-server", ClassServerOld, ""},
+	{"opteron-bd", "Opteron Bulldozer/Piledriver (4200/4300/6200/6300, 2011–2013)", VendorAMD, "amd-opteron-bd", "amd-server", ClassServerOld, ""},
 	{"naples", "Naples (Zen)", VendorAMD, "amd-naples", "amd-server", ClassServer, "EPYC 1st Gen"},
 	{"rome", "Rome (Zen 2)", VendorAMD, "amd-rome", "amd-server", ClassServer, "EPYC 2nd Gen"},
 	{"milan", "Milan (Zen 3)", VendorAMD, "amd-milan", "amd-server", ClassServer, "EPYC 3rd Gen"},
@@ -118,10 +119,10 @@ var x86IDs = []struct {
 	{VendorIntel, 6, 0x1D, "core2"},          // CORE2_DUNNINGTON
 	{VendorIntel, 6, 0x1A, "nehalem"},        // NEHALEM_EP
 	{VendorIntel, 6, 0x1E, "nehalem-up"},     // NEHALEM (Lynnfield)
-	{VendorIntel, 6, 0x2E, "nehalem"},        // NEHALEM_EX
+	{VendorIntel, 6, 0x2E, "nehalem-ex"},     // NEHALEM_EX
 	{VendorIntel, 6, 0x25, "nehalem-up"},     // WESTMERE (Clarkdale)
 	{VendorIntel, 6, 0x2C, "nehalem"},        // WESTMERE_EP
-	{VendorIntel, 6, 0x2F, "nehalem"},        // WESTMERE_EX
+	{VendorIntel, 6, 0x2F, "nehalem-ex"},     // WESTMERE_EX
 	{VendorIntel, 6, 0x2A, "sandybridge"},    // SANDYBRIDGE
 	{VendorIntel, 6, 0x2D, "sandybridge-ep"}, // SANDYBRIDGE_X
 	{VendorIntel, 6, 0x3A, "sandybridge"},    // IVYBRIDGE

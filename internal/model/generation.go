@@ -37,7 +37,7 @@ var numberRules = []numberRule{
 		case m[1] == "e3":
 			return "haswell-client"
 		case m[1] == "e7" && v == 0:
-			return "nehalem"
+			return "nehalem-ex"
 		case v <= 2:
 			return "sandybridge-ep"
 		case v == 3:
@@ -90,8 +90,10 @@ var numberRules = []numberRule{
 			return "nehalem-up"
 		case m[2] == "3":
 			return "core2-up"
-		case d == "55" || d == "56" || d == "65" || d == "75":
+		case d == "55" || d == "56":
 			return "nehalem"
+		case d == "65" || d == "75":
+			return "nehalem-ex"
 		case m[2] == "5" || m[2] == "7":
 			return "core2"
 		}

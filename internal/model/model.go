@@ -89,7 +89,7 @@ func ForParams(m Machine, p Params) Model {
 	match := Lookup(q)
 	md := Model{machine: m, match: match, params: p, mem: math.Max(m.MemoryGB, 0), tdp: match.CPU.TDP}
 	threads := float64(max(m.Threads, 0))
-	board := p.BoardFor(match.Arch.Class)
+	board := p.boardFor(match.Arch)
 	if m.VM {
 		host := float64(match.CPU.Threads * max(p.HostSockets, 1))
 		md.sockets = threads / float64(max(match.CPU.Threads, 1))
@@ -126,9 +126,9 @@ func estimateTDP(m Machine, match Match, p Params) (float64, string) {
 	if match.LowPower {
 		low = ", low-power part"
 	}
-	tdp := p.TDP.Estimate(match.Arch.Idle, cores, match.GHz, match.LowPower)
+	tdp := p.TDP.Estimate(TDPGroup(match.Arch), cores, match.GHz, match.LowPower)
 	how := fmt.Sprintf("CPU not in table, generation from %s; fallback TDP %.0f W/socket estimated from generation group %q, %.3g cores/socket (%s), %s%s "+
-		"(ln TDP fitted to %d published TDPs)", match.Hint, tdp, match.Arch.Idle, round3(cores), coresFrom, ghz, low, p.TDP.N)
+		"(ln TDP fitted to %d published TDPs)", match.Hint, tdp, TDPGroup(match.Arch), round3(cores), coresFrom, ghz, low, p.TDP.N)
 	return tdp, how
 }
 
@@ -140,7 +140,8 @@ func (md Model) Power(u float64) Breakdown {
 	tdp := md.sockets * md.tdp
 	a := p.fullFrac(md.match.Arch.Idle)
 	cpu := tdp * (i + (a-i)*p.shape(md.match.Arch.Shape).At(u))
-	mem := md.mem * (p.MemIdleW + (p.MemFullW-p.MemIdleW)*u)
+	mc := p.MemoryFor(MemGroup(md.match.Arch))
+	mem := md.mem * (mc.IdleW + (mc.FullW-mc.IdleW)*u)
 	wall := (cpu + mem + md.board) / p.PSUEfficiency
 	return Breakdown{CPU: cpu, Memory: mem, Platform: wall - cpu - mem, Wall: wall}
 }
@@ -160,6 +161,7 @@ func (md Model) TDP() float64 { return md.tdp }
 func (md Model) Method() string {
 	p, m, a := md.params, md.match, md.match.Arch
 	sh := p.shape(a.Shape)
+	mc := p.MemoryFor(MemGroup(a))
 	who := fmt.Sprintf("%s × %g sockets", m.CPU.Name, round3(md.sockets))
 	if md.machine.VM {
 		who = fmt.Sprintf("VM share: %d vCPUs of %s (%d threads/socket, host assumed %d sockets)",
@@ -175,7 +177,7 @@ func (md Model) Method() string {
 		"memory %.0f GB × (%.3f + %.3f·u) W/GB; board %.1f W; wall = (CPU+memory+board)/%.2f PSU; "+
 		"coefficients fitted to SPECpower_ssj2008 (docs/estimation.md)",
 		who, a.Name, md.tdp, how, p.idleFrac(a.Idle), p.fullFrac(a.Idle)-p.idleFrac(a.Idle),
-		sh.Wake, 1-sh.Wake, sh.Exp, md.mem, p.MemIdleW, p.MemFullW-p.MemIdleW, md.board, p.PSUEfficiency)
+		sh.Wake, 1-sh.Wake, sh.Exp, md.mem, mc.IdleW, mc.FullW-mc.IdleW, md.board, p.PSUEfficiency)
 }
 
 // At is the load-curve shape f at utilisation u, with f(0)=0 and f(1)=1.

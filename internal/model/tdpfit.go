@@ -42,3 +42,14 @@ func (f TDPFit) Estimate(group string, cores, ghz float64, low bool) float64 {
 	}
 	return math.Exp(x)
 }
+
+// TDPGroup is the TDP fallback's generation group of an architecture: its
+// Arch.Idle group, except that the Bulldozer/Piledriver Opterons share the
+// K10 ones' (the same G34/C32 sockets and TDP classes, 2010–2013), while
+// their idle fractions are fitted apart: a K10's idle is far higher.
+func TDPGroup(a Arch) string {
+	if a.Idle == "amd-opteron-bd" {
+		return "amd-opteron"
+	}
+	return a.Idle
+}

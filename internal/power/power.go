@@ -37,7 +37,69 @@ const (
 	// RAPL domain (a BMC read over Redfish): it holds everything, psys,
 	// packages, DRAM and GPUs included, so those become its parts.
 	KindWall = "wall"
+	// KindStorage is one block device (a disk, an SSD, a virtual disk)
+	// and KindNetwork one network interface, as a model estimates them:
+	// like platform they add to packages and DRAM on a host without psys
+	// or a wall meter, and are inside psys and the wall where those
+	// exist. One zone per device ("estimate:storage:nvme0n1",
+	// "estimate:network:eth0").
+	KindStorage = "storage"
+	KindNetwork = "network"
 )
+
+// Resource is what a zone's energy is spent on, and so by what measure of
+// use it goes to processes (attribution): CPU time for cpu, memory and
+// platform, bytes read and written for storage, network bytes for
+// network, the device's per-process share for gpu.
+type Resource string
+
+// Resources.
+const (
+	ResourceCPU      Resource = "cpu"      // packages, cores, uncore
+	ResourceMemory   Resource = "memory"   // DRAM
+	ResourceStorage  Resource = "storage"  // block devices
+	ResourceNetwork  Resource = "network"  // network interfaces
+	ResourceGPU      Resource = "gpu"      // accelerators
+	ResourcePlatform Resource = "platform" // the rest: board, fans, power supply losses
+)
+
+// NumResources is the number of resources; Resources lists them in the
+// order of their Index.
+const NumResources = 6
+
+// Resources lists every resource in the order of Index, the order
+// exporters show them in.
+var Resources = [NumResources]Resource{ResourceCPU, ResourceMemory, ResourceStorage, ResourceNetwork, ResourceGPU, ResourcePlatform}
+
+// Index is r's position in Resources; platform for an unknown resource.
+func (r Resource) Index() int {
+	for i, x := range Resources {
+		if x == r {
+			return i
+		}
+	}
+	return NumResources - 1
+}
+
+// ResourceOf returns the resource zones of kind k are spent on. psys and
+// a wall meter hold several resources: their energy beyond the zones
+// inside them is the platform's.
+func ResourceOf(k string) Resource {
+	switch k {
+	case KindPackage, KindCore, KindUncore:
+		return ResourceCPU
+	case KindDRAM:
+		return ResourceMemory
+	case KindStorage:
+		return ResourceStorage
+	case KindNetwork:
+		return ResourceNetwork
+	case KindGPU:
+		return ResourceGPU
+	default: // platform, psys, wall, unknown powercap zones
+		return ResourcePlatform
+	}
+}
 
 // Zone is one cumulative energy counter at the moment it was read.
 type Zone struct {
@@ -91,6 +153,10 @@ var ceilings = map[string]units.Power{
 	KindDRAM:    500 * units.Watt,
 	KindPsys:    5000 * units.Watt,
 	KindGPU:     2000 * units.Watt,
+	// One drive or one network interface; a PCIe card is bounded by its
+	// slot's 75 W and auxiliary connectors well below this.
+	KindStorage: 500 * units.Watt,
+	KindNetwork: 500 * units.Watt,
 	// A BMC may meter a whole multi-node chassis or a rack-scale system
 	// (an NVL72 rack draws some 120 kW).
 	KindWall: 200_000 * units.Watt,

@@ -48,3 +48,24 @@ func TestPowerBoundAndSpan(t *testing.T) {
 		}
 	}
 }
+
+func TestResourceOf(t *testing.T) {
+	want := map[string]Resource{
+		KindPackage: ResourceCPU, KindCore: ResourceCPU, KindUncore: ResourceCPU, KindDRAM: ResourceMemory,
+		KindStorage: ResourceStorage, KindNetwork: ResourceNetwork, KindGPU: ResourceGPU,
+		KindPlatform: ResourcePlatform, KindPsys: ResourcePlatform, KindWall: ResourcePlatform, "mystery": ResourcePlatform,
+	}
+	for kind, r := range want {
+		if got := ResourceOf(kind); got != r {
+			t.Errorf("ResourceOf(%q) = %q, want %q", kind, got, r)
+		}
+	}
+	for i, r := range Resources {
+		if r.Index() != i {
+			t.Errorf("%q.Index() = %d, want %d", r, r.Index(), i)
+		}
+	}
+	if Resource("mystery").Index() != ResourcePlatform.Index() {
+		t.Error("an unknown resource is not counted as platform")
+	}
+}

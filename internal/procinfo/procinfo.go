@@ -57,6 +57,14 @@ type Proc struct {
 	// children this process has waited for, in USER_HZ ticks.
 	ChildCPU uint64
 	Meta     *Meta
+	// IO is read_bytes + write_bytes of /proc/<pid>/io (proc(5)): the
+	// bytes the process (and the children it reaped) caused to be read
+	// from or written to storage, writeback of the pages it dirtied
+	// included. 0 when not read; see procstat.Resources for when it is.
+	IO uint64
+	// NetNS is the inode of the process's network namespace
+	// (/proc/<pid>/ns/net); 0 when unknown.
+	NetNS uint64
 	// Memory is its memory at this tick, where the reader reads it.
 	Memory Memory
 }

@@ -25,10 +25,18 @@ type ProcReader interface {
 	CPUTimes() (procinfo.CPUTimes, error)
 }
 
+// ResourceReader fills in what processes use besides CPU time (their
+// storage bytes and network namespace) and returns each network
+// namespace's bytes: procstat.Resources.
+type ResourceReader interface {
+	Fill(procs []procinfo.Proc) (map[uint64]uint64, error)
+}
+
 // Sampler owns the sensor, the process reader and the attributor.
 type Sampler struct {
 	sensor sensor.Sensor
 	procs  ProcReader
+	res    ResourceReader
 	attr   *attribution.Attributor
 	log    *slog.Logger
 
@@ -68,6 +76,11 @@ func WithClock(now func() time.Time) Option { return func(s *Sampler) { s.now = 
 // tick instead of stopping the loop, and no other read starts until it
 // returns.
 func WithReadTimeout(d time.Duration) Option { return func(s *Sampler) { s.readTimeout = d } }
+
+// WithResources has every tick's processes filled in by rr (storage bytes,
+// network namespace) before attribution, so that storage and network
+// energy go to the processes that used them.
+func WithResources(rr ResourceReader) Option { return func(s *Sampler) { s.res = rr } }
 
 // WithBootTicks replaces the boot clock (tests); return 0 for unknown.
 func WithBootTicks(f func() uint64) Option { return func(s *Sampler) { s.bootTicks = f } }
@@ -124,6 +137,13 @@ func (s *Sampler) Tick() *snapshot.Snapshot {
 	}
 	s.buf = procs
 	smp.Procs, smp.ProcStats = procs, stats
+	if s.res != nil {
+		netns, err := s.res.Fill(procs)
+		if err != nil {
+			s.log.Debug("cannot read process resources", "err", err)
+		}
+		smp.NetNS = netns
+	}
 	smp.ReadDuration = time.Since(start)
 
 	if !s.up {

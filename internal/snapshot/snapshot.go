@@ -68,6 +68,16 @@ type Snapshot struct {
 	// Σ Processes[].Delta + Unattributed.Delta + Idle.Delta = Host.Delta.
 	Unattributed Energy
 
+	// Resources splits Host, Idle and Unattributed by what the energy was
+	// spent on (power.Resource): for each resource and in each interval
+	// Σ Processes[].Resources + Unattributed + Idle = Host, exactly.
+	Resources HostResources
+	// NetworkBy says how network energy went to processes: "netns" (by
+	// each network namespace's bytes, then CPU time within it), "cpu" (no
+	// namespace's bytes were known: by CPU time) or "" (no network energy
+	// in the interval).
+	NetworkBy string
+
 	// CPU is the busy CPU time of the interval and how much of it the
 	// processes read hold: active energy is priced per busy CPU-second,
 	// and the share no process holds is Unattributed.
@@ -109,6 +119,33 @@ func (c CPU) Coverage() (share float64, ok bool) {
 	return min(float64(c.Processes)/float64(c.Busy), 1), true
 }
 
+// ResourceEnergy is energy per resource, indexed by power.Resource.Index()
+// (in the order of power.Resources).
+type ResourceEnergy [power.NumResources]units.Energy
+
+// Of returns the energy of resource r.
+func (e ResourceEnergy) Of(r power.Resource) units.Energy { return e[r.Index()] }
+
+// Sum is the energy of every resource together.
+func (e ResourceEnergy) Sum() units.Energy {
+	var s units.Energy
+	for _, v := range e {
+		s += v
+	}
+	return s
+}
+
+// Resources is one account's energy per resource, in the interval and
+// since it was opened; their sums are the account's Delta and Total.
+type Resources struct {
+	Delta, Total ResourceEnergy
+}
+
+// HostResources splits the host's figures by resource.
+type HostResources struct {
+	Host, Idle, Unattributed Resources
+}
+
 // Energy is a figure for the interval and since start.
 type Energy struct {
 	Total  units.Energy // cumulative since the agent started, wrap-corrected
@@ -138,6 +175,11 @@ type Process struct {
 	// Memory is its memory at the end of the interval, where the process
 	// reader reads it (procinfo.Memory.Known).
 	Memory procinfo.Memory
+	// Resources splits Energy by resource.
+	Resources Resources
+	// IODelta is the bytes the process read from and wrote to storage in
+	// the interval (/proc/<pid>/io), by which storage energy went to it.
+	IODelta uint64
 }
 
 // Group is the account of a set of processes kept as one: a container, a
@@ -173,6 +215,8 @@ type Group struct {
 	CPUTotal time.Duration
 	// Processes is the number of its processes alive at this tick.
 	Processes int
+	// Resources splits Energy by resource.
+	Resources Resources
 }
 
 // Stats are the agent's own figures for the tick.

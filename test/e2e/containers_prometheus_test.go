@@ -207,9 +207,9 @@ func TestPrometheusContainers(t *testing.T) {
 				t.Errorf("the exposition without --containers holds %q", s)
 			}
 		}
-		m, ok := ctPromSeries(promParse(t, body), "wattlens_process_energy_joules_total", map[string]string{"pid": "200"})
-		if !ok || len(m.GetLabel()) != 5 {
-			t.Errorf("pid 200 without --containers: %v, want pid, exe, comm, cmdline, source", m)
+		m, ok := ctPromSeries(promParse(t, body), "wattlens_process_energy_joules_total", map[string]string{"pid": "200", "resource": "cpu"})
+		if !ok || len(m.GetLabel()) != 6 {
+			t.Errorf("pid 200 without --containers: %v, want pid, exe, comm, cmdline, resource, source", m)
 		}
 	})
 

@@ -99,8 +99,43 @@ func checkConservation(t *testing.T, line []byte) Record {
 	if want := microjoules(t, r.Host.IntervalEnergyJoules); interval != want {
 		t.Errorf("seq %d: Σ consumers + idle = %d µJ in the interval, host %d µJ", r.Seq, interval, want)
 	}
+	checkResources(t, r)
 	if n := len(r.Consumers); n == 0 || r.Consumers[n-1].Kind != KindOther {
 		t.Errorf("seq %d: last consumer is not %q: %+v", r.Seq, KindOther, r.Consumers)
 	}
 	return r
+}
+
+// checkResources checks, resource by resource, that consumers and idle
+// add up to the host, and that each account's resources add up to it.
+func checkResources(t *testing.T, r Record) {
+	t.Helper()
+	list := func(x Resources) []ResourceFigures {
+		return []ResourceFigures{x.CPU, x.Memory, x.Storage, x.Network, x.GPU, x.Platform}
+	}
+	sum := func(x Resources) (total, interval uint64) {
+		for _, f := range list(x) {
+			total += microjoules(t, f.EnergyJoules)
+			interval += microjoules(t, f.IntervalEnergyJoules)
+		}
+		return total, interval
+	}
+	for i := range power.Resources {
+		var total, interval uint64
+		for _, c := range append(r.Consumers, Consumer{Resources: r.Idle.Resources}) {
+			f := list(c.Resources)[i]
+			total += microjoules(t, f.EnergyJoules)
+			interval += microjoules(t, f.IntervalEnergyJoules)
+		}
+		h := list(r.Host.Resources)[i]
+		if total != microjoules(t, h.EnergyJoules) || interval != microjoules(t, h.IntervalEnergyJoules) {
+			t.Errorf("seq %d: %s: Σ consumers + idle = %d/%d µJ, host %v", r.Seq, power.Resources[i], total, interval, h)
+		}
+	}
+	for _, c := range r.Consumers {
+		total, interval := sum(c.Resources)
+		if total != microjoules(t, c.EnergyJoules) || interval != microjoules(t, c.IntervalEnergyJoules) {
+			t.Errorf("seq %d: %s %d: resources add up to %d/%d µJ, not its %v/%v J", r.Seq, c.Kind, c.PID, total, interval, c.EnergyJoules, c.IntervalEnergyJoules)
+		}
+	}
 }

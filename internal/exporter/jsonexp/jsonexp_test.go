@@ -101,7 +101,8 @@ func TestSchemaFields(t *testing.T) {
 		t.Error("sensor_error present while the sensor is up")
 	}
 	has("host", m["host"].(map[string]any), "energy_joules", "interval_energy_joules", "power_watts",
-		"idle_power_watts", "idle_origin", "source")
+		"idle_power_watts", "idle_origin", "source", "resources")
+	has("host resources", m["host"].(map[string]any)["resources"].(map[string]any), "cpu", "memory", "storage", "network", "gpu", "platform")
 	has("idle", m["idle"].(map[string]any), "energy_joules", "interval_energy_joules", "power_watts", "policy")
 	zones := m["zones"].([]any)
 	if len(zones) != 3 {
@@ -114,7 +115,7 @@ func TestSchemaFields(t *testing.T) {
 		t.Fatalf("consumers: %v", cons)
 	}
 	procFields := []string{"kind", "pid", "start_time", "exe", "comm", "cmdline", "energy_joules",
-		"interval_energy_joules", "power_watts", "cpu_seconds", "cpu_seconds_total"}
+		"interval_energy_joules", "power_watts", "cpu_seconds", "cpu_seconds_total", "resources"}
 	has("process", cons[0].(map[string]any), procFields...)
 	has("vm", cons[1].(map[string]any), append(procFields, "vm")...)
 	has("unattributed", cons[2].(map[string]any), "kind", "energy_joules", "interval_energy_joules", "power_watts")

@@ -69,6 +69,11 @@ type Host struct {
 	IdlePowerWatts       float64 `json:"idle_power_watts"`
 	IdleOrigin           string  `json:"idle_origin"`
 	Source               string  `json:"source"`
+	// Resources splits the host's energy by what it was spent on.
+	Resources Resources `json:"resources"`
+	// NetworkBy says how network energy went to processes: "netns",
+	// "cpu" or "" (none in the interval).
+	NetworkBy string `json:"network_by,omitempty"`
 }
 
 // Idle is the idle pseudo-consumer.
@@ -77,6 +82,9 @@ type Idle struct {
 	IntervalEnergyJoules float64 `json:"interval_energy_joules"`
 	PowerWatts           float64 `json:"power_watts"`
 	Policy               string  `json:"policy"`
+	// Resources splits the idle energy by resource, in proportion to
+	// each resource's part of the host in each interval.
+	Resources Resources `json:"resources"`
 }
 
 // Attribution is the interval's CPU time: the machine's busy time (user +
@@ -129,18 +137,24 @@ type Consumer struct {
 	PowerWatts           float64 `json:"power_watts"`
 	CPUSeconds           float64 `json:"cpu_seconds"`
 	CPUSecondsTotal      float64 `json:"cpu_seconds_total"`
+	// Resources splits the consumer's energy by resource.
+	Resources Resources `json:"resources"`
+	// StorageBytes is, for a process, the bytes it read from and wrote
+	// to storage in the interval (/proc/<pid>/io), by which storage
+	// energy went to it.
+	StorageBytes uint64 `json:"storage_bytes,omitempty"`
 
-	// Resources is a process's CPU and memory use, with
+	// ResourcesUsage is a process's CPU and memory use, with
 	// Options.Resources (json --resources, Scaphandre's resources_usage).
-	Resources *Resources `json:"resources_usage,omitempty"`
+	ResourcesUsage *ResourcesUsage `json:"resources_usage,omitempty"`
 }
 
-// Resources is what Scaphandre's json --resources adds to a consumer,
+// ResourcesUsage is what Scaphandre's json --resources adds to a consumer,
 // with its field names: CPU use over the interval as a percentage of all
 // CPUs, resident and virtual memory in bytes at its end. The memory
 // fields are absent where the process reader does not read memory
 // (--cpu-source=ebpf).
-type Resources struct {
+type ResourcesUsage struct {
 	CPUUsage           float64 `json:"cpu_usage"`
 	CPUUsageUnit       string  `json:"cpu_usage_unit"`
 	MemoryUsage        *uint64 `json:"memory_usage,omitempty"`
@@ -148,9 +162,9 @@ type Resources struct {
 	MemoryVirtualUsage *uint64 `json:"memory_virtual_usage,omitempty"`
 }
 
-// resourcesOf is p's Resources over s's interval.
-func resourcesOf(s *snapshot.Snapshot, p *snapshot.Process, up bool) *Resources {
-	r := &Resources{CPUUsageUnit: "%"}
+// resourcesUsageOf is p's ResourcesUsage over s's interval.
+func resourcesUsageOf(s *snapshot.Snapshot, p *snapshot.Process, up bool) *ResourcesUsage {
+	r := &ResourcesUsage{CPUUsageUnit: "%"}
 	if capacity := float64(s.Interval) * float64(s.CPUs); up && capacity > 0 {
 		r.CPUUsage = float64(p.CPUDelta) / capacity * 100
 	}
@@ -178,8 +192,9 @@ type Options struct {
 	// first seen. Without it, or when it knows nothing, the names known
 	// when the process was first seen are used.
 	Names container.NameFunc
-	// Resources adds each process's CPU and memory use (Consumer.Resources).
-	Resources bool
+	// ResourcesUsage adds each process's CPU and memory use
+	// (Consumer.ResourcesUsage; json --resources).
+	ResourcesUsage bool
 }
 
 // NewRecord builds the record of s. When the sensor is down the snapshot
@@ -227,6 +242,11 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 	}
 	r.Host.EnergyJoules, r.Host.IntervalEnergyJoules, r.Host.PowerWatts = figures(s.Host, up)
 	r.Idle.EnergyJoules, r.Idle.IntervalEnergyJoules, r.Idle.PowerWatts = figures(s.Idle, up)
+	r.Host.Resources = resourcesOf(s.Resources.Host, s, up)
+	r.Idle.Resources = resourcesOf(s.Resources.Idle, s, up)
+	if up {
+		r.Host.NetworkBy = s.NetworkBy
+	}
 	for _, z := range s.Zones {
 		rz := Zone{Zone: z.Kind, Name: z.Name, ID: z.ID, Socket: z.Socket, Source: string(z.Source)}
 		rz.EnergyJoules, rz.IntervalEnergyJoules, rz.PowerWatts = figures(z.Energy, up)
@@ -255,16 +275,19 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 			}
 		}
 		c.EnergyJoules, c.IntervalEnergyJoules, c.PowerWatts = figures(p.Energy, up)
+		c.Resources = resourcesOf(p.Resources, s, up)
 		if up {
 			c.CPUSeconds = p.CPUDelta.Seconds()
+			c.StorageBytes = p.IODelta
 		}
-		if opts.Resources {
-			c.Resources = resourcesOf(s, &p, up)
+		if opts.ResourcesUsage {
+			c.ResourcesUsage = resourcesUsageOf(s, &p, up)
 		}
 		r.Consumers = append(r.Consumers, c)
 	}
 	un := Consumer{Kind: KindUnattributed}
 	un.EnergyJoules, un.IntervalEnergyJoules, un.PowerWatts = figures(s.Unattributed, up)
+	un.Resources = resourcesOf(s.Resources.Unattributed, s, up)
 	r.Consumers = append(r.Consumers, un)
 	if up {
 		r.Attribution = Attribution{BusyCPUSeconds: s.CPU.Busy.Seconds(), ProcessCPUSeconds: s.CPU.Processes.Seconds()}
@@ -275,6 +298,7 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 	count := sel.RestCount
 	other := Consumer{Kind: KindOther, Count: &count, CPUSecondsTotal: sel.RestCPUTotal.Seconds()}
 	other.EnergyJoules, other.IntervalEnergyJoules, other.PowerWatts = figures(sel.Rest, up)
+	other.Resources = resourcesOf(exporter.RestResources(s, sel.Head), s, up)
 	if up {
 		other.CPUSeconds = sel.RestCPU.Seconds()
 	}

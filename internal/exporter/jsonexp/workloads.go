@@ -43,6 +43,8 @@ type Workload struct {
 	PowerWatts           float64 `json:"power_watts"`
 	CPUSeconds           float64 `json:"cpu_seconds"`
 	CPUSecondsTotal      float64 `json:"cpu_seconds_total"`
+	// Resources splits the workload's energy by resource.
+	Resources Resources `json:"resources"`
 }
 
 // containerNames returns a container's names as known now, made safe.
@@ -83,6 +85,7 @@ func appendWorkloads(dst []Workload, s *snapshot.Snapshot, names container.NameF
 			}
 		}
 		row.EnergyJoules, row.IntervalEnergyJoules, row.PowerWatts = figures(g.Energy, up)
+		row.Resources = resourcesOf(g.Resources, s, up)
 		if up {
 			row.CPUSeconds = g.CPUDelta.Seconds()
 		}

@@ -41,7 +41,15 @@ const (
 	keySensor   = attribute.Key("wattlens.sensor")
 	keyOrigin   = attribute.Key("wattlens.idle.origin")
 	keyService  = attribute.Key("wattlens.service")
+	// keyResource is what a consumer's energy was spent on, in the
+	// manner of hw.type: cpu, memory, storage, network, gpu, platform.
+	keyResource = attribute.Key("wattlens.resource")
 )
+
+// withResource returns set with wattlens.resource added.
+func withResource(set attribute.Set, r string) attribute.Set {
+	return attribute.NewSet(append(set.ToSlice(), keyResource.String(r))...)
+}
 
 // Values of wattlens.consumer: the series of wattlens.consumer.energy add
 // up to hw.host.energy.

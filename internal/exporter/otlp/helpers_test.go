@@ -3,6 +3,8 @@ package otlp
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -111,6 +113,7 @@ func (f *fakeClient) received() []metricdata.ResourceMetrics {
 // the sender.
 func collect(t *testing.T, x *Exporter, s *snapshot.Snapshot) metricdata.ResourceMetrics {
 	t.Helper()
+	snapshottest.SplitResources(s) // as attribution's snapshots are
 	if err := x.Export(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +141,27 @@ type point struct {
 	value float64
 }
 
+// points returns m's data points summed over wattlens.resource (the
+// attribute left out), in the order each first appears; resourcePoints
+// keeps them apart.
 func points(t *testing.T, m metricdata.Metrics) []point {
+	t.Helper()
+	var out []point
+	idx := map[string]int{}
+	for _, p := range resourcePoints(t, m) {
+		delete(p.attrs, "wattlens.resource")
+		key := fmt.Sprint(p.attrs)
+		if i, ok := idx[key]; ok {
+			out[i].value = math.Round((out[i].value+p.value)*1e6) / 1e6
+			continue
+		}
+		idx[key] = len(out)
+		out = append(out, p)
+	}
+	return out
+}
+
+func resourcePoints(t *testing.T, m metricdata.Metrics) []point {
 	t.Helper()
 	conv := func(dps []metricdata.DataPoint[float64]) []point {
 		var out []point

@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	pw "github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
@@ -46,16 +47,16 @@ func Metrics() []Metric {
 		{MetricHostPower, kindGauge, "W", "Host power over the last step.", "hw.id=host, wattlens.source"},
 		{MetricZoneEnergy, kindSum, "J", "Energy of one counter (RAPL zone, GPU) since the agent started. Zones nest: a core zone is part of its package.", "hw.id, hw.type, hw.name, hw.parent, wattlens.zone, wattlens.socket, wattlens.source"},
 		{MetricZonePower, kindGauge, "W", "Power of one counter over the last step.", "as hw.energy"},
-		{MetricConsumerEnergy, kindSum, "J", "The host's energy split between consumers (wattlens.consumer): process (the top N, each a series with its process.* attributes, and with --containers its container.* and k8s.* ones), other (the rest of the processes, those exited included), unattributed and idle. The series add up to hw.host.energy.", "wattlens.consumer, process.pid, process.executable.path, process.executable.name, process.command_line, container.id, container.name, container.runtime.name, k8s.pod.uid, k8s.pod.name, k8s.namespace.name"},
+		{MetricConsumerEnergy, kindSum, "J", "The host's energy split between consumers (wattlens.consumer): process (the top N, each a series with its process.* attributes, and with --containers its container.* and k8s.* ones), other (the rest of the processes, those exited included), unattributed and idle. The series add up to hw.host.energy. Each consumer has one series per resource (wattlens.resource, in the manner of hw.type: cpu, memory, storage, network, gpu, platform) the host has drawn energy for; they add up to the consumer's.", "wattlens.consumer, wattlens.resource, process.pid, process.executable.path, process.executable.name, process.command_line, container.id, container.name, container.runtime.name, k8s.pod.uid, k8s.pod.name, k8s.namespace.name"},
 		{MetricConsumerPower, kindGauge, "W", "The host's power split the same way, over the last step.", "as wattlens.consumer.energy"},
 		{MetricIdlePower, kindGauge, "W", "Idle baseline in use.", "wattlens.idle.origin"},
 		{MetricSensorUp, kindGauge, "1", "1 when the last read of the sensor succeeded, else 0 (counters are then held, power left out).", "wattlens.sensor"},
-		{MetricContainerEnergy, kindSum, "J", "Energy of a container's processes since it was first seen (--containers).", "container.id, container.name, container.runtime.name, k8s.pod.uid, k8s.pod.name, k8s.namespace.name"},
+		{MetricContainerEnergy, kindSum, "J", "Energy of a container's processes since it was first seen (--containers), one series per resource.", "wattlens.resource, container.id, container.name, container.runtime.name, k8s.pod.uid, k8s.pod.name, k8s.namespace.name"},
 		{MetricContainerPower, kindGauge, "W", "Power of a container over the last step (--containers).", "as wattlens.container.energy"},
-		{MetricPodEnergy, kindSum, "J", "Energy of a pod's containers since it was first seen (--containers).", "k8s.pod.uid, k8s.pod.name, k8s.namespace.name"},
+		{MetricPodEnergy, kindSum, "J", "Energy of a pod's containers since it was first seen (--containers), one series per resource.", "wattlens.resource, k8s.pod.uid, k8s.pod.name, k8s.namespace.name"},
 		{MetricPodPower, kindGauge, "W", "Power of a pod over the last step (--containers).", "as wattlens.pod.energy"},
-		{MetricServiceEnergy, kindSum, "J", "Energy of a systemd service's processes since it was first seen (--containers).", "wattlens.service"},
-		{MetricServicePower, kindGauge, "W", "Power of a systemd service over the last step (--containers).", "wattlens.service"},
+		{MetricServiceEnergy, kindSum, "J", "Energy of a systemd service's processes since it was first seen (--containers), one series per resource.", "wattlens.resource, wattlens.service"},
+		{MetricServicePower, kindGauge, "W", "Power of a systemd service over the last step (--containers).", "wattlens.resource, wattlens.service"},
 	}
 }
 
@@ -100,14 +101,19 @@ type view struct {
 	sensor   string
 	procs    []procSeries
 	other    snapshot.Energy
-	zones    []attribute.Set
-	groups   []groupSeries
+	otherRes snapshot.Resources
+	// resources are the indices of the resources the host has drawn
+	// energy for since start: the values of wattlens.resource.
+	resources []int
+	zones     []attribute.Set
+	groups    []groupSeries
 }
 
 type groupSeries struct {
 	kind  string
 	attrs attribute.Set
 	e     snapshot.Energy
+	res   snapshot.Resources
 }
 
 var (
@@ -152,21 +158,27 @@ func (in *instruments) observe(o metric.Observer, v *view) {
 		gauge(MetricZonePower, s.Zones[i].Power, v.zones[i])
 	}
 
-	for _, p := range v.procs {
-		sum(MetricConsumerEnergy, p.energy, *p.attrs)
-		gauge(MetricConsumerPower, p.power, *p.attrs)
+	// Consumers and groups: one series per resource (wattlens.resource).
+	split := func(energy, power string, total, delta snapshot.ResourceEnergy, set attribute.Set) {
+		for _, r := range v.resources {
+			rs := withResource(set, string(pw.Resources[r]))
+			sum(energy, total[r], rs)
+			if s.Interval > 0 {
+				gauge(power, units.PowerOf(delta[r], s.Interval), rs)
+			}
+		}
 	}
-	sum(MetricConsumerEnergy, v.other.Total, consumerOther)
-	gauge(MetricConsumerPower, v.other.Power, consumerOther)
-	sum(MetricConsumerEnergy, s.Unattributed.Total, consumerUnattrib)
-	gauge(MetricConsumerPower, s.Unattributed.Power, consumerUnattrib)
-	sum(MetricConsumerEnergy, s.Idle.Total, consumerIdle)
-	gauge(MetricConsumerPower, s.Idle.Power, consumerIdle)
+	for _, p := range v.procs {
+		split(MetricConsumerEnergy, MetricConsumerPower, p.res, p.resDelta, *p.attrs)
+	}
+	hr := s.Resources
+	split(MetricConsumerEnergy, MetricConsumerPower, v.otherRes.Total, v.otherRes.Delta, consumerOther)
+	split(MetricConsumerEnergy, MetricConsumerPower, hr.Unattributed.Total, hr.Unattributed.Delta, consumerUnattrib)
+	split(MetricConsumerEnergy, MetricConsumerPower, hr.Idle.Total, hr.Idle.Delta, consumerIdle)
 
 	for _, g := range v.groups {
 		energy, power := groupMetrics(g.kind)
-		sum(energy, g.e.Total, g.attrs)
-		gauge(power, g.e.Power, g.attrs)
+		split(energy, power, g.res.Total, g.res.Delta, g.attrs)
 	}
 }
 

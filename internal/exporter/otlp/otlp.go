@@ -32,6 +32,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 
+	pw "github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/version"
 )
@@ -189,7 +190,12 @@ func (x *Exporter) observe(s *snapshot.Snapshot) *view {
 		return v
 	}
 	v.measured = true
-	v.procs, v.other = x.ledger.processes(s)
+	v.procs, v.other, v.otherRes = x.ledger.processes(s)
+	for r, t := range s.Resources.Host.Total {
+		if t > 0 || r == pw.ResourceCPU.Index() {
+			v.resources = append(v.resources, r)
+		}
+	}
 	v.zones = make([]attribute.Set, len(s.Zones))
 	for i := range s.Zones {
 		v.zones[i] = zoneAttrs(&s.Zones[i])
@@ -197,7 +203,7 @@ func (x *Exporter) observe(s *snapshot.Snapshot) *view {
 	if x.opts.Containers {
 		for i := range s.Groups {
 			g := &s.Groups[i]
-			v.groups = append(v.groups, groupSeries{kind: g.Kind, attrs: groupAttrs(g), e: g.Energy})
+			v.groups = append(v.groups, groupSeries{kind: g.Kind, attrs: groupAttrs(g), e: g.Energy, res: g.Resources})
 		}
 	}
 	return v

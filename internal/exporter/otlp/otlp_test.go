@@ -84,6 +84,19 @@ func TestMetricSet(t *testing.T) {
 		t.Errorf("consumer power (-want +got):\n%s", diff)
 	}
 
+	// Each consumer's series are split by wattlens.resource: the
+	// fixture's 30 J process is 21 J cpu, 3 J each memory, storage and
+	// network (snapshottest.Split).
+	split := map[string]float64{}
+	for _, p := range resourcePoints(t, ms[MetricConsumerEnergy]) {
+		if p.attrs["process.pid"] == "100" {
+			split[p.attrs["wattlens.resource"]] = p.value
+		}
+	}
+	if diff := cmp.Diff(map[string]float64{"cpu": 21, "memory": 3, "storage": 3, "network": 3}, split); diff != "" {
+		t.Errorf("process 100 by resource (-want +got):\n%s", diff)
+	}
+
 	var proc map[string]string
 	for _, p := range points(t, ms[MetricConsumerEnergy]) {
 		if p.attrs["process.pid"] == "100" {
@@ -132,9 +145,19 @@ func TestConsumersAddUp(t *testing.T) {
 			if s == nil || s.Seq == 0 {
 				continue
 			}
-			procs, other := b.processes(s)
+			procs, other, otherRes := b.processes(s)
 			if top > 0 && len(procs) > top {
 				t.Fatalf("top %d: %d series", top, len(procs))
+			}
+			// Per resource, the series add up to the host's too.
+			for r := range otherRes.Total {
+				got := otherRes.Total[r] + s.Resources.Unattributed.Total[r] + s.Resources.Idle.Total[r]
+				for _, p := range procs {
+					got += p.res[r]
+				}
+				if got != s.Resources.Host.Total[r] {
+					t.Fatalf("top %d tick %d resource %d: series add up to %d µJ, host %d µJ", top, tick, r, got, s.Resources.Host.Total[r])
+				}
 			}
 			sum := other.Total + s.Unattributed.Total + s.Idle.Total
 			var power units.Power

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wattlens/wattlens/internal/container"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 	"github.com/wattlens/wattlens/internal/version"
@@ -234,10 +235,12 @@ func (c *Collector) collectNative(e *emitter, v *view) {
 	}
 	for i := range v.procs {
 		p := &v.procs[i]
-		labels := c.processLabels(e, p, src)
-		e.energy(processEnergy, p.energy, labels...)
-		if up {
-			e.power(processPower, p.power, labels...)
+		for _, r := range v.resources {
+			labels := c.processLabels(e, p, power.Resources[r], src)
+			e.energy(processEnergy, p.res[r], labels...)
+			if up {
+				e.power(processPower, p.resPower[r], labels...)
+			}
 		}
 	}
 	e.energy(idleEnergy, s.Idle.Total, src)
@@ -249,9 +252,12 @@ func (c *Collector) collectNative(e *emitter, v *view) {
 		e.power(unattributedPower, s.Unattributed.Power, src)
 	}
 	for _, m := range v.vms {
-		e.energy(vmEnergy, m.energy, m.vm, src)
-		if up {
-			e.power(vmPower, m.power, m.vm, src)
+		for _, r := range v.resources {
+			res := string(power.Resources[r])
+			e.energy(vmEnergy, m.energy[r], m.vm, res, src)
+			if up {
+				e.power(vmPower, m.resPower[r], m.vm, res, src)
+			}
 		}
 	}
 	if up {
@@ -261,18 +267,18 @@ func (c *Collector) collectNative(e *emitter, v *view) {
 		}
 	}
 	if c.opts.Containers {
-		collectGroups(e, v.containers, containerEnergy, containerPower, up)
-		collectGroups(e, v.pods, podEnergy, podPower, up)
-		collectGroups(e, v.services, serviceEnergy, servicePower, up)
+		collectGroups(e, v.containers, containerEnergy, containerPower, v.resources, up)
+		collectGroups(e, v.pods, podEnergy, podPower, v.resources, up)
+		collectGroups(e, v.services, serviceEnergy, servicePower, v.resources, up)
 	}
 }
 
 // processLabels returns a process series' label values in e's buffer:
 // with Options.Containers its container's (empty for a process in none)
-// come before source.
-func (c *Collector) processLabels(e *emitter, p *procSeries, src string) []string {
+// come after resource and before source.
+func (c *Collector) processLabels(e *emitter, p *procSeries, res power.Resource, src string) []string {
 	l := p.labels
-	e.buf = append(e.buf[:0], l.pid, l.exe, l.comm, l.cmdline)
+	e.buf = append(e.buf[:0], l.pid, l.exe, l.comm, l.cmdline, string(res))
 	if c.opts.Containers {
 		k := p.ctr
 		if k == nil {
@@ -283,13 +289,18 @@ func (c *Collector) processLabels(e *emitter, p *procSeries, src string) []strin
 	return append(e.buf, src)
 }
 
-// collectGroups sends the series of containers, pods or services.
-func collectGroups(e *emitter, gs []groupSeries, energy, power metricID, up bool) {
+// collectGroups sends the series of containers, pods or services, one
+// per resource of resources.
+func collectGroups(e *emitter, gs []groupSeries, energy, pw metricID, resources []int, up bool) {
 	for i := range gs {
 		g := &gs[i]
-		e.energy(energy, g.energy, g.labels...)
-		if up {
-			e.power(power, g.power, g.labels...)
+		n := len(g.labels) - 1
+		for _, r := range resources {
+			e.buf = append(append(append(e.buf[:0], g.labels[:n]...), string(power.Resources[r])), g.labels[n:]...)
+			e.energy(energy, g.energy[r], e.buf...)
+			if up {
+				e.power(pw, g.power[r], e.buf...)
+			}
 		}
 	}
 }

@@ -66,14 +66,26 @@ wattlens_other_energy_joules_total{source="measured"} 22
 # HELP wattlens_other_power_watts Average power over the last step of what wattlens_other_energy_joules_total counts; sum(process power) + other + unattributed + idle = host power. Absent while the sensor is down.
 # TYPE wattlens_other_power_watts gauge
 wattlens_other_power_watts{source="measured"} 1
-# HELP wattlens_process_energy_joules_total Host energy attributed to one process (by CPU share) while it is among the top N by energy over the last step (--process.top; a process enters in a step in which it drew energy). A process that leaves the top N has its series end and its energy booked to wattlens_other_energy_joules_total; if it comes back, its series restarts from the energy since its return. At every scrape: sum(process) + other + unattributed + idle = host.
+# HELP wattlens_process_energy_joules_total Host energy attributed to one process while it is among the top N by energy over the last step (--process.top; a process enters in a step in which it drew energy). A process that leaves the top N has its series end and its energy booked to wattlens_other_energy_joules_total; if it comes back, its series restarts from the energy since its return. At every scrape: sum(process) + other + unattributed + idle = host. One series per resource (cpu, memory, storage, network, gpu, platform) the host has drawn energy for: each resource's energy goes to those that used it (docs/attribution.md); sum by the other labels for the whole.
 # TYPE wattlens_process_energy_joules_total counter
-wattlens_process_energy_joules_total{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",exe="/usr/bin/qemu-system-x86_64",pid="200",source="measured"} 20
-wattlens_process_energy_joules_total{cmdline="stress-ng --cpu 2",comm="stress-ng",exe="/usr/bin/stress-ng",pid="100",source="measured"} 30
-# HELP wattlens_process_power_watts Average power attributed to one exposed process over the last step. Absent while the sensor is down.
+wattlens_process_energy_joules_total{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",exe="/usr/bin/qemu-system-x86_64",pid="200",resource="cpu",source="measured"} 14
+wattlens_process_energy_joules_total{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",exe="/usr/bin/qemu-system-x86_64",pid="200",resource="memory",source="measured"} 2
+wattlens_process_energy_joules_total{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",exe="/usr/bin/qemu-system-x86_64",pid="200",resource="network",source="measured"} 2
+wattlens_process_energy_joules_total{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",exe="/usr/bin/qemu-system-x86_64",pid="200",resource="storage",source="measured"} 2
+wattlens_process_energy_joules_total{cmdline="stress-ng --cpu 2",comm="stress-ng",exe="/usr/bin/stress-ng",pid="100",resource="cpu",source="measured"} 21
+wattlens_process_energy_joules_total{cmdline="stress-ng --cpu 2",comm="stress-ng",exe="/usr/bin/stress-ng",pid="100",resource="memory",source="measured"} 3
+wattlens_process_energy_joules_total{cmdline="stress-ng --cpu 2",comm="stress-ng",exe="/usr/bin/stress-ng",pid="100",resource="network",source="measured"} 3
+wattlens_process_energy_joules_total{cmdline="stress-ng --cpu 2",comm="stress-ng",exe="/usr/bin/stress-ng",pid="100",resource="storage",source="measured"} 3
+# HELP wattlens_process_power_watts Average power attributed to one exposed process over the last step, per resource. Absent while the sensor is down.
 # TYPE wattlens_process_power_watts gauge
-wattlens_process_power_watts{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",exe="/usr/bin/qemu-system-x86_64",pid="200",source="measured"} 2
-wattlens_process_power_watts{cmdline="stress-ng --cpu 2",comm="stress-ng",exe="/usr/bin/stress-ng",pid="100",source="measured"} 4
+wattlens_process_power_watts{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",exe="/usr/bin/qemu-system-x86_64",pid="200",resource="cpu",source="measured"} 1.4
+wattlens_process_power_watts{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",exe="/usr/bin/qemu-system-x86_64",pid="200",resource="memory",source="measured"} 0.2
+wattlens_process_power_watts{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",exe="/usr/bin/qemu-system-x86_64",pid="200",resource="network",source="measured"} 0.2
+wattlens_process_power_watts{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",exe="/usr/bin/qemu-system-x86_64",pid="200",resource="storage",source="measured"} 0.2
+wattlens_process_power_watts{cmdline="stress-ng --cpu 2",comm="stress-ng",exe="/usr/bin/stress-ng",pid="100",resource="cpu",source="measured"} 2.8
+wattlens_process_power_watts{cmdline="stress-ng --cpu 2",comm="stress-ng",exe="/usr/bin/stress-ng",pid="100",resource="memory",source="measured"} 0.4
+wattlens_process_power_watts{cmdline="stress-ng --cpu 2",comm="stress-ng",exe="/usr/bin/stress-ng",pid="100",resource="network",source="measured"} 0.4
+wattlens_process_power_watts{cmdline="stress-ng --cpu 2",comm="stress-ng",exe="/usr/bin/stress-ng",pid="100",resource="storage",source="measured"} 0.4
 # HELP wattlens_processes Processes read in the last tick.
 # TYPE wattlens_processes gauge
 wattlens_processes 4
@@ -85,7 +97,7 @@ wattlens_processes_exposed 2
 wattlens_processes_skipped 1
 # HELP wattlens_scrape_series Series this collection produced, not counting the two wattlens_scrape_* series.
 # TYPE wattlens_scrape_series gauge
-wattlens_scrape_series 32
+wattlens_scrape_series 50
 # HELP wattlens_sensor_up 1 when the last read of the sensor succeeded, 0 when it failed: the energy counters are then held at the last good reading (the next good read books the whole gap).
 # TYPE wattlens_sensor_up gauge
 wattlens_sensor_up{sensor="powercap_rapl"} 1
@@ -98,12 +110,18 @@ wattlens_unattributed_energy_joules_total{source="measured"} 3
 # HELP wattlens_unattributed_power_watts Average power over the last step of what wattlens_unattributed_energy_joules_total counts. Absent while the sensor is down.
 # TYPE wattlens_unattributed_power_watts gauge
 wattlens_unattributed_power_watts{source="measured"} 0.5
-# HELP wattlens_vm_energy_joules_total Host energy attributed to one virtual machine (its qemu/KVM processes, whether or not in the top N) since the agent started; monotonic across restarts of the VM's process.
+# HELP wattlens_vm_energy_joules_total Host energy attributed to one virtual machine (its qemu/KVM processes, whether or not in the top N) since the agent started; monotonic across restarts of the VM's process. One series per resource (cpu, memory, storage, network, gpu, platform) the host has drawn energy for: each resource's energy goes to those that used it (docs/attribution.md); sum by the other labels for the whole.
 # TYPE wattlens_vm_energy_joules_total counter
-wattlens_vm_energy_joules_total{source="measured",vm="web"} 20
-# HELP wattlens_vm_power_watts Average power attributed to one virtual machine over the last step. Absent while the sensor is down.
+wattlens_vm_energy_joules_total{resource="cpu",source="measured",vm="web"} 14
+wattlens_vm_energy_joules_total{resource="memory",source="measured",vm="web"} 2
+wattlens_vm_energy_joules_total{resource="network",source="measured",vm="web"} 2
+wattlens_vm_energy_joules_total{resource="storage",source="measured",vm="web"} 2
+# HELP wattlens_vm_power_watts Average power attributed to one virtual machine over the last step, per resource. Absent while the sensor is down.
 # TYPE wattlens_vm_power_watts gauge
-wattlens_vm_power_watts{source="measured",vm="web"} 2
+wattlens_vm_power_watts{resource="cpu",source="measured",vm="web"} 1.4
+wattlens_vm_power_watts{resource="memory",source="measured",vm="web"} 0.2
+wattlens_vm_power_watts{resource="network",source="measured",vm="web"} 0.2
+wattlens_vm_power_watts{resource="storage",source="measured",vm="web"} 0.2
 # HELP wattlens_zone_energy_joules_total Energy one zone (package, core, uncore, dram, psys, gpu, platform, wall) counted since the agent started; wrap-corrected and monotonic. Zones overlap (core is inside package, package inside psys, everything inside a wall meter): do not sum all zones.
 # TYPE wattlens_zone_energy_joules_total counter
 wattlens_zone_energy_joules_total{name="core",socket="0",source="measured",zone="core"} 60
@@ -290,8 +308,10 @@ func TestSensorDownHoldsCounters(t *testing.T) {
 			t.Errorf("%s not held at %v while down: %v", n, want, mf)
 		}
 	}
-	if n := len(mfs["wattlens_process_energy_joules_total"].GetMetric()); n != 2 {
-		t.Errorf("process counters while down: %d series, want 2", n)
+	// 2 processes × the 4 resources the fixture's host has energy for
+	// (snapshottest.Split: cpu, memory, storage, network).
+	if n := len(mfs["wattlens_process_energy_joules_total"].GetMetric()); n != 2*4 {
+		t.Errorf("process counters while down: %d series, want 8", n)
 	}
 	for n := range mfs {
 		if strings.HasSuffix(n, "_watts") && n != "wattlens_host_idle_power_watts" || strings.HasSuffix(n, "_microwatts") || n == "scaph_process_cpu_usage_percentage" {

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/wattlens/wattlens/internal/container"
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
@@ -32,9 +33,9 @@ var noContainer ctrLabels
 
 // groupSeries is one container's, pod's or service's series.
 type groupSeries struct {
-	labels []string // the family's label values, source last
-	energy units.Energy
-	power  units.Power
+	labels []string // the family's label values but resource, source last
+	energy snapshot.ResourceEnergy
+	power  [power.NumResources]units.Power
 	// podUID is a container's pod UID, for --compat=kepler's pod_id.
 	podUID string
 }
@@ -103,7 +104,7 @@ func (cb *containerSeries) groups(s *snapshot.Snapshot) (containers, pods, servi
 			continue
 		}
 		seen[key] = true
-		gs := groupSeries{labels: labels, energy: g.Total, power: g.Power}
+		gs := groupSeries{labels: labels, energy: g.Resources.Total, power: resourcePower(g.Resources.Delta, s)}
 		if g.Kind == container.GroupContainer {
 			gs.podUID = podUIDOf(g)
 		}

@@ -90,36 +90,84 @@ var containerNamesOf = []string{
 var containerWant = `
 # HELP wattlens_container_energy_joules_total ` + families()[containerEnergy].help + `
 # TYPE wattlens_container_energy_joules_total counter
-wattlens_container_energy_joules_total{container_id="` + ctrBench + `",container_name="` + benchName + `",namespace="",pod="",runtime="docker",source="measured"} 35
-wattlens_container_energy_joules_total{container_id="` + ctrAPI + `",container_name="api",namespace="shop",pod="shop-api-7f9c4",runtime="containerd",source="measured"} 10
+wattlens_container_energy_joules_total{container_id="` + ctrBench + `",container_name="` + benchName + `",namespace="",pod="",resource="cpu",runtime="docker",source="measured"} 24.5
+wattlens_container_energy_joules_total{container_id="` + ctrBench + `",container_name="` + benchName + `",namespace="",pod="",resource="memory",runtime="docker",source="measured"} 3.5
+wattlens_container_energy_joules_total{container_id="` + ctrBench + `",container_name="` + benchName + `",namespace="",pod="",resource="network",runtime="docker",source="measured"} 3.5
+wattlens_container_energy_joules_total{container_id="` + ctrBench + `",container_name="` + benchName + `",namespace="",pod="",resource="storage",runtime="docker",source="measured"} 3.5
+wattlens_container_energy_joules_total{container_id="` + ctrAPI + `",container_name="api",namespace="shop",pod="shop-api-7f9c4",resource="cpu",runtime="containerd",source="measured"} 7
+wattlens_container_energy_joules_total{container_id="` + ctrAPI + `",container_name="api",namespace="shop",pod="shop-api-7f9c4",resource="memory",runtime="containerd",source="measured"} 1
+wattlens_container_energy_joules_total{container_id="` + ctrAPI + `",container_name="api",namespace="shop",pod="shop-api-7f9c4",resource="network",runtime="containerd",source="measured"} 1
+wattlens_container_energy_joules_total{container_id="` + ctrAPI + `",container_name="api",namespace="shop",pod="shop-api-7f9c4",resource="storage",runtime="containerd",source="measured"} 1
 # HELP wattlens_container_power_watts ` + families()[containerPower].help + `
 # TYPE wattlens_container_power_watts gauge
-wattlens_container_power_watts{container_id="` + ctrBench + `",container_name="` + benchName + `",namespace="",pod="",runtime="docker",source="measured"} 4
-wattlens_container_power_watts{container_id="` + ctrAPI + `",container_name="api",namespace="shop",pod="shop-api-7f9c4",runtime="containerd",source="measured"} 0.5
+wattlens_container_power_watts{container_id="` + ctrBench + `",container_name="` + benchName + `",namespace="",pod="",resource="cpu",runtime="docker",source="measured"} 2.8
+wattlens_container_power_watts{container_id="` + ctrBench + `",container_name="` + benchName + `",namespace="",pod="",resource="memory",runtime="docker",source="measured"} 0.4
+wattlens_container_power_watts{container_id="` + ctrBench + `",container_name="` + benchName + `",namespace="",pod="",resource="network",runtime="docker",source="measured"} 0.4
+wattlens_container_power_watts{container_id="` + ctrBench + `",container_name="` + benchName + `",namespace="",pod="",resource="storage",runtime="docker",source="measured"} 0.4
+wattlens_container_power_watts{container_id="` + ctrAPI + `",container_name="api",namespace="shop",pod="shop-api-7f9c4",resource="cpu",runtime="containerd",source="measured"} 0.35
+wattlens_container_power_watts{container_id="` + ctrAPI + `",container_name="api",namespace="shop",pod="shop-api-7f9c4",resource="memory",runtime="containerd",source="measured"} 0.05
+wattlens_container_power_watts{container_id="` + ctrAPI + `",container_name="api",namespace="shop",pod="shop-api-7f9c4",resource="network",runtime="containerd",source="measured"} 0.05
+wattlens_container_power_watts{container_id="` + ctrAPI + `",container_name="api",namespace="shop",pod="shop-api-7f9c4",resource="storage",runtime="containerd",source="measured"} 0.05
 # HELP wattlens_pod_energy_joules_total ` + families()[podEnergy].help + `
 # TYPE wattlens_pod_energy_joules_total counter
-wattlens_pod_energy_joules_total{namespace="shop",pod="shop-api-7f9c4",pod_uid="` + podShop + `",source="measured"} 10
+wattlens_pod_energy_joules_total{namespace="shop",pod="shop-api-7f9c4",pod_uid="` + podShop + `",resource="cpu",source="measured"} 7
+wattlens_pod_energy_joules_total{namespace="shop",pod="shop-api-7f9c4",pod_uid="` + podShop + `",resource="memory",source="measured"} 1
+wattlens_pod_energy_joules_total{namespace="shop",pod="shop-api-7f9c4",pod_uid="` + podShop + `",resource="network",source="measured"} 1
+wattlens_pod_energy_joules_total{namespace="shop",pod="shop-api-7f9c4",pod_uid="` + podShop + `",resource="storage",source="measured"} 1
 # HELP wattlens_pod_power_watts ` + families()[podPower].help + `
 # TYPE wattlens_pod_power_watts gauge
-wattlens_pod_power_watts{namespace="shop",pod="shop-api-7f9c4",pod_uid="` + podShop + `",source="measured"} 0.5
+wattlens_pod_power_watts{namespace="shop",pod="shop-api-7f9c4",pod_uid="` + podShop + `",resource="cpu",source="measured"} 0.35
+wattlens_pod_power_watts{namespace="shop",pod="shop-api-7f9c4",pod_uid="` + podShop + `",resource="memory",source="measured"} 0.05
+wattlens_pod_power_watts{namespace="shop",pod="shop-api-7f9c4",pod_uid="` + podShop + `",resource="network",source="measured"} 0.05
+wattlens_pod_power_watts{namespace="shop",pod="shop-api-7f9c4",pod_uid="` + podShop + `",resource="storage",source="measured"} 0.05
 # HELP wattlens_process_energy_joules_total ` + families()[processEnergy].help + `
 # TYPE wattlens_process_energy_joules_total counter
-wattlens_process_energy_joules_total{cmdline="",comm="kworker/0:1",container_id="",container_name="",exe="",namespace="",pid="400",pod="",source="measured"} 5
-wattlens_process_energy_joules_total{cmdline="python3 serve.py",comm="python3",container_id="` + ctrAPI + `",container_name="api",exe="/usr/bin/python3",namespace="shop",pid="300",pod="shop-api-7f9c4",source="measured"} 10
-wattlens_process_energy_joules_total{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",container_id="",container_name="",exe="/usr/bin/qemu-system-x86_64",namespace="",pid="200",pod="",source="measured"} 20
-wattlens_process_energy_joules_total{cmdline="stress-ng --cpu 2",comm="stress-ng",container_id="` + ctrBench + `",container_name="` + benchName + `",exe="/usr/bin/stress-ng",namespace="",pid="100",pod="",source="measured"} 30
+wattlens_process_energy_joules_total{cmdline="",comm="kworker/0:1",container_id="",container_name="",exe="",namespace="",pid="400",pod="",resource="cpu",source="measured"} 3.5
+wattlens_process_energy_joules_total{cmdline="",comm="kworker/0:1",container_id="",container_name="",exe="",namespace="",pid="400",pod="",resource="memory",source="measured"} 0.5
+wattlens_process_energy_joules_total{cmdline="",comm="kworker/0:1",container_id="",container_name="",exe="",namespace="",pid="400",pod="",resource="network",source="measured"} 0.5
+wattlens_process_energy_joules_total{cmdline="",comm="kworker/0:1",container_id="",container_name="",exe="",namespace="",pid="400",pod="",resource="storage",source="measured"} 0.5
+wattlens_process_energy_joules_total{cmdline="python3 serve.py",comm="python3",container_id="` + ctrAPI + `",container_name="api",exe="/usr/bin/python3",namespace="shop",pid="300",pod="shop-api-7f9c4",resource="cpu",source="measured"} 7
+wattlens_process_energy_joules_total{cmdline="python3 serve.py",comm="python3",container_id="` + ctrAPI + `",container_name="api",exe="/usr/bin/python3",namespace="shop",pid="300",pod="shop-api-7f9c4",resource="memory",source="measured"} 1
+wattlens_process_energy_joules_total{cmdline="python3 serve.py",comm="python3",container_id="` + ctrAPI + `",container_name="api",exe="/usr/bin/python3",namespace="shop",pid="300",pod="shop-api-7f9c4",resource="network",source="measured"} 1
+wattlens_process_energy_joules_total{cmdline="python3 serve.py",comm="python3",container_id="` + ctrAPI + `",container_name="api",exe="/usr/bin/python3",namespace="shop",pid="300",pod="shop-api-7f9c4",resource="storage",source="measured"} 1
+wattlens_process_energy_joules_total{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",container_id="",container_name="",exe="/usr/bin/qemu-system-x86_64",namespace="",pid="200",pod="",resource="cpu",source="measured"} 14
+wattlens_process_energy_joules_total{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",container_id="",container_name="",exe="/usr/bin/qemu-system-x86_64",namespace="",pid="200",pod="",resource="memory",source="measured"} 2
+wattlens_process_energy_joules_total{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",container_id="",container_name="",exe="/usr/bin/qemu-system-x86_64",namespace="",pid="200",pod="",resource="network",source="measured"} 2
+wattlens_process_energy_joules_total{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",container_id="",container_name="",exe="/usr/bin/qemu-system-x86_64",namespace="",pid="200",pod="",resource="storage",source="measured"} 2
+wattlens_process_energy_joules_total{cmdline="stress-ng --cpu 2",comm="stress-ng",container_id="` + ctrBench + `",container_name="` + benchName + `",exe="/usr/bin/stress-ng",namespace="",pid="100",pod="",resource="cpu",source="measured"} 21
+wattlens_process_energy_joules_total{cmdline="stress-ng --cpu 2",comm="stress-ng",container_id="` + ctrBench + `",container_name="` + benchName + `",exe="/usr/bin/stress-ng",namespace="",pid="100",pod="",resource="memory",source="measured"} 3
+wattlens_process_energy_joules_total{cmdline="stress-ng --cpu 2",comm="stress-ng",container_id="` + ctrBench + `",container_name="` + benchName + `",exe="/usr/bin/stress-ng",namespace="",pid="100",pod="",resource="network",source="measured"} 3
+wattlens_process_energy_joules_total{cmdline="stress-ng --cpu 2",comm="stress-ng",container_id="` + ctrBench + `",container_name="` + benchName + `",exe="/usr/bin/stress-ng",namespace="",pid="100",pod="",resource="storage",source="measured"} 3
 # HELP wattlens_process_power_watts ` + families()[processPower].help + `
 # TYPE wattlens_process_power_watts gauge
-wattlens_process_power_watts{cmdline="",comm="kworker/0:1",container_id="",container_name="",exe="",namespace="",pid="400",pod="",source="measured"} 0.5
-wattlens_process_power_watts{cmdline="python3 serve.py",comm="python3",container_id="` + ctrAPI + `",container_name="api",exe="/usr/bin/python3",namespace="shop",pid="300",pod="shop-api-7f9c4",source="measured"} 0.5
-wattlens_process_power_watts{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",container_id="",container_name="",exe="/usr/bin/qemu-system-x86_64",namespace="",pid="200",pod="",source="measured"} 2
-wattlens_process_power_watts{cmdline="stress-ng --cpu 2",comm="stress-ng",container_id="` + ctrBench + `",container_name="` + benchName + `",exe="/usr/bin/stress-ng",namespace="",pid="100",pod="",source="measured"} 4
+wattlens_process_power_watts{cmdline="",comm="kworker/0:1",container_id="",container_name="",exe="",namespace="",pid="400",pod="",resource="cpu",source="measured"} 0.35
+wattlens_process_power_watts{cmdline="",comm="kworker/0:1",container_id="",container_name="",exe="",namespace="",pid="400",pod="",resource="memory",source="measured"} 0.05
+wattlens_process_power_watts{cmdline="",comm="kworker/0:1",container_id="",container_name="",exe="",namespace="",pid="400",pod="",resource="network",source="measured"} 0.05
+wattlens_process_power_watts{cmdline="",comm="kworker/0:1",container_id="",container_name="",exe="",namespace="",pid="400",pod="",resource="storage",source="measured"} 0.05
+wattlens_process_power_watts{cmdline="python3 serve.py",comm="python3",container_id="` + ctrAPI + `",container_name="api",exe="/usr/bin/python3",namespace="shop",pid="300",pod="shop-api-7f9c4",resource="cpu",source="measured"} 0.35
+wattlens_process_power_watts{cmdline="python3 serve.py",comm="python3",container_id="` + ctrAPI + `",container_name="api",exe="/usr/bin/python3",namespace="shop",pid="300",pod="shop-api-7f9c4",resource="memory",source="measured"} 0.05
+wattlens_process_power_watts{cmdline="python3 serve.py",comm="python3",container_id="` + ctrAPI + `",container_name="api",exe="/usr/bin/python3",namespace="shop",pid="300",pod="shop-api-7f9c4",resource="network",source="measured"} 0.05
+wattlens_process_power_watts{cmdline="python3 serve.py",comm="python3",container_id="` + ctrAPI + `",container_name="api",exe="/usr/bin/python3",namespace="shop",pid="300",pod="shop-api-7f9c4",resource="storage",source="measured"} 0.05
+wattlens_process_power_watts{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",container_id="",container_name="",exe="/usr/bin/qemu-system-x86_64",namespace="",pid="200",pod="",resource="cpu",source="measured"} 1.4
+wattlens_process_power_watts{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",container_id="",container_name="",exe="/usr/bin/qemu-system-x86_64",namespace="",pid="200",pod="",resource="memory",source="measured"} 0.2
+wattlens_process_power_watts{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",container_id="",container_name="",exe="/usr/bin/qemu-system-x86_64",namespace="",pid="200",pod="",resource="network",source="measured"} 0.2
+wattlens_process_power_watts{cmdline="qemu-system-x86_64 -name guest=web",comm="qemu-system-x86",container_id="",container_name="",exe="/usr/bin/qemu-system-x86_64",namespace="",pid="200",pod="",resource="storage",source="measured"} 0.2
+wattlens_process_power_watts{cmdline="stress-ng --cpu 2",comm="stress-ng",container_id="` + ctrBench + `",container_name="` + benchName + `",exe="/usr/bin/stress-ng",namespace="",pid="100",pod="",resource="cpu",source="measured"} 2.8
+wattlens_process_power_watts{cmdline="stress-ng --cpu 2",comm="stress-ng",container_id="` + ctrBench + `",container_name="` + benchName + `",exe="/usr/bin/stress-ng",namespace="",pid="100",pod="",resource="memory",source="measured"} 0.4
+wattlens_process_power_watts{cmdline="stress-ng --cpu 2",comm="stress-ng",container_id="` + ctrBench + `",container_name="` + benchName + `",exe="/usr/bin/stress-ng",namespace="",pid="100",pod="",resource="network",source="measured"} 0.4
+wattlens_process_power_watts{cmdline="stress-ng --cpu 2",comm="stress-ng",container_id="` + ctrBench + `",container_name="` + benchName + `",exe="/usr/bin/stress-ng",namespace="",pid="100",pod="",resource="storage",source="measured"} 0.4
 # HELP wattlens_service_energy_joules_total ` + families()[serviceEnergy].help + `
 # TYPE wattlens_service_energy_joules_total counter
-wattlens_service_energy_joules_total{service="qemu-web.service",source="measured"} 20
+wattlens_service_energy_joules_total{resource="cpu",service="qemu-web.service",source="measured"} 14
+wattlens_service_energy_joules_total{resource="memory",service="qemu-web.service",source="measured"} 2
+wattlens_service_energy_joules_total{resource="network",service="qemu-web.service",source="measured"} 2
+wattlens_service_energy_joules_total{resource="storage",service="qemu-web.service",source="measured"} 2
 # HELP wattlens_service_power_watts ` + families()[servicePower].help + `
 # TYPE wattlens_service_power_watts gauge
-wattlens_service_power_watts{service="qemu-web.service",source="measured"} 2
+wattlens_service_power_watts{resource="cpu",service="qemu-web.service",source="measured"} 1.4
+wattlens_service_power_watts{resource="memory",service="qemu-web.service",source="measured"} 0.2
+wattlens_service_power_watts{resource="network",service="qemu-web.service",source="measured"} 0.2
+wattlens_service_power_watts{resource="storage",service="qemu-web.service",source="measured"} 0.2
 `
 
 // TestCollectContainers: with --containers, process series carry their
@@ -282,8 +330,9 @@ func TestContainerLabelsUnique(t *testing.T) {
 	)
 	c := mustNew(t, Options{Containers: true})
 	exportAll(t, c, s)
-	if n := len(gather(t, c)["wattlens_service_energy_joules_total"].GetMetric()); n != 2 {
-		t.Errorf("%d service series, want 2 (the two long ones are one once cut)", n)
+	// Per service, one series for each of the 4 resources of the fixture.
+	if n := len(gather(t, c)["wattlens_service_energy_joules_total"].GetMetric()); n != 2*4 {
+		t.Errorf("%d service series, want 8: 2 services × 4 resources (the two long ones are one once cut)", n)
 	}
 }
 
@@ -534,7 +583,7 @@ func checkContainerSeries(t *testing.T, topN int, seed uint64) {
 func seriesByID(gs []groupSeries) map[string]units.Energy {
 	out := make(map[string]units.Energy, len(gs))
 	for _, g := range gs {
-		out[g.labels[0]] = g.energy
+		out[g.labels[0]] = g.energy.Sum()
 	}
 	return out
 }

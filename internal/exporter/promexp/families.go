@@ -131,14 +131,14 @@ func containerLabels(id metricID) []string {
 var (
 	labelsSource  = []string{"source"}
 	labelsZone    = []string{"zone", "name", "socket", "source"}
-	labelsProcess = []string{"pid", "exe", "comm", "cmdline", "source"}
-	labelsVM      = []string{"vm", "source"}
+	labelsProcess = []string{"pid", "exe", "comm", "cmdline", "resource", "source"}
+	labelsVM      = []string{"vm", "resource", "source"}
 	// labelsProcessContainer are the process's container's, with
 	// --containers; empty for a process in no container.
 	labelsProcessContainer = []string{"container_id", "container_name", "pod", "namespace"}
-	labelsContainer        = []string{"container_id", "container_name", "runtime", "pod", "namespace", "source"}
-	labelsPod              = []string{"pod_uid", "pod", "namespace", "source"}
-	labelsService          = []string{"service", "source"}
+	labelsContainer        = []string{"container_id", "container_name", "runtime", "pod", "namespace", "resource", "source"}
+	labelsPod              = []string{"pod_uid", "pod", "namespace", "resource", "source"}
+	labelsService          = []string{"service", "resource", "source"}
 	labelsScaph            = []string{"pid", "exe", "cmdline"}
 	labelsDomain           = []string{"domain_name", "domain_id", "socket_id"}
 	labelsDisk             = []string{"disk_file_system", "disk_mount_point", "disk_type", "disk_is_removable", "disk_name"}
@@ -172,10 +172,10 @@ func families() [numMetrics]family {
 			"Average power of one zone over the last step. Absent while the sensor is down.",
 			labelsZone, SetNative},
 		processEnergy: {"wattlens_process_energy_joules_total", prometheus.CounterValue,
-			"Host energy attributed to one process (by CPU share) while it is among the top N by energy over the last step (--process.top; a process enters in a step in which it drew energy). A process that leaves the top N has its series end and its energy booked to wattlens_other_energy_joules_total; if it comes back, its series restarts from the energy since its return. At every scrape: sum(process) + other + unattributed + idle = host.",
+			"Host energy attributed to one process while it is among the top N by energy over the last step (--process.top; a process enters in a step in which it drew energy). A process that leaves the top N has its series end and its energy booked to wattlens_other_energy_joules_total; if it comes back, its series restarts from the energy since its return. At every scrape: sum(process) + other + unattributed + idle = host. One series per resource (cpu, memory, storage, network, gpu, platform) the host has drawn energy for: each resource's energy goes to those that used it (docs/attribution.md); sum by the other labels for the whole.",
 			labelsProcess, SetNative},
 		processPower: {"wattlens_process_power_watts", prometheus.GaugeValue,
-			"Average power attributed to one exposed process over the last step. Absent while the sensor is down.",
+			"Average power attributed to one exposed process over the last step, per resource. Absent while the sensor is down.",
 			labelsProcess, SetNative},
 		idleEnergy: {"wattlens_idle_energy_joules_total", prometheus.CounterValue,
 			"Host energy booked to the idle pseudo-consumer (the idle baseline × time, at most the host's energy); always 0 under --idle-policy=shared.",
@@ -196,10 +196,10 @@ func families() [numMetrics]family {
 			"Average power over the last step of what wattlens_unattributed_energy_joules_total counts. Absent while the sensor is down.",
 			labelsSource, SetNative},
 		vmEnergy: {"wattlens_vm_energy_joules_total", prometheus.CounterValue,
-			"Host energy attributed to one virtual machine (its qemu/KVM processes, whether or not in the top N) since the agent started; monotonic across restarts of the VM's process.",
+			"Host energy attributed to one virtual machine (its qemu/KVM processes, whether or not in the top N) since the agent started; monotonic across restarts of the VM's process. One series per resource (cpu, memory, storage, network, gpu, platform) the host has drawn energy for: each resource's energy goes to those that used it (docs/attribution.md); sum by the other labels for the whole.",
 			labelsVM, SetNative},
 		vmPower: {"wattlens_vm_power_watts", prometheus.GaugeValue,
-			"Average power attributed to one virtual machine over the last step. Absent while the sensor is down.",
+			"Average power attributed to one virtual machine over the last step, per resource. Absent while the sensor is down.",
 			labelsVM, SetNative},
 		cpuUtilisation: {"wattlens_cpu_utilisation_ratio", prometheus.GaugeValue,
 			"Busy share of all CPUs over the last step, 0 to 1.",
@@ -209,22 +209,22 @@ func families() [numMetrics]family {
 			nil, SetNative},
 
 		containerEnergy: {"wattlens_container_energy_joules_total", prometheus.CounterValue,
-			"Host energy attributed to one container since it was first seen: the sum of its processes' (by CPU share), those that have exited included, whether or not they are in the top N; monotonic. Every container the node runs has a series; one whose processes have all gone keeps it, at a constant value, for 5 minutes, then it ends. sum(container) + processes in no container + idle = host.",
+			"Host energy attributed to one container since it was first seen: the sum of its processes', those that have exited included, whether or not they are in the top N; monotonic. Every container the node runs has a series; one whose processes have all gone keeps it, at a constant value, for 5 minutes, then it ends. sum(container) + processes in no container + idle = host. One series per resource (cpu, memory, storage, network, gpu, platform) the host has drawn energy for: each resource's energy goes to those that used it (docs/attribution.md); sum by the other labels for the whole.",
 			labelsContainer, SetContainers},
 		containerPower: {"wattlens_container_power_watts", prometheus.GaugeValue,
-			"Average power attributed to one container over the last step. Absent while the sensor is down.",
+			"Average power attributed to one container over the last step, per resource. Absent while the sensor is down.",
 			labelsContainer, SetContainers},
 		podEnergy: {"wattlens_pod_energy_joules_total", prometheus.CounterValue,
-			"Host energy attributed to one Kubernetes pod since it was first seen: the sum of its containers', those that are gone and the processes that have exited included; monotonic, kept like a container's.",
+			"Host energy attributed to one Kubernetes pod since it was first seen: the sum of its containers', those that are gone and the processes that have exited included; monotonic, kept like a container's. One series per resource (cpu, memory, storage, network, gpu, platform) the host has drawn energy for: each resource's energy goes to those that used it (docs/attribution.md); sum by the other labels for the whole.",
 			labelsPod, SetContainers},
 		podPower: {"wattlens_pod_power_watts", prometheus.GaugeValue,
-			"Average power attributed to one Kubernetes pod over the last step. Absent while the sensor is down.",
+			"Average power attributed to one Kubernetes pod over the last step, per resource. Absent while the sensor is down.",
 			labelsPod, SetContainers},
 		serviceEnergy: {"wattlens_service_energy_joules_total", prometheus.CounterValue,
-			"Host energy attributed to one systemd service (a process in no container whose cgroup is a *.service unit) since it was first seen: the sum of its processes' (exited ones included); monotonic, kept like a container's.",
+			"Host energy attributed to one systemd service (a process in no container whose cgroup is a *.service unit) since it was first seen: the sum of its processes' (exited ones included); monotonic, kept like a container's. One series per resource (cpu, memory, storage, network, gpu, platform) the host has drawn energy for: each resource's energy goes to those that used it (docs/attribution.md); sum by the other labels for the whole.",
 			labelsService, SetContainers},
 		servicePower: {"wattlens_service_power_watts", prometheus.GaugeValue,
-			"Average power attributed to one systemd service over the last step. Absent while the sensor is down.",
+			"Average power attributed to one systemd service over the last step, per resource. Absent while the sensor is down.",
 			labelsService, SetContainers},
 
 		buildInfo: {"wattlens_build_info", prometheus.GaugeValue,

@@ -72,6 +72,7 @@ func newWorld(seed uint64, n int) *attributiontest.World {
 func exportAll(t testing.TB, c *Collector, snaps ...*snapshot.Snapshot) {
 	t.Helper()
 	for _, s := range snaps {
+		snapshottest.SplitResources(s) // as attribution's snapshots are
 		if err := c.Export(context.Background(), s); err != nil {
 			t.Fatal(err)
 		}

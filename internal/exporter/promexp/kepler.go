@@ -156,26 +156,36 @@ func (c *Collector) collectKepler(e *emitter, v *view) {
 		g := &v.containers[i]
 		// labels: container_id, container_name, runtime, pod, namespace, source
 		l := g.labels
-		e.energy(keplerContainerJoules, g.energy, l[0], l[1], l[2], running, zone, g.podUID, node)
+		e.energy(keplerContainerJoules, g.energy.Sum(), l[0], l[1], l[2], running, zone, g.podUID, node)
 		if up {
-			e.power(keplerContainerWatts, g.power, l[0], l[1], l[2], running, zone, g.podUID, node)
+			e.power(keplerContainerWatts, sumPower(g.power), l[0], l[1], l[2], running, zone, g.podUID, node)
 		}
 	}
 	for i := range v.pods {
 		g := &v.pods[i]
 		// labels: pod_uid, pod, namespace, source
 		l := g.labels
-		e.energy(keplerPodJoules, g.energy, l[0], l[1], l[2], running, zone, node)
+		e.energy(keplerPodJoules, g.energy.Sum(), l[0], l[1], l[2], running, zone, node)
 		if up {
-			e.power(keplerPodWatts, g.power, l[0], l[1], l[2], running, zone, node)
+			e.power(keplerPodWatts, sumPower(g.power), l[0], l[1], l[2], running, zone, node)
 		}
 	}
 	for _, m := range v.vms {
-		e.energy(keplerVMJoules, m.energy, m.vm, m.vm, "kvm", running, zone, node)
+		e.energy(keplerVMJoules, m.energy.Sum(), m.vm, m.vm, "kvm", running, zone, node)
 		if up {
-			e.power(keplerVMWatts, m.power, m.vm, m.vm, "kvm", running, zone, node)
+			e.power(keplerVMWatts, sumPower(m.resPower), m.vm, m.vm, "kvm", running, zone, node)
 		}
 	}
+}
+
+// sumPower is the power of every resource together: Kepler's workload
+// series are not split by resource.
+func sumPower(p [power.NumResources]units.Power) units.Power {
+	var s units.Power
+	for _, v := range p {
+		s += v
+	}
+	return s
 }
 
 // keplerBuild is kepler_build_info's label values.

@@ -38,7 +38,7 @@ type ledger struct {
 	procs *exporter.Ledger[procLabels]
 
 	vmLive   map[procinfo.Key]vmProc
-	vmClosed map[string]units.Energy
+	vmClosed map[string]snapshot.ResourceEnergy
 
 	// ctr is nil without Options.Containers.
 	ctr *containerSeries
@@ -49,7 +49,7 @@ type ledger struct {
 
 type vmProc struct {
 	vm    string
-	total units.Energy
+	total snapshot.ResourceEnergy
 }
 
 func newLedger(topN, cmdlineMax int, ctr *containerSeries, in *includer) *ledger {
@@ -61,7 +61,7 @@ func newLedger(topN, cmdlineMax int, ctr *containerSeries, in *includer) *ledger
 			return newProcLabels(p.Key, p.Meta, cmdlineMax)
 		}),
 		vmLive:   make(map[procinfo.Key]vmProc),
-		vmClosed: make(map[string]units.Energy),
+		vmClosed: make(map[string]snapshot.ResourceEnergy),
 	}
 	if in != nil {
 		b.procs.Keep = in.keep
@@ -77,10 +77,14 @@ type view struct {
 	measured bool
 
 	source string // the host's source label
-	procs  []procSeries
-	other  snapshot.Energy // Total is the monotonic counter; Power is TopN's rest
-	vms    []vmSeries
-	zones  []zoneSeries
+	// resources are the indices (power.Resource.Index) of the resources
+	// the host has drawn energy for since start: the resource label's
+	// values. A resource once there stays.
+	resources []int
+	procs     []procSeries
+	other     snapshot.Energy // Total is the monotonic counter; Power is TopN's rest
+	vms       []vmSeries
+	zones     []zoneSeries
 
 	// With Options.Containers.
 	containers, pods, services []groupSeries
@@ -98,6 +102,10 @@ type procSeries struct {
 	ctr    *ctrLabels
 	energy units.Energy
 	power  units.Power
+	// res is energy by resource (adding up to energy), resPower the
+	// interval's power by resource.
+	res      snapshot.ResourceEnergy
+	resPower [power.NumResources]units.Power
 	// cpuPercent is the CPU time used over the interval as a percentage
 	// of all CPUs (Scaphandre's scaph_process_cpu_usage_percentage).
 	cpuPercent float64
@@ -112,10 +120,10 @@ type procSeries struct {
 }
 
 type vmSeries struct {
-	vm     string
-	energy units.Energy
-	delta  units.Energy
-	power  units.Power
+	vm       string
+	energy   snapshot.ResourceEnergy
+	delta    snapshot.ResourceEnergy
+	resPower [power.NumResources]units.Power
 }
 
 type zoneSeries struct {
@@ -132,6 +140,11 @@ func (b *ledger) observe(s *snapshot.Snapshot, scaph, kepler bool) *view {
 	}
 	v.measured = true
 	v.source = sourceLabel(s.Host.Source)
+	for r, t := range s.Resources.Host.Total {
+		if t > 0 || r == power.ResourceCPU.Index() {
+			v.resources = append(v.resources, r)
+		}
+	}
 
 	if b.ctr != nil {
 		// First: the processes' container labels come from this tick's.
@@ -159,7 +172,8 @@ func (b *ledger) processes(s *snapshot.Snapshot, head []snapshot.Process, rest s
 	cpuCapacity := float64(s.Interval) * float64(s.CPUs)
 	for i, l := range listed {
 		p := l.Process
-		series[i] = procSeries{labels: l.Labels, energy: l.Energy, power: p.Power, memory: p.Memory, cpuTotal: p.CPUTotal.Seconds(), key: p.Key}
+		series[i] = procSeries{labels: l.Labels, energy: l.Energy, power: p.Power, res: l.Resources,
+			resPower: resourcePower(p.Resources.Delta, s), memory: p.Memory, cpuTotal: p.CPUTotal.Seconds(), key: p.Key}
 		if p.Meta != nil && p.VM != "" {
 			series[i].vm = sanitize(p.VM, maxLabelBytes)
 		}
@@ -187,25 +201,34 @@ func (b *ledger) vmsOf(s *snapshot.Snapshot) []vmSeries {
 			continue
 		}
 		name := sanitize(p.VM, maxLabelBytes)
-		live[p.Key] = vmProc{vm: name, total: p.Total}
+		live[p.Key] = vmProc{vm: name, total: p.Resources.Total}
 		j, ok := idx[name]
 		if !ok {
 			j = len(out)
 			idx[name] = j
 			out = append(out, vmSeries{vm: name})
 		}
-		out[j].energy += p.Total
-		out[j].delta += p.Delta
+		for r := range out[j].energy {
+			out[j].energy[r] += p.Resources.Total[r]
+			out[j].delta[r] += p.Resources.Delta[r]
+		}
 	}
 	for k, old := range b.vmLive {
 		if _, ok := live[k]; !ok {
-			b.vmClosed[old.vm] += old.total
+			c := b.vmClosed[old.vm]
+			for r := range c {
+				c[r] += old.total[r]
+			}
+			b.vmClosed[old.vm] = c
 		}
 	}
 	b.vmLive = live
 	for i := range out {
-		out[i].energy += b.vmClosed[out[i].vm]
-		out[i].power = units.PowerOf(out[i].delta, s.Interval)
+		c := b.vmClosed[out[i].vm]
+		for r := range c {
+			out[i].energy[r] += c[r]
+		}
+		out[i].resPower = resourcePower(out[i].delta, s)
 	}
 	slices.SortFunc(out, func(x, y vmSeries) int { return cmp.Compare(x.vm, y.vm) })
 	return out
@@ -292,4 +315,16 @@ func domainID(id string) string {
 		return sanitize(id[i+1:], maxLabelBytes)
 	}
 	return sanitize(id, maxLabelBytes)
+}
+
+// resourcePower is the interval's power of each resource's energy.
+func resourcePower(d snapshot.ResourceEnergy, s *snapshot.Snapshot) [power.NumResources]units.Power {
+	var out [power.NumResources]units.Power
+	if s.Interval <= 0 {
+		return out
+	}
+	for r, e := range d {
+		out[r] = units.PowerOf(e, s.Interval)
+	}
+	return out
 }

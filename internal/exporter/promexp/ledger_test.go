@@ -98,7 +98,8 @@ func TestLedgerScripted(t *testing.T) {
 		for _, m := range mfs["wattlens_process_energy_joules_total"].GetMetric() {
 			for _, l := range m.GetLabel() {
 				if l.GetName() == "pid" {
-					got.procs[l.GetValue()] = m.GetCounter().GetValue()
+					// summed over resource, to the microjoule
+					got.procs[l.GetValue()] = math.Round((got.procs[l.GetValue()]+m.GetCounter().GetValue())*1e6) / 1e6
 				}
 			}
 		}
@@ -260,13 +261,16 @@ func TestVMCounterSurvivesRestart(t *testing.T) {
 			got = append(got, -1)
 			continue
 		}
-		m := mf.GetMetric()[0]
-		for _, l := range m.GetLabel() {
-			if l.GetName() == "vm" && l.GetValue() != "db\uFFFD" {
-				t.Errorf("vm label %q, want the invalid byte replaced", l.GetValue())
+		var sum float64 // over resource
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "vm" && l.GetValue() != "db\uFFFD" {
+					t.Errorf("vm label %q, want the invalid byte replaced", l.GetValue())
+				}
 			}
+			sum += m.GetCounter().GetValue()
 		}
-		got = append(got, m.GetCounter().GetValue())
+		got = append(got, math.Round(sum*1e6)/1e6)
 	}
 	if diff := cmp.Diff([]float64{10, 15, -1, 17, 21}, got); diff != "" {
 		t.Errorf("vm counter (-want +got):\n%s", diff)
@@ -274,12 +278,13 @@ func TestVMCounterSurvivesRestart(t *testing.T) {
 }
 
 // TestCardinalityBounded: 10 000 processes give top-N process series by
-// default, and all of them only when asked.
+// default, one per resource the host has energy for (4 in the fixture),
+// and all of them only when asked.
 func TestCardinalityBounded(t *testing.T) {
 	s := manyProcs(10_000)
 	for _, tc := range []struct {
 		topN, want int
-	}{{DefaultTopN, DefaultTopN}, {5, 5}, {0, 10_000}} {
+	}{{DefaultTopN, DefaultTopN * 4}, {5, 5 * 4}, {0, 10_000 * 4}} {
 		c := mustNew(t, Options{TopN: tc.topN})
 		exportAll(t, c, s)
 		mfs := gather(t, c)
@@ -315,7 +320,7 @@ func TestProcessLabelsSanitised(t *testing.T) {
 	}
 	want := map[string]string{
 		"pid": "100", "exe": "/usr/bin/bad\uFFFDname", "comm": "tab name",
-		"cmdline": strings.Repeat("é", 49) + "…", "source": "measured",
+		"cmdline": strings.Repeat("é", 49) + "…", "resource": "cpu", "source": "measured",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("labels (-want +got):\n%s", diff)

@@ -165,6 +165,9 @@ func energyTable(b *bytes.Buffer, s *snapshot.Snapshot, width int) {
 		t.add(socket, zoneName(z), formatPower(z.Power), formatEnergy(z.Delta), formatEnergy(z.Total), string(z.Source))
 	}
 	t.write(b, "", width)
+	if split := exporter.ResourceShares(s.Resources.Host.Delta, false); split != "" {
+		fmt.Fprintf(b, "By resource: %s\n", split)
+	}
 	b.WriteByte('\n')
 }
 
@@ -221,18 +224,18 @@ func consumers(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int) {
 		fmt.Fprintf(b, "Top %d of %d processes\n", len(sel.Head), len(s.Processes))
 	}
 	exeWidth := min(max(width/4, minExe), maxExe)
-	t := table{right: []bool{true, true, false, false, false}}
+	t := table{right: []bool{true, false, true, false, false, false}}
 	// add adds a row, with the container column third when shown.
 	add := func(container string, cells ...string) {
 		if opts.Containers {
-			cells = slices.Insert(cells, 3, container)
+			cells = slices.Insert(cells, 4, container)
 		}
 		t.add(cells...)
 	}
 	if opts.Containers {
 		t.right = append(t.right, false)
 	}
-	add("container", "power", "pid", "kind", "exe", "cmdline")
+	add("container", "power", "by resource", "pid", "kind", "exe", "cmdline")
 	for _, p := range sel.Head {
 		m := p.Meta
 		if m == nil {
@@ -251,10 +254,10 @@ func consumers(b *bytes.Buffer, s *snapshot.Snapshot, opts Options, width int) {
 		case m.Exe == "":
 			exe = truncate(Sanitize(m.Comm), exeWidth) // executable unreadable (another user's): its name
 		}
-		add(containerCell(m.Workload, opts.Names), formatPower(p.Power), strconv.Itoa(p.PID), kind, exe, Sanitize(m.Cmdline))
+		add(containerCell(m.Workload, opts.Names), formatPower(p.Power), exporter.ResourceShares(p.Resources.Delta, true), strconv.Itoa(p.PID), kind, exe, Sanitize(m.Cmdline))
 	}
-	add("", formatPower(s.Unattributed.Power), "-", "unattributed", "", "busy CPU time no readable process holds")
-	add("", formatPower(sel.Rest.Power), "-", "others", "", restText(sel))
+	add("", formatPower(s.Unattributed.Power), exporter.ResourceShares(s.Resources.Unattributed.Delta, true), "-", "unattributed", "", "busy CPU time no readable process holds")
+	add("", formatPower(sel.Rest.Power), exporter.ResourceShares(exporter.RestResources(s, sel.Head).Delta, true), "-", "others", "", restText(sel))
 	t.write(b, "", width)
 }
 

@@ -9,11 +9,22 @@
 // the sysfs root class/dmi/id/sys_vendor and product_name (virtual
 // machine detection).
 //
-// Zones: estimate:cpu (KindPackage), estimate:dram (KindDRAM) and
-// estimate:platform (power.KindPlatform: board, fans, drives, network and
-// power supply losses). Their sum is the estimated power at the wall, and
-// IdlePower is the idle of that same sum, so host energy must count all
-// three kinds.
+// Zones: estimate:cpu (KindPackage), estimate:dram (KindDRAM),
+// estimate:platform (power.KindPlatform: board, fans and power supply
+// losses), and one zone per disk, estimate:storage:<name>
+// (power.KindStorage), and per network interface with hardware behind it,
+// estimate:network:<name> (power.KindNetwork). Their sum is the estimated
+// power at the wall, and IdlePower is the idle of that same sum, so host
+// energy must count all these kinds.
+//
+// The devices come from <sysfs>/block and <sysfs>/class/net (read once, at
+// start) and their activity from <procfs>/diskstats (io_ticks) and
+// <procfs>/net/dev (bytes) at every read; their idle and busy power are
+// published per-class figures (devices.go). The platform term fitted to
+// SPECpower already holds the drives and NICs of the servers it was fitted
+// to, so the devices' idle power is taken out of it (down to zero, the
+// rest adding), and the validated wall figure of a machine like those
+// stays what it was.
 package estimate
 
 import (
@@ -42,6 +53,10 @@ const (
 	ZoneCPU      = "estimate:cpu"
 	ZoneDRAM     = "estimate:dram"
 	ZonePlatform = "estimate:platform"
+	// ZoneStoragePrefix and ZoneNetworkPrefix, followed by the device's
+	// name, are the IDs of device zones.
+	ZoneStoragePrefix = "estimate:storage:"
+	ZoneNetworkPrefix = "estimate:network:"
 )
 
 // Sensor is the estimate sensor. It is safe for concurrent use.
@@ -57,6 +72,13 @@ type Sensor struct {
 	prevAt  time.Time
 	util    float64
 	energy  [3]float64 // joules: cpu, dram, platform
+
+	facts   facts.Reader
+	devices []*device
+	carve   float64 // watts of the devices' idle taken out of the platform term
+	extra   float64 // watts of the devices' idle beyond it
+	log     *slog.Logger
+	warned  bool
 }
 
 // New builds the sensor from the machine it runs on.
@@ -79,12 +101,21 @@ func NewWithClock(opts sensor.Options, now func() time.Time) (*Sensor, error) {
 	}
 	m, evidence := describeMachine(procfs, sysfs, log)
 	md := model.For(m)
-	s := &Sensor{stat: stat, now: now, model: md, cpuZone: 0}
+	s := &Sensor{stat: stat, now: now, model: md, cpuZone: 0, facts: facts.New(procfs, sysfs), log: log}
 	if !m.VM && m.Sockets > 1 {
 		s.cpuZone = -1
 	}
-	s.method = evidence + "; " + md.Method()
-	log.Info("estimate sensor ready", "vm", m.VM, "cpu", md.Match().CPU.Name, "idle_watts", math.Round(md.Idle().Wall*100)/100)
+	s.devices = findDevices(s.facts, log)
+	var idle float64
+	for _, d := range s.devices {
+		idle += d.power.Idle
+	}
+	s.carve = min(idle, md.Idle().Platform)
+	s.extra = idle - s.carve
+	s.method = evidence + "; " + md.Method() + "; memory's active part is driven by CPU utilisation (no memory-traffic counter is read)" +
+		fmt.Sprintf("; %.2f W of the devices' idle taken out of the platform term; ", s.carve) + describeDevices(s.devices)
+	log.Info("estimate sensor ready", "vm", m.VM, "cpu", md.Match().CPU.Name, "idle_watts", math.Round((md.Idle().Wall+s.extra)*100)/100,
+		"devices", len(s.devices))
 	log.Debug("estimate method", "method", s.method)
 	return s, nil
 }
@@ -148,27 +179,98 @@ func (s *Sensor) Read() (power.Reading, error) {
 			b := s.model.Power(s.util)
 			s.energy[0] += b.CPU * dt
 			s.energy[1] += b.Memory * dt
-			s.energy[2] += b.Platform * dt
+			s.energy[2] += max(b.Platform-s.carve, 0) * dt
 		}
 	}
+	s.readDevices(now.Sub(s.prevAt), s.started)
 	s.started, s.prev, s.prevAt = true, t, now
 	return s.reading(), nil
+}
+
+// findDevices lists the disks and network interfaces to model; what cannot
+// be listed is logged and left out.
+func findDevices(rd facts.Reader, log *slog.Logger) []*device {
+	var out []*device
+	disks, err := rd.BlockDevices()
+	if err != nil {
+		log.Warn("block devices unreadable, storage power left out", "err", err)
+	}
+	for _, b := range disks {
+		out = append(out, &device{id: ZoneStoragePrefix + b.Name, kind: "storage", name: b.Name, class: b.Class, power: storageClasses[b.Class]})
+	}
+	nics, err := rd.NetInterfaces()
+	if err != nil {
+		log.Warn("network interfaces unreadable, network power left out", "err", err)
+	}
+	for _, n := range nics {
+		speed := n.SpeedMbps
+		if speed <= 0 {
+			speed = defaultLinkMbps
+		}
+		out = append(out, &device{id: ZoneNetworkPrefix + n.Name, kind: "network", name: n.Name, class: n.Class,
+			power: netPower(n.Class, n.SpeedMbps), speedMbps: speed})
+	}
+	return out
+}
+
+// readDevices reads the devices' counters and integrates their power over
+// dt (when integrate; the first read only sets the counters). A device
+// missing from the counters this time draws its idle power; a counter file
+// that cannot be read is logged once and counts as no activity.
+func (s *Sensor) readDevices(dt time.Duration, integrate bool) {
+	if len(s.devices) == 0 {
+		return
+	}
+	ticks, err1 := s.facts.DiskIOTicks()
+	bytes, err2 := s.facts.NetDevBytes()
+	if err := errors.Join(err1, err2); err != nil && !s.warned {
+		s.warned = true
+		s.log.Warn("device counters unreadable, devices counted as idle", "err", err)
+	}
+	for _, d := range s.devices {
+		src := ticks
+		if d.kind == "network" {
+			src = bytes
+		}
+		v, ok := src[d.name]
+		if integrate && dt > 0 {
+			a := 0.0
+			if ok {
+				a = d.activity(v, dt)
+			}
+			d.active = a
+			d.energy += d.watts(a) * dt.Seconds()
+		}
+		if ok {
+			d.last, d.seen = v, true
+		}
+	}
 }
 
 func (s *Sensor) reading() power.Reading {
 	zone := func(id, kind, name string, socket int, joules float64) power.Zone {
 		return power.Zone{ID: id, Kind: kind, Socket: socket, Name: name, Energy: units.FromJoules(joules), Source: power.Estimated}
 	}
-	return power.Reading{Zones: []power.Zone{
+	zones := []power.Zone{
 		zone(ZoneCPU, power.KindPackage, "package", s.cpuZone, s.energy[0]),
 		zone(ZoneDRAM, power.KindDRAM, "dram", -1, s.energy[1]),
 		zone(ZonePlatform, power.KindPlatform, "platform", -1, s.energy[2]),
-	}}
+	}
+	for _, d := range s.devices {
+		kind := power.KindStorage
+		if d.kind == "network" {
+			kind = power.KindNetwork
+		}
+		zones = append(zones, zone(d.id, kind, d.name, -1, d.energy))
+	}
+	return power.Reading{Zones: zones}
 }
 
 // IdlePower implements sensor.IdleModeller: the model's power at zero
-// utilisation, summed over the three zones (the wall).
-func (s *Sensor) IdlePower() units.Power { return units.FromWatts(s.model.Idle().Wall) }
+// utilisation and the devices' idle, summed over every zone (the wall).
+func (s *Sensor) IdlePower() units.Power {
+	return units.FromWatts(s.model.Idle().Wall + s.extra)
+}
 
 // Method implements sensor.Describer.
 func (s *Sensor) Method() string { return s.method }

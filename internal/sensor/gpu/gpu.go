@@ -8,7 +8,12 @@
 //     MaxRange 0: it is a 64-bit counter, and going backwards means the
 //     driver reloaded (a reset);
 //   - else nvmlDeviceGetPowerUsage (mW) integrated over time by the
-//     trapezoid rule into a cumulative µJ counter.
+//     trapezoid rule into a cumulative µJ counter;
+//   - else, where the GPU reports utilisation (nvmlDeviceGetUtilizationRates)
+//     and a power limit (nvmlDeviceGetPowerManagementLimit, else the
+//     enforced, else the default limit), an estimate integrated the same
+//     way: the limit × the CPU model's default curve at that utilisation
+//     (see curve), Source estimated, and Method says so.
 //
 // Per-process use comes from nvmlDeviceGetProcessUtilization; see
 // ProcessSharer.

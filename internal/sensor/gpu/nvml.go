@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
 	"github.com/wattlens/wattlens/internal/counter"
+	"github.com/wattlens/wattlens/internal/model"
 	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
@@ -33,7 +35,8 @@ type device struct {
 	handle nvml.Device
 
 	energyCounter bool                // GetTotalEnergyConsumption works
-	power         *counter.Integrator // else: GetPowerUsage integrated
+	power         *counter.Integrator // else: GetPowerUsage (or the estimate) integrated
+	estimate      *curve              // neither works: power from utilisation and the board's limit
 
 	procUtil bool   // GetProcessUtilization works
 	lastSeen uint64 // newest process sample timestamp seen (µs)
@@ -128,7 +131,17 @@ func (s *gpuSensor) probe(i int) (*device, error) {
 		d.power = &counter.Integrator{}
 		d.power.Add(s.now(), units.Power(p)*units.Milliwatt)
 	} else {
-		return nil, fmt.Errorf("total energy: %w; power usage: %w", ret, ret2)
+		c, err := newCurve(h)
+		if err != nil {
+			return nil, fmt.Errorf("total energy: %w; power usage: %w; no estimate either: %w", ret, ret2, err)
+		}
+		w, err := c.watts(h)
+		if err != nil {
+			return nil, err
+		}
+		d.estimate, d.zone.Source = c, power.Estimated
+		d.power = &counter.Integrator{}
+		d.power.Add(s.now(), w)
 	}
 	// Prime the process sample cursor so the first interval starts now.
 	if samples, ok := processSamples(h, 0); ok {
@@ -199,6 +212,14 @@ func (s *gpuSensor) readEnergy(d *device) error {
 		d.zone.Energy = units.Energy(mj) * units.Millijoule
 		return nil
 	}
+	if d.estimate != nil {
+		w, err := d.estimate.watts(d.handle)
+		if err != nil {
+			return err
+		}
+		d.zone.Energy = d.power.Add(s.now(), w)
+		return nil
+	}
 	mw, ret := d.handle.GetPowerUsage()
 	if ret != nvml.SUCCESS {
 		return fmt.Errorf("power usage: %w", ret)
@@ -223,7 +244,10 @@ func (s *gpuSensor) Method() string {
 	parts := make([]string, 0, len(s.devices))
 	for _, d := range s.devices {
 		how := "energy counter"
-		if !d.energyCounter {
+		switch {
+		case d.estimate != nil:
+			how = d.estimate.method()
+		case !d.energyCounter:
 			how = "power integrated over time"
 		}
 		parts = append(parts, fmt.Sprintf("%s %s (%s)", d.zone.ID, d.model, how))
@@ -244,4 +268,69 @@ func (s *gpuSensor) Close() error {
 		return fmt.Errorf("nvml shutdown: %w", ret)
 	}
 	return nil
+}
+
+// curve estimates a GPU's power where NVML reads none
+// (nvmlDeviceGetTotalEnergyConsumption and nvmlDeviceGetPowerUsage both
+// unsupported) but reports utilisation (nvmlDeviceGetUtilizationRates,
+// the percent of the last sample period in which a kernel ran): the CPU
+// model's curve applied to the board's power limit,
+//
+//	P(u) = limit × (i + (a − i) · f(u)),  f(u) = w·min(u/0.1, 1) + (1 − w)·u^γ
+//
+// with i, a, w and γ the estimate model's "default" group (fitted to
+// SPECpower servers' CPUs, docs/estimation.md). No GPU measurement backs
+// these fractions: the zone is estimated and Method says so.
+type curve struct {
+	limitW      float64
+	limitFrom   string
+	idle, full  float64
+	shape       model.Shape
+	lastPercent uint32
+}
+
+// newCurve reads the board's limit: the power management limit
+// (nvmlDeviceGetPowerManagementLimit), else the enforced limit
+// (nvmlDeviceGetEnforcedPowerLimit), else the default limit
+// (nvmlDeviceGetPowerManagementDefaultLimit), all in mW.
+func newCurve(h nvml.Device) (*curve, error) {
+	p := model.DefaultParams()
+	c := &curve{idle: p.IdleFrac["default"], full: p.FullFrac["default"], shape: p.Shape["default"]}
+	for _, l := range []struct {
+		from string
+		get  func() (uint32, nvml.Return)
+	}{
+		{"power management limit", h.GetPowerManagementLimit},
+		{"enforced power limit", h.GetEnforcedPowerLimit},
+		{"default power limit", h.GetPowerManagementDefaultLimit},
+	} {
+		if mw, ret := l.get(); ret == nvml.SUCCESS && mw > 0 {
+			c.limitW, c.limitFrom = float64(mw)/1000, l.from
+			break
+		}
+	}
+	if c.limitW == 0 {
+		return nil, errors.New("no power limit reported")
+	}
+	if _, ret := h.GetUtilizationRates(); ret != nvml.SUCCESS {
+		return nil, fmt.Errorf("utilisation: %w", ret)
+	}
+	return c, nil
+}
+
+// watts reads the utilisation and returns the estimated power.
+func (c *curve) watts(h nvml.Device) (units.Power, error) {
+	u, ret := h.GetUtilizationRates()
+	if ret != nvml.SUCCESS {
+		return 0, fmt.Errorf("utilisation: %w", ret)
+	}
+	c.lastPercent = min(u.Gpu, 100)
+	w := c.limitW * (c.idle + (c.full-c.idle)*c.shape.At(float64(c.lastPercent)/100))
+	return units.Power(math.Round(w*1000)) * units.Milliwatt, nil
+}
+
+func (c *curve) method() string {
+	return fmt.Sprintf("estimated: NVML gives no power reading; %.0f W %s × (%.3f + %.3f·f(u)), f(u) = %.2f·min(u/0.1,1) + %.2f·u^%.2f, u = NVML utilisation; "+
+		"the CPU model's default idle and full-load fractions and curve, not fitted to any GPU: error unmeasured",
+		c.limitW, c.limitFrom, c.idle, c.full-c.idle, c.shape.Wake, 1-c.shape.Wake, c.shape.Exp)
 }

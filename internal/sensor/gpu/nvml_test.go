@@ -5,6 +5,7 @@ package gpu
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	nvmlserver "github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wattlens/wattlens/internal/model"
 	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
 	"github.com/wattlens/wattlens/internal/units"
@@ -31,6 +33,19 @@ type fakeGPU struct {
 	powerRet  nvml.Return
 	samples   []nvml.ProcessUtilizationSample
 	utilRet   nvml.Return // SUCCESS: behave as NVML does
+	// estimable: the GPU reports utilisation (gpuUtil, percent) and a
+	// power limit (limitMW; limitRet for the management limit, the
+	// enforced limit answering limitMW when it fails); otherwise both
+	// are unsupported.
+	estimable bool
+	gpuUtil   uint32
+	limitMW   uint32
+	limitRet  nvml.Return
+}
+
+func estimatedGPU(uuid string, limitMW, util uint32) *fakeGPU {
+	return &fakeGPU{uuid: uuid, energyRet: nvml.ERROR_NOT_SUPPORTED, powerRet: nvml.ERROR_NOT_SUPPORTED,
+		estimable: true, limitMW: limitMW, gpuUtil: util}
 }
 
 func energyGPU(uuid string, mj uint64) *fakeGPU {
@@ -61,6 +76,31 @@ func (g *fakeGPU) device() *mock.Device {
 			defer g.mu.Unlock()
 			return g.powerMW, g.powerRet
 		},
+		GetUtilizationRatesFunc: func() (nvml.Utilization, nvml.Return) {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if !g.estimable {
+				return nvml.Utilization{}, nvml.ERROR_NOT_SUPPORTED
+			}
+			return nvml.Utilization{Gpu: g.gpuUtil, Memory: g.gpuUtil / 2}, nvml.SUCCESS
+		},
+		GetPowerManagementLimitFunc: func() (uint32, nvml.Return) {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if !g.estimable {
+				return 0, nvml.ERROR_NOT_SUPPORTED
+			}
+			return g.limitMW, g.limitRet
+		},
+		GetEnforcedPowerLimitFunc: func() (uint32, nvml.Return) {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if !g.estimable {
+				return 0, nvml.ERROR_NOT_SUPPORTED
+			}
+			return g.limitMW, nvml.SUCCESS
+		},
+		GetPowerManagementDefaultLimitFunc: func() (uint32, nvml.Return) { return 0, nvml.ERROR_NOT_SUPPORTED },
 		GetProcessUtilizationFunc: func(after uint64) ([]nvml.ProcessUtilizationSample, nvml.Return) {
 			g.mu.Lock()
 			defer g.mu.Unlock()
@@ -371,5 +411,67 @@ func TestDGXA100(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestEstimatedFromUtilisation: a GPU with neither an energy counter nor a
+// power reading, but utilisation and a power limit, is estimated from the
+// limit and the CPU model's default curve, integrated over time, marked
+// estimated, and Method says how.
+func TestEstimatedFromUtilisation(t *testing.T) {
+	g := estimatedGPU("GPU-cccc", 300_000, 0) // 300 W limit, idle
+	none := &fakeGPU{uuid: "GPU-dddd", energyRet: nvml.ERROR_NOT_SUPPORTED, powerRet: nvml.ERROR_NOT_SUPPORTED}
+	lib := newLib(nvml.SUCCESS, g, none)
+	c := newClock()
+	s, err := newSensor(lib, nil, c.now)
+	if err != nil {
+		t.Fatalf("newSensor: %v", err)
+	}
+	p := model.DefaultParams()
+	i, a, sh := p.IdleFrac["default"], p.FullFrac["default"], p.Shape["default"]
+	at := func(u float64) float64 { return 300 * (i + (a-i)*sh.At(u)) }
+	var wantJ float64
+	prev := at(0)
+	for _, st := range []struct {
+		util uint32
+		dt   time.Duration
+	}{{0, 2 * time.Second}, {100, 2 * time.Second}, {50, 4 * time.Second}, {250, time.Second}} { // 250: clamped to 100
+		g.set(func(g *fakeGPU) { g.gpuUtil = st.util })
+		c.advance(st.dt)
+		w := at(math.Min(float64(st.util), 100) / 100)
+		wantJ += (prev + w) / 2 * st.dt.Seconds()
+		prev = w
+		zones := mustRead(t, s)
+		if len(zones) != 1 {
+			t.Fatalf("zones %+v: want the estimable GPU only", zones)
+		}
+		z := zones[0]
+		if z.Source != power.Estimated || z.ID != "gpu:0" || z.Kind != power.KindGPU {
+			t.Fatalf("zone %+v: want gpu:0, estimated", z)
+		}
+		if got := z.Energy.Joules(); math.Abs(got-wantJ) > 0.01 {
+			t.Errorf("util %d %%: energy %.3f J, want %.3f J", st.util, got, wantJ)
+		}
+	}
+	if at(1) <= at(0.5) || at(0.5) <= at(0) || at(0) <= 0 {
+		t.Fatalf("curve not increasing from a positive idle: %v %v %v", at(0), at(0.5), at(1))
+	}
+	m := s.Method()
+	for _, want := range []string{"gpu:0", "estimated: NVML gives no power reading", "300 W power management limit", "not fitted to any GPU"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("Method() = %q, lacks %q", m, want)
+		}
+	}
+}
+
+func TestEstimateFallsBackToTheEnforcedLimit(t *testing.T) {
+	g := estimatedGPU("GPU-eeee", 250_000, 100)
+	g.limitRet = nvml.ERROR_NOT_SUPPORTED
+	s, err := newSensor(newLib(nvml.SUCCESS, g), nil, newClock().now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := s.Method(); !strings.Contains(m, "250 W enforced power limit") {
+		t.Errorf("Method() = %q, want the enforced limit named", m)
 	}
 }

@@ -32,6 +32,11 @@ func Joules(total, delta units.Energy) snapshot.Energy {
 // Balance sets s.Host to what s's consumers add up to, with Energy: its
 // processes, exited processes, unattributed energy and idle, for the
 // interval and since start. It returns s.
+//
+// It also splits by resource every account that has no split yet
+// (Split), and sets the host's split to what they add up to (the exited
+// processes' energy counted as cpu), so that the per-resource sums hold
+// too.
 func Balance(s *snapshot.Snapshot) *snapshot.Snapshot {
 	total := s.Exited + s.Unattributed.Total + s.Idle.Total
 	delta := s.Unattributed.Delta + s.Idle.Delta
@@ -40,5 +45,53 @@ func Balance(s *snapshot.Snapshot) *snapshot.Snapshot {
 		delta += p.Delta
 	}
 	s.Host = Energy(total, delta)
+	return SplitResources(s)
+}
+
+// SplitResources splits by resource every account of s that has no split
+// yet (Split), and sets the host's split to what they add up to (the
+// exited processes' energy counted as cpu), so that the per-resource sums
+// hold as they do in a snapshot attribution makes. It returns s.
+func SplitResources(s *snapshot.Snapshot) *snapshot.Snapshot {
+	if s == nil {
+		return nil
+	}
+	fill := func(r *snapshot.Resources, e snapshot.Energy) {
+		if r.Total.Sum() == 0 && r.Delta.Sum() == 0 {
+			*r = snapshot.Resources{Delta: Split(e.Delta), Total: Split(e.Total)}
+		}
+	}
+	fill(&s.Resources.Idle, s.Idle)
+	fill(&s.Resources.Unattributed, s.Unattributed)
+	host := snapshot.Resources{}
+	host.Total[power.ResourceCPU.Index()] = s.Exited
+	add := func(r snapshot.Resources) {
+		for i := range r.Delta {
+			host.Delta[i] += r.Delta[i]
+			host.Total[i] += r.Total[i]
+		}
+	}
+	add(s.Resources.Idle)
+	add(s.Resources.Unattributed)
+	for i := range s.Processes {
+		fill(&s.Processes[i].Resources, s.Processes[i].Energy)
+		add(s.Processes[i].Resources)
+	}
+	s.Resources.Host = host
+	for i := range s.Groups {
+		fill(&s.Groups[i].Resources, s.Groups[i].Energy)
+	}
 	return s
+}
+
+// Split is a fixture's split of e by resource: a tenth each to memory,
+// storage and network, the rest to cpu, in whole microjoules.
+func Split(e units.Energy) snapshot.ResourceEnergy {
+	var r snapshot.ResourceEnergy
+	tenth := e / 10
+	r[power.ResourceMemory.Index()] = tenth
+	r[power.ResourceStorage.Index()] = tenth
+	r[power.ResourceNetwork.Index()] = tenth
+	r[power.ResourceCPU.Index()] = e - 3*tenth
+	return r
 }

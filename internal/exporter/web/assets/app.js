@@ -77,6 +77,7 @@
     if (rec.cpus) parts.push(rec.cpus + ' CPUs');
     parts.push(fmtJ(host.energy_joules) + ' since start');
     setText($('sensor'), parts.join(' · '));
+    setText($('host-resources'), up ? resourceSplit(host.resources, 'By resource: ') : '');
     var err = $('sensor-error');
     err.hidden = up;
     setText(err, up ? '' : 'Sensor down: ' + (rec.sensor_error || 'no reading') + '. Figures resume at the next good reading.');
@@ -99,6 +100,22 @@
     } else {
       cov.hidden = true;
     }
+  }
+
+  // resourceSplit writes the interval's split by resource (JSON
+  // "resources": cpu, memory, storage, network, gpu, platform) as the
+  // shares of at least 1 %, largest first; '' when there is none.
+  function resourceSplit(res, prefix) {
+    if (!res) return '';
+    var parts = [], total = 0;
+    Object.keys(res).forEach(function (k) { total += res[k].interval_energy_joules; });
+    if (total <= 0) return '';
+    Object.keys(res).forEach(function (k) {
+      var f = res[k].interval_energy_joules / total;
+      if (f >= 0.01) parts.push({ name: k, f: f });
+    });
+    parts.sort(function (a, b) { return b.f - a.f; });
+    return prefix + parts.map(function (p) { return p.name + ' ' + fmtPct(p.f); }).join(' · ');
   }
 
   // unattributed is the consumer of that kind: the active energy of busy
@@ -141,6 +158,8 @@
       if (c.kind === 'vm') th.appendChild(el('span', { class: 'tag', text: 'VM' }));
       if (c.container_name) th.appendChild(el('span', { class: 'tag', text: c.container_name }));
       if (c.cmdline) th.appendChild(el('span', { class: 'cmd', title: c.cmdline, text: c.cmdline }));
+      var split = resourceSplit(c.resources, '');
+      if (split) th.appendChild(el('span', { class: 'cmd', title: 'Energy of the step by resource', text: split }));
       rows.push(el('tr', null, th,
         el('td', { class: 'num hide-narrow', text: String(c.pid) }),
         el('td', { class: 'num', text: fmtW(c.power_watts) }),
