@@ -84,7 +84,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		names = append(names, c.name)
 	}
 
-	selected, err := app.Parse(args)
+	args, err := scaphandreArgs(app, args)
+	var selected string
+	if err == nil {
+		selected, err = app.Parse(args)
+	}
 	if err != nil && strings.HasPrefix(err.Error(), "expected command") {
 		err = fmt.Errorf("%w; valid commands: %s", err, strings.Join(names, ", "))
 	}
@@ -165,6 +169,8 @@ type global struct {
 	idlePower    float64
 	idlePowerSet bool
 	logLevel     string
+	logLevelSet  bool
+	scaph        *scaphandreGlobal
 }
 
 func bindGlobal(app *kingpin.Application, cfg *config.Config) *global {
@@ -182,15 +188,19 @@ func bindGlobal(app *kingpin.Application, cfg *config.Config) *global {
 		Default(config.DefaultIdlePolicy).EnumVar(&cfg.IdlePolicy, config.IdlePolicies...)
 	app.Flag("cpu-source", "Where per-process CPU time comes from: auto (eBPF where the kernel has BTF and lets wattlens load a program, else procfs), ebpf (fail if it cannot load), procfs.").
 		Default(config.CPUSourceAuto).Envar("WATTLENS_CPU_SOURCE").EnumVar(&cfg.CPUSource, config.CPUSources...)
-	app.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").EnumVar(&g.logLevel, "debug", "info", "warn", "error")
+	app.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").IsSetByUser(&g.logLevelSet).EnumVar(&g.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Log format: logfmt or json.").Default("logfmt").EnumVar(&cfg.LogFormat, "logfmt", "json")
 	bindRedfish(app, &cfg.Redfish)
+	g.scaph = bindScaphandreGlobal(app, cfg)
 	return g
 }
 
 func (g *global) finish(cfg *config.Config) error {
 	cfg.Sensors = config.ParseSensors(g.sensors)
 	cfg.IdlePower, cfg.IdlePowerSet = g.idlePower, g.idlePowerSet
+	if l, ok := g.scaph.logLevel(); ok && !g.logLevelSet {
+		g.logLevel = l
+	}
 	return cfg.LogLevel.UnmarshalText([]byte(g.logLevel))
 }
 

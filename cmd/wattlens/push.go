@@ -21,8 +21,9 @@ import (
 // prometheus, pushed (PUT, replacing the group) to a Pushgateway after
 // every tick.
 func setupPush(cmd *kingpin.CmdClause) action {
-	url := cmd.Flag("url", "Pushgateway URL.").Default("http://localhost:9091").String()
-	job := cmd.Flag("job", "Job label of the pushed group.").Default(push.DefaultJob).String()
+	var urlSet bool
+	url := cmd.Flag("url", "Pushgateway URL.").Default("http://localhost:9091").IsSetByUser(&urlSet).String()
+	job := cmd.Flag("job", "Job label of the pushed group.").Short('j').Default(push.DefaultJob).String()
 	grouping := cmd.Flag("push.grouping", "Grouping label of the pushed group, KEY=VALUE; repeatable. instance defaults to the host name.").
 		PlaceHolder("KEY=VALUE").StringMap()
 	username := cmd.Flag("push.username", "Basic auth user name for the Pushgateway.").String()
@@ -32,14 +33,21 @@ func setupPush(cmd *kingpin.CmdClause) action {
 	cmd.Flag("push.cert-file", "Client certificate (PEM) for mutual TLS.").PlaceHolder("FILE").StringVar(&tlsOpts.CertFile)
 	cmd.Flag("push.key-file", "Client key (PEM) for mutual TLS.").PlaceHolder("FILE").StringVar(&tlsOpts.KeyFile)
 	cmd.Flag("push.insecure-skip-verify", "Do not verify the Pushgateway's certificate.").BoolVar(&tlsOpts.InsecureSkipVerify)
+	scaph := bindScaphandrePush(cmd, &tlsOpts.InsecureSkipVerify)
+	qemuFlag(cmd, false)
 	timeout := durationFlag(cmd.Flag("push.timeout", "Timeout of one push attempt; retries fill the rest of the step."), "5s")
-	step := stepFlag(cmd, "Measuring and pushing interval: seconds (15) or a duration (1m).", "15")
-	stopAfter := durationFlag(cmd.Flag("timeout", "Stop after this long; 0 runs until interrupted."), "0")
+	step := stepFlag(cmd, "Measuring and pushing interval: seconds (15) or a duration (1m). Scaphandre's -s after the command.", "15")
+	stopAfter := durationFlag(cmd.Flag("timeout", "Stop after this long; 0 runs until interrupted.").Short('t'), "0")
 	cf := bindCollectorFlags(cmd)
 
 	return func(ctx context.Context, e *env) error {
 		if *timeout <= 0 {
 			return usageError{errors.New("--push.timeout must be more than 0")}
+		}
+		if u, err := scaph.url(urlSet); err != nil {
+			return err
+		} else if u != "" {
+			*url = u
 		}
 		opts := push.Options{
 			URL: *url, Job: *job, Grouping: maps.Clone(*grouping), Username: *username,
@@ -92,7 +100,7 @@ func setupPush(cmd *kingpin.CmdClause) action {
 		defer cancel()
 		var wg sync.WaitGroup
 		wg.Go(func() { p.Run(ctx) })
-		err = e.loop(ctx, smp, *step, *stopAfter, col, p)
+		err = e.loop(ctx, smp, *step, *stopAfter, cf.exporters(col, p)...)
 		cancel()
 		wg.Wait()
 		if err == nil && p.Delivered() == 0 {

@@ -536,6 +536,7 @@ func (a *Attributor) list(snap *snapshot.Snapshot, procs []procinfo.Proc, accoun
 			Energy:   a.energy(b.total, share, snap.Interval, snap.Host.Source),
 			CPUDelta: procinfo.TicksToDuration(a.weights[i]),
 			CPUTotal: procinfo.TicksToDuration(b.cpuTotal),
+			Memory:   p.Memory,
 			IODelta:  a.io[i],
 		}
 		rs := &snap.Processes[k].Resources

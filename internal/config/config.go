@@ -52,8 +52,11 @@ type Config struct {
 	ProcFS  string
 	DevFS   string
 	// VM runs as a guest of a wattlens host, reading VMPath.
-	VM     bool
-	VMPath string
+	VM bool
+	// NoHeader (--no-header, Scaphandre's) leaves out the stdout exporter's
+	// banner.
+	NoHeader bool
+	VMPath   string
 	// IdlePower overrides the idle baseline when IdlePowerSet.
 	IdlePower    float64 // watts
 	IdlePowerSet bool

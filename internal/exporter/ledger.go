@@ -31,6 +31,11 @@ import (
 // A Ledger is owned by one goroutine (the sampler's, through Export).
 type Ledger[L any] struct {
 	labels func(*snapshot.Process) L
+	// Keep, when set, names the processes of head that enter the exposed
+	// set even in a step in which they drew no energy: processes a user
+	// asked for by name, whose series must exist while they are quiet.
+	// They do not go in and out, since they stay named.
+	Keep func(*snapshot.Process) bool
 
 	gen     uint64
 	prev    *snapshot.Snapshot // the last snapshot recorded
@@ -88,7 +93,7 @@ func (l *Ledger[L]) Record(s *snapshot.Snapshot, head []snapshot.Process) ([]Ser
 		p := &head[i]
 		e, ok := l.exposed[p.Key]
 		switch {
-		case !ok && p.Delta == 0:
+		case !ok && p.Delta == 0 && (l.Keep == nil || !l.Keep(p)):
 			continue
 		case !ok:
 			e = &exposed[L]{labels: l.labels(p), meta: p.Meta}

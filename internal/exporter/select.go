@@ -74,6 +74,17 @@ func Select(s *snapshot.Snapshot, n int, f *Filter) Selection {
 type Filter struct {
 	re        *regexp.Regexp
 	cur, prev map[*procinfo.Meta]bool
+	// fn, for a filter from NewFuncFilter, is asked once per tick and
+	// process instead of re: what it reads may change while the Meta
+	// does not (container names arrive after a process is first seen).
+	fn   func(*procinfo.Meta) bool
+	desc string
+}
+
+// NewFuncFilter returns a filter that keeps the processes fn keeps,
+// asking fn afresh at every tick; desc is its String.
+func NewFuncFilter(desc string, fn func(*procinfo.Meta) bool) *Filter {
+	return &Filter{fn: fn, desc: desc, cur: map[*procinfo.Meta]bool{}, prev: map[*procinfo.Meta]bool{}}
 }
 
 // NewFilter returns a filter on re.
@@ -82,11 +93,19 @@ func NewFilter(re *regexp.Regexp) *Filter {
 }
 
 // String returns the regular expression.
-func (f *Filter) String() string { return f.re.String() }
+func (f *Filter) String() string {
+	if f.fn != nil {
+		return f.desc
+	}
+	return f.re.String()
+}
 
 // Match reports whether the process described by m is kept. A process
 // with no metadata matches only what an empty string matches.
 func (f *Filter) Match(m *procinfo.Meta) bool {
+	if f.fn != nil {
+		return f.fn(m)
+	}
 	if m == nil {
 		return f.re.MatchString("")
 	}
@@ -105,7 +124,7 @@ func (f *Filter) match(m *procinfo.Meta) bool {
 		return ok
 	}
 	ok, seen := f.prev[m]
-	if !seen {
+	if !seen || f.fn != nil {
 		ok = f.Match(m)
 	}
 	f.cur[m] = ok

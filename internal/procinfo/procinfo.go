@@ -65,6 +65,18 @@ type Proc struct {
 	// NetNS is the inode of the process's network namespace
 	// (/proc/<pid>/ns/net); 0 when unknown.
 	NetNS uint64
+	// Memory is its memory at this tick, where the reader reads it.
+	Memory Memory
+}
+
+// Memory is a process's memory from /proc/<pid>/stat (fields 23, 24).
+type Memory struct {
+	// Resident is the resident set size, Virtual the virtual memory
+	// size, both in bytes.
+	Resident, Virtual uint64
+	// Known is false where the reader had no figures (a CPU source that
+	// does not read stat, a stat line cut after starttime).
+	Known bool
 }
 
 // CPUTimes is the machine-wide CPU time from the first line of /proc/stat,

@@ -148,7 +148,7 @@ func (r *Reader) Read(dst []procinfo.Proc) ([]procinfo.Proc, procinfo.Stats, err
 			r.cache[k] = e
 		}
 		e.seen = r.tick
-		dst = append(dst, procinfo.Proc{Key: k, CPU: f.UTime + f.STime, PPID: f.PPID, ChildCPU: f.CUTime + f.CSTime, Meta: &e.meta})
+		dst = append(dst, procinfo.Proc{Key: k, CPU: f.UTime + f.STime, PPID: f.PPID, ChildCPU: f.CUTime + f.CSTime, Meta: &e.meta, Memory: f.memory(pageSize)})
 	}
 	// Every live process has an entry marked this tick; anything more is
 	// a process that has gone (or a PID now used by another process).

@@ -29,7 +29,7 @@ func (r *Reader) ReadProcess(pid int) (procinfo.Proc, bool) {
 	}
 	e := r.newProcess(dirfd, pid, f.Comm)
 	return procinfo.Proc{Key: procinfo.Key{PID: pid, StartTime: f.StartTime}, CPU: f.UTime + f.STime, PPID: f.PPID,
-		ChildCPU: f.CUTime + f.CSTime, Meta: &e.meta}, true
+		ChildCPU: f.CUTime + f.CSTime, Meta: &e.meta, Memory: f.memory(pageSize)}, true
 }
 
 // MetaOf builds the Meta of a process that procfs cannot show any more

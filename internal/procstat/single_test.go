@@ -1,6 +1,7 @@
 package procstat_test
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -29,7 +30,9 @@ func TestReadProcessMetaOfPIDs(t *testing.T) {
 		t.Fatal("ReadProcess(7): not ok")
 	}
 	want := procinfo.Proc{Key: procinfo.Key{PID: 7, StartTime: 90}, CPU: 6, PPID: 1, Meta: &procinfo.Meta{
-		Exe: "/usr/sbin/nginx", Comm: "nginx", Cmdline: "nginx -g daemon off;", Cgroup: "/system.slice/nginx.service", VM: "hooked"}}
+		Exe: "/usr/sbin/nginx", Comm: "nginx", Cmdline: "nginx -g daemon off;", Cgroup: "/system.slice/nginx.service", VM: "hooked"},
+		// procfstest writes vsize 10 000 000 + PID × 4096 and rss 300 + PID pages.
+		Memory: procinfo.Memory{Resident: 307 * uint64(os.Getpagesize()), Virtual: 10_000_000 + 7*4096, Known: true}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ReadProcess (-want +got):\n%s", diff)
 	}

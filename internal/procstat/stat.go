@@ -3,6 +3,9 @@ package procstat
 import (
 	"bytes"
 	"errors"
+	"os"
+
+	"github.com/wattlens/wattlens/internal/procinfo"
 )
 
 // statFields are the fields of /proc/<pid>/stat that wattlens uses
@@ -17,6 +20,11 @@ type statFields struct {
 	CUTime    uint64 // field 16: waited-for children's utime, USER_HZ ticks
 	CSTime    uint64 // field 17: waited-for children's stime, USER_HZ ticks
 	StartTime uint64 // field 22, USER_HZ ticks since boot
+	VSize     uint64 // field 23: virtual memory size, bytes
+	RSS       uint64 // field 24: resident set size, pages
+	// HasMemory is true when the line goes on to field 24 (every kernel
+	// writes it; a line cut after starttime has no memory figures).
+	HasMemory bool
 }
 
 var (
@@ -34,6 +42,8 @@ const (
 	fieldCUTime    = 16
 	fieldCSTime    = 17
 	fieldStartTime = 22
+	fieldVSize     = 23
+	fieldRSS       = 24
 )
 
 // parseStat parses the content of /proc/<pid>/stat.
@@ -61,9 +71,13 @@ func parseStat(b []byte) (statFields, error) {
 	// Fields 3 onwards are separated by single spaces: " S 1 ...".
 	rest := b[end+1:]
 	field := 2
-	for i := 0; field < fieldStartTime; {
+	for i := 0; field < fieldRSS; {
 		// rest[i] is the space before field+1.
 		if i >= len(rest) || rest[i] != ' ' {
+			if field >= fieldStartTime {
+				// A line that ends at starttime: no memory figures.
+				return f, nil
+			}
 			return f, errStatTruncated
 		}
 		i++
@@ -73,7 +87,7 @@ func parseStat(b []byte) (statFields, error) {
 			j++
 		}
 		switch field {
-		case fieldPPID, fieldFlags, fieldUTime, fieldSTime, fieldCUTime, fieldCSTime, fieldStartTime:
+		case fieldPPID, fieldFlags, fieldUTime, fieldSTime, fieldCUTime, fieldCSTime, fieldStartTime, fieldVSize, fieldRSS:
 			v, ok := parseUint(rest[i:j])
 			if !ok {
 				return f, errStatNumber
@@ -94,6 +108,11 @@ func parseStat(b []byte) (statFields, error) {
 				f.CUTime = v
 			case fieldCSTime:
 				f.CSTime = v
+			case fieldVSize:
+				f.VSize = v
+			case fieldRSS:
+				f.RSS = v
+				f.HasMemory = true
 			default:
 				f.StartTime = v
 			}
@@ -102,6 +121,18 @@ func parseStat(b []byte) (statFields, error) {
 	}
 	return f, nil
 }
+
+// memory is the process's memory from its stat line; page is the page
+// size in bytes (RSS is counted in pages).
+func (f *statFields) memory(page uint64) procinfo.Memory {
+	if !f.HasMemory {
+		return procinfo.Memory{}
+	}
+	return procinfo.Memory{Resident: f.RSS * page, Virtual: f.VSize, Known: true}
+}
+
+// pageSize is the kernel's page size, RSS's unit.
+var pageSize = uint64(os.Getpagesize())
 
 // pfKthread is PF_KTHREAD (include/linux/sched.h), set in the stat flags
 // of a kernel thread; execve clears it.

@@ -21,22 +21,22 @@ func TestParseStat(t *testing.T) {
 		{
 			name: "normal",
 			in:   normal,
-			want: statFields{PID: 4242, Comm: []byte("bash"), Flags: 4194560, UTime: 120, STime: 34, StartTime: 987654},
+			want: statFields{PID: 4242, Comm: []byte("bash"), Flags: 4194560, UTime: 120, STime: 34, StartTime: 987654, VSize: 10_000_000 + 4242*4096, RSS: 300 + 242, HasMemory: true},
 		},
 		{
 			name: "real kernel line",
 			in:   "1 (process_api) S 0 0 0 0 -1 4194560 31010 306429 0 146 26 168 718 420 10 -10 14 0 24 44916736 3097 18446744073709551615 1 1 0 0 0 0 0 4096 1256 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-			want: statFields{PID: 1, Comm: []byte("process_api"), Flags: 4194560, UTime: 26, STime: 168, CUTime: 718, CSTime: 420, StartTime: 24},
+			want: statFields{PID: 1, Comm: []byte("process_api"), Flags: 4194560, UTime: 26, STime: 168, CUTime: 718, CSTime: 420, StartTime: 24, VSize: 44916736, RSS: 3097, HasMemory: true},
 		},
 		{
 			name: "comm with spaces and parentheses",
 			in:   procfstest.StatLine(procfstest.Proc{PID: 7, Comm: "a) (b c) S 1 2", UTime: 5, STime: 6, StartTime: 77}),
-			want: statFields{PID: 7, Comm: []byte("a) (b c) S 1 2"), Flags: 4194560, UTime: 5, STime: 6, StartTime: 77},
+			want: statFields{PID: 7, Comm: []byte("a) (b c) S 1 2"), Flags: 4194560, UTime: 5, STime: 6, StartTime: 77, VSize: 10_000_000 + 7*4096, RSS: 307, HasMemory: true},
 		},
 		{
 			name: "empty comm",
 			in:   procfstest.StatLine(procfstest.Proc{PID: 8, Comm: "", UTime: 1, STime: 2, StartTime: 3}),
-			want: statFields{PID: 8, Comm: []byte{}, Flags: 4194560, UTime: 1, STime: 2, StartTime: 3},
+			want: statFields{PID: 8, Comm: []byte{}, Flags: 4194560, UTime: 1, STime: 2, StartTime: 3, VSize: 10_000_000 + 8*4096, RSS: 308, HasMemory: true},
 		},
 		{
 			name: "no trailing newline, ends at starttime",
@@ -49,6 +49,11 @@ func TestParseStat(t *testing.T) {
 			want: statFields{PID: 9, Comm: []byte("x"), PPID: 1, UTime: 11, STime: 12, StartTime: 1<<64 - 1},
 		},
 		{
+			name: "vsize and rss",
+			in:   "9 (x) S 1 9 9 0 -1 0 0 0 0 0 11 12 0 0 20 0 1 0 13 44916736 3097 18446744073709551615\n",
+			want: statFields{PID: 9, Comm: []byte("x"), PPID: 1, UTime: 11, STime: 12, StartTime: 13, VSize: 44916736, RSS: 3097, HasMemory: true},
+		},
+		{
 			name: "parent and reaped children's times",
 			in:   "31 (make) S 30 31 31 0 -1 0 0 0 0 0 5 6 700 80 20 0 1 0 99\n",
 			want: statFields{PID: 31, Comm: []byte("make"), PPID: 30, UTime: 5, STime: 6, CUTime: 700, CSTime: 80, StartTime: 99},
@@ -56,7 +61,7 @@ func TestParseStat(t *testing.T) {
 		{
 			name: "kernel thread",
 			in:   "27181 (kworker/u8:2-events_unbound) I 2 0 0 0 -1 69238880 0 0 0 0 0 412 0 0 20 0 1 0 69238880 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-			want: statFields{PID: 27181, Comm: []byte("kworker/u8:2-events_unbound"), PPID: 2, Flags: 69238880, STime: 412, StartTime: 69238880},
+			want: statFields{PID: 27181, Comm: []byte("kworker/u8:2-events_unbound"), PPID: 2, Flags: 69238880, STime: 412, StartTime: 69238880, HasMemory: true},
 		},
 		{name: "empty", in: "", wantErr: errStatComm},
 		{name: "no comm", in: "12 S 1 2 3\n", wantErr: errStatComm},
@@ -70,6 +75,7 @@ func TestParseStat(t *testing.T) {
 		{name: "garbage utime", in: "9 (x) S 1 9 9 0 -1 0 0 0 0 0 1a 12 0 0 20 0 1 0 13\n", wantErr: errStatNumber},
 		{name: "negative stime", in: "9 (x) S 1 9 9 0 -1 0 0 0 0 0 11 -12 0 0 20 0 1 0 13\n", wantErr: errStatNumber},
 		{name: "overflowing starttime", in: "9 (x) S 1 9 9 0 -1 0 0 0 0 0 11 12 0 0 20 0 1 0 18446744073709551616\n", wantErr: errStatNumber},
+		{name: "garbage rss", in: "9 (x) S 1 9 9 0 -1 0 0 0 0 0 11 12 0 0 20 0 1 0 13 4096 x1\n", wantErr: errStatNumber},
 		{name: "empty starttime", in: "9 (x) S 1 9 9 0 -1 0 0 0 0 0 11 12 0 0 20 0 1 0 \n", wantErr: errStatNumber},
 		{name: "binary garbage", in: "\x00\xff\xfe(\x01)\x02", wantErr: errStatComm},
 	}

@@ -155,7 +155,7 @@ func (r *Reader) ReadPIDs(dst []procinfo.Proc, pids []int) ([]procinfo.Proc, pro
 			st.Skipped++
 			continue
 		}
-		dst = append(dst, procinfo.Proc{Key: procinfo.Key{PID: pid, StartTime: f.StartTime}, CPU: f.UTime + f.STime, PPID: f.PPID, ChildCPU: f.CUTime + f.CSTime})
+		dst = append(dst, procinfo.Proc{Key: procinfo.Key{PID: pid, StartTime: f.StartTime}, CPU: f.UTime + f.STime, PPID: f.PPID, ChildCPU: f.CUTime + f.CSTime, Memory: f.memory(pageSize)})
 	}
 	return dst, st, nil
 }

@@ -178,6 +178,9 @@ type Process struct {
 	// process was first seen.
 	CPUDelta time.Duration
 	CPUTotal time.Duration
+	// Memory is its memory at the end of the interval, where the process
+	// reader reads it (procinfo.Memory.Known).
+	Memory procinfo.Memory
 	// Resources splits Energy by resource.
 	Resources Resources
 	// IODelta is the bytes the process read from and wrote to storage in

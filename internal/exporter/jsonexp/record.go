@@ -143,6 +143,36 @@ type Consumer struct {
 	// to storage in the interval (/proc/<pid>/io), by which storage
 	// energy went to it.
 	StorageBytes uint64 `json:"storage_bytes,omitempty"`
+
+	// ResourcesUsage is a process's CPU and memory use, with
+	// Options.Resources (json --resources, Scaphandre's resources_usage).
+	ResourcesUsage *ResourcesUsage `json:"resources_usage,omitempty"`
+}
+
+// ResourcesUsage is what Scaphandre's json --resources adds to a consumer,
+// with its field names: CPU use over the interval as a percentage of all
+// CPUs, resident and virtual memory in bytes at its end. The memory
+// fields are absent where the process reader does not read memory
+// (--cpu-source=ebpf).
+type ResourcesUsage struct {
+	CPUUsage           float64 `json:"cpu_usage"`
+	CPUUsageUnit       string  `json:"cpu_usage_unit"`
+	MemoryUsage        *uint64 `json:"memory_usage,omitempty"`
+	MemoryUsageUnit    string  `json:"memory_usage_unit,omitempty"`
+	MemoryVirtualUsage *uint64 `json:"memory_virtual_usage,omitempty"`
+}
+
+// resourcesUsageOf is p's ResourcesUsage over s's interval.
+func resourcesUsageOf(s *snapshot.Snapshot, p *snapshot.Process, up bool) *ResourcesUsage {
+	r := &ResourcesUsage{CPUUsageUnit: "%"}
+	if capacity := float64(s.Interval) * float64(s.CPUs); up && capacity > 0 {
+		r.CPUUsage = float64(p.CPUDelta) / capacity * 100
+	}
+	if p.Memory.Known {
+		rss, vsz := p.Memory.Resident, p.Memory.Virtual
+		r.MemoryUsage, r.MemoryVirtualUsage, r.MemoryUsageUnit = &rss, &vsz, "Bytes"
+	}
+	return r
 }
 
 // Options choose which consumers a record lists.
@@ -162,6 +192,9 @@ type Options struct {
 	// first seen. Without it, or when it knows nothing, the names known
 	// when the process was first seen are used.
 	Names container.NameFunc
+	// ResourcesUsage adds each process's CPU and memory use
+	// (Consumer.ResourcesUsage; json --resources).
+	ResourcesUsage bool
 }
 
 // NewRecord builds the record of s. When the sensor is down the snapshot
@@ -246,6 +279,9 @@ func fillRecord(r *Record, s *snapshot.Snapshot, opts Options) {
 		if up {
 			c.CPUSeconds = p.CPUDelta.Seconds()
 			c.StorageBytes = p.IODelta
+		}
+		if opts.ResourcesUsage {
+			c.ResourcesUsage = resourcesUsageOf(s, &p, up)
 		}
 		r.Consumers = append(r.Consumers, c)
 	}

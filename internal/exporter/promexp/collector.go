@@ -14,6 +14,7 @@ package promexp
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -41,7 +42,7 @@ const (
 const CompatScaphandre = "scaphandre"
 
 // CompatModes lists the accepted --compat values.
-var CompatModes = []string{CompatScaphandre}
+var CompatModes = []string{CompatScaphandre, CompatKepler}
 
 // Options configure a Collector.
 type Options struct {
@@ -63,6 +64,17 @@ type Options struct {
 	// Names, when set, gives a container ID's names as known now
 	// (container.Enricher.Name); asked at every tick for every container.
 	Names container.NameFunc
+	// Include (--process.include-regex), when set, gives series of their
+	// own to the processes it matches beyond the top N, quiet ones
+	// included, at most IncludeMax of them (0: DefaultIncludeMax); see
+	// includer.
+	Include    *regexp.Regexp
+	IncludeMax int
+	// NodeName is the node_name label of --compat=kepler's series (the
+	// host name, or the Kubernetes node's).
+	NodeName string
+	// CPUs are the logical CPUs for kepler_node_cpu_info.
+	CPUs []KeplerCPU
 }
 
 // Collector is a prometheus.Collector over the latest snapshot, and an
@@ -70,16 +82,20 @@ type Options struct {
 // snapshot the sampler makes, in order: the ledger that keeps its counters
 // monotonic spans ticks.
 type Collector struct {
-	opts   Options
-	compat bool
-	d      *descs
-	types  [numMetrics]prometheus.ValueType
-	build  [3]string
-	scaphV float64
+	opts     Options
+	compat   bool // scaphandre
+	kepler   bool
+	nodeName string
+	kbuild   [5]string
+	d        *descs
+	types    [numMetrics]prometheus.ValueType
+	build    [3]string
+	scaphV   float64
 
 	mu     sync.Mutex // serialises Export
 	ledger *ledger
 	view   atomic.Pointer[view]
+	facts  atomic.Pointer[HostFacts]
 }
 
 // New returns a Collector with no snapshot yet.
@@ -98,6 +114,8 @@ func New(opts Options) (*Collector, error) {
 		switch m {
 		case CompatScaphandre:
 			c.compat = true
+		case CompatKepler:
+			c.kepler = true
 		default:
 			return nil, fmt.Errorf("unknown compat mode %q; valid: %s", m, strings.Join(CompatModes, ", "))
 		}
@@ -107,11 +125,13 @@ func New(opts Options) (*Collector, error) {
 	}
 	c.build = [3]string{version.Version, version.Revision(), runtime.Version()}
 	c.scaphV = scaphVersion(version.Version)
+	c.kbuild = keplerBuild(version.Version, version.Revision())
+	c.nodeName = sanitize(opts.NodeName, maxLabelBytes)
 	var ctr *containerSeries
 	if opts.Containers {
 		ctr = newContainerSeries(opts.Names)
 	}
-	c.ledger = newLedger(opts.TopN, opts.CmdlineLength, ctr)
+	c.ledger = newLedger(opts.TopN, opts.CmdlineLength, ctr, newIncluder(opts.Include, opts.IncludeMax))
 	return c, nil
 }
 
@@ -121,7 +141,7 @@ func (c *Collector) Export(_ context.Context, s *snapshot.Snapshot) error {
 		return nil
 	}
 	c.mu.Lock()
-	v := c.ledger.observe(s, c.compat)
+	v := c.ledger.observe(s, c.compat, c.kepler)
 	c.mu.Unlock()
 	c.view.Store(v)
 	return nil
@@ -130,7 +150,7 @@ func (c *Collector) Export(_ context.Context, s *snapshot.Snapshot) error {
 // Describe sends every descriptor the collector may use.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for id, f := range families() {
-		if f.set == SetScaphandre && !c.compat || f.set == SetContainers && !c.opts.Containers {
+		if f.set == SetScaphandre && !c.compat || f.set == SetKepler && !c.kepler || f.set == SetContainers && !c.opts.Containers {
 			continue
 		}
 		ch <- c.d[id]
@@ -167,6 +187,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	v := c.view.Load()
 
 	e.emit(buildInfo, 1, c.build[:]...)
+	if c.kepler {
+		e.emit(keplerBuildInfo, 1, c.kbuild[:]...)
+	}
 	if v == nil {
 		e.emit(sensorUp, 1, c.opts.Sensor)
 		return
@@ -184,6 +207,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectSelf(e, v)
 	if c.compat {
 		c.collectScaphandre(e, v)
+	}
+	if c.kepler {
+		c.collectKepler(e, v)
 	}
 	n := e.n
 	e.emit(scrapeDuration, time.Since(start).Seconds())
@@ -321,6 +347,19 @@ func (c *Collector) collectScaphandre(e *emitter, v *view) {
 			e.emit(scaphProcessCPU, p.cpuPercent, l.pid, l.scaphExe, l.cmdline)
 		}
 	}
+	facts := c.facts.Load()
+	for i := range v.procs {
+		p := &v.procs[i]
+		mem := p.memory
+		if !mem.Known && facts != nil {
+			mem = facts.Memory[p.key]
+		}
+		if l := p.labels; mem.Known {
+			e.emit(scaphProcessMemory, float64(mem.Resident), l.pid, l.scaphExe, l.cmdline)
+			e.emit(scaphProcessMemoryVirtual, float64(mem.Virtual), l.pid, l.scaphExe, l.cmdline)
+		}
+	}
+	c.collectHostFacts(e)
 	e.emit(scaphSelfVersion, c.scaphV)
 	e.emit(scaphSelfProcs, float64(s.Stats.Processes))
 	e.emit(scaphSelfMemory, goRuntimeMemory())

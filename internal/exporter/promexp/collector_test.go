@@ -321,7 +321,7 @@ func TestSensorDownHoldsCounters(t *testing.T) {
 }
 
 func TestNewRejects(t *testing.T) {
-	for _, o := range []Options{{TopN: -1}, {CmdlineLength: -5}, {Compat: []string{"kepler"}}} {
+	for _, o := range []Options{{TopN: -1}, {CmdlineLength: -5}, {Compat: []string{"scaphandre,kepler"}}, {Compat: []string{"collectd"}}} {
 		if _, err := New(o); err == nil {
 			t.Errorf("New(%+v) accepted", o)
 		}

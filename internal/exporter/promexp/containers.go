@@ -36,6 +36,8 @@ type groupSeries struct {
 	labels []string // the family's label values but resource, source last
 	energy snapshot.ResourceEnergy
 	power  [power.NumResources]units.Power
+	// podUID is a container's pod UID, for --compat=kepler's pod_id.
+	podUID string
 }
 
 // containerSeries turns a snapshot's groups into series and gives
@@ -103,6 +105,9 @@ func (cb *containerSeries) groups(s *snapshot.Snapshot) (containers, pods, servi
 		}
 		seen[key] = true
 		gs := groupSeries{labels: labels, energy: g.Resources.Total, power: resourcePower(g.Resources.Delta, s)}
+		if g.Kind == container.GroupContainer {
+			gs.podUID = podUIDOf(g)
+		}
 		switch g.Kind {
 		case container.GroupContainer:
 			containers = append(containers, gs)

@@ -17,6 +17,8 @@ const (
 	SetContainers = "containers"
 	// SetScaphandre is what --compat=scaphandre adds.
 	SetScaphandre = "scaphandre"
+	// SetKepler is what --compat=kepler adds.
+	SetKepler = "kepler"
 )
 
 // metricID names one metric family; descriptors are kept in an array
@@ -72,6 +74,34 @@ const (
 	scaphSelfVersion
 	scaphSelfProcs
 	scaphSelfMemory
+	scaphProcessMemory
+	scaphProcessMemoryVirtual
+	scaphLoadOne
+	scaphLoadFive
+	scaphLoadFifteen
+	scaphDiskTotal
+	scaphDiskAvailable
+	scaphSelfCPU
+	scaphSelfMemoryVirtual
+
+	keplerNodeJoules
+	keplerNodeWatts
+	keplerNodeActiveJoules
+	keplerNodeActiveWatts
+	keplerNodeIdleJoules
+	keplerNodeIdleWatts
+	keplerNodeUsage
+	keplerNodeInfo
+	keplerProcessJoules
+	keplerProcessWatts
+	keplerProcessSeconds
+	keplerContainerJoules
+	keplerContainerWatts
+	keplerVMJoules
+	keplerVMWatts
+	keplerPodJoules
+	keplerPodWatts
+	keplerBuildInfo
 
 	numMetrics
 )
@@ -111,6 +141,15 @@ var (
 	labelsService          = []string{"service", "resource", "source"}
 	labelsScaph            = []string{"pid", "exe", "cmdline"}
 	labelsDomain           = []string{"domain_name", "domain_id", "socket_id"}
+	labelsDisk             = []string{"disk_file_system", "disk_mount_point", "disk_type", "disk_is_removable", "disk_name"}
+
+	// Kepler 0.11's label names (../shared/reference/kepler.md §2).
+	labelsKeplerNode      = []string{"zone", "path", "node_name"}
+	labelsKeplerProcess   = []string{"pid", "comm", "exe", "type", "state", "container_id", "vm_id", "zone", "node_name"}
+	labelsKeplerProcSecs  = []string{"pid", "comm", "exe", "type", "container_id", "vm_id", "node_name"}
+	labelsKeplerContainer = []string{"container_id", "container_name", "runtime", "state", "zone", "pod_id", "node_name"}
+	labelsKeplerVM        = []string{"vm_id", "vm_name", "hypervisor", "state", "zone", "node_name"}
+	labelsKeplerPod       = []string{"pod_id", "pod_name", "pod_namespace", "state", "zone", "node_name"}
 )
 
 // families is the table every descriptor and docs/metrics.md are made
@@ -255,6 +294,88 @@ func families() [numMetrics]family {
 		scaphSelfMemory: {"scaph_self_memory_bytes", prometheus.GaugeValue,
 			"Scaphandre compatibility: memory the agent's Go runtime holds from the system (mapped minus released), close to its resident set size.",
 			nil, SetScaphandre},
+		scaphProcessMemory: {"scaph_process_memory_bytes", prometheus.GaugeValue,
+			"Scaphandre compatibility: resident set size of one exposed process in bytes, at the end of the last step (/proc/<pid>/stat field 24 × the page size: read with the CPU time by the procfs reader, or once per step for the exposed processes under the eBPF CPU source). Absent for a process that has exited.",
+			labelsScaph, SetScaphandre},
+		scaphProcessMemoryVirtual: {"scaph_process_memory_virtual_bytes", prometheus.GaugeValue,
+			"Scaphandre compatibility: virtual memory size of one exposed process in bytes (/proc/<pid>/stat field 23), read as scaph_process_memory_bytes is.",
+			labelsScaph, SetScaphandre},
+		scaphLoadOne: {"scaph_host_load_avg_one", prometheus.GaugeValue,
+			"Scaphandre compatibility: the host's load average over 1 minute (/proc/loadavg), read at the last step.",
+			nil, SetScaphandre},
+		scaphLoadFive: {"scaph_host_load_avg_five", prometheus.GaugeValue,
+			"Scaphandre compatibility: the host's load average over 5 minutes (/proc/loadavg).",
+			nil, SetScaphandre},
+		scaphLoadFifteen: {"scaph_host_load_avg_fifteen", prometheus.GaugeValue,
+			"Scaphandre compatibility: the host's load average over 15 minutes (/proc/loadavg; Scaphandre 1.0 exports the 5-minute figure here by mistake).",
+			nil, SetScaphandre},
+		scaphDiskTotal: {"scaph_host_disk_total_bytes", prometheus.GaugeValue,
+			"Scaphandre compatibility: size of one mounted block-device file system in bytes (statfs), one series per mount point (Scaphandre 1.0 exports the last disk only).",
+			labelsDisk, SetScaphandre},
+		scaphDiskAvailable: {"scaph_host_disk_available_bytes", prometheus.GaugeValue,
+			"Scaphandre compatibility: space an unprivileged user may still write on one mounted block-device file system, in bytes (statfs f_bavail).",
+			labelsDisk, SetScaphandre},
+		scaphSelfCPU: {"scaph_self_cpu_usage_percent", prometheus.GaugeValue,
+			"Scaphandre compatibility: CPU time the agent used over the last step, as a percentage of all CPUs.",
+			nil, SetScaphandre},
+		scaphSelfMemoryVirtual: {"scaph_self_memory_virtual_bytes", prometheus.GaugeValue,
+			"Scaphandre compatibility: the agent's virtual memory size in bytes (/proc/self/stat field 23).",
+			nil, SetScaphandre},
+
+		keplerNodeJoules: {"kepler_node_cpu_joules_total", prometheus.CounterValue,
+			"Kepler compatibility: energy of one zone (package, core, uncore, dram, psys), summed over sockets, in joules since the agent started; wrap-corrected. Zones overlap: do not sum them. path is the zone's ID, or aggregated-<zone> over several sockets (wattlens_zone_energy_joules_total).",
+			labelsKeplerNode, SetKepler},
+		keplerNodeWatts: {"kepler_node_cpu_watts", prometheus.GaugeValue,
+			"Kepler compatibility: power of one zone over the last step, in watts (wattlens_zone_power_watts summed over sockets).",
+			labelsKeplerNode, SetKepler},
+		keplerNodeActiveJoules: {"kepler_node_cpu_active_joules_total", prometheus.CounterValue,
+			"Kepler compatibility: the active part of one zone's energy: the zone's energy less its idle part (below). Kepler splits a zone by the CPU usage ratio; wattlens by its idle baseline: each step, idle = zone × idle energy / host energy (wattlens_idle_energy_joules_total; 0 under --idle-policy=shared).",
+			labelsKeplerNode, SetKepler},
+		keplerNodeActiveWatts: {"kepler_node_cpu_active_watts", prometheus.GaugeValue,
+			"Kepler compatibility: active power of one zone over the last step (the zone's power less its idle part).",
+			labelsKeplerNode, SetKepler},
+		keplerNodeIdleJoules: {"kepler_node_cpu_idle_joules_total", prometheus.CounterValue,
+			"Kepler compatibility: the idle part of one zone's energy, in joules since the agent started: each step's zone energy × the host's idle share of that step. active + idle = the zone's total, exactly.",
+			labelsKeplerNode, SetKepler},
+		keplerNodeIdleWatts: {"kepler_node_cpu_idle_watts", prometheus.GaugeValue,
+			"Kepler compatibility: idle power of one zone over the last step.",
+			labelsKeplerNode, SetKepler},
+		keplerNodeUsage: {"kepler_node_cpu_usage_ratio", prometheus.GaugeValue,
+			"Kepler compatibility: busy share of all CPUs over the last step, 0 to 1 (wattlens_cpu_utilisation_ratio).",
+			[]string{"node_name"}, SetKepler},
+		keplerNodeInfo: {"kepler_node_cpu_info", prometheus.GaugeValue,
+			"Kepler compatibility: always 1, one series per logical CPU of /proc/cpuinfo, read at start.",
+			[]string{"processor", "vendor_id", "model_name", "physical_id", "core_id"}, SetKepler},
+		keplerProcessJoules: {"kepler_process_cpu_joules_total", prometheus.CounterValue,
+			"Kepler compatibility: host energy attributed to one exposed process (wattlens_process_energy_joules_total), in joules, zone=\"host\": wattlens attributes the host's energy (psys, or packages + dram) once, not each zone. The pseudo-processes comm=\"other\" (processes without a series of their own, exited ones) and comm=\"unattributed\" (busy CPU time no readable process holds) have type other and unattributed: with them the processes add up to the node's active energy exactly.",
+			labelsKeplerProcess, SetKepler},
+		keplerProcessWatts: {"kepler_process_cpu_watts", prometheus.GaugeValue,
+			"Kepler compatibility: power attributed to one exposed process (and other, unattributed) over the last step, in watts; zone=\"host\".",
+			labelsKeplerProcess, SetKepler},
+		keplerProcessSeconds: {"kepler_process_cpu_seconds_total", prometheus.CounterValue,
+			"Kepler compatibility: CPU time of one exposed process since the agent first saw it, in seconds.",
+			labelsKeplerProcSecs, SetKepler},
+		keplerContainerJoules: {"kepler_container_cpu_joules_total", prometheus.CounterValue,
+			"Kepler compatibility: host energy attributed to one container (wattlens_container_energy_joules_total; with --containers), zone=\"host\".",
+			labelsKeplerContainer, SetKepler},
+		keplerContainerWatts: {"kepler_container_cpu_watts", prometheus.GaugeValue,
+			"Kepler compatibility: power attributed to one container over the last step (with --containers), zone=\"host\".",
+			labelsKeplerContainer, SetKepler},
+		keplerVMJoules: {"kepler_vm_cpu_joules_total", prometheus.CounterValue,
+			"Kepler compatibility: host energy attributed to one qemu/KVM guest (wattlens_vm_energy_joules_total); vm_id is its name, zone=\"host\".",
+			labelsKeplerVM, SetKepler},
+		keplerVMWatts: {"kepler_vm_cpu_watts", prometheus.GaugeValue,
+			"Kepler compatibility: power attributed to one qemu/KVM guest over the last step, zone=\"host\".",
+			labelsKeplerVM, SetKepler},
+		keplerPodJoules: {"kepler_pod_cpu_joules_total", prometheus.CounterValue,
+			"Kepler compatibility: host energy attributed to one Kubernetes pod (wattlens_pod_energy_joules_total; with --containers), zone=\"host\".",
+			labelsKeplerPod, SetKepler},
+		keplerPodWatts: {"kepler_pod_cpu_watts", prometheus.GaugeValue,
+			"Kepler compatibility: power attributed to one Kubernetes pod over the last step (with --containers), zone=\"host\".",
+			labelsKeplerPod, SetKepler},
+		keplerBuildInfo: {"kepler_build_info", prometheus.GaugeValue,
+			"Kepler compatibility: always 1; the labels say which wattlens build is running (branch is empty).",
+			[]string{"arch", "branch", "revision", "version", "goversion"}, SetKepler},
 	}
 }
 
@@ -292,7 +413,10 @@ type Family struct {
 	Labels []string
 	// ContainerLabels are the labels --containers adds (before source).
 	ContainerLabels []string
-	Set             string // SetNative, SetSelf, SetContainers or SetScaphandre
+	Set             string // SetNative, SetSelf, SetContainers, SetScaphandre or SetKepler
+	// Native is, for a compatibility family, the wattlens series that
+	// holds the same figure.
+	Native string
 }
 
 // Families lists every metric family the collector can produce, in the
@@ -305,7 +429,7 @@ func Families() []Family {
 			typ = "counter"
 		}
 		out = append(out, Family{
-			Name: f.name, Type: typ, Help: f.help, Set: f.set,
+			Name: f.name, Type: typ, Help: f.help, Set: f.set, Native: compatNative[metricID(id)],
 			Labels:          append([]string(nil), f.labels...),
 			ContainerLabels: append([]string(nil), containerLabels(metricID(id))...),
 		})

@@ -32,6 +32,8 @@ import (
 // ledger is owned by one goroutine (the sampler's, through Export).
 type ledger struct {
 	topN int
+	// in adds the processes --process.include-regex names; nil without.
+	in *includer
 
 	procs *exporter.Ledger[procLabels]
 
@@ -40,6 +42,9 @@ type ledger struct {
 
 	// ctr is nil without Options.Containers.
 	ctr *containerSeries
+
+	// kepler keeps the zones' idle parts for --compat=kepler.
+	kepler keplerZones
 }
 
 type vmProc struct {
@@ -47,16 +52,21 @@ type vmProc struct {
 	total snapshot.ResourceEnergy
 }
 
-func newLedger(topN, cmdlineMax int, ctr *containerSeries) *ledger {
-	return &ledger{
+func newLedger(topN, cmdlineMax int, ctr *containerSeries, in *includer) *ledger {
+	b := &ledger{
 		ctr:  ctr,
 		topN: topN,
+		in:   in,
 		procs: exporter.NewLedger(func(p *snapshot.Process) procLabels {
 			return newProcLabels(p.Key, p.Meta, cmdlineMax)
 		}),
 		vmLive:   make(map[procinfo.Key]vmProc),
 		vmClosed: make(map[string]snapshot.ResourceEnergy),
 	}
+	if in != nil {
+		b.procs.Keep = in.keep
+	}
+	return b
 }
 
 // view is what a scrape reads: immutable once built.
@@ -81,6 +91,8 @@ type view struct {
 
 	// Scaphandre compatibility, filled when asked for.
 	scaph *scaphView
+	// Kepler compatibility, filled when asked for.
+	kepler *keplerView
 }
 
 type procSeries struct {
@@ -97,6 +109,14 @@ type procSeries struct {
 	// cpuPercent is the CPU time used over the interval as a percentage
 	// of all CPUs (Scaphandre's scaph_process_cpu_usage_percentage).
 	cpuPercent float64
+	// memory is its memory at the end of the step (Known false where the
+	// process reader does not read it).
+	memory procinfo.Memory
+	// cpuTotal is its CPU time since first seen, in seconds; vm its VM's
+	// name, "" for none (--compat=kepler).
+	cpuTotal float64
+	vm       string
+	key      procinfo.Key
 }
 
 type vmSeries struct {
@@ -113,7 +133,7 @@ type zoneSeries struct {
 }
 
 // observe records snapshot s in the ledger and returns its view.
-func (b *ledger) observe(s *snapshot.Snapshot, compat bool) *view {
+func (b *ledger) observe(s *snapshot.Snapshot, scaph, kepler bool) *view {
 	v := &view{snap: s}
 	if s.Seq == 0 {
 		return v
@@ -130,12 +150,15 @@ func (b *ledger) observe(s *snapshot.Snapshot, compat bool) *view {
 		// First: the processes' container labels come from this tick's.
 		v.containers, v.pods, v.services = b.ctr.groups(s)
 	}
-	head, rest, _ := s.TopN(b.topN)
+	head, rest := selectHead(s, b.topN, b.in)
 	v.procs, v.other = b.processes(s, head, rest)
 	v.vms = b.vmsOf(s)
 	v.zones = zonesOf(s)
-	if compat {
+	if scaph {
 		v.scaph = scaphOf(s)
+	}
+	if kepler {
+		v.kepler = &keplerView{zones: b.kepler.observe(s)}
 	}
 	return v
 }
@@ -150,7 +173,10 @@ func (b *ledger) processes(s *snapshot.Snapshot, head []snapshot.Process, rest s
 	for i, l := range listed {
 		p := l.Process
 		series[i] = procSeries{labels: l.Labels, energy: l.Energy, power: p.Power, res: l.Resources,
-			resPower: resourcePower(p.Resources.Delta, s)}
+			resPower: resourcePower(p.Resources.Delta, s), memory: p.Memory, cpuTotal: p.CPUTotal.Seconds(), key: p.Key}
+		if p.Meta != nil && p.VM != "" {
+			series[i].vm = sanitize(p.VM, maxLabelBytes)
+		}
 		if b.ctr != nil {
 			series[i].ctr = b.ctr.process(p.Meta)
 		}

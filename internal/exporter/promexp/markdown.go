@@ -12,7 +12,8 @@ var markdownSets = []struct{ set, title, intro string }{
 	{SetNative, "Energy and power", "Energy is a `_joules_total` counter, wrap-corrected and monotonic since the agent started: use `rate()` or `increase()` on it. Power is a `_watts` gauge: the average over the last step (`--step`). Every energy and power series has a `source` label, `measured` or `estimated`."},
 	{SetContainers, "Containers, pods and services (`--containers`)", "Served only with `--containers` (docs/containers.md), which also adds `container_id`, `container_name`, `pod` and `namespace` to the process series (empty for a process in no container); without it the process series keep the labels above and none of these families is served. A container, pod or service counts the energy of all its processes, in or out of the top N, those that have exited included, so its counter is monotonic; a pod counts that of all its containers. One whose processes have all gone keeps its series, at a constant value, for 5 minutes; then the series ends. For each kind, `sum(series) + processes in none + idle = host`: another cut of the same energy, not more of it. Every container, pod and service of the node has series: cardinality is bounded by what the node runs, not by `--process.top`. Names (Docker Engine API, Kubernetes) are asked again at every step, so a container named after its first process was seen moves once from `container_name=\"\"` to its name. Label values are made valid UTF-8, control characters become spaces, and each is cut to 1024 bytes."},
 	{SetSelf, "The agent itself", "Before the first snapshot only `wattlens_build_info` and `wattlens_sensor_up` are served."},
-	{SetScaphandre, "Scaphandre compatibility (`--compat=scaphandre`)", "Scaphandre's names, units and labels, for existing dashboards. Values are in microjoules and microwatts; processes are the same top N as the native series. See docs/exporters.md for what is covered and how it differs."},
+	{SetScaphandre, "Scaphandre compatibility (`--compat=scaphandre`)", "Scaphandre's names, units and labels, for existing dashboards. Values are in microjoules and microwatts; processes are the same top N as the native series, plus those `--process.include-regex` names (Scaphandre exports every process). The host, disk and self figures are read once per step by the agent's machine reader, never at scrape time. See docs/exporters.md for what is covered and how it differs."},
+	{SetKepler, "Kepler compatibility (`--compat=kepler`)", "Kepler 0.11's names, types, units (joules, watts) and labels, for existing dashboards; every power series has `node_name` (the host name, or `$NODE_NAME`). The figures are wattlens's: workload series carry `zone=\"host\"` (the host's energy, attributed once), `state` is always `running` (an exited process's energy is in the `other` pseudo-process), and with `other` and `unattributed` the processes add up to the node's active energy exactly. Container and pod series need `--containers`."},
 }
 
 // WriteMarkdown writes the metric reference, docs/metrics.md, from the
@@ -33,8 +34,14 @@ func WriteMarkdown(w io.Writer) error {
 	for _, s := range markdownSets {
 		md.line("")
 		md.printf("## %s\n\n%s\n\n", s.title, s.intro)
-		md.line("| metric | type | labels | meaning |")
-		md.line("|---|---|---|---|")
+		compat := s.set == SetScaphandre || s.set == SetKepler
+		if compat {
+			md.line("| metric | type | labels | wattlens equivalent | meaning and differences |")
+			md.line("|---|---|---|---|---|")
+		} else {
+			md.line("| metric | type | labels | meaning |")
+			md.line("|---|---|---|---|")
+		}
 		for _, f := range fams {
 			if f.Set != s.set {
 				continue
@@ -42,6 +49,10 @@ func WriteMarkdown(w io.Writer) error {
 			labels := codeList(f.Labels)
 			if len(f.ContainerLabels) > 0 {
 				labels += "; with `--containers` also " + codeList(f.ContainerLabels)
+			}
+			if compat {
+				md.printf("| `%s` | %s | %s | %s | %s |\n", f.Name, f.Type, labels, escapeCell(f.Native), escapeCell(f.Help))
+				continue
 			}
 			md.printf("| `%s` | %s | %s | %s |\n", f.Name, f.Type, labels, escapeCell(f.Help))
 		}

@@ -53,6 +53,21 @@ func TestFamiliesWellFormed(t *testing.T) {
 			if !strings.HasPrefix(f.Name, "scaph_") {
 				t.Errorf("%s: compat family without scaph_ prefix", f.Name)
 			}
+			if f.Native == "" {
+				t.Errorf("%s: compat family without its wattlens equivalent", f.Name)
+			}
+			continue
+		}
+		if f.Set == SetKepler {
+			if !strings.HasPrefix(f.Name, "kepler_") {
+				t.Errorf("%s: compat family without kepler_ prefix", f.Name)
+			}
+			if f.Native == "" {
+				t.Errorf("%s: compat family without its wattlens equivalent", f.Name)
+			}
+			if (f.Type == "counter") != strings.HasSuffix(f.Name, "_total") {
+				t.Errorf("%s: type %s and _total suffix disagree", f.Name, f.Type)
+			}
 			continue
 		}
 		if !strings.HasPrefix(f.Name, "wattlens_") {
