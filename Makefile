@@ -15,8 +15,10 @@ build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/wattlens
 
 # Installs what the end-to-end tests use (Debian's prometheus,
-# prometheus-pushgateway and qemu-system-x86), then runs every test with
-# the race detector. CI runs exactly this.
+# prometheus-pushgateway, qemu-system-x86, docker.io, podman and
+# busybox-static; test/setup-*.sh), starts dockerd and podman's API and
+# imports a busybox image offline, then runs every test with the race
+# detector. CI runs exactly this.
 # The end-to-end tests measure power against simulated truths that follow
 # this machine's real CPU time, so they run on their own, after the other
 # packages, not beside them.

@@ -33,6 +33,8 @@ func containerFlags(cmd *kingpin.CmdClause) *containerOpts {
 		BoolVar(&o.enabled)
 	cmd.Flag("containers.docker-socket", "Docker Engine API socket (podman's compatible socket works too); \"none\" disables it. A socket that is not there is skipped with one log line.").
 		Default(container.DefaultDockerSocket).PlaceHolder("PATH").StringVar(&o.cfg.DockerSocket)
+	cmd.Flag("containers.podman-socket", "podman's Docker-compatible API socket (podman.socket, or podman system service), for podman's containers beside Docker's; \"none\" disables it. A socket that is not there is skipped with one log line.").
+		Default(container.DefaultPodmanSocket).PlaceHolder("PATH").StringVar(&o.cfg.PodmanSocket)
 	cmd.Flag("containers.kubelet", "Read this node's pods from the kubelet's /pods (needs the nodes/proxy permission).").
 		BoolVar(&o.cfg.Kubelet)
 	cmd.Flag("containers.kubelet-url", "The kubelet's base URL or full /pods URL; https://$NODE_NAME:10250 when empty.").

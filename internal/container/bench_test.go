@@ -116,7 +116,7 @@ func BenchmarkName(b *testing.B) {
 }
 
 func benchEnricher(b *testing.B) (*Enricher, []string) {
-	e := NewEnricher(b.Context(), Config{DockerSocket: "none"}, nil)
+	e := NewEnricher(b.Context(), Config{DockerSocket: "none", PodmanSocket: "none"}, nil)
 	b.Cleanup(func() { _ = e.Close() })
 	list := map[string]names{}
 	var ids []string

@@ -43,6 +43,8 @@ const (
 // GET /events?filters={"type":["container"]} streamed to learn of
 // containers as they start.
 type dockerSource struct {
+	name   string // "docker", or "podman" for podman's own socket
+	podman bool   // names podman's containers too: Docker's socket while no podman source runs
 	socket string
 	client *http.Client // requests with a deadline
 	stream *http.Client // the event stream: no overall deadline
@@ -56,19 +58,20 @@ type dockerSource struct {
 }
 
 // newDockerSource returns nil, having said why once, when the socket is
-// disabled or absent.
-func newDockerSource(cfg Config, st *store, log *slog.Logger) *dockerSource {
-	if cfg.DockerSocket == "none" {
+// disabled or absent. name is "docker" for Config.DockerSocket, "podman"
+// for Config.PodmanSocket: the same Engine API, podman's compatible one.
+func newDockerSource(name, socket string, cfg Config, st *store, log *slog.Logger) *dockerSource {
+	if socket == "none" {
 		return nil
 	}
-	if _, err := os.Stat(cfg.DockerSocket); err != nil {
-		log.Info("docker socket not found, docker container names disabled", "socket", cfg.DockerSocket, "err", err)
+	if _, err := os.Stat(socket); err != nil {
+		log.Info(name+" socket not found, "+name+" container names disabled", "socket", socket, "err", err)
 		return nil
 	}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			d := net.Dialer{Timeout: dockerDialTimeout}
-			return d.DialContext(ctx, "unix", cfg.DockerSocket)
+			return d.DialContext(ctx, "unix", socket)
 		},
 		Proxy:                 nil,
 		ResponseHeaderTimeout: dockerRequestTimeout,
@@ -76,7 +79,8 @@ func newDockerSource(cfg Config, st *store, log *slog.Logger) *dockerSource {
 		IdleConnTimeout:       time.Minute,
 	}
 	return &dockerSource{
-		socket: cfg.DockerSocket,
+		name:   name,
+		socket: socket,
 		client: &http.Client{Transport: tr, Timeout: dockerRequestTimeout},
 		stream: &http.Client{Transport: tr},
 		period: cfg.Refresh,
@@ -86,10 +90,17 @@ func newDockerSource(cfg Config, st *store, log *slog.Logger) *dockerSource {
 	}
 }
 
-// wants: Docker and podman containers, and containers whose runtime the
-// path does not say.
+// wants: containers of its runtime, podman's too for Docker's socket when
+// no podman source runs (the socket given may be podman's), and
+// containers whose runtime the path does not say.
 func (d *dockerSource) wants(w *Workload) bool {
-	return w.Runtime == RuntimeDocker || w.Runtime == RuntimePodman || w.Runtime == ""
+	switch w.Runtime {
+	case "", d.name:
+		return true
+	case RuntimePodman:
+		return d.podman
+	}
+	return false
 }
 
 func (d *dockerSource) run(ctx context.Context, kick <-chan struct{}) {
@@ -114,12 +125,12 @@ func (d *dockerSource) refresh(ctx context.Context, _ bool) {
 	}
 	if err != nil {
 		if ctx.Err() == nil {
-			d.health.fail("docker api unavailable, will retry", err, "socket", d.socket)
+			d.health.fail(d.name+" api unavailable, will retry", err, "socket", d.socket)
 		}
 		return
 	}
-	d.health.ok("docker api available again")
-	d.st.mergeDocker(list, start)
+	d.health.ok(d.name + " api available again")
+	d.st.mergeDocker(d.name, list, start)
 }
 
 type dockerContainer struct {
@@ -201,7 +212,7 @@ func (d *dockerSource) watch(ctx context.Context, resync chan<- struct{}) {
 		if connected {
 			backoff = time.Second
 		}
-		d.log.Debug("docker event stream ended, reconnecting", "err", err, "in", backoff)
+		d.log.Debug(d.name+" event stream ended, reconnecting", "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
 			return
@@ -252,7 +263,7 @@ func (d *dockerSource) apply(ev dockerEvent) {
 	}
 	switch ev.Action {
 	case "create", "start", "rename":
-		d.st.setDocker(ev.Actor.ID, dockerNames(ev.Actor.Attributes["name"], ev.Actor.Attributes))
+		d.st.setDocker(d.name, ev.Actor.ID, dockerNames(ev.Actor.Attributes["name"], ev.Actor.Attributes))
 	case "destroy":
 		d.st.deleteDocker(ev.Actor.ID)
 	}

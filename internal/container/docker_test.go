@@ -16,7 +16,7 @@ import (
 )
 
 func dockerConfig(socket string) Config {
-	return Config{DockerSocket: socket, Refresh: time.Hour}
+	return Config{DockerSocket: socket, PodmanSocket: "none", Refresh: time.Hour}
 }
 
 func dockerPath(id string) string { return "/system.slice/docker-" + id + ".scope" }
@@ -186,7 +186,7 @@ func TestDockerSocketAbsent(t *testing.T) {
 }
 
 func TestDockerDisabled(t *testing.T) {
-	e, rec := newTestEnricher(t, Config{DockerSocket: "none"})
+	e, rec := newTestEnricher(t, Config{DockerSocket: "none", PodmanSocket: "none"})
 	if got := e.Lookup(dockerPath(idDocker)).ID; got != idDocker {
 		t.Errorf("Lookup().ID = %q, want %q", got, idDocker)
 	}
@@ -229,12 +229,57 @@ func TestDockerEventApply(t *testing.T) {
 func TestDockerMerge(t *testing.T) {
 	st := newStore()
 	start := time.Now()
-	st.docker[idDocker] = dockerEntry{names: names{Name: "old"}, seen: start.Add(-time.Minute)}
-	st.setDocker(idDocker2, names{Name: "started-during-list"})
-	st.mergeDocker(map[string]names{idPodman: {Name: "listed"}}, start)
-	for id, want := range map[string]bool{idDocker: false, idDocker2: true, idPodman: true} {
+	st.docker[idDocker] = dockerEntry{names: names{Name: "old"}, seen: start.Add(-time.Minute), src: "docker"}
+	st.docker[idCRIO] = dockerEntry{names: names{Name: "podman's"}, seen: start.Add(-time.Minute), src: "podman"}
+	st.setDocker("docker", idDocker2, names{Name: "started-during-list"})
+	st.mergeDocker("docker", map[string]names{idPodman: {Name: "listed"}}, start)
+	for id, want := range map[string]bool{idDocker: false, idDocker2: true, idPodman: true, idCRIO: true} {
 		if _, ok := st.get(id); ok != want {
 			t.Errorf("known(%s…) = %v, want %v", id[:12], ok, want)
 		}
+	}
+}
+
+// Docker's socket and podman's at once: each names its own containers,
+// and neither listing drops the other's.
+func TestDockerAndPodmanSockets(t *testing.T) {
+	docker := dockertest.New(t, "1.47")
+	docker.Add(dockertest.Container{ID: idDocker, Name: "web"})
+	podman := dockertest.New(t, "1.41")
+	podman.Add(dockertest.Container{ID: idPodman, Name: "db"})
+	e, rec := newTestEnricher(t, Config{DockerSocket: docker.Socket(), PodmanSocket: podman.Socket(), Refresh: time.Hour})
+	polltest.Until(t, "both listings are read", func() bool {
+		_, _, _, d := e.Name(idDocker)
+		_, _, _, p := e.Name(idPodman)
+		return d && p
+	})
+	// A podman container that starts later is listed on a miss; the
+	// listing of podman's socket must keep Docker's names.
+	podman.Add(dockertest.Container{ID: idDocker2, Name: "late"})
+	lists := docker.Lists()
+	e.Lookup("/machine.slice/libpod-" + idDocker2 + ".scope")
+	polltest.Until(t, "the late podman container is named", func() bool { n, _, _, _ := e.Name(idDocker2); return n == "late" })
+	for id, want := range map[string]string{idDocker: "web", idPodman: "db"} {
+		if n, _, _, _ := e.Name(id); n != want {
+			t.Errorf("Name(%s…) = %q, want %q", id[:12], n, want)
+		}
+	}
+	if got := e.Lookup("/machine.slice/libpod-" + idPodman + ".scope"); got.Runtime != RuntimePodman || got.Name != "db" {
+		t.Errorf("podman's container: %+v", got)
+	}
+	if docker.Lists() != lists {
+		t.Errorf("a podman container's miss listed Docker's socket too (%d listings, were %d)", docker.Lists(), lists)
+	}
+	if n := rec.count(slog.LevelWarn, ""); n != 0 {
+		t.Errorf("%d warnings, want none", n)
+	}
+}
+
+// podman's socket given as the Docker socket too is read once.
+func TestPodmanSocketSameAsDocker(t *testing.T) {
+	f := dockertest.New(t, "1.41")
+	e, _ := newTestEnricher(t, Config{DockerSocket: f.Socket(), PodmanSocket: f.Socket(), Refresh: time.Hour})
+	if len(e.sources) != 1 {
+		t.Errorf("%d sources for one socket, want 1", len(e.sources))
 	}
 }

@@ -149,6 +149,7 @@ func (f *fakeKube) files(t *testing.T, token string) (tokenFile, caFile string) 
 func kubeletConfig(url, tokenFile, caFile string) Config {
 	return Config{
 		DockerSocket: "none",
+		PodmanSocket: "none",
 		Kubelet:      true,
 		KubeletURL:   url,
 		NodeName:     "node-1",
@@ -313,6 +314,7 @@ func TestAPIServerPods(t *testing.T) {
 	tokenFile, caFile := f.files(t, "tok")
 	cfg := Config{
 		DockerSocket: "none",
+		PodmanSocket: "none",
 		APIServer:    true,
 		APIServerURL: f.URL,
 		NodeName:     "node-1",
@@ -332,7 +334,7 @@ func TestAPIServerPods(t *testing.T) {
 
 func TestAPIServerNeedsNodeName(t *testing.T) {
 	t.Setenv("NODE_NAME", "")
-	e, rec := newTestEnricher(t, Config{DockerSocket: "none", APIServer: true, APIServerURL: "https://10.96.0.1:443"})
+	e, rec := newTestEnricher(t, Config{DockerSocket: "none", PodmanSocket: "none", APIServer: true, APIServerURL: "https://10.96.0.1:443"})
 	if len(e.sources) != 0 {
 		t.Errorf("%d sources, want none without a node name", len(e.sources))
 	}

@@ -11,6 +11,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultDockerSocket = "/var/run/docker.sock"
+	DefaultPodmanSocket = "/run/podman/podman.sock"
 	DefaultTokenFile    = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 	DefaultInClusterCA  = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 	DefaultRefresh      = 30 * time.Second
@@ -28,6 +29,12 @@ type Config struct {
 	// DefaultDockerSocket when empty, "none" to disable. A socket that does
 	// not exist disables the source with one log line.
 	DockerSocket string
+	// PodmanSocket is podman's Docker-compatible API socket (rootful
+	// podman.socket, or podman system service), read as DockerSocket is,
+	// for podman's containers: both runtimes are named on one host.
+	// DefaultPodmanSocket when empty, "none" to disable; skipped when it
+	// does not exist or is DockerSocket itself.
+	PodmanSocket string
 
 	// Kubelet reads pods from the kubelet's /pods endpoint.
 	Kubelet bool
@@ -69,6 +76,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		DockerSocket: DefaultDockerSocket,
+		PodmanSocket: DefaultPodmanSocket,
 		TokenFile:    DefaultTokenFile,
 		Refresh:      DefaultRefresh,
 	}
@@ -78,6 +86,9 @@ func DefaultConfig() Config {
 func (c Config) withDefaults() Config {
 	if c.DockerSocket == "" {
 		c.DockerSocket = DefaultDockerSocket
+	}
+	if c.PodmanSocket == "" {
+		c.PodmanSocket = DefaultPodmanSocket
 	}
 	if c.NodeName == "" {
 		c.NodeName = os.Getenv("NODE_NAME")
@@ -147,8 +158,16 @@ func NewEnricher(ctx context.Context, cfg Config, logger *slog.Logger) *Enricher
 		missed:  make(map[string]time.Time),
 	}
 	var srcs []source
-	if s := newDockerSource(cfg, e.st, logger.With("source", "docker")); s != nil {
+	var podman *dockerSource
+	if !sameSocket(cfg.PodmanSocket, cfg.DockerSocket) {
+		podman = newDockerSource(RuntimePodman, cfg.PodmanSocket, cfg, e.st, logger.With("source", "podman"))
+	}
+	if s := newDockerSource(RuntimeDocker, cfg.DockerSocket, cfg, e.st, logger.With("source", "docker")); s != nil {
+		s.podman = podman == nil
 		srcs = append(srcs, s)
+	}
+	if podman != nil {
+		srcs = append(srcs, podman)
 	}
 	if s := newKubeSource(cfg, e.st, logger); s != nil {
 		srcs = append(srcs, s)
@@ -164,6 +183,17 @@ func NewEnricher(ctx context.Context, cfg Config, logger *slog.Logger) *Enricher
 		}()
 	}
 	return e
+}
+
+// sameSocket reports whether two socket paths name one file (podman's
+// socket given as DockerSocket too, say through a symbolic link).
+func sameSocket(a, b string) bool {
+	if a == b {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // Close stops the sources and waits for them.

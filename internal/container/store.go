@@ -14,6 +14,7 @@ type names struct {
 type dockerEntry struct {
 	names
 	seen time.Time // when a list or an event last showed it
+	src  string    // the Engine API source that listed it ("docker", "podman")
 }
 
 // store holds the names every source found, behind one lock. Sources
@@ -22,7 +23,7 @@ type store struct {
 	mu     sync.RWMutex
 	kube   map[string]names       // container ID → names, from the kubelet or API server
 	pods   map[string]names       // pod UID → Pod, Namespace, from the kubelet or API server
-	docker map[string]dockerEntry // container ID → names, from the Docker Engine API
+	docker map[string]dockerEntry // container ID → names, from the Docker Engine API (Docker's and podman's sockets)
 	podOf  map[string]string      // container ID → pod UID, from resolved cgroup paths
 }
 
@@ -95,27 +96,28 @@ func (s *store) replaceKube(containers, pods map[string]names) {
 	s.mu.Unlock()
 }
 
-// mergeDocker applies a full container listing that started at start:
-// listed containers are added or updated, and a container not listed is
-// dropped unless an event showed it after the listing began.
-func (s *store) mergeDocker(list map[string]names, start time.Time) {
+// mergeDocker applies a full container listing of the source src that
+// started at start: listed containers are added or updated, and a
+// container of src not listed is dropped unless an event showed it after
+// the listing began. The other source's containers stay.
+func (s *store) mergeDocker(src string, list map[string]names, start time.Time) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, e := range s.docker {
-		if _, ok := list[id]; !ok && e.seen.Before(start) {
+		if _, ok := list[id]; !ok && e.src == src && e.seen.Before(start) {
 			delete(s.docker, id)
 		}
 	}
 	for id, n := range list {
-		s.docker[id] = dockerEntry{names: n, seen: now}
+		s.docker[id] = dockerEntry{names: n, seen: now, src: src}
 	}
 }
 
-// setDocker records one container from an event.
-func (s *store) setDocker(id string, n names) {
+// setDocker records one container from an event of the source src.
+func (s *store) setDocker(src, id string, n names) {
 	s.mu.Lock()
-	s.docker[id] = dockerEntry{names: n, seen: time.Now()}
+	s.docker[id] = dockerEntry{names: n, seen: time.Now(), src: src}
 	s.mu.Unlock()
 }
 

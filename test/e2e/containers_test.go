@@ -108,7 +108,7 @@ func µJ(j float64) int64 { return int64(math.Round(j * 1e6)) }
 // ctArgs are the arguments of a json run on the fixture.
 func ctArgs(sysfs, procfs string, extra ...string) []string {
 	args := []string{"-s", "powercap_rapl", "--path.sysfs", sysfs, "--path.procfs", procfs, "--idle-power", "5",
-		"json", "--step", "1", "--timeout", "6", "--max-top-consumers", "0", "--containers"}
+		"json", "--step", "1", "--timeout", "6", "--max-top-consumers", "0", "--containers", "--containers.podman-socket", "none"}
 	return append(args, extra...)
 }
 
