@@ -70,6 +70,8 @@ type infoReport struct {
 	UseWhy string   `json:"use_why"`
 	// CPUSource is where per-process CPU time would come from.
 	CPUSource cpuSourceInfo `json:"cpu_source"`
+	// Privileges: this process's, and what each source lacks.
+	Privileges privilegeInfo `json:"privileges"`
 }
 
 type machineInfo struct {
@@ -134,6 +136,9 @@ func (e *env) info() infoReport {
 	case len(e.cfg.Sensors) == 1 && e.cfg.Sensors[0] == "auto":
 		rep.Use = registry.AutoChoice(statuses)
 		rep.UseWhy = autoRule()
+		if a, ok := registry.CrossCheck(statuses, e.sensorOptions()); ok {
+			rep.UseWhy += "; " + a.String()
+		}
 	default:
 		rep.Use, rep.UseWhy = e.cfg.Sensors, "--sensor"
 	}
@@ -156,6 +161,7 @@ func (e *env) info() infoReport {
 		rep.Use = []string{}
 	}
 	rep.CPUSource = e.cpuSource()
+	rep.Privileges = e.privileges(&rep)
 	return rep
 }
 
@@ -295,6 +301,7 @@ func (r infoReport) write(w io.Writer) error {
 
 	b.WriteString("\nProcess CPU time\n")
 	fmt.Fprintf(&b, "  %s (%s)\n", r.CPUSource.Use, r.CPUSource.Why)
+	writePrivileges(&b, r.Privileges)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
