@@ -61,14 +61,13 @@ func TestSystemdUnit(t *testing.T) {
 	want := map[string][]string{
 		"DynamicUser":             {"yes"},
 		"NoNewPrivileges":         {"yes"},
-		"CapabilityBoundingSet":   {""},
-		"AmbientCapabilities":     {""},
+		"CapabilityBoundingSet":   {"CAP_PERFMON"},
+		"AmbientCapabilities":     {"CAP_PERFMON"},
 		"ProtectSystem":           {"strict"},
 		"ProtectHome":             {"yes"},
 		"PrivateTmp":              {"yes"},
 		"RestrictAddressFamilies": {"AF_UNIX AF_INET AF_INET6"},
-		"SystemCallFilter":        {"@system-service", "~@privileged @resources"},
-		"SupplementaryGroups":     {"powercap"},
+		"SystemCallFilter":        {"@system-service", "~@privileged @resources", "perf_event_open"},
 	}
 	for k, v := range want {
 		if diff := cmp.Diff(v, svc[k]); diff != "" {
