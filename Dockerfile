@@ -66,14 +66,9 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     go build -trimpath -buildvcs=false \
       -ldflags "-s -w -X github.com/wattlens/wattlens/internal/version.Version=${VERSION}" \
       -o /out/wattlens ./cmd/wattlens
-# File capabilities, permitted only (no effective bit): a non-root user
-# gets CAP_PERFMON (RAPL through perf_rapl) and CAP_BPF (the eBPF source)
-# at execve where the container's bounding set has them (the chart's
-# capabilities add list) and no_new_privs is off, and nothing otherwise,
-# without failing the execve; wattlens makes them effective at start.
-# A container runtime gives a non-root user no capability any other way.
-RUN apt-get update && apt-get install -y --no-install-recommends libcap2-bin \
- && setcap cap_perfmon,cap_bpf=p /out/wattlens && getcap /out/wattlens
+# No file capabilities here: a cgo binary cannot raise them in every
+# thread (syscall.AllThreadsSyscall refuses under cgo), so the gpu image
+# reads RAPL as uid 0 (powercap_rapl) or with ambient capabilities.
 
 # ---- gpu: glibc base, NVML from the host at run time ----------------------
 FROM gcr.io/distroless/base-debian13:nonroot AS gpu

@@ -108,7 +108,7 @@ func TestSystemdUnit(t *testing.T) {
 
 // TestEBPFDropIn checks the drop-in that turns the eBPF CPU-time source
 // on: it grants CAP_BPF and CAP_PERFMON and the bpf(2) call, nothing else,
-// and the base unit grants none of it.
+// and the base unit grants CAP_PERFMON only (for perf_rapl).
 func TestEBPFDropIn(t *testing.T) {
 	read := func(path string) map[string]map[string][]string {
 		t.Helper()
