@@ -148,14 +148,14 @@ func TestNonRootLikeTheChart(t *testing.T) {
 		// The root-owned burner keeps its name (cmdline); its exe needs
 		// CAP_SYS_PTRACE, which the chart does not grant.
 		last := recs[len(recs)-1]
-		i := slices.IndexFunc(last.Consumers, func(c consumer) bool { return c.PID == b.Process.Pid })
-		if i < 0 {
+		k := slices.IndexFunc(last.Consumers, func(c consumer) bool { return c.PID == b.Process.Pid })
+		if k < 0 {
 			t.Fatalf("%s: burner %d not among the consumers", who, b.Process.Pid)
 		}
-		if c := last.Consumers[i]; !strings.Contains(c.Cmdline, "burner") || c.EnergyJoules <= 0 {
+		if c := last.Consumers[k]; !strings.Contains(c.Cmdline, "burner") || c.EnergyJoules <= 0 {
 			t.Errorf("%s: root's burner reported as %+v", who, c)
 		}
-		t.Logf("%s: mean host power %.3f W over %d lines; burner %q exe %q", who, mean[i], len(recs)-1, last.Consumers[i].Cmdline, last.Consumers[i].Exe)
+		t.Logf("%s: mean host power %.3f W over %d lines; burner %q exe %q", who, mean[i], len(recs)-1, last.Consumers[k].Cmdline, last.Consumers[k].Exe)
 	}
 	if e := relErr(mean[1], mean[0]); e > 0.02 {
 		t.Errorf("uid 65534 measured %.3f W, root %.3f W", mean[1], mean[0])
