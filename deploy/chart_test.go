@@ -301,6 +301,10 @@ func TestChartVariants(t *testing.T) {
 		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
 			t.Error("sensor=estimate: allowPrivilegeEscalation is not false")
 		}
+		sc = pod(t, parseObjects(t, render(t, "--set", "sensor=perf_rapl"))).Containers[0].SecurityContext
+		if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Add, []string{"PERFMON"}) {
+			t.Errorf("sensor=perf_rapl: capabilities %+v, want add [PERFMON]", sc.Capabilities)
+		}
 		sc = pod(t, parseObjects(t, render(t, "--set", "sensor=powercap_rapl,securityContext.runAsUser=0,securityContext.runAsNonRoot=false"))).Containers[0].SecurityContext
 		if sc.Capabilities == nil || len(sc.Capabilities.Add) > 0 || sc.RunAsUser == nil || *sc.RunAsUser != 0 {
 			t.Errorf("powercap_rapl as root: %+v, want uid 0 and no capability", sc)
