@@ -263,6 +263,7 @@ func TestBadTrees(t *testing.T) {
 		{"event too wide", map[string]string{"events/energy-pkg": "event=0x100\n"}, "wider than 8 bits"},
 		{"unknown term", map[string]string{"events/energy-pkg": "umask=1\n"}, `no config format for "umask"`},
 		{"unknown event only", map[string]string{"events/energy-pkg": "<absent>", "events/energy-foo": "event=0x09\n"}, "no usable energy event"},
+		{"type is a directory", map[string]string{"type": "<absent>", "type/x": "1\n"}, "not a regular file"},
 		{"no topology", map[string]string{"/devices/system/cpu/cpu0/topology/physical_package_id": "<absent>"}, "physical_package_id"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -364,5 +365,17 @@ func TestParseEventSpec(t *testing.T) {
 		if _, err := parseFormat(s); err == nil {
 			t.Errorf("parseFormat(%q) accepted", s)
 		}
+	}
+}
+
+// TestFIFO: a FIFO where an attribute should be is refused, not waited on.
+func TestFIFO(t *testing.T) {
+	sysfs := tree(t, map[string]string{"cpumask": "<absent>"})
+	if err := unix.Mkfifo(filepath.Join(sysfs, pmuDir, "cpumask"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := NewWith(sensor.Options{SysFS: sysfs}, &fakeOpener{counts: all(11, 0)})
+	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("FIFO cpumask: %v", err)
 	}
 }

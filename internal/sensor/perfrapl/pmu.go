@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/sensor"
@@ -259,12 +260,17 @@ func parseCPUList(s string) ([]int, error) {
 // maxFile bounds what is read of a sysfs attribute (a page).
 const maxFile = 4096
 
+// readString reads a sysfs attribute: a regular file, opened without
+// blocking (a FIFO put in a copied tree must not hang the sensor).
 func readString(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", sensor.ErrUnavailable, err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%w: %s: not a regular file", sensor.ErrUnavailable, path)
+	}
 	buf := make([]byte, maxFile)
 	n, err := f.Read(buf)
 	if err != nil && n == 0 {
