@@ -233,6 +233,9 @@ func parseEventSpec(spec string, format map[string]bitField) (uint64, error) {
 	return config, nil
 }
 
+// maxCPUs bounds a CPU list (Linux's NR_CPUS is at most 8192 on x86).
+const maxCPUs = 1 << 16
+
 // parseCPUList parses a kernel CPU list ("0", "0,28", "0-1,4"): the form
 // of cpumask files (lib/bitmap-str.c, bitmap_print_to_pagebuf).
 func parseCPUList(s string) ([]int, error) {
@@ -248,6 +251,9 @@ func parseCPUList(s string) ([]int, error) {
 			if hi, err = strconv.Atoi(hiS); err != nil || hi < lo || hi-lo > 1<<16 {
 				return nil, fmt.Errorf("cpu list %q", s)
 			}
+		}
+		if len(cpus)+hi-lo >= maxCPUs {
+			return nil, fmt.Errorf("cpu list %q: more than %d CPUs", s, maxCPUs)
 		}
 		for c := lo; c <= hi; c++ {
 			cpus = append(cpus, c)
