@@ -15,12 +15,13 @@
 #   runtimeClassName: nvidia in Kubernetes).
 #
 # Both images run as the distroless "nonroot" user (uid 65532) by default.
-# That user can run the estimate and vm sensors and read the processes'
-# CPU times, but NOT the RAPL counters: since Linux 5.10 (CVE-2020-8694,
-# PLATYPUS) /sys/class/powercap/*/energy_uj is mode 0400 root. To measure
-# RAPL, run the container as uid 0 (docker run --user 0, or runAsUser: 0)
-# with the host's /sys mounted read-only, or grant read access on the host
-# (deploy/systemd/wattlens-powercap.conf). docs/deploy.md explains each case.
+# That user reads the RAPL counters through the kernel's power perf PMU
+# (perf_rapl) when the container adds CAP_PERFMON (docker run --cap-add
+# PERFMON, with a Docker that knows the capability: 20.10.24 refuses it; the Helm chart's default), from the binary's
+# permitted file capabilities set below. powercap's energy_uj is mode 0400
+# root since Linux 5.10 (CVE-2020-8694, PLATYPUS): for powercap_rapl run
+# the container as uid 0 with the host's /sys mounted read-only.
+# docs/deploy.md explains each case.
 #
 # Build arguments: VERSION (the release string, default "dev"), GO_VERSION.
 
@@ -41,6 +42,14 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     go build -trimpath -buildvcs=false \
       -ldflags "-s -w -X github.com/wattlens/wattlens/internal/version.Version=${VERSION}" \
       -o /out/wattlens ./cmd/wattlens
+# File capabilities, permitted only (no effective bit): a non-root user
+# gets CAP_PERFMON (RAPL through perf_rapl) and CAP_BPF (the eBPF source)
+# at execve where the container's bounding set has them (the chart's
+# capabilities add list) and no_new_privs is off, and nothing otherwise,
+# without failing the execve; wattlens makes them effective at start.
+# A container runtime gives a non-root user no capability any other way.
+RUN apt-get update && apt-get install -y --no-install-recommends libcap2-bin \
+ && setcap cap_perfmon,cap_bpf=p /out/wattlens && getcap /out/wattlens
 
 # ---- build-gpu: cgo binary for the gpu target ------------------------------
 # Built on the target platform (no cgo cross-compiling), on the same Debian
@@ -57,6 +66,9 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     go build -trimpath -buildvcs=false \
       -ldflags "-s -w -X github.com/wattlens/wattlens/internal/version.Version=${VERSION}" \
       -o /out/wattlens ./cmd/wattlens
+# No file capabilities here: a cgo binary cannot raise them in every
+# thread (syscall.AllThreadsSyscall refuses under cgo), so the gpu image
+# reads RAPL as uid 0 (powercap_rapl) or with ambient capabilities.
 
 # ---- gpu: glibc base, NVML from the host at run time ----------------------
 FROM gcr.io/distroless/base-debian13:nonroot AS gpu

@@ -90,17 +90,20 @@ func TestChartDefaults(t *testing.T) {
 		if sc.Privileged == nil || *sc.Privileged {
 			t.Error("privileged is not false")
 		}
-		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
-			t.Error("allowPrivilegeEscalation is not false")
+		// A non-root user with CAP_PERFMON for perf_rapl: the capability
+		// comes from the binary's file capabilities, which no_new_privs
+		// (allowPrivilegeEscalation: false) would withhold.
+		if sc.AllowPrivilegeEscalation == nil || !*sc.AllowPrivilegeEscalation {
+			t.Error("allowPrivilegeEscalation is not true: the binary's file capabilities would not be granted")
 		}
 		if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
 			t.Error("readOnlyRootFilesystem is not true")
 		}
-		if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) || len(sc.Capabilities.Add) > 0 {
-			t.Errorf("capabilities %+v, want drop [ALL] and nothing added", sc.Capabilities)
+		if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) || !slices.Equal(sc.Capabilities.Add, []string{"PERFMON"}) {
+			t.Errorf("capabilities %+v, want drop [ALL] and add [PERFMON] (perf_rapl)", sc.Capabilities)
 		}
-		if sc.RunAsUser == nil || *sc.RunAsUser != 0 {
-			t.Error("runAsUser is not 0 (needed for energy_uj)")
+		if sc.RunAsUser == nil || *sc.RunAsUser != 65532 || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+			t.Error("runAsUser is not 65532 with runAsNonRoot")
 		}
 		if pod.HostPID || pod.HostNetwork {
 			t.Errorf("hostPID %v, hostNetwork %v: want both false", pod.HostPID, pod.HostNetwork)
@@ -248,6 +251,9 @@ func TestChartVariants(t *testing.T) {
 		if c.SecurityContext.Privileged == nil || !*c.SecurityContext.Privileged {
 			t.Error("msr.enabled: not privileged")
 		}
+		if c.SecurityContext.RunAsUser == nil || *c.SecurityContext.RunAsUser != 0 {
+			t.Error("msr.enabled: not root (/dev/cpu/*/msr is mode 0600 root)")
+		}
 		if !slices.Contains(c.Args, "--path.devfs=/host/dev") {
 			t.Errorf("msr.enabled: args %q lack --path.devfs=/host/dev", c.Args)
 		}
@@ -285,6 +291,23 @@ func TestChartVariants(t *testing.T) {
 				t.Errorf("%s: capabilities dropped (-want +got):\n%s", tt.set, diff)
 			}
 			checkArgs(t, "ebpf args", c.Args, "prometheus")
+		}
+	})
+	t.Run("no capability without a feature that needs one", func(t *testing.T) {
+		sc := pod(t, parseObjects(t, render(t, "--set", "sensor=estimate"))).Containers[0].SecurityContext
+		if sc.Capabilities == nil || len(sc.Capabilities.Add) > 0 || !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) {
+			t.Errorf("sensor=estimate: capabilities %+v, want drop [ALL] only", sc.Capabilities)
+		}
+		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			t.Error("sensor=estimate: allowPrivilegeEscalation is not false")
+		}
+		sc = pod(t, parseObjects(t, render(t, "--set", "sensor=perf_rapl"))).Containers[0].SecurityContext
+		if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Add, []string{"PERFMON"}) {
+			t.Errorf("sensor=perf_rapl: capabilities %+v, want add [PERFMON]", sc.Capabilities)
+		}
+		sc = pod(t, parseObjects(t, render(t, "--set", "sensor=powercap_rapl,securityContext.runAsUser=0,securityContext.runAsNonRoot=false"))).Containers[0].SecurityContext
+		if sc.Capabilities == nil || len(sc.Capabilities.Add) > 0 || sc.RunAsUser == nil || *sc.RunAsUser != 0 {
+			t.Errorf("powercap_rapl as root: %+v, want uid 0 and no capability", sc)
 		}
 	})
 	t.Run("all flags", func(t *testing.T) {

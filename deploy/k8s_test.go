@@ -70,6 +70,7 @@ type container struct {
 		AllowPrivilegeEscalation *bool  `yaml:"allowPrivilegeEscalation"`
 		ReadOnlyRootFilesystem   *bool  `yaml:"readOnlyRootFilesystem"`
 		RunAsUser                *int64 `yaml:"runAsUser"`
+		RunAsNonRoot             *bool  `yaml:"runAsNonRoot"`
 		Capabilities             *struct {
 			Drop []string `yaml:"drop"`
 			Add  []string `yaml:"add"`

@@ -61,14 +61,13 @@ func TestSystemdUnit(t *testing.T) {
 	want := map[string][]string{
 		"DynamicUser":             {"yes"},
 		"NoNewPrivileges":         {"yes"},
-		"CapabilityBoundingSet":   {""},
-		"AmbientCapabilities":     {""},
+		"CapabilityBoundingSet":   {"CAP_PERFMON"},
+		"AmbientCapabilities":     {"CAP_PERFMON"},
 		"ProtectSystem":           {"strict"},
 		"ProtectHome":             {"yes"},
 		"PrivateTmp":              {"yes"},
 		"RestrictAddressFamilies": {"AF_UNIX AF_INET AF_INET6"},
-		"SystemCallFilter":        {"@system-service", "~@privileged @resources"},
-		"SupplementaryGroups":     {"powercap"},
+		"SystemCallFilter":        {"@system-service", "~@privileged @resources", "perf_event_open"},
 	}
 	for k, v := range want {
 		if diff := cmp.Diff(v, svc[k]); diff != "" {
@@ -109,7 +108,7 @@ func TestSystemdUnit(t *testing.T) {
 
 // TestEBPFDropIn checks the drop-in that turns the eBPF CPU-time source
 // on: it grants CAP_BPF and CAP_PERFMON and the bpf(2) call, nothing else,
-// and the base unit grants none of it.
+// and the base unit grants CAP_PERFMON only (for perf_rapl).
 func TestEBPFDropIn(t *testing.T) {
 	read := func(path string) map[string]map[string][]string {
 		t.Helper()

@@ -71,7 +71,7 @@ func setupCalibrate(cmd *kingpin.CmdClause) action {
 			_, _ = fmt.Fprint(e.stderr, "\r\033[K") // clear the progress line
 		}
 		if !measured {
-			return errors.New("calibration needs a measuring sensor (powercap_rapl, msr_rapl, hwmon); this one estimates")
+			return errors.New("calibration needs a measuring sensor (powercap_rapl, perf_rapl, msr_rapl, hwmon); this one estimates")
 		}
 		var b strings.Builder
 		took := *dur

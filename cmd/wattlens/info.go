@@ -73,6 +73,8 @@ type infoReport struct {
 	// HostFrom says which zones make the host figure when a wall meter
 	// sits beside other sensors; empty otherwise.
 	HostFrom string `json:"host_from,omitempty"`
+	// Privileges: this process's, and what each source lacks.
+	Privileges privilegeInfo `json:"privileges"`
 }
 
 type machineInfo struct {
@@ -137,6 +139,9 @@ func (e *env) info() infoReport {
 	case len(e.cfg.Sensors) == 1 && e.cfg.Sensors[0] == "auto":
 		rep.Use = registry.AutoChoice(statuses)
 		rep.UseWhy = autoRule()
+		if a, ok := registry.CrossCheck(statuses, e.sensorOptions()); ok {
+			rep.UseWhy += "; " + a.String()
+		}
 	default:
 		rep.Use, rep.UseWhy = e.cfg.Sensors, "--sensor"
 	}
@@ -163,6 +168,7 @@ func (e *env) info() infoReport {
 		rep.HostFrom = "the BMC's wall meter (redfish) from its second reading on, the other sensors' zones as its parts; " +
 			"until then, the other sensors' zones (psys, else packages + dram + gpus); the switch is logged"
 	}
+	rep.Privileges = e.privileges(&rep)
 	return rep
 }
 
@@ -305,6 +311,7 @@ func (r infoReport) write(w io.Writer) error {
 
 	b.WriteString("\nProcess CPU time\n")
 	fmt.Fprintf(&b, "  %s (%s)\n", r.CPUSource.Use, r.CPUSource.Why)
+	writePrivileges(&b, r.Privileges)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

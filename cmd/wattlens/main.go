@@ -24,11 +24,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wattlens/wattlens/internal/config"
+	"github.com/wattlens/wattlens/internal/privilege"
 	"github.com/wattlens/wattlens/internal/sensor/registry"
 	"github.com/wattlens/wattlens/internal/version"
 )
 
 func main() {
+	// Permitted file capabilities (the container image's) made effective;
+	// info reports what is missing, so an error here needs no word.
+	_, _ = privilege.RaiseEffective()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -311,11 +311,11 @@ func TestPrometheusScaphandreListen(t *testing.T) {
 	var stderr string
 	go func() {
 		var code int
-		code, _, stderr = runWattlens(t, "--path.sysfs", sys, "-s", "powercap_rapl", "prometheus", "-a", "127.0.0.1", "-p", port, "-s", "scaph", "-t", "3", "--step", "0.25")
+		code, _, stderr = runWattlens(t, "--path.sysfs", sys, "-s", "powercap_rapl", "prometheus", "-a", "127.0.0.1", "-p", port, "-s", "scaph", "-t", "8", "--step", "0.25")
 		done <- code
 	}()
 	var body []byte
-	polltest.Within(t, 3*time.Second, 50*time.Millisecond, "/scaph to serve wattlens_host_power_watts", func() bool {
+	polltest.Within(t, 7*time.Second, 50*time.Millisecond, "/scaph to serve wattlens_host_power_watts", func() bool {
 		resp, err := http.Get("http://127.0.0.1:" + port + "/scaph")
 		if err != nil {
 			return false
@@ -329,7 +329,7 @@ func TestPrometheusScaphandreListen(t *testing.T) {
 		if code != 0 {
 			t.Errorf("exit %d: %s", code, stderr)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("prometheus -t 3 still running after 10 s")
+	case <-time.After(30 * time.Second):
+		t.Fatal("prometheus -t 8 still running after 30 s")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/wattlens/wattlens/internal/sensor/gpu"
 	"github.com/wattlens/wattlens/internal/sensor/hwmon"
 	"github.com/wattlens/wattlens/internal/sensor/msr"
+	"github.com/wattlens/wattlens/internal/sensor/perfrapl"
 	"github.com/wattlens/wattlens/internal/sensor/powercap"
 	"github.com/wattlens/wattlens/internal/sensor/redfish"
 	"github.com/wattlens/wattlens/internal/sensor/vm"
@@ -31,13 +32,18 @@ type Entry struct {
 	// and the first that works is used; "add" sensors are added to it
 	// when they work.
 	Auto string
+	// RAPL marks the sensors that read the same RAPL counters by different
+	// kernel interfaces (powercap, perf, MSR): where auto uses one and a
+	// later one works too, it checks that they agree (see Compare).
+	RAPL bool
 }
 
 // Entries returns the table, in auto's order of trust.
 func Entries() []Entry {
 	return []Entry{
-		{Name: powercap.Name, Help: "RAPL energy counters through the kernel's powercap sysfs", New: powercap.New, Auto: "cpu"},
-		{Name: msr.Name, Help: "RAPL energy counters read from /dev/cpu/N/msr", New: msr.New, Auto: "cpu"},
+		{Name: powercap.Name, Help: "RAPL energy counters through the kernel's powercap sysfs", New: powercap.New, Auto: "cpu", RAPL: true},
+		{Name: perfrapl.Name, Help: "RAPL energy counters through the kernel's power perf PMU (perf_event_open; CAP_PERFMON, no root)", New: perfrapl.New, Auto: "cpu", RAPL: true},
+		{Name: msr.Name, Help: "RAPL energy counters read from /dev/cpu/N/msr", New: msr.New, Auto: "cpu", RAPL: true},
 		{Name: hwmon.Name, Help: "hwmon energy counters and power meters", New: hwmon.New, Auto: "cpu"},
 		{Name: estimate.Name, Help: "a power model driven by CPU utilisation (estimated figures)", New: estimate.New, Auto: "cpu"},
 		{Name: gpu.Name, Help: "NVIDIA GPUs through NVML", New: gpu.New, Auto: "add"},
@@ -116,6 +122,9 @@ func openAuto(opts sensor.Options, log *slog.Logger) (sensor.Sensor, error) {
 		}
 		log.Info("auto: sensor used", "sensor", e.Name)
 		chosen = append(chosen, s)
+		if e.RAPL {
+			crossCheck(e.Name, s, opts, log)
+		}
 	}
 	if len(chosen) == 0 {
 		return nil, fmt.Errorf("no sensor works here: %s", strings.Join(reasons, "; "))
