@@ -349,8 +349,17 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		if host <= 0 || math.Abs(parts-host) > 1e-9*host+1e-6 {
 			t.Errorf("Σ process + other + idle = %.9f J, host %.9f J", parts, host)
 		}
-		if n := len(mfs["wattlens_process_energy_joules_total"].GetMetric()); n == 0 || n > promexp.DefaultTopN {
-			t.Errorf("%d process series with the default top %d", n, promexp.DefaultTopN)
+		// One series per process and resource: count the processes.
+		pids := map[string]bool{}
+		for _, m := range mfs["wattlens_process_energy_joules_total"].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "pid" {
+					pids[l.GetValue()] = true
+				}
+			}
+		}
+		if n := len(pids); n == 0 || n > promexp.DefaultTopN {
+			t.Errorf("%d processes in the process series with the default top %d", n, promexp.DefaultTopN)
 		}
 		if up := promSum(mfs, "wattlens_sensor_up"); up != 1 {
 			t.Errorf("wattlens_sensor_up = %v", up)
