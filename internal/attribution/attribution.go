@@ -246,6 +246,9 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 
 func (a *Attributor) baseline(cur Sample) {
 	a.netDeltas(cur.NetNS)
+	if a.fit != nil {
+		a.fit.activities(cur.Activity, 0, 0, false)
+	}
 	for _, z := range cur.Zones {
 		a.lastRaw[z.ID] = uint64(z.Energy)
 	}
