@@ -3,8 +3,8 @@ package attribution
 import (
 	"math"
 	"math/rand/v2"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/procinfo"
@@ -64,7 +64,7 @@ func (h *meteredHost) step(u, a float64) {
 	h.ioTicks += uint64(math.Round(a * 1000))
 	a = math.Round(a*1000) / 1000
 	h.wbytes += uint64(a * 200e6)
-	rest := 30 + h.diskW*a + 10*u + (h.rng.Float64()-0.5)
+	rest := 30 + h.diskW*a + 10*u + (h.rng.Float64() - 0.5)
 	h.pkg += (20 + 40*u) * 1e6
 	h.wall += (20 + 40*u + rest) * 1e6
 	h.lastActive, h.lastRest = a, rest
