@@ -112,12 +112,7 @@ func (e *env) deviceActivity(sen sensor.Sensor) *estimate.Activity {
 	if sensor.HasIdleModel(sen) || slices.Contains(strings.Split(sen.Name(), ","), vm.Name) {
 		return nil
 	}
-	act, err := estimate.NewActivity(e.sensorOptions())
-	if err != nil {
-		e.log.Debug("device activity unreadable, no platform fit", "err", err)
-		return nil
-	}
-	return act
+	return estimate.NewActivity(e.sensorOptions())
 }
 
 // platformOf is the platform fit's configuration from the devices and

@@ -205,3 +205,14 @@ func CheckPlatform(p Platform) error {
 	_, err := newPlatformFit(p)
 	return err
 }
+
+// PlatformPriors returns the fit p starts from, before any tick: every
+// coefficient at its prior with the prior's standard deviation (what
+// `wattlens info` shows).
+func PlatformPriors(p Platform) (*snapshot.PlatformFit, error) {
+	f, err := newPlatformFit(p)
+	if err != nil {
+		return nil, err
+	}
+	return f.snapshot(), nil
+}

@@ -2,13 +2,11 @@ package estimate
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 
 	facts "github.com/wattlens/wattlens/internal/machine"
 	"github.com/wattlens/wattlens/internal/model"
 	"github.com/wattlens/wattlens/internal/power"
-	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
 )
 
@@ -31,18 +29,15 @@ type Activity struct {
 
 // NewActivity lists the devices under <sysfs>/block and <sysfs>/class/net
 // (as the estimate sensor does) and describes the machine for the model's
-// figures. It fails when /proc/stat cannot be read (no CPU utilisation, so
-// no fit).
-func NewActivity(opts sensor.Options) (*Activity, error) {
+// figures; what cannot be read is logged and left out (no devices: the
+// fit has its CPU term only, from the sampler's CPU times).
+func NewActivity(opts sensor.Options) *Activity {
 	procfs, sysfs := or(opts.ProcFS, "/proc"), or(opts.SysFS, "/sys")
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "activity")
-	if _, err := procstat.NewReader(procfs).CPUTimes(); err != nil {
-		return nil, fmt.Errorf("device activity: %w", err)
-	}
 	m, _ := describeMachine(procfs, sysfs, log)
 	a := &Activity{facts: facts.New(procfs, sysfs), model: model.For(m), log: log, out: power.Activity{}}
 	for _, d := range findDevices(a.facts, log) {
@@ -54,7 +49,7 @@ func NewActivity(opts sensor.Options) (*Activity, error) {
 		}
 		a.devices = append(a.devices, pd)
 	}
-	return a, nil
+	return a
 }
 
 // Devices returns the devices whose activity Read counts.
