@@ -48,8 +48,14 @@ type platformFit struct {
 	fit        platformfit.Fit // the remainder's, from the ticks before this one
 	hostFit    platformfit.Fit
 	hostFitted bool
+	hostAge    int    // ticks observed by the host fit since it was last fitted
 	describe   string // the fit's Method clause, kept until the fit changes
 }
+
+// hostRefit is how many ticks the host's idle fit waits between fits: the
+// idle power moves slowly, and this keeps the per-tick cost to about one
+// fit (the remainder's).
+const hostRefit = 10
 
 func newPlatformFit(cfg Platform) (*platformFit, error) {
 	terms := make([]platformfit.Term, 0, len(cfg.Devices)+1)
@@ -133,8 +139,9 @@ func (f *platformFit) split(res *snapshot.ResourceEnergy, rest units.Energy, dtS
 }
 
 // learn feeds this tick to the fits (rest: the remainder's power, when
-// there is one) and refits: the remainder's always, the host's only while
-// the quiet idle learner has seen nothing (needHost).
+// there is one) and refits: the remainder's every tick, the host's every
+// hostRefit ticks and only while the quiet idle learner has seen nothing
+// (needHost).
 func (f *platformFit) learn(rest float64, haveRest bool, host float64, needHost bool) {
 	if !f.xok {
 		return
@@ -143,10 +150,15 @@ func (f *platformFit) learn(rest float64, haveRest bool, host float64, needHost 
 		f.fit = f.rest.Coefficients()
 		f.describe = ""
 	}
-	if f.host.Observe(host, f.x) == nil && needHost {
-		f.hostFit, f.hostFitted = f.host.Coefficients(), true
-	} else if !needHost {
+	if f.host.Observe(host, f.x) != nil {
+		return
+	}
+	f.hostAge++
+	switch {
+	case !needHost:
 		f.hostFitted = false
+	case !f.hostFitted || f.hostAge >= hostRefit || f.hostFit.Intercept.Status != platformfit.Learned:
+		f.hostFit, f.hostFitted, f.hostAge = f.host.Coefficients(), true, 0
 	}
 }
 

@@ -188,3 +188,30 @@ func TestCheckPlatform(t *testing.T) {
 }
 
 func timeSec(s int) time.Duration { return time.Duration(s) * time.Second }
+
+// BenchmarkObservePlatform is one tick of a metered host with the fit on
+// (a full 300-tick window, two devices and the CPU), against the same
+// tick without it.
+func BenchmarkObservePlatform(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := "fit=off"
+		opts := Options{Sensor: "redfish"}
+		if on {
+			name, opts.Platform = "fit=on", &platformCfg
+		}
+		b.Run(name, func(b *testing.B) {
+			h := &meteredHost{rng: rand.New(rand.NewPCG(1, 2)), diskW: 12, total: 1000}
+			a := New(opts)
+			a.Observe(h.sample())
+			for range 300 {
+				h.step(0.3+0.6*h.rng.Float64(), h.rng.Float64())
+				a.Observe(h.sample())
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.step(0.3+0.6*h.rng.Float64(), h.rng.Float64())
+				a.Observe(h.sample())
+			}
+		})
+	}
+}
