@@ -93,8 +93,8 @@ func (f *platformFit) activities(cur power.Activity, dtSec, util float64, utilOK
 		v, ok := cur[d.ID]
 		last, had := f.last[d.ID]
 		f.x[i] = 0
-		if ok && had && v >= last && d.FullScale > 0 {
-			f.x[i] = min(float64(v-last)/(d.FullScale*dtSec), 1)
+		if ok && had && v >= last {
+			f.x[i] = d.ActiveFraction(v-last, dtSec)
 		}
 	}
 	f.x[len(f.x)-1] = util

@@ -22,6 +22,16 @@ type Device struct {
 	Source       string
 }
 
+// ActiveFraction is the share of dtSec seconds the device was busy, from
+// its counter's advance delta over them: delta / (FullScale·dtSec), at most
+// 1; 0 when the interval or the full scale is not positive.
+func (d Device) ActiveFraction(delta uint64, dtSec float64) float64 {
+	if d.FullScale <= 0 || dtSec <= 0 {
+		return 0
+	}
+	return min(float64(delta)/(d.FullScale*dtSec), 1)
+}
+
 // Activity holds, by Device.ID, each device's cumulative counter at one
 // read: io_ticks in milliseconds for a disk (/proc/diskstats), received
 // plus transmitted bytes for an interface (/proc/net/dev). A device

@@ -41,13 +41,7 @@ func NewActivity(opts sensor.Options) *Activity {
 	m, _ := describeMachine(procfs, sysfs, log)
 	a := &Activity{facts: facts.New(procfs, sysfs), model: model.For(m), log: log, out: power.Activity{}}
 	for _, d := range findDevices(a.facts, log) {
-		pd := power.Device{Name: d.name, Class: d.class, Idle: d.power.Idle, Active: d.power.Active, Source: d.power.Source}
-		if d.kind == "network" {
-			pd.ID, pd.Resource, pd.FullScale = "network:"+d.name, power.ResourceNetwork, float64(d.speedMbps)*1e6/8
-		} else {
-			pd.ID, pd.Resource, pd.FullScale = "storage:"+d.name, power.ResourceStorage, 1000
-		}
-		a.devices = append(a.devices, pd)
+		a.devices = append(a.devices, d.dev)
 	}
 	return a
 }
