@@ -215,3 +215,40 @@ func BenchmarkObservePlatform(b *testing.B) {
 		})
 	}
 }
+
+// TestPlatformFitSharedIdleAndQuiet: under the shared idle policy every
+// tick still conserves, per resource; a disk counter that goes back counts
+// as idle for that tick; and once the host goes quiet the quiet minimum
+// replaces the fitted idle.
+func TestPlatformFitSharedIdleAndQuiet(t *testing.T) {
+	for _, policy := range []string{snapshot.IdleShared, snapshot.IdleSeparate} {
+		h := &meteredHost{rng: rand.New(rand.NewPCG(9, 9)), diskW: 12, total: 1000}
+		a := New(Options{Sensor: "redfish", IdlePolicy: policy, Platform: &platformCfg})
+		a.Observe(h.sample())
+		for range 80 {
+			h.step(0.3+0.6*h.rng.Float64(), h.rng.Float64())
+			checkResourceConservation(t, a.Observe(h.sample()))
+		}
+		// The disk re-plugged: its counter starts again from 0.
+		h.ioTicks = 0
+		h.step(0.5, 0.5)
+		h.ioTicks = 0
+		s := a.Observe(h.sample())
+		checkResourceConservation(t, s)
+		if st := s.Resources.Host.Delta[resStorage]; st != 0 {
+			t.Errorf("%s: a disk counter that went back moved %d µJ to storage", policy, st)
+		}
+		if s.IdleOrigin != IdleFitted {
+			t.Errorf("%s: idle %s, want fitted", policy, s.IdleOrigin)
+		}
+		// A quiet second: 5 % busy.
+		h.step(0.05, 0)
+		a.Observe(h.sample())
+		h.step(0.5, 0.5)
+		s = a.Observe(h.sample())
+		checkResourceConservation(t, s)
+		if s.IdleOrigin != IdleLearned {
+			t.Errorf("%s: idle %s after a quiet tick, want learned", policy, s.IdleOrigin)
+		}
+	}
+}
