@@ -38,6 +38,13 @@ type Platform struct {
 // watts: a published figure of 0 W must still be allowed to move.
 const minPriorSD = 2.0
 
+// minIdleSD is the least prior standard deviation of an intercept (an idle
+// power), in watts: the model's idle is that of the servers it was fitted
+// to, and a board, its fans and its power supply idle anywhere from some
+// ten to a few hundred watts, so the prior only steadies a window that
+// says little and never holds the fit back from what the meter shows.
+const minIdleSD = 50.0
+
 // platformFit learns the remainder's coefficients and the host's idle.
 type platformFit struct {
 	cfg        Platform
@@ -69,12 +76,12 @@ func newPlatformFit(cfg Platform) (*platformFit, error) {
 	wall = append(wall, platformfit.Term{Name: "cpu", Value: cfg.WallCPU, SD: max(cfg.WallCPU, minPriorSD)})
 	opts := platformfit.Options{Window: cfg.Window}
 	rest, err := platformfit.New(platformfit.Prior{
-		Intercept: platformfit.Term{Name: "idle", Value: cfg.Idle, SD: max(cfg.Idle, minPriorSD)}, Terms: terms}, opts)
+		Intercept: platformfit.Term{Name: "idle", Value: cfg.Idle, SD: max(cfg.Idle, minIdleSD)}, Terms: terms}, opts)
 	if err != nil {
 		return nil, err
 	}
 	host, err := platformfit.New(platformfit.Prior{
-		Intercept: platformfit.Term{Name: "idle", Value: cfg.WallIdle, SD: max(cfg.WallIdle, minPriorSD)}, Terms: wall}, opts)
+		Intercept: platformfit.Term{Name: "idle", Value: cfg.WallIdle, SD: max(cfg.WallIdle, minIdleSD)}, Terms: wall}, opts)
 	if err != nil {
 		return nil, err
 	}

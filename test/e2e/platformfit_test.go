@@ -250,11 +250,20 @@ func TestPlatformFitOnRealDisk(t *testing.T) {
 		resRecord
 		Time   time.Time `json:"timestamp"`
 		Method string    `json:"method"`
+		idle   struct {
+			Host struct {
+				Watts  float64 `json:"idle_power_watts"`
+				Origin string  `json:"idle_origin"`
+			} `json:"host"`
+		}
 	}
 	var recs []fitRecord
 	for _, l := range lines(strings.NewReader(string(out))) {
 		var r fitRecord
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("bad json line %q: %v", l, err)
+		}
+		if err := json.Unmarshal([]byte(l), &r.idle); err != nil {
 			t.Fatalf("bad json line %q: %v", l, err)
 		}
 		recs = append(recs, r)
@@ -309,5 +318,19 @@ func TestPlatformFitOnRealDisk(t *testing.T) {
 	}
 	if burnerJ != 0 {
 		t.Errorf("the burner got %.3f J of storage energy", burnerJ)
+	}
+
+	// The idle baseline is no longer 0: fitted where this machine never
+	// went below 10 % busy (the meter's idle is 5 W + 20 W), else the
+	// quietest interval's power.
+	t.Logf("idle: %.2f W (%s)", last.idle.Host.Watts, last.idle.Host.Origin)
+	switch last.idle.Host.Origin {
+	case "fitted":
+		if math.Abs(last.idle.Host.Watts-25) > 3 {
+			t.Errorf("fitted idle %.2f W, the meter's idle is 25 W", last.idle.Host.Watts)
+		}
+	case "learned":
+	default:
+		t.Errorf("idle %q after %d ticks, want fitted or learned", last.idle.Host.Origin, len(recs))
 	}
 }
