@@ -202,8 +202,8 @@ func (f *platformFit) method() string {
 		return f.describe
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "platform (meter remainder) split learned from the meter over %d ticks, ridge regression towards published figures: idle %.2f ± %.2f W (%s)",
-		f.fit.Samples, f.fit.Intercept.Value, f.fit.Intercept.StdErr, f.fit.Intercept.Status)
+	fmt.Fprintf(&b, "platform (meter remainder) split learned from the meter over %d ticks (residual noise %.2f W), ridge regression towards published figures: idle %.2f ± %.2f W (%s)",
+		f.fit.Samples, f.fit.NoiseSD, f.fit.Intercept.Value, f.fit.Intercept.StdErr, f.fit.Intercept.Status)
 	for _, c := range f.fit.Terms {
 		fmt.Fprintf(&b, ", %s %.2f ± %.2f W at full activity (prior %.2f, %s)", c.Name, c.Value, c.StdErr, c.Prior, c.Status)
 	}

@@ -252,3 +252,27 @@ func TestPlatformFitSharedIdleAndQuiet(t *testing.T) {
 		}
 	}
 }
+
+// TestPlatformFitNoisyMeterSmallPrior: a noisy meter (±4 W) and a model
+// whose idle platform figure is tiny (a VM's share: 0.2 W) still give the
+// remainder's idle and the disk's slope from the data, not from the prior.
+func TestPlatformFitNoisyMeterSmallPrior(t *testing.T) {
+	cfg := platformCfg
+	cfg.Idle, cfg.CPU, cfg.WallIdle, cfg.WallCPU = 0.2, 0.5, 5, 20
+	h := &meteredHost{rng: rand.New(rand.NewPCG(11, 12)), diskW: 17, total: 1000}
+	a := New(Options{Sensor: "redfish", Platform: &cfg})
+	a.Observe(h.sample())
+	var s *snapshot.Snapshot
+	for range 120 {
+		h.step(0.3+0.6*h.rng.Float64(), h.rng.Float64())
+		h.wall += (h.rng.Float64() - 0.5) * 8e6 // ±4 W more noise
+		s = a.Observe(h.sample())
+	}
+	in, disk := s.Platform.Intercept, s.Platform.Terms[0]
+	if math.Abs(in.Value-30) > 3 || math.Abs(disk.Value-17) > 2 {
+		t.Errorf("intercept %.2f ± %.2f W (30 W), disk %.2f ± %.2f W (17 W)", in.Value, in.StdErr, disk.Value, disk.StdErr)
+	}
+	if math.Abs(s.IdlePower.Watts()-50) > 4 {
+		t.Errorf("fitted idle %.2f W, want 50 W", s.IdlePower.Watts())
+	}
+}
