@@ -45,3 +45,18 @@ func TestActivity(t *testing.T) {
 		t.Errorf("without diskstats: %v, %v", got, err)
 	}
 }
+
+// BenchmarkActivityRead reads this machine's own device counters, as the
+// sampler does once per tick on a measured host.
+func BenchmarkActivityRead(b *testing.B) {
+	a := NewActivity(sensor.Options{})
+	if len(a.Devices()) == 0 {
+		b.Skip("no disk or NIC on this machine")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Read(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
