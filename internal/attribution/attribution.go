@@ -16,6 +16,11 @@
 // microjoules by the largest-remainder method, so
 // Σ processes + idle + unattributed = host holds exactly, every tick.
 //
+// On a measured host with Options.Platform, a meter's remainder beyond
+// the zones inside it is split among storage, network and the platform by
+// coefficients learned from the meter, and the idle baseline of a host
+// that never goes quiet is fitted (platform.go).
+//
 // A process whose Meta.Workload is a Grouper (a container's process) has
 // each share booked to its groups too — its container, its pod — whose
 // totals outlive the process (groups.go).

@@ -13,12 +13,10 @@ import (
 	"github.com/wattlens/wattlens/internal/units"
 )
 
-// meterSensor is a wall meter holding one package: the remainder beyond
-// it rises 20 W with the disk's activity (act.busy, the share of the
-// next second it will be busy).
+// meterSensor is a wall meter holding one package; the test moves its
+// counters.
 type meterSensor struct {
 	wall, pkg float64 // µJ
-	act       *fakeActivity
 }
 
 func (m *meterSensor) Name() string { return "fake-meter" }
@@ -51,7 +49,7 @@ func (b *busyProcs) CPUTimes() (procinfo.CPUTimes, error) {
 // with each tick, which learns the disk's 20 W from the meter.
 func TestActivityReachesTheFit(t *testing.T) {
 	act := &fakeActivity{}
-	sen := &meterSensor{act: act}
+	sen := &meterSensor{}
 	procs := &busyProcs{}
 	now := time.Unix(1000, 0)
 	pl := attribution.Platform{Devices: []power.Device{{ID: "storage:sda", Resource: power.ResourceStorage, Name: "sda", FullScale: 1000, Idle: 1, Active: 5}},
