@@ -112,13 +112,14 @@ func (f *platformFit) activities(cur power.Activity, dtSec, util float64, utilOK
 }
 
 // split moves, of rest (the remainder's energy in the platform pool), each
-// device's learned active energy b_i·x_i·Δt to its resource: Σ parts never
+// device's active energy b_i·x_i·Δt (b_i as learned so far: its prior
+// until it is learned) to its resource: Σ parts never
 // exceeds rest (they are scaled down to it when they would), and what is
 // left stays the platform's. It returns the energy moved, which is active
 // by construction and bears no idle.
 func (f *platformFit) split(res *snapshot.ResourceEnergy, rest units.Energy, dtSec float64) snapshot.ResourceEnergy {
 	var moved snapshot.ResourceEnergy
-	if !f.xok || rest == 0 || f.fit.Samples == 0 || len(f.cfg.Devices) == 0 {
+	if !f.xok || rest == 0 || len(f.cfg.Devices) == 0 {
 		return moved
 	}
 	w := make([]uint64, len(f.cfg.Devices))
