@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/wattlens/wattlens/internal/attribution"
@@ -16,7 +17,9 @@ import (
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sampler"
 	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/sensor/estimate"
 	"github.com/wattlens/wattlens/internal/sensor/registry"
+	"github.com/wattlens/wattlens/internal/sensor/vm"
 	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 	"github.com/wattlens/wattlens/internal/vmdetect"
@@ -87,8 +90,37 @@ func (e *env) newSampler(hooks ...procinfo.MetaHook) (*sampler.Sampler, sensor.S
 		closeSensor(sen, e.log)
 		return nil, nil, err
 	}
-	return sampler.New(sen, procs, attribution.New(opts), e.log, sampler.WithReadTimeout(readTimeout),
-		sampler.WithResources(e.resourceReader())), sen, nil
+	sopts := []sampler.Option{sampler.WithReadTimeout(readTimeout), sampler.WithResources(e.resourceReader())}
+	if act := e.deviceActivity(sen); act != nil {
+		pl := platformOf(act)
+		if err := attribution.CheckPlatform(pl); err != nil {
+			e.log.Warn("platform fit left out", "err", err)
+		} else {
+			opts.Platform = &pl
+			sopts = append(sopts, sampler.WithActivity(act))
+		}
+	}
+	return sampler.New(sen, procs, attribution.New(opts), e.log, sopts...), sen, nil
+}
+
+// deviceActivity returns the reader of the devices' activity on a host
+// whose power is measured (a meter, RAPL): attribution learns from it
+// what the meter's remainder is spent on, and the idle power where the
+// host never goes quiet. nil for the estimate sensor (it models the
+// devices itself) and inside a VM (its share has no meter of its own).
+func (e *env) deviceActivity(sen sensor.Sensor) *estimate.Activity {
+	if sensor.HasIdleModel(sen) || slices.Contains(strings.Split(sen.Name(), ","), vm.Name) {
+		return nil
+	}
+	return estimate.NewActivity(e.sensorOptions())
+}
+
+// platformOf is the platform fit's configuration from the devices and
+// the model's figures.
+func platformOf(act *estimate.Activity) attribution.Platform {
+	p := attribution.Platform{Devices: act.Devices()}
+	p.Idle, p.CPU, p.WallIdle, p.WallCPU = act.PlatformPrior()
+	return p
 }
 
 // resourceReader reads the processes' storage bytes and network

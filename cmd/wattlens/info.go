@@ -14,8 +14,12 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	// facts, not machine: machine is this file's summary of it.
+	"github.com/wattlens/wattlens/internal/attribution"
 	facts "github.com/wattlens/wattlens/internal/machine"
+	"github.com/wattlens/wattlens/internal/sensor/estimate"
 	"github.com/wattlens/wattlens/internal/sensor/registry"
+	"github.com/wattlens/wattlens/internal/sensor/vm"
+	"github.com/wattlens/wattlens/internal/snapshot"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -75,6 +79,24 @@ type infoReport struct {
 	HostFrom string `json:"host_from,omitempty"`
 	// Privileges: this process's, and what each source lacks.
 	Privileges privilegeInfo `json:"privileges"`
+	// Platform is the split of a meter's remainder the agent would learn
+	// (on a measured host): each term's prior; nil where none is learned.
+	Platform *platformInfo `json:"platform_fit,omitempty"`
+}
+
+// platformInfo is the platform fit as info sees it: before any tick, so
+// each coefficient is its prior, with the prior's standard deviation.
+type platformInfo struct {
+	Why   string             `json:"why"`
+	Terms []platformTermInfo `json:"terms"`
+}
+
+type platformTermInfo struct {
+	Term     string  `json:"term"`
+	Resource string  `json:"resource"`
+	Watts    float64 `json:"watts"`
+	StdErr   float64 `json:"stderr_watts"`
+	Status   string  `json:"status"`
 }
 
 type machineInfo struct {
@@ -168,8 +190,27 @@ func (e *env) info() infoReport {
 		rep.HostFrom = "the BMC's wall meter (redfish) from its second reading on, the other sensors' zones as its parts; " +
 			"until then, the other sensors' zones (psys, else packages + dram + gpus); the switch is logged"
 	}
+	rep.Platform = e.platformInfo(rep.Use)
 	rep.Privileges = e.privileges(&rep)
 	return rep
+}
+
+// platformInfo describes the platform fit the sensor set use would learn:
+// none for the estimate sensor (it models the devices itself) or a VM.
+func (e *env) platformInfo(use []string) *platformInfo {
+	if e.cfg.VM || len(use) == 0 || slices.Contains(use, estimate.Name) || slices.Contains(use, vm.Name) {
+		return nil
+	}
+	pf, err := attribution.PlatformPriors(platformOf(estimate.NewActivity(e.sensorOptions())))
+	if err != nil {
+		return &platformInfo{Why: "not learned: " + err.Error()}
+	}
+	out := &platformInfo{Why: "learned online from the meter's remainder beyond the RAPL zones (wall meter or psys), starting from these published figures; " +
+		"the learned values and their standard errors are in wattlens_platform_coefficient_watts and the snapshot's method"}
+	for _, c := range append([]snapshot.PlatformCoef{pf.Intercept}, pf.Terms...) {
+		out.Terms = append(out.Terms, platformTermInfo{Term: c.Term, Resource: string(c.Resource), Watts: c.Value, StdErr: c.StdErr, Status: c.Status})
+	}
+	return out
 }
 
 // autoRule says in words what auto chooses, from the registry's table.
@@ -307,6 +348,16 @@ func (r infoReport) write(w io.Writer) error {
 	zones(&b, used)
 	if r.HostFrom != "" {
 		fmt.Fprintf(&b, "  host figure: %s\n", r.HostFrom)
+	}
+
+	if p := r.Platform; p != nil {
+		b.WriteString("\nPlatform split (a meter's remainder)\n")
+		fmt.Fprintf(&b, "  %s\n", p.Why)
+		rows := [][]string{{"term", "resource", "prior", "±", "status"}}
+		for _, t := range p.Terms {
+			rows = append(rows, []string{t.Term, t.Resource, fmt.Sprintf("%.2f W", t.Watts), fmt.Sprintf("%.2f W", t.StdErr), t.Status})
+		}
+		columns(&b, rows)
 	}
 
 	b.WriteString("\nProcess CPU time\n")

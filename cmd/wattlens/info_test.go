@@ -145,6 +145,11 @@ func TestInfoCommand(t *testing.T) {
 	if pc == nil || !pc.Works || pc.Auto != "cpu" || len(pc.Zones) != 4 {
 		t.Fatalf("powercap_rapl: %+v", pc)
 	}
+	// On a measured host, the platform fit's terms at their priors.
+	if p := rep.Platform; p == nil || len(p.Terms) != 2 || p.Terms[0].Term != "idle" || p.Terms[1].Term != "cpu" ||
+		p.Terms[0].Status != "prior: too few samples" || !(p.Terms[1].StdErr > 0) {
+		t.Errorf("platform fit %+v, want idle and cpu at their priors", p)
+	}
 	ranges := map[string]uint64{}
 	for _, z := range pc.Zones {
 		ranges[z.ID] = z.MaxEnergyRangeUJ
@@ -160,6 +165,7 @@ func TestInfoCommand(t *testing.T) {
 	for _, want := range []string{
 		"powercap_rapl  works", "2 sockets, 4 cores, 4 threads", "In use\n  powercap_rapl (auto: the first that works of powercap_rapl",
 		"intel-rapl:1:0", "262143328850 µJ (262143 J, 44 min at 100 W)", "why: ",
+		"Platform split (a meter's remainder)\n", "prior: too few samples",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in\n%s", want, out)
@@ -178,6 +184,9 @@ func TestInfoCommand(t *testing.T) {
 	_, out, _ = runWattlens(t, append([]string{"-s", "estimate"}, args...)...)
 	if strings.Contains(out, "intel-rapl:0") {
 		t.Errorf("-s estimate: powercap zones in the Zones table:\n%s", out)
+	}
+	if strings.Contains(out, "Platform split") {
+		t.Errorf("-s estimate: a platform fit:\n%s", out)
 	}
 	_, out, _ = runWattlens(t, append([]string{"--vm"}, append(args, "--json")...)...)
 	if !strings.Contains(out, `"use": [

@@ -16,6 +16,11 @@
 // microjoules by the largest-remainder method, so
 // Σ processes + idle + unattributed = host holds exactly, every tick.
 //
+// On a measured host with Options.Platform, a meter's remainder beyond
+// the zones inside it is split among storage, network and the platform by
+// coefficients learned from the meter, and the idle baseline of a host
+// that never goes quiet is fitted (platform.go).
+//
 // A process whose Meta.Workload is a Grouper (a container's process) has
 // each share booked to its groups too — its container, its pod — whose
 // totals outlive the process (groups.go).
@@ -52,6 +57,13 @@ type Options struct {
 	// it is forgotten: DefaultGroupRetention when zero, the next tick
 	// when negative.
 	GroupRetention time.Duration
+	// Platform, when set, learns from the meter how its remainder beyond
+	// the RAPL zones splits among storage, network and the rest, and the
+	// host's idle power where it never goes quiet (platform.go). A
+	// Platform that platformfit refuses (a negative or non-finite
+	// figure) learns nothing: the remainder stays the platform's. Check
+	// it with CheckPlatform first to tell the user why.
+	Platform *Platform
 }
 
 // Attributor keeps an account per process and per group between ticks.
@@ -80,6 +92,7 @@ type Attributor struct {
 	procs   map[procinfo.Key]*procAccount
 	groups  map[string]*groupAccount // "<kind>:<id>" → its account (groups.go)
 	learner idleLearner
+	fit     *platformFit // nil without Options.Platform
 
 	// scratch, reused every tick
 	weights []uint64 // per process, then the CPU time no process holds
@@ -113,7 +126,14 @@ func New(opts Options) *Attributor {
 	if opts.IdlePolicy == "" {
 		opts.IdlePolicy = snapshot.IdleSeparate
 	}
+	var fit *platformFit
+	if opts.Platform != nil {
+		if f, err := newPlatformFit(*opts.Platform); err == nil {
+			fit = f
+		}
+	}
 	return &Attributor{
+		fit:       fit,
 		opts:      opts,
 		lastRaw:   make(map[string]uint64),
 		zoneTotal: make(map[string]units.Energy),
@@ -149,8 +169,19 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 	snap.Utilisation, _ = cur.CPU.UtilisationSince(prev.CPU)
 
 	resetsBefore := a.resets
-	hostDelta, devices, hostRes := a.zones(snap, cur.Zones, dt)
+	hostDelta, devices, hostRes, rest, haveRest := a.zones(snap, cur.Zones, dt)
 	hostPower := units.PowerOf(hostDelta, dt)
+
+	// A meter's remainder: each device's learned active energy moves to
+	// its resource (learned from the ticks before this one).
+	var moved snapshot.ResourceEnergy
+	if a.fit != nil {
+		util, utilOK := cur.CPU.UtilisationSince(prev.CPU)
+		a.fit.activities(cur.Activity, dt.Seconds(), util, utilOK)
+		if haveRest {
+			moved = a.fit.split(&hostRes, rest, dt.Seconds())
+		}
+	}
 
 	idlePower, origin := a.idleBaseline()
 	idleDelta := min(hostDelta, idlePower.EnergyOver(dt))
@@ -158,9 +189,15 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 
 	// The idle energy weighs on every resource in proportion to its part
 	// of the host: idle is a state of the whole machine, not of one part.
+	// A device's learned active energy is above idle by construction and
+	// bears none.
 	pools, idleRes := hostRes, snapshot.ResourceEnergy{}
 	if a.opts.IdlePolicy != snapshot.IdleShared {
-		idleRes = splitResources(idleDelta, hostRes)
+		weights := hostRes
+		for r := range weights {
+			weights[r] -= moved[r]
+		}
+		idleRes = splitResources(min(idleDelta, weights.Sum()), weights)
 		for r := range pools {
 			pools[r] -= idleRes[r]
 		}
@@ -201,6 +238,13 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 	// counter reset says nothing about idle power.
 	if _, ok := cur.CPU.UtilisationSince(prev.CPU); ok && !cur.Disturbed && a.resets == resetsBefore {
 		a.learner.observe(hostPower, snap.Utilisation)
+		if a.fit != nil {
+			a.fit.learn(units.PowerOf(rest, dt).Watts(), haveRest, hostPower.Watts(), !a.learner.seen)
+		}
+	}
+	if a.fit != nil && haveRest {
+		snap.Platform = a.fit.snapshot()
+		snap.Method = joinMethod(snap.Method, a.fit.method())
 	}
 	a.last = Sample{Time: cur.Time, BootTicks: cur.BootTicks, CPU: cur.CPU}
 	return snap
@@ -208,6 +252,9 @@ func (a *Attributor) Observe(cur Sample) *snapshot.Snapshot {
 
 func (a *Attributor) baseline(cur Sample) {
 	a.netDeltas(cur.NetNS)
+	if a.fit != nil {
+		a.fit.activities(cur.Activity, 0, 0, false)
+	}
 	for _, z := range cur.Zones {
 		a.lastRaw[z.ID] = uint64(z.Energy)
 	}
@@ -240,15 +287,21 @@ func (a *Attributor) idleBaseline() (units.Power, string) {
 	case IdleFromFlag, IdleFromModel:
 		return a.opts.IdlePower, a.opts.IdleOrigin
 	}
+	if !a.learner.seen && a.fit != nil {
+		if p, ok := a.fit.idle(); ok {
+			return p, IdleFitted
+		}
+	}
 	return a.learner.baseline()
 }
 
 // zones takes every zone's delta, fills snap.Zones and snap.Host.Source,
 // and returns the host delta, the deltas of the GPU zones, and the host
-// delta split by resource (hostResources). A zone seen for the first time
+// delta split by resource (hostSplit) with the remainder of a meter and
+// whether there is one. A zone seen for the first time
 // contributes nothing this tick (its counter's past is unknown); a zone
 // that is gone is forgotten.
-func (a *Attributor) zones(snap *snapshot.Snapshot, zones []power.Zone, dt time.Duration) (units.Energy, map[string]units.Energy, snapshot.ResourceEnergy) {
+func (a *Attributor) zones(snap *snapshot.Snapshot, zones []power.Zone, dt time.Duration) (units.Energy, map[string]units.Energy, snapshot.ResourceEnergy, units.Energy, bool) {
 	var devices map[string]units.Energy
 	a.zdeltas = a.zdeltas[:0]
 	// The host is made of the zones that have a delta this tick: a zone
@@ -305,7 +358,8 @@ func (a *Attributor) zones(snap *snapshot.Snapshot, zones []power.Zone, dt time.
 		}
 	}
 	snap.HostFrom = strings.Join(from, "+")
-	return host, devices, hostResources(zones, a.zdeltas, view)
+	res, rest, ok := hostSplit(zones, a.zdeltas, view)
+	return host, devices, res, rest, ok
 }
 
 // appendKind adds kind to kinds unless it is there.

@@ -35,6 +35,15 @@ const (
 // read more than the zone that holds them (two meters that disagree),
 // they are scaled down to it. The parts always add up to host exactly.
 func hostResources(zones []power.Zone, deltas []units.Energy, v hostView) snapshot.ResourceEnergy {
+	out, _, _ := hostSplit(zones, deltas, v)
+	return out
+}
+
+// hostSplit is hostResources, and also the remainder of the zone that
+// holds the others (a wall meter's, psys's energy beyond the zones read
+// inside it, in the platform's part), ok when there is such a zone and
+// the parts inside it did not read more than it.
+func hostSplit(zones []power.Zone, deltas []units.Energy, v hostView) (snapshot.ResourceEnergy, units.Energy, bool) {
 	var out, inner snapshot.ResourceEnergy
 	var container units.Energy
 	for i, z := range zones {
@@ -52,17 +61,20 @@ func hostResources(zones []power.Zone, deltas []units.Energy, v hostView) snapsh
 		}
 	}
 	if container == 0 {
-		return out
+		return out, 0, false
 	}
+	var rest units.Energy
+	ok := false
 	if sum := inner.Sum(); sum <= container {
-		inner[resPlatform] += container - sum
+		rest, ok = container-sum, true
+		inner[resPlatform] += rest
 	} else {
 		inner = splitResources(container, inner)
 	}
 	for r := range out {
 		out[r] += inner[r]
 	}
-	return out
+	return out, rest, ok
 }
 
 // splitResources divides total among resources in proportion to weights,

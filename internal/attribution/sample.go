@@ -27,6 +27,9 @@ type Sample struct {
 	// the map.
 	NetNS map[uint64]uint64
 	CPU   procinfo.CPUTimes
+	// Activity is the devices' activity counters (Options.Platform's
+	// devices), nil when not read. Read only: the reader reuses the map.
+	Activity power.Activity
 	// Wraps and Resets count, since the sampler started, the counter
 	// wraps and resets it unwrapped before handing the zones over (see
 	// sampler's tracker); they add to those attribution sees itself.

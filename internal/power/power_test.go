@@ -69,3 +69,24 @@ func TestResourceOf(t *testing.T) {
 		t.Error("an unknown resource is not counted as platform")
 	}
 }
+
+func TestActiveFraction(t *testing.T) {
+	disk := Device{FullScale: 1000}
+	nic := Device{FullScale: 1.25e9}
+	for _, c := range []struct {
+		d     Device
+		delta uint64
+		dt    float64
+		want  float64
+	}{
+		{disk, 500, 2, 0.25},
+		{disk, 5000, 2, 1}, // more than the interval: at most 1
+		{nic, 1_250_000_000, 4, 0.25},
+		{disk, 10, 0, 0},
+		{Device{}, 10, 1, 0},
+	} {
+		if got := c.d.ActiveFraction(c.delta, c.dt); got != c.want {
+			t.Errorf("%+v: %d over %v s = %v, want %v", c.d, c.delta, c.dt, got, c.want)
+		}
+	}
+}

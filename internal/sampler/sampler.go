@@ -32,11 +32,18 @@ type ResourceReader interface {
 	Fill(procs []procinfo.Proc) (map[uint64]uint64, error)
 }
 
+// ActivityReader reads the devices' activity counters beside the sensor
+// (estimate.Activity), for attribution's platform fit.
+type ActivityReader interface {
+	Read() (power.Activity, error)
+}
+
 // Sampler owns the sensor, the process reader and the attributor.
 type Sampler struct {
 	sensor sensor.Sensor
 	procs  ProcReader
 	res    ResourceReader
+	act    ActivityReader
 	attr   *attribution.Attributor
 	log    *slog.Logger
 
@@ -85,6 +92,11 @@ func WithReadTimeout(d time.Duration) Option { return func(s *Sampler) { s.readT
 // energy go to the processes that used them.
 func WithResources(rr ResourceReader) Option { return func(s *Sampler) { s.res = rr } }
 
+// WithActivity has every tick read the devices' activity counters with
+// ar right after the sensor, so that attribution can learn what a wall
+// meter's remainder is spent on (attribution.Platform).
+func WithActivity(ar ActivityReader) Option { return func(s *Sampler) { s.act = ar } }
+
 // WithBootTicks replaces the boot clock (tests); return 0 for unknown.
 func WithBootTicks(f func() uint64) Option { return func(s *Sampler) { s.bootTicks = f } }
 
@@ -119,6 +131,13 @@ func (s *Sampler) Tick() *snapshot.Snapshot {
 		return s.down(err)
 	}
 	smp := attribution.Sample{Zones: reading.Zones}
+	if s.act != nil {
+		act, err := s.act.Read()
+		if err != nil {
+			s.log.Debug("cannot read device activity", "err", err)
+		}
+		smp.Activity = act
+	}
 	if ps, ok := s.sensor.(sensor.ProcessSharer); ok {
 		smp.Shares = ps.ProcessShares()
 	}

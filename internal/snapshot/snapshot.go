@@ -57,7 +57,9 @@ type Snapshot struct {
 	// throughout under the shared idle policy.
 	Idle Energy
 	// IdlePower is the idle baseline in use, and IdleOrigin where it came
-	// from: "flag", "model", "learned" or "learning" (not yet known: 0).
+	// from: "flag", "model", "learned", "fitted" (the intercept of the
+	// host's power regressed on its activities, on a host that never went
+	// quiet) or "learning" (not yet known: 0).
 	IdlePower  units.Power
 	IdleOrigin string
 	// IdlePolicy is IdleSeparate or IdleShared.
@@ -83,6 +85,10 @@ type Snapshot struct {
 	// namespace's bytes were known: by CPU time) or "" (no network energy
 	// in the interval).
 	NetworkBy string
+	// Platform is the split of a meter's remainder learned from the meter
+	// (storage, network and CPU terms fitted online); nil where none is
+	// learned (no meter, or no device activity read).
+	Platform *PlatformFit
 
 	// CPU is the busy CPU time of the interval and how much of it the
 	// processes read hold: active energy is priced per busy CPU-second,
@@ -254,4 +260,23 @@ func (s *Snapshot) TopN(n int) (head []Process, rest Energy, restCount int) {
 		rest.Power = units.PowerOf(rest.Delta, s.Interval)
 	}
 	return head, rest, len(s.Processes) - len(head)
+}
+
+// PlatformFit is what a meter's remainder costs per unit of each
+// resource's activity, learned online (internal/platformfit).
+type PlatformFit struct {
+	Samples   int     // ticks in the window
+	NoiseSD   float64 // the residuals' standard deviation, W
+	Intercept PlatformCoef
+	Terms     []PlatformCoef
+}
+
+// PlatformCoef is one learned coefficient.
+type PlatformCoef struct {
+	Term     string         // "idle", "storage:<dev>", "network:<if>", "cpu"
+	Resource power.Resource // where its energy goes
+	Value    float64        // W at full activity (the intercept: W)
+	StdErr   float64        // one standard deviation of Value
+	Prior    float64        // the published figure it is regularised towards
+	Status   string         // "learned", "prior: too little variation", …
 }

@@ -265,6 +265,12 @@ func (c *Collector) collectNative(e *emitter, v *view) {
 		if c, ok := s.CPU.Coverage(); ok {
 			e.emit(attributionCoverage, c)
 		}
+		if pf := s.Platform; pf != nil {
+			for _, c := range append([]snapshot.PlatformCoef{pf.Intercept}, pf.Terms...) {
+				e.emit(platformCoefficient, c.Value, c.Term, string(c.Resource), c.Status)
+				e.emit(platformCoefficientStdErr, c.StdErr, c.Term, string(c.Resource))
+			}
+		}
 	}
 	if c.opts.Containers {
 		collectGroups(e, v.containers, containerEnergy, containerPower, v.resources, up)

@@ -45,7 +45,7 @@ wattlens_cpu_utilisation_ratio 0.5
 # HELP wattlens_host_energy_joules_total Energy the whole host drew since the agent started: psys where present, else packages + dram (+ GPUs). Wrap-corrected and monotonic: use rate() for power.
 # TYPE wattlens_host_energy_joules_total counter
 wattlens_host_energy_joules_total{source="measured"} 100
-# HELP wattlens_host_idle_power_watts Idle baseline of the host in use; origin says where it comes from: flag (--idle-power), model (estimate sensor), learned, or learning (not known yet: 0).
+# HELP wattlens_host_idle_power_watts Idle baseline of the host in use; origin says where it comes from: flag (--idle-power), model (estimate sensor), learned, fitted (the intercept of the host power regressed on its activities, where it never went quiet), or learning (not known yet: 0).
 # TYPE wattlens_host_idle_power_watts gauge
 wattlens_host_idle_power_watts{origin="flag",source="measured"} 2.5
 # HELP wattlens_host_power_watts Average power the host drew over the last step (energy over the step / its length). Absent while the sensor is down.
@@ -364,5 +364,36 @@ func TestExportNil(t *testing.T) {
 	}
 	if got := names(gather(t, c)); len(got) != 2 {
 		t.Errorf("families after Export(nil): %v", got)
+	}
+}
+
+// TestPlatformCoefficients: a snapshot with a learned platform fit shows
+// each coefficient with its status and its standard error.
+func TestPlatformCoefficients(t *testing.T) {
+	s := fixedSnapshot()
+	s.Platform = &snapshot.PlatformFit{Samples: 120, NoiseSD: 0.4,
+		Intercept: snapshot.PlatformCoef{Term: "idle", Resource: "platform", Value: 31.5, StdErr: 0.5, Prior: 25, Status: "learned"},
+		Terms: []snapshot.PlatformCoef{
+			{Term: "storage:sda", Resource: "storage", Value: 12.25, StdErr: 0.25, Prior: 4.5, Status: "learned"},
+			{Term: "cpu", Resource: "platform", Value: 8, StdErr: 8, Prior: 8, Status: "prior: too little variation"},
+		}}
+	c := mustNew(t, Options{TopN: 2})
+	exportAll(t, c, s)
+	const want = `
+# HELP wattlens_platform_coefficient_stderr_watts One standard deviation of wattlens_platform_coefficient_watts: the posterior's where learned, the prior's where the prior is kept.
+# TYPE wattlens_platform_coefficient_stderr_watts gauge
+wattlens_platform_coefficient_stderr_watts{resource="platform",term="cpu"} 8
+wattlens_platform_coefficient_stderr_watts{resource="platform",term="idle"} 0.5
+wattlens_platform_coefficient_stderr_watts{resource="storage",term="storage:sda"} 0.25
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "wattlens_platform_coefficient_stderr_watts"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(c, "wattlens_platform_coefficient_watts"); n != 3 {
+		t.Errorf("%d coefficient series, want 3", n)
+	}
+	exportAll(t, c, fixedSnapshot())
+	if n := testutil.CollectAndCount(c, "wattlens_platform_coefficient_watts"); n != 0 {
+		t.Errorf("%d coefficient series without a fit, want 0", n)
 	}
 }

@@ -43,6 +43,8 @@ const (
 	vmPower
 	cpuUtilisation
 	attributionCoverage
+	platformCoefficient
+	platformCoefficientStdErr
 
 	containerEnergy
 	containerPower
@@ -163,7 +165,7 @@ func families() [numMetrics]family {
 			"Average power the host drew over the last step (energy over the step / its length). Absent while the sensor is down.",
 			labelsSource, SetNative},
 		hostIdlePower: {"wattlens_host_idle_power_watts", prometheus.GaugeValue,
-			"Idle baseline of the host in use; origin says where it comes from: flag (--idle-power), model (estimate sensor), learned, or learning (not known yet: 0).",
+			"Idle baseline of the host in use; origin says where it comes from: flag (--idle-power), model (estimate sensor), learned, fitted (the intercept of the host power regressed on its activities, where it never went quiet), or learning (not known yet: 0).",
 			[]string{"origin", "source"}, SetNative},
 		zoneEnergy: {"wattlens_zone_energy_joules_total", prometheus.CounterValue,
 			"Energy one zone (package, core, uncore, dram, psys, gpu, platform, wall) counted since the agent started; wrap-corrected and monotonic. Zones overlap (core is inside package, package inside psys, everything inside a wall meter): do not sum all zones.",
@@ -208,6 +210,12 @@ func families() [numMetrics]family {
 			"Share of the last step's busy CPU time (user + nice + system + irq + softirq in /proc/stat) that the processes the agent reads hold, 0 to 1; the rest is priced into wattlens_unattributed_energy_joules_total. Absent while the sensor is down or the busy time is unknown.",
 			nil, SetNative},
 
+		platformCoefficient: {"wattlens_platform_coefficient_watts", prometheus.GaugeValue,
+			"What a wall meter's remainder beyond the RAPL zones costs per unit of each activity, learned online from the meter (ridge regression towards published figures): term idle (watts with every activity at zero), storage:<disk> and network:<interface> (watts at full activity; that energy goes to the resource), cpu (watts at full CPU load; stays platform). status: learned, or the prior kept (too few samples, too little variation), clamped at zero. Absent without a meter or device activity.",
+			[]string{"term", "resource", "status"}, SetNative},
+		platformCoefficientStdErr: {"wattlens_platform_coefficient_stderr_watts", prometheus.GaugeValue,
+			"One standard deviation of wattlens_platform_coefficient_watts: the posterior's where learned, the prior's where the prior is kept.",
+			[]string{"term", "resource"}, SetNative},
 		containerEnergy: {"wattlens_container_energy_joules_total", prometheus.CounterValue,
 			"Host energy attributed to one container since it was first seen: the sum of its processes', those that have exited included, whether or not they are in the top N; monotonic. Every container the node runs has a series; one whose processes have all gone keeps it, at a constant value, for 5 minutes, then it ends. sum(container) + processes in no container + idle = host. One series per resource (cpu, memory, storage, network, gpu, platform) the host has drawn energy for: each resource's energy goes to those that used it (docs/attribution.md); sum by the other labels for the whole.",
 			labelsContainer, SetContainers},

@@ -181,6 +181,8 @@ func idleSource(s *snapshot.Snapshot) string {
 		src = "baseline " + formatPower(s.IdlePower) + " from the model"
 	case "learned":
 		src = "baseline " + formatPower(s.IdlePower) + " learned"
+	case "fitted":
+		src = "baseline " + formatPower(s.IdlePower) + " fitted (host never quiet: the intercept of its power against its activity)"
 	case "learning", "":
 		src = "baseline not learned yet: all energy counts as active"
 	default:

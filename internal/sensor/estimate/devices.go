@@ -6,6 +6,7 @@ import (
 	"time"
 
 	facts "github.com/wattlens/wattlens/internal/machine"
+	"github.com/wattlens/wattlens/internal/power"
 )
 
 // devicePower is a device class's power at the wall side of the device:
@@ -83,7 +84,7 @@ const defaultLinkMbps = 10000
 type device struct {
 	id, kind, name, class string
 	power                 devicePower
-	speedMbps             int     // network: the line rate activity is judged by
+	dev                   power.Device
 	last                  uint64  // io_ticks (ms) or rx+tx bytes at the previous read
 	seen                  bool    // last is set
 	active                float64 // the active fraction of the last interval, 0..1
@@ -91,21 +92,16 @@ type device struct {
 }
 
 // activity is the active fraction over dt of a device whose counter went
-// from d.last to now: io_ticks milliseconds over the interval's, or bits
-// over what the link could carry. A counter that went back (a device
-// re-plugged, an interface re-created) starts again.
+// from d.last to now: io_ticks milliseconds over the interval's, or bytes
+// over what the link could carry (power.Device.ActiveFraction, the same
+// measure attribution's platform fit uses on a measured host). A counter
+// that went back (a device re-plugged, an interface re-created) starts
+// again.
 func (d *device) activity(now uint64, dt time.Duration) float64 {
-	if !d.seen || now < d.last || dt <= 0 {
+	if !d.seen || now < d.last {
 		return 0
 	}
-	delta := float64(now - d.last)
-	var a float64
-	if d.kind == "storage" {
-		a = delta / float64(dt.Milliseconds())
-	} else {
-		a = delta * 8 / (float64(d.speedMbps) * 1e6 * dt.Seconds())
-	}
-	return min(max(a, 0), 1)
+	return d.dev.ActiveFraction(now-d.last, dt.Seconds())
 }
 
 // watts is the device's power at active fraction a.

@@ -196,7 +196,9 @@ func findDevices(rd facts.Reader, log *slog.Logger) []*device {
 		log.Warn("block devices unreadable, storage power left out", "err", err)
 	}
 	for _, b := range disks {
-		out = append(out, &device{id: ZoneStoragePrefix + b.Name, kind: "storage", name: b.Name, class: b.Class, power: storageClasses[b.Class]})
+		d := &device{id: ZoneStoragePrefix + b.Name, kind: "storage", name: b.Name, class: b.Class, power: storageClasses[b.Class]}
+		d.dev = power.Device{ID: "storage:" + b.Name, Resource: power.ResourceStorage, FullScale: 1000}
+		out = append(out, d)
 	}
 	nics, err := rd.NetInterfaces()
 	if err != nil {
@@ -207,8 +209,14 @@ func findDevices(rd facts.Reader, log *slog.Logger) []*device {
 		if speed <= 0 {
 			speed = defaultLinkMbps
 		}
-		out = append(out, &device{id: ZoneNetworkPrefix + n.Name, kind: "network", name: n.Name, class: n.Class,
-			power: netPower(n.Class, n.SpeedMbps), speedMbps: speed})
+		d := &device{id: ZoneNetworkPrefix + n.Name, kind: "network", name: n.Name, class: n.Class,
+			power: netPower(n.Class, n.SpeedMbps)}
+		d.dev = power.Device{ID: "network:" + n.Name, Resource: power.ResourceNetwork, FullScale: float64(speed) * 1e6 / 8} // judged against the line rate
+		out = append(out, d)
+	}
+	for _, d := range out {
+		d.dev.Name, d.dev.Class = d.name, d.class
+		d.dev.Idle, d.dev.Active, d.dev.Source = d.power.Idle, d.power.Active, d.power.Source
 	}
 	return out
 }
