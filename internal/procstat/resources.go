@@ -48,6 +48,7 @@ type Resources struct {
 
 	cache map[procinfo.Key]*resEntry
 	tick  uint64
+	sweep uint64 // every process's io is read once in sweep ticks
 
 	netns map[uint64]uint64
 	path  []byte
@@ -77,6 +78,7 @@ func NewResources(procfs string, physical []string) *Resources {
 		root: procfs, rootPath: cstring(procfs),
 		physical: make(map[string]bool, len(physical)),
 		cache:    make(map[procinfo.Key]*resEntry),
+		sweep:    ioSweep,
 		netns:    make(map[uint64]uint64),
 		buf:      make([]byte, 64*1024),
 		link:     make([]byte, 64),
@@ -90,6 +92,15 @@ func NewResources(procfs string, physical []string) *Resources {
 	}
 	return r
 }
+
+// EveryTick has Fill read every process's io at every call, whether it
+// used CPU time or not: for a reader of a few processes (`wattlens run`'s
+// command tree) that must see each byte in the tick it was counted.
+func (r *Resources) EveryTick() { r.sweep = 1 }
+
+// OwnNetNS is the network namespace of procfs's own process (the agent's,
+// normally the host's); 0 when unknown.
+func (r *Resources) OwnNetNS() uint64 { return r.own }
 
 // Fill sets IO and NetNS of every process of procs and returns the bytes
 // (received plus transmitted, since each interface came up) of every
@@ -113,7 +124,7 @@ func (r *Resources) Fill(procs []procinfo.Proc) (map[uint64]uint64, error) {
 			r.cache[p.Key] = e
 		}
 		cpu := p.CPU + p.ChildCPU
-		if fresh || cpu != e.cpu || uint64(p.PID)%ioSweep == r.tick%ioSweep {
+		if fresh || cpu != e.cpu || uint64(p.PID)%r.sweep == r.tick%r.sweep {
 			if io, ok := r.readIO(dirfd, p.PID); ok {
 				e.io = io
 			}
