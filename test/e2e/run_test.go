@@ -240,13 +240,7 @@ func TestRunStorageByBytes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	// Not in t.TempDir(), which may be a tmpfs (no disk, no O_DIRECT):
-	// beside the binary, on the checkout's disk.
-	dir, err := os.MkdirTemp(filepath.Dir(wattlensBin), "ioload")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	dir := t.TempDir() // on a disk, as in TestResourcesOnEstimate
 	global := []string{"-s", "estimate"}
 	check := func(name string, r runResources) {
 		t.Helper()
