@@ -226,7 +226,7 @@ func wattlensRunResources(t *testing.T, global []string, argv ...string) runReso
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatalf("bad summary %s: %v", b, err)
 	}
-	t.Logf("wattlens %s: %s", strings.Join(args, " "), b[:min(len(b), 2000)])
+	t.Logf("wattlens %s: %+v", strings.Join(args, " "), r)
 	return r
 }
 
