@@ -168,6 +168,7 @@ func (r *Resources) Fill(procs []procinfo.Proc) (map[uint64]uint64, error) {
 	}
 	defer func() { _ = unix.Close(dirfd) }()
 	r.tick++
+	denied := false
 	for i := range procs {
 		p := &procs[i]
 		e := r.cache[p.Key]
@@ -197,13 +198,14 @@ func (r *Resources) Fill(procs []procinfo.Proc) (map[uint64]uint64, error) {
 			e.netns, e.meta = r.readNetNS(dirfd, r.pidPath(p.PID, "/ns/net")), p.Meta
 		}
 		e.seen = r.tick
+		denied = denied || e.denied
 		p.IO, p.NetNS = e.io, e.netns
 		if _, ok := r.netns[e.netns]; !ok && e.netns != 0 {
 			r.netns[e.netns] = r.netBytes(dirfd, p.PID, e.netns == r.own)
 		}
 	}
-	if r.cgroupRoot != "" {
-		r.fromCgroups(procs)
+	if r.cgroupRoot != "" && denied {
+		r.fromCgroups(procs) // nothing to do while every io file is readable
 	}
 	if len(r.cache) > len(procs) {
 		for k, e := range r.cache {
