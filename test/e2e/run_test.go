@@ -284,3 +284,28 @@ func TestRunStorageByBytes(t *testing.T) {
 		t.Errorf("burner: no cpu energy")
 	}
 }
+
+// TestRunOwnNetNSByBytes: a command in a network namespace of its own
+// (unshare -n) has its network energy priced by that namespace's bytes,
+// and says so; its traffic over its own lo moves no NIC, so it gets none.
+func TestRunOwnNetNSByBytes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("unshare -n needs root")
+	}
+	for _, tool := range []string{"unshare", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s", tool)
+		}
+	}
+	r := wattlensRunResources(t, []string{"-s", "estimate"}, "unshare", "-n", "sh", "-c",
+		"ip link set lo up && exec "+ioload(t)+" -loopback -for 3s")
+	if r.NetworkBy != "netns" {
+		t.Errorf("network_by %q, want netns (the command had a namespace of its own)", r.NetworkBy)
+	}
+	if got := r.Resources["network"].EnergyJoules; got != 0 {
+		t.Errorf("network %.6f J for traffic over the namespace's own lo, want 0", got)
+	}
+}
