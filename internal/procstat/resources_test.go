@@ -301,3 +301,33 @@ func TestResourcesCgroupFallback(t *testing.T) {
 		t.Errorf("io.stat read %d times, want once a tick", r.CgroupReads)
 	}
 }
+
+// TestResourcesEveryTick: by default a process whose CPU time did not move
+// has its io read once in 32 ticks; with EveryTick at every Fill.
+func TestResourcesEveryTick(t *testing.T) {
+	tree := newResTree(t, 100)
+	var procs []procinfo.Proc
+	meta := &procinfo.Meta{}
+	for pid := 10; pid < 74; pid++ {
+		tree.proc(pid, 100, 0, 0, "")
+		procs = append(procs, procinfo.Proc{Key: procinfo.Key{PID: pid, StartTime: 1}, CPU: 5, Meta: meta})
+	}
+	for _, every := range []bool{false, true} {
+		r := NewResources(tree.root, nil)
+		if every {
+			r.EveryTick()
+		}
+		for range 3 {
+			if _, err := r.Fill(procs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := 64 + 2*2 // all on first sight, then 2 of 64 a tick
+		if every {
+			want = 3 * 64
+		}
+		if r.IOReads != want {
+			t.Errorf("every tick %v: %d io reads in 3 ticks, want %d", every, r.IOReads, want)
+		}
+	}
+}

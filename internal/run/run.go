@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"reflect"
 	"syscall"
 	"time"
 
@@ -161,15 +160,7 @@ func Run(argv []string, o Options) (Result, error) {
 	if e, ok := o.Resources.(interface{ EveryTick() }); ok {
 		e.EveryTick() // the tree is small: every byte in its tick
 	}
-	var host HostIO
-	if o.HostIO != nil && !isNil(o.HostIO) {
-		host = o.HostIO
-	}
-	var rr ResourceReader
-	if o.Resources != nil && !isNil(o.Resources) {
-		rr = o.Resources
-	}
-	tree := newTreeReader(o.Procs, rr, host)
+	tree := newTreeReader(o.Procs, o.Resources, o.HostIO)
 	smp := sampler.New(treeSensor{Sensor: o.Sensor, tree: tree}, tree, attribution.New(attrOpts), o.Log, sampler.WithReadTimeout(5*time.Second))
 	res := Result{Command: argv, Sensor: o.Sensor.Name(), Method: o.Attribution.Method, IdlePower: attrOpts.IdlePower, IdleOrigin: attrOpts.IdleOrigin}
 
@@ -381,11 +372,6 @@ func rusage(ps *os.ProcessState) (time.Duration, uint64) {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), uint64(max(ru.Inblock, 0)+max(ru.Oublock, 0)) * 512
 }
 
-// isNil reports whether an interface holds a nil pointer.
-func isNil(v any) bool {
-	rv := reflect.ValueOf(v)
-	return rv.Kind() == reflect.Pointer && rv.IsNil()
-}
 
 // rusTicks is d in USER_HZ ticks, the unit of the process accounts: rounded
 // to the nearest, and at least one when d is not 0, so that a command
