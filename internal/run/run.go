@@ -372,7 +372,6 @@ func rusage(ps *os.ProcessState) (time.Duration, uint64) {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), uint64(max(ru.Inblock, 0)+max(ru.Oublock, 0)) * 512
 }
 
-
 // rusTicks is d in USER_HZ ticks, the unit of the process accounts: rounded
 // to the nearest, and at least one when d is not 0, so that a command
 // shorter than a tick is not booked nothing.
