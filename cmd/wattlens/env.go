@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -135,7 +136,18 @@ func (e *env) resourceReader() *procstat.Resources {
 	for _, n := range nics {
 		names = append(names, n.Name)
 	}
-	return procstat.NewResources(e.cfg.ProcFS, names)
+	r := procstat.NewResources(e.cfg.ProcFS, names)
+	// Another user's <pid>/io (no CAP_SYS_PTRACE): its cgroup's io.stat,
+	// on the whole disks only.
+	disks, _ := facts.New(e.cfg.ProcFS, e.cfg.SysFS).BlockDevices()
+	devs := make([]string, 0, len(disks))
+	for _, d := range disks {
+		if d.Dev != "" {
+			devs = append(devs, d.Dev)
+		}
+	}
+	r.CgroupFallback(filepath.Join(e.cfg.SysFS, "fs", "cgroup"), devs)
+	return r
 }
 
 // stream runs the sampler, with process metadata hooks (see newSampler),

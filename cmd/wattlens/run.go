@@ -14,6 +14,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/wattlens/wattlens/internal/attribution"
+	facts "github.com/wattlens/wattlens/internal/machine"
 	"github.com/wattlens/wattlens/internal/procstat"
 	runcmd "github.com/wattlens/wattlens/internal/run"
 	"github.com/wattlens/wattlens/internal/sensor"
@@ -55,9 +56,15 @@ func setupRun(cmd *kingpin.CmdClause) action {
 		}
 		defer closeSensor(sen, e.log)
 
+		hostIO, err := facts.NewHostIO(e.cfg.ProcFS, e.cfg.SysFS)
+		if err != nil {
+			e.log.Debug("disks or network interfaces unreadable: their bytes are not priced", "err", err)
+		}
 		opts := runcmd.Options{
 			Sensor:      sen,
 			Procs:       procstat.NewReader(e.cfg.ProcFS),
+			Resources:   e.resourceReader(),
+			HostIO:      hostIO,
 			Attribution: e.attributionOptions(sen),
 			Step:        *step,
 			Stdin:       os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,

@@ -26,6 +26,9 @@ const (
 type BlockDevice struct {
 	Name  string // "nvme0n1", "sda", "vda"
 	Class string // one of the Storage* constants
+	// Dev is the device number, "major:minor" (<sysfs>/block/<name>/dev),
+	// as cgroup v2's io.stat names devices; empty when unreadable.
+	Dev string
 }
 
 // NetInterface is one network interface under <sysfs>/class/net that has
@@ -64,7 +67,7 @@ func (r Reader) BlockDevices() ([]BlockDevice, error) {
 		if _, err := os.Stat(filepath.Join(dir, name, "device")); err != nil {
 			continue
 		}
-		out = append(out, BlockDevice{Name: name, Class: r.blockClass(dir, name)})
+		out = append(out, BlockDevice{Name: name, Class: r.blockClass(dir, name), Dev: readTrim(filepath.Join(dir, name, "dev"))})
 	}
 	return out, nil
 }

@@ -41,6 +41,7 @@ func TestBlockDevicesAndNetInterfaces(t *testing.T) {
 		"devices/drv/igb/x":              "",
 		"block/sda/device/x":             "",
 		"block/sda/queue/rotational":     "1\n",
+		"block/sda/dev":                  "8:0\n",
 		"block/sdb/device/x":             "",
 		"block/sdb/queue/rotational":     "0\n",
 		"block/nvme0n1/device/x":         "",
@@ -63,7 +64,7 @@ func TestBlockDevicesAndNetInterfaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantDisks := []BlockDevice{{"nvme0n1", StorageNVMe}, {"sda", StorageHDD}, {"sdb", StorageSSD}, {"vda", StorageVirtual}}
+	wantDisks := []BlockDevice{{"nvme0n1", StorageNVMe, ""}, {"sda", StorageHDD, "8:0"}, {"sdb", StorageSSD, ""}, {"vda", StorageVirtual, ""}}
 	if diff := cmp.Diff(wantDisks, disks); diff != "" {
 		t.Errorf("BlockDevices (-want +got):\n%s", diff)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/wattlens/wattlens/internal/procinfo"
 )
@@ -212,6 +213,121 @@ func BenchmarkResourcesFill(b *testing.B) {
 				}
 				b.ReportMetric(float64(r.IOReads)/float64(b.N+1), "io-reads/tick")
 			})
+		}
+	}
+}
+
+func TestParseIOStat(t *testing.T) {
+	text := "8:0 rbytes=1000 wbytes=24 rios=3 wios=1 dbytes=9999 dios=1\n" +
+		"253:0 rbytes=1000 wbytes=24 rios=3 wios=1 dbytes=0 dios=0\n" +
+		"8:16 rbytes=5 wbytes=x rios=1\n"
+	if got := ParseIOStat([]byte(text), nil); got != 2053 {
+		t.Errorf("every device: %d, want 2053", got)
+	}
+	if got := ParseIOStat([]byte(text), map[string]bool{"8:0": true}); got != 1024 {
+		t.Errorf("the disk alone: %d, want 1024 (not the device-mapper volume on it)", got)
+	}
+}
+
+// TestResourcesCgroupFallback: a process whose <pid>/io is denied (another
+// user's, no CAP_SYS_PTRACE) gets its part of its cgroup's io.stat bytes,
+// less what the cgroup's readable processes read themselves, by CPU time;
+// its io file is not tried again until it execs.
+func TestResourcesCgroupFallback(t *testing.T) {
+	tree := newResTree(t, 100)
+	cgroot := t.TempDir()
+	writeStat := func(rbytes, wbytes uint64) {
+		t.Helper()
+		dir := filepath.Join(cgroot, "kubepods", "pod1", "ctr")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		text := fmt.Sprintf("8:0 rbytes=%d wbytes=%d rios=1 wios=1 dbytes=0 dios=0\n253:0 rbytes=777 wbytes=777 rios=1 wios=1\n", rbytes, wbytes)
+		if err := os.WriteFile(filepath.Join(dir, "io.stat"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tree.proc(10, 100, 0, 0, "")
+	tree.proc(11, 100, 0, 0, "")
+	tree.proc(12, 100, 0, 100, "") // readable, same cgroup
+	r := NewResources(tree.root, nil)
+	r.EveryTick()
+	denied := map[string]bool{"10/io\x00": true, "11/io\x00": true}
+	tries := 0
+	r.readIOFile = func(dirfd int, path, buf []byte) (int, error) {
+		if denied[string(path)] {
+			tries++
+			return 0, unix.EACCES
+		}
+		return readFull(dirfd, path, buf)
+	}
+	r.CgroupFallback(cgroot, []string{"8:0"})
+
+	meta := &procinfo.Meta{Cgroup: "/kubepods/pod1/ctr"}
+	procs := func(cpu10, cpu11 uint64) []procinfo.Proc {
+		return []procinfo.Proc{
+			{Key: procinfo.Key{PID: 10, StartTime: 1}, CPU: cpu10, Meta: meta},
+			{Key: procinfo.Key{PID: 11, StartTime: 1}, CPU: cpu11, Meta: meta},
+			{Key: procinfo.Key{PID: 12, StartTime: 1}, CPU: 1, Meta: meta},
+		}
+	}
+	fill := func(ps []procinfo.Proc) []uint64 {
+		t.Helper()
+		if _, err := r.Fill(ps); err != nil {
+			t.Fatal(err)
+		}
+		return []uint64{ps[0].IO, ps[1].IO, ps[2].IO}
+	}
+	writeStat(5000, 5000)
+	if got := fill(procs(10, 10)); !cmp.Equal(got, []uint64{0, 0, 100}) {
+		t.Errorf("first tick: %v; want the counter set, nothing given", got)
+	}
+	// The cgroup moved 3 000 bytes, 1 000 of them the readable process's;
+	// the 2 000 others by CPU time since the first tick: 30 and 10 ticks.
+	tree.write("12/io", ioText(0, 1100))
+	writeStat(6000, 7000)
+	if got := fill(procs(40, 20)); !cmp.Equal(got, []uint64{1500, 500, 1100}) {
+		t.Errorf("second tick: %v, want [1500 500 1100]", got)
+	}
+	// No CPU time moved: evenly.
+	writeStat(6000, 7400)
+	if got := fill(procs(40, 20)); !cmp.Equal(got, []uint64{1700, 700, 1100}) {
+		t.Errorf("third tick: %v, want [1700 700 1100]", got)
+	}
+	if tries != 2 {
+		t.Errorf("the denied io files were tried %d times, want once each", tries)
+	}
+	if r.CgroupReads != 3 {
+		t.Errorf("io.stat read %d times, want once a tick", r.CgroupReads)
+	}
+}
+
+// TestResourcesEveryTick: by default a process whose CPU time did not move
+// has its io read once in 32 ticks; with EveryTick at every Fill.
+func TestResourcesEveryTick(t *testing.T) {
+	tree := newResTree(t, 100)
+	var procs []procinfo.Proc
+	meta := &procinfo.Meta{}
+	for pid := 10; pid < 74; pid++ {
+		tree.proc(pid, 100, 0, 0, "")
+		procs = append(procs, procinfo.Proc{Key: procinfo.Key{PID: pid, StartTime: 1}, CPU: 5, Meta: meta})
+	}
+	for _, every := range []bool{false, true} {
+		r := NewResources(tree.root, nil)
+		if every {
+			r.EveryTick()
+		}
+		for range 3 {
+			if _, err := r.Fill(procs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := 64 + 2*2 // all on first sight, then 2 of 64 a tick
+		if every {
+			want = 3 * 64
+		}
+		if r.IOReads != want {
+			t.Errorf("every tick %v: %d io reads in 3 ticks, want %d", every, r.IOReads, want)
 		}
 	}
 }

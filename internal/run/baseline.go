@@ -143,17 +143,26 @@ func idleFromBaseline(pts []baselinePoint) (units.Power, string) {
 
 // tick is what the run keeps of one good tick.
 type tick struct {
-	time      time.Time
-	interval  time.Duration
-	cmd, host units.Energy // the command's share and the host's energy
-	point     baselinePoint
+	time     time.Time
+	interval time.Duration
+	// res is the command's share per resource, host the host's energy
+	// and hostRes the host's per resource.
+	res     snapshot.ResourceEnergy
+	host    units.Energy
+	hostRes snapshot.ResourceEnergy
+	point   baselinePoint
 }
 
+// cmd is the command's share of the tick, every resource together.
+func (t tick) cmd() units.Energy { return t.res.Sum() }
+
+// tickOf is the tick of s, with the attribution's share of the command
+// (pid) per resource.
 func tickOf(s *snapshot.Snapshot, pid int) tick {
-	t := tick{time: s.Time, interval: s.Interval, host: s.Host.Delta, point: pointOf(s)}
+	t := tick{time: s.Time, interval: s.Interval, host: s.Host.Delta, hostRes: s.Resources.Host.Delta, point: pointOf(s)}
 	for _, p := range s.Processes {
 		if p.PID == pid {
-			t.cmd = p.Delta
+			t.res = p.Resources.Delta
 			break
 		}
 	}
@@ -177,23 +186,31 @@ func idleOfRun(base []baselinePoint, ticks []tick) (units.Power, string) {
 	return idleFromBaseline(base)
 }
 
-// activeShare is the part of one tick's command share that is not idle:
-// the attribution booked the whole host energy as active; with idle power
-// p the active energy is host − min(host, p·interval), split in the same
-// proportions.
-func activeShare(t tick, p units.Power) units.Energy {
+// activeShare is the part of one tick's command share that is not idle,
+// per resource: the attribution booked the whole host energy as active;
+// with idle power p the active energy is host − min(host, p·interval),
+// split in the same proportions (idle weighs on every resource alike, as
+// in the attribution).
+func activeShare(t tick, p units.Power) snapshot.ResourceEnergy {
+	var out snapshot.ResourceEnergy
 	if t.host == 0 {
-		return 0
+		return out
 	}
 	idle := min(p.EnergyOver(t.interval), t.host)
-	return units.Energy(float64(t.cmd) * float64(t.host-idle) / float64(t.host))
+	for r, e := range t.res {
+		out[r] = units.Energy(float64(e) * float64(t.host-idle) / float64(t.host))
+	}
+	return out
 }
 
-// withoutIdle is the command's energy with idle power p taken out.
-func withoutIdle(ticks []tick, p units.Power) units.Energy {
-	var e units.Energy
+// withoutIdle is the command's energy per resource with idle power p
+// taken out.
+func withoutIdle(ticks []tick, p units.Power) snapshot.ResourceEnergy {
+	var e snapshot.ResourceEnergy
 	for _, t := range ticks {
-		e += activeShare(t, p)
+		for r, x := range activeShare(t, p) {
+			e[r] += x
+		}
 	}
 	return e
 }
@@ -209,9 +226,9 @@ func series(ticks []tick, start time.Time, step time.Duration, p units.Power, sc
 	var pts []Point
 	var peak units.Power
 	for _, t := range ticks {
-		e := t.cmd
+		e := t.cmd()
 		if scale {
-			e = activeShare(t, p)
+			e = activeShare(t, p).Sum()
 		}
 		w := units.PowerOf(e, t.interval)
 		if t.interval >= step/2 {

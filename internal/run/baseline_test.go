@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wattlens/wattlens/internal/power"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -94,7 +95,9 @@ func TestSeriesPeakIgnoresTheTail(t *testing.T) {
 	start := time.Unix(1000, 0)
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	tk := func(at, interval time.Duration, cmdJ float64) tick {
-		return tick{time: start.Add(at), interval: interval, cmd: units.FromJoules(cmdJ), host: units.FromJoules(8 * interval.Seconds())}
+		t := tick{time: start.Add(at), interval: interval, host: units.FromJoules(8 * interval.Seconds())}
+		t.res[power.ResourceCPU.Index()] = units.FromJoules(cmdJ)
+		return t
 	}
 	tests := []struct {
 		name  string

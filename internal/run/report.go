@@ -44,7 +44,22 @@ type runJSON struct {
 	Method            string   `json:"method,omitempty"`
 	SensorUp          bool     `json:"sensor_up"`
 	CarbonGrams       *float64 `json:"carbon_grams_co2e,omitempty"`
-	Series            []Point  `json:"series"`
+	// Resources splits energy_joules by resource (they add up to it),
+	// beside the host's energy of each.
+	Resources        map[string]resourceJSON `json:"resources"`
+	StorageBy        string                  `json:"storage_by"`
+	StorageBytes     uint64                  `json:"storage_bytes"`
+	HostDiskBytes    uint64                  `json:"host_disk_bytes"`
+	NetworkBy        string                  `json:"network_by,omitempty"`
+	NetworkBytes     uint64                  `json:"network_bytes"`
+	HostNetworkBytes uint64                  `json:"host_network_bytes"`
+	Series           []Point                 `json:"series"`
+}
+
+// resourceJSON is one resource's figures in a run's --json.
+type resourceJSON struct {
+	EnergyJoules     float64 `json:"energy_joules"`
+	HostEnergyJoules float64 `json:"host_energy_joules"`
 }
 
 // Spread summarises one figure over repeated runs.
@@ -78,7 +93,17 @@ func (r Report) one(res Result) runJSON {
 		Source:            string(res.Source),
 		Method:            res.Method,
 		SensorUp:          res.SensorUp,
+		Resources:         make(map[string]resourceJSON, power.NumResources),
+		StorageBy:         res.StorageBy,
+		StorageBytes:      res.StorageBytes,
+		HostDiskBytes:     res.HostDiskBytes,
+		NetworkBy:         res.NetworkBy,
+		NetworkBytes:      res.NetworkBytes,
+		HostNetworkBytes:  res.HostNetworkBytes,
 		Series:            res.Series,
+	}
+	for i, r := range power.Resources {
+		j.Resources[string(r)] = resourceJSON{EnergyJoules: res.Resources[i].Joules(), HostEnergyJoules: res.HostResources[i].Joules()}
 	}
 	if res.Signal != 0 {
 		j.Signal = res.Signal.String()
@@ -224,6 +249,7 @@ func (r Report) text(b *strings.Builder, res Result) {
 	fmt.Fprintf(b, "  %-10s %.1f W average, %.1f W peak (%s)\n", "power", res.AveragePower().Watts(), res.PeakPower.Watts(), stepLabel(res))
 	fmt.Fprintf(b, "  %-10s %s s across %s\n", "cpu", cpuNum(res.CPU.Seconds()), plural(res.Processes, "process seen", "processes seen"))
 	fmt.Fprintf(b, "  %-10s %.1f W taken out of the host's energy (%s)\n", "idle", res.IdlePower.Watts(), idleLabel(res.IdleOrigin))
+	resourceLines(b, res)
 	if r.CarbonIntensity > 0 {
 		fmt.Fprintf(b, "  %-10s %.3f gCO2e at %g g/kWh\n", "carbon", r.carbon(res), r.CarbonIntensity)
 	}
@@ -235,6 +261,58 @@ func (r Report) text(b *strings.Builder, res Result) {
 		src += " — sensor down at the end: figures stop at its last good reading"
 	}
 	fmt.Fprintf(b, "  %-10s %s\n", "source", src)
+}
+
+// resourceLines writes the command's energy per resource and how storage
+// and network were priced.
+func resourceLines(b *strings.Builder, res Result) {
+	var parts []string
+	for i, r := range power.Resources {
+		if res.Resources[i] == 0 && res.HostResources[i] == 0 {
+			continue // a resource the sensor does not read
+		}
+		parts = append(parts, fmt.Sprintf("%s %s J", r, num(res.Resources[i].Joules())))
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(b, "  %-10s %s\n", "resources", strings.Join(parts, " · "))
+	}
+	st := power.ResourceStorage.Index()
+	switch {
+	case res.StorageBy == StorageUnknown:
+		fmt.Fprintf(b, "  %-10s %s read and written; the disks' bytes are unreadable: no storage energy priced\n", "storage", bytesLabel(res.StorageBytes))
+	case res.HostResources[st] > 0 || res.StorageBytes > 0:
+		share := ""
+		if res.HostDiskBytes > 0 {
+			share = fmt.Sprintf(" (%.0f %%)", 100*math.Min(1, float64(res.StorageBytes)/float64(res.HostDiskBytes)))
+		}
+		fmt.Fprintf(b, "  %-10s %s read and written of the disks' %s%s: storage energy by those bytes\n", "storage",
+			bytesLabel(res.StorageBytes), bytesLabel(res.HostDiskBytes), share)
+	}
+	switch res.NetworkBy {
+	case NetworkByNetNS, NetworkByBoth:
+		fmt.Fprintf(b, "  %-10s %s in its own network namespace of the NICs' %s: network energy by those bytes", "network",
+			bytesLabel(res.NetworkBytes), bytesLabel(res.HostNetworkBytes))
+		if res.NetworkBy == NetworkByBoth {
+			b.WriteString(", by CPU time while it shared the host's")
+		}
+		b.WriteByte('\n')
+	case NetworkByCPU:
+		fmt.Fprintf(b, "  %-10s by CPU time: the command shares the host's network namespace\n", "network")
+	}
+}
+
+// bytesLabel prints a byte count in binary units.
+func bytesLabel(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n), -1
+	for v >= unit && i < 3 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGT"[i])
 }
 
 func stepLabel(res Result) string {

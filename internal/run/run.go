@@ -44,6 +44,16 @@ type Options struct {
 	// options do not fix it (no --idle-power, a measuring sensor). 0 takes
 	// DefaultBaseline and DefaultBaselineStep.
 	Baseline, BaselineStep time.Duration
+	// Resources, when set, reads the command's processes' storage bytes
+	// and network namespaces (procstat.Resources; Run has it read every
+	// process of the tree at every tick). HostIO, when set, reads the
+	// machine's disk and NIC bytes. With both, the command's storage
+	// energy is priced by its bytes over the disks' bytes, and its
+	// network energy, when it has a network namespace of its own, by the
+	// namespace's bytes over the NICs'; without, storage gets none and
+	// network goes by CPU time.
+	Resources ResourceReader
+	HostIO    HostIO
 }
 
 // Point is one step of the power series.
@@ -62,6 +72,21 @@ type Result struct {
 	Signal     syscall.Signal
 	Energy     units.Energy
 	HostEnergy units.Energy
+	// Resources splits Energy by resource (Σ = Energy exactly);
+	// HostResources splits HostEnergy.
+	Resources, HostResources snapshot.ResourceEnergy
+	// StorageBy says how storage energy was priced (StorageBy*);
+	// StorageBytes is what the command's processes read and wrote
+	// (read_bytes + write_bytes, /proc/<pid>/io and wait4's rusage),
+	// HostDiskBytes what the machine's disks transferred over the same
+	// ticks (/proc/diskstats).
+	StorageBy                   string
+	StorageBytes, HostDiskBytes uint64
+	// NetworkBy says how network energy was priced (NetworkBy*, "" when
+	// there was none); with a namespace of its own, NetworkBytes are its
+	// bytes and HostNetworkBytes the NICs' over those ticks.
+	NetworkBy                      string
+	NetworkBytes, HostNetworkBytes uint64
 	// HostDuration is the time HostEnergy covers: from the tick just
 	// before the start to the tick just after the exit.
 	HostDuration time.Duration
@@ -132,12 +157,16 @@ func Run(argv []string, o Options) (Result, error) {
 		base = measureBaseline(smp, d, step, time.Sleep)
 		attrOpts.IdlePower, attrOpts.IdleOrigin = 0, attribution.IdleFromFlag
 	}
-	tree := newTreeReader(o.Procs)
+	if e, ok := o.Resources.(interface{ EveryTick() }); ok {
+		e.EveryTick() // the tree is small: every byte in its tick
+	}
+	tree := newTreeReader(o.Procs, o.Resources, o.HostIO)
 	smp := sampler.New(treeSensor{Sensor: o.Sensor, tree: tree}, tree, attribution.New(attrOpts), o.Log, sampler.WithReadTimeout(5*time.Second))
 	res := Result{Command: argv, Sensor: o.Sensor.Name(), Method: o.Attribution.Method, IdlePower: attrOpts.IdlePower, IdleOrigin: attrOpts.IdleOrigin}
 
 	smp.Tick() // the accounts open just before the start
 	hostStart := time.Now()
+	pricer := newIOPricer(tree.counters())
 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
@@ -187,7 +216,9 @@ func Run(argv []string, o Options) (Result, error) {
 				res.HostCPU += p.CPUDelta
 			}
 		}
-		ticks = append(ticks, tickOf(s, cmd.Process.Pid))
+		t := tickOf(s, cmd.Process.Pid)
+		t.res = pricer.price(s, t.res, tree.counters())
+		ticks = append(ticks, t)
 	}
 	for waiting := true; waiting; {
 		select {
@@ -208,21 +239,29 @@ func Run(argv []string, o Options) (Result, error) {
 		}
 	}
 	res.End = time.Now()
-	rus := rusage(cmd.ProcessState)
-	tree.setExited(rusTicks(rus))
+	rus, rusIO := rusage(cmd.ProcessState)
+	tree.setExited(rusTicks(rus), rusIO)
 	record(smp.Tick()) // just after the exit
 	res.ExitCode, res.Signal = exitStatus(cmd.ProcessState)
 	res.Processes = tree.processes()
 	if last != nil {
-		res.Energy, res.CPU = commandTotals(last, cmd.Process.Pid)
+		res.CPU = commandCPU(last, cmd.Process.Pid)
 		res.HostEnergy, res.Source = last.Host.Total, last.Host.Source
 		res.HostDuration = last.Time.Sub(hostStart)
 	}
+	for _, t := range ticks {
+		for r := range t.res {
+			res.Resources[r] += t.res[r]
+			res.HostResources[r] += t.hostRes[r]
+		}
+	}
+	res.StorageBy, res.StorageBytes, res.HostDiskBytes = pricer.storageBy(), pricer.tree, pricer.disk
+	res.NetworkBy, res.NetworkBytes, res.HostNetworkBytes = pricer.networkBy(), pricer.treeNet, pricer.hostNet
 	if !fixed {
 		res.IdlePower, res.IdleOrigin = idleOfRun(base, ticks)
 		if attrOpts.IdlePolicy != snapshot.IdleShared {
-			res.Energy = withoutIdle(ticks, res.IdlePower)
-			if res.Energy == 0 && rus > 0 {
+			res.Resources = withoutIdle(ticks, res.IdlePower)
+			if res.Resources.Sum() == 0 && rus > 0 {
 				// A short command that mostly waits: its share vanished
 				// against the idle baseline's error. It is booked its own
 				// CPU time at the run's price per busy CPU-second above
@@ -238,10 +277,13 @@ func Run(argv []string, o Options) (Result, error) {
 					// price the baseline saw before it started.
 					price = baselinePrice(base, lowestPower(base, ticks))
 				}
-				res.Energy = units.FromJoules(price * rus.Seconds())
+				// It is CPU time's price: split among the resources
+				// that go by CPU time as the host's energy was.
+				res.Resources = splitLike(units.FromJoules(price*rus.Seconds()), cpuPriced(res.HostResources, res.NetworkBy))
 			}
 		}
 	}
+	res.Energy = res.Resources.Sum()
 	res.Series, res.PeakPower = series(ticks, res.Start, o.Step, res.IdlePower, !fixed && attrOpts.IdlePolicy != snapshot.IdleShared)
 	if rus > 0 && res.CPU <= rus+time.Second/procinfo.UserHZ {
 		// The ticks saw no more than the rusage (rounded to 10 ms):
@@ -295,26 +337,39 @@ func (s treeSensor) ProcessShares() map[string]power.Shares {
 	return out
 }
 
-func commandTotals(s *snapshot.Snapshot, pid int) (units.Energy, time.Duration) {
+func commandCPU(s *snapshot.Snapshot, pid int) time.Duration {
 	for _, p := range s.Processes {
 		if p.PID == pid {
-			return p.Total, p.CPUTotal
+			return p.CPUTotal
 		}
 	}
-	return 0, 0
+	return 0
+}
+
+// cpuPriced is the host's energy of the resources that go to the command
+// by CPU time: cpu, memory, platform, GPU, and network unless it went by
+// the command's namespace.
+func cpuPriced(host snapshot.ResourceEnergy, networkBy string) snapshot.ResourceEnergy {
+	host[power.ResourceStorage.Index()] = 0
+	if networkBy != NetworkByCPU {
+		host[power.ResourceNetwork.Index()] = 0
+	}
+	return host
 }
 
 // rusage is the command's CPU time with its reaped descendants, from
-// wait4's rusage, to the microsecond.
-func rusage(ps *os.ProcessState) time.Duration {
+// wait4's rusage, to the microsecond, and their storage bytes: blocks
+// read and written (ru_inblock + ru_oublock, read_bytes and write_bytes
+// in 512-byte units, getrusage(2)) × 512.
+func rusage(ps *os.ProcessState) (time.Duration, uint64) {
 	if ps == nil {
-		return 0
+		return 0, 0
 	}
 	ru, ok := ps.SysUsage().(*syscall.Rusage)
 	if !ok {
-		return 0
+		return 0, 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), uint64(max(ru.Inblock, 0)+max(ru.Oublock, 0)) * 512
 }
 
 // rusTicks is d in USER_HZ ticks, the unit of the process accounts: rounded

@@ -33,7 +33,7 @@ func p(pid, ppid int, cpu, child uint64) procinfo.Proc {
 
 func TestTreeReaderFoldsTheTree(t *testing.T) {
 	inner := &fakeProcs{}
-	tr := newTreeReader(inner)
+	tr := newTreeReader(inner, nil, nil)
 	tr.setRoot(100, 5, []string{"make", "-j2"})
 
 	steps := []struct {
@@ -69,7 +69,7 @@ func TestTreeReaderFoldsTheTree(t *testing.T) {
 	for _, st := range steps {
 		inner.procs = st.procs
 		if st.exited {
-			tr.setExited(st.exitCPU)
+			tr.setExited(st.exitCPU, 0)
 		}
 		got, _, err := tr.Read(nil)
 		if err != nil {
@@ -199,7 +199,7 @@ func TestReportJSONKeysAndSpread(t *testing.T) {
 // command's later CPU time still counts.
 func TestTreeReaderDaemonLeavesTheTree(t *testing.T) {
 	inner := &fakeProcs{}
-	tr := newTreeReader(inner)
+	tr := newTreeReader(inner, nil, nil)
 	tr.setRoot(100, 5, []string{"cmd"})
 	steps := []struct {
 		name  string
@@ -236,7 +236,7 @@ func (s sharingSensor) ProcessShares() map[string]power.Shares { return s.shares
 // using the GPU has its share booked to the command's pseudo-process.
 func TestTreeSensorGivesDescendantsGPUToTheCommand(t *testing.T) {
 	inner := &fakeProcs{procs: []procinfo.Proc{p(100, 50, 1, 0), p(101, 100, 1, 0), p(300, 1, 1, 0)}}
-	tr := newTreeReader(inner)
+	tr := newTreeReader(inner, nil, nil)
 	tr.setRoot(100, 5, []string{"sh", "-c", "python train.py"})
 	if _, _, err := tr.Read(nil); err != nil {
 		t.Fatal(err)
@@ -337,7 +337,7 @@ func (f *fakeWalker) ReadPIDs(dst []procinfo.Proc, pids []int) ([]procinfo.Proc,
 // process gives (the steps of TestTreeReaderDaemonLeavesTheTree).
 func TestTreeReaderWalksOnlyTheTree(t *testing.T) {
 	host := &fakeWalker{}
-	tr := newTreeReader(host)
+	tr := newTreeReader(host, nil, nil)
 	if got, _, _ := tr.Read(nil); len(got) != 0 || host.listed != 0 {
 		t.Fatalf("before the command starts: %v, %d listings; want nothing read", got, host.listed)
 	}
@@ -384,7 +384,7 @@ func TestTreeReaderWalksOnlyTheTree(t *testing.T) {
 func TestTreeReaderWithoutChildrenFiles(t *testing.T) {
 	host := &fakeWalker{noChildren: true}
 	host.procs = []procinfo.Proc{p(1, 0, 5, 0), p(100, 50, 10, 0), p(101, 100, 20, 0)}
-	tr := newTreeReader(host)
+	tr := newTreeReader(host, nil, nil)
 	tr.setRoot(100, 5, []string{"cmd"})
 	for range 2 {
 		got, _, err := tr.Read(nil)

@@ -37,6 +37,10 @@ import (
 // files (CONFIG_PROC_CHILDREN) it lists every process, as before.
 type treeReader struct {
 	inner sampler.ProcReader
+	// res reads the members' storage bytes and network namespaces, host
+	// the machine's disk and NIC bytes; either may be nil.
+	res  ResourceReader
+	host HostIO
 	// walker is inner when it can walk a tree; nil to list every process.
 	walker treeWalker
 	pids   []int
@@ -47,10 +51,16 @@ type treeReader struct {
 	start      uint64 // the pseudo-process's start time, boot ticks
 	meta       *procinfo.Meta
 	exitCPU    uint64 // ticks, set when the command has exited
+	exitIO     uint64 // bytes, from wait4's rusage, set with exitCPU
 	exited     bool
 	lastCPU    uint64
 	departed   uint64                  // CPU of members that left the tree alive
 	members    map[procinfo.Key]uint64 // live members → CPU + children's when last seen
+	ioMembers  map[procinfo.Key]uint64 // live members → storage bytes when last seen
+	ioDeparted uint64                  // storage bytes of members that left the tree alive
+	io         ioCounters
+	lastNS     map[uint64]uint64 // the tree's own network namespaces → bytes at the last read
+	treeProcs  []procinfo.Proc
 	memberPIDs map[int]bool
 	seen       map[int]struct{}
 	children   map[int][]int
@@ -64,10 +74,10 @@ type treeWalker interface {
 	ReadPIDs(dst []procinfo.Proc, pids []int) ([]procinfo.Proc, procinfo.Stats, error)
 }
 
-func newTreeReader(inner sampler.ProcReader) *treeReader {
+func newTreeReader(inner sampler.ProcReader, res ResourceReader, host HostIO) *treeReader {
 	t := &treeReader{
-		inner: inner, members: map[procinfo.Key]uint64{}, seen: map[int]struct{}{},
-		children: map[int][]int{}, index: map[int]int{},
+		inner: inner, res: res, host: host, members: map[procinfo.Key]uint64{}, seen: map[int]struct{}{},
+		children: map[int][]int{}, index: map[int]int{}, ioMembers: map[procinfo.Key]uint64{}, lastNS: map[uint64]uint64{},
 	}
 	t.walker, _ = inner.(treeWalker)
 	return t
@@ -81,10 +91,18 @@ func (t *treeReader) setRoot(pid int, start uint64, argv []string) {
 	t.seen[pid] = struct{}{}
 }
 
-func (t *treeReader) setExited(cpu uint64) {
+func (t *treeReader) setExited(cpu, io uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.exited, t.exitCPU = true, cpu
+	t.exited, t.exitCPU, t.exitIO = true, cpu, io
+}
+
+// counters returns the tree's and the machine's storage and network byte
+// counters as of the last read.
+func (t *treeReader) counters() ioCounters {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.io
 }
 
 // owner returns the PID under which pid's use is booked: the command's
@@ -112,9 +130,18 @@ func (t *treeReader) Read(dst []procinfo.Proc) ([]procinfo.Proc, procinfo.Stats,
 	defer t.mu.Unlock()
 	procs, st, walked, err := t.read(dst)
 	if err != nil || t.root == 0 {
+		t.readHost()
 		return procs, st, err
 	}
 	inTree := t.descendants(procs)
+	t.treeProcs = t.treeProcs[:0]
+	for i, p := range procs {
+		if inTree[i] {
+			t.treeProcs = append(t.treeProcs, p)
+		}
+	}
+	t.readTreeIO()
+	t.readHost() // right after the tree's bytes: the two are compared
 	var cpu uint64
 	kept := procs[:0]
 	alive := make(map[procinfo.Key]bool, len(t.members))
@@ -133,9 +160,22 @@ func (t *treeReader) Read(dst []procinfo.Proc) ([]procinfo.Proc, procinfo.Stats,
 	for k, c := range t.members {
 		if _, in := now[k]; !in && alive[k] {
 			t.departed += c // left the tree alive: what it used inside stays
+			t.ioDeparted += t.ioMembers[k]
 		}
 	}
 	t.members = now
+	ioNow := make(map[procinfo.Key]uint64, len(t.treeProcs))
+	var io uint64
+	for _, p := range t.treeProcs {
+		ioNow[p.Key] = p.IO
+		io += p.IO
+	}
+	t.ioMembers = ioNow
+	if t.exited {
+		io = max(io, t.exitIO)
+	}
+	io += t.ioDeparted
+	t.io.Tree = max(io, t.io.Tree) // never backwards
 	clear(t.memberPIDs)
 	if t.memberPIDs == nil {
 		t.memberPIDs = make(map[int]bool, len(now))
@@ -220,4 +260,90 @@ func (t *treeReader) descendants(procs []procinfo.Proc) []bool {
 		}
 	}
 	return in
+}
+
+// ResourceReader reads what processes use besides CPU time:
+// procstat.Resources.
+type ResourceReader interface {
+	// Fill sets IO and NetNS of each process and returns the bytes of
+	// each network namespace they are in.
+	Fill(procs []procinfo.Proc) (map[uint64]uint64, error)
+	// OwnNetNS is the network namespace of wattlens itself (the host's);
+	// 0 when unknown.
+	OwnNetNS() uint64
+}
+
+// HostIO reads the whole machine's storage and network bytes:
+// machine.HostIO.
+type HostIO interface {
+	DiskBytes() (uint64, bool)
+	NetBytes() (uint64, bool)
+}
+
+// ioCounters are byte counters read at one tick: the command tree's and
+// the machine's. Each only grows; Run prices the command's storage and
+// network energy by their differences between ticks.
+type ioCounters struct {
+	// Tree is read_bytes + write_bytes of the tree's processes
+	// (/proc/<pid>/io, then wait4's rusage at the exit), departed
+	// members' included.
+	Tree uint64
+	// TreeNet is the bytes of the network namespaces of the tree's own
+	// (not the host's), summed over their differences from read to read.
+	TreeNet uint64
+	// OwnNetNS is true when every member whose namespace is known is in a
+	// network namespace other than wattlens's; false when any is in the
+	// host's, or none is known.
+	OwnNetNS bool
+	// Disk and Net are the machine's disk bytes and NIC bytes; DiskOK and
+	// NetOK false when they could not be read.
+	Disk, Net     uint64
+	DiskOK, NetOK bool
+}
+
+// readTreeIO reads the storage bytes and network namespaces of the tree's
+// members (t.treeProcs, filled in place).
+func (t *treeReader) readTreeIO() {
+	if t.res == nil || len(t.treeProcs) == 0 {
+		return
+	}
+	netns, err := t.res.Fill(t.treeProcs)
+	if err != nil {
+		return // the last figures stand
+	}
+	own := t.res.OwnNetNS()
+	known, foreign := 0, 0
+	for _, p := range t.treeProcs {
+		if p.NetNS == 0 {
+			continue
+		}
+		known++
+		if p.NetNS != own {
+			foreign++
+		}
+	}
+	t.io.OwnNetNS = own != 0 && known > 0 && foreign == known
+	for ns, b := range netns {
+		if ns == own {
+			continue
+		}
+		if last, ok := t.lastNS[ns]; ok && b > last {
+			t.io.TreeNet += b - last
+		}
+	}
+	clear(t.lastNS)
+	for ns, b := range netns {
+		if ns != own {
+			t.lastNS[ns] = b
+		}
+	}
+}
+
+// readHost reads the machine's disk and NIC bytes.
+func (t *treeReader) readHost() {
+	if t.host == nil {
+		return
+	}
+	t.io.Disk, t.io.DiskOK = t.host.DiskBytes()
+	t.io.Net, t.io.NetOK = t.host.NetBytes()
 }

@@ -193,3 +193,119 @@ func TestRunStreamsUntouched(t *testing.T) {
 		t.Errorf("with --output, standard error should be untouched; got %q", stderr.String())
 	}
 }
+
+// runResources is the per-resource part of a run's --json.
+type runResources struct {
+	EnergyJoules float64 `json:"energy_joules"`
+	Resources    map[string]struct {
+		EnergyJoules     float64 `json:"energy_joules"`
+		HostEnergyJoules float64 `json:"host_energy_joules"`
+	} `json:"resources"`
+	StorageBy     string `json:"storage_by"`
+	StorageBytes  uint64 `json:"storage_bytes"`
+	HostDiskBytes uint64 `json:"host_disk_bytes"`
+	NetworkBy     string `json:"network_by"`
+}
+
+// wattlensRunResources is wattlensRun reading the resources of the summary.
+func wattlensRunResources(t *testing.T, global []string, argv ...string) runResources {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "summary.json")
+	args := append(append(global, "run", "--json", "--output", out, "--"), argv...)
+	cmd := exec.Command(wattlensBin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("wattlens %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r runResources
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("bad summary %s: %v", b, err)
+	}
+	t.Logf("wattlens %s: %+v", strings.Join(args, " "), r)
+	return r
+}
+
+// TestRunStorageByBytes runs a writer doing O_DIRECT writes and a CPU
+// burner under `wattlens run` on the estimate sensor of this machine (its
+// real disks and /proc/diskstats). The command's tree is all wattlens run
+// reads, so its storage is priced against the host's disk bytes: the
+// writer gets most of the disks' energy, the burner none, and each run's
+// resources add up to its energy.
+func TestRunStorageByBytes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	dir := t.TempDir() // on a disk, as in TestResourcesOnEstimate
+	global := []string{"-s", "estimate"}
+	check := func(name string, r runResources) {
+		t.Helper()
+		var sum float64
+		for _, res := range []string{"cpu", "memory", "storage", "network", "gpu", "platform"} {
+			x, ok := r.Resources[res]
+			if !ok {
+				t.Errorf("%s: no %s in the summary's resources", name, res)
+			}
+			if x.EnergyJoules < 0 || x.EnergyJoules > x.HostEnergyJoules+1e-6 {
+				t.Errorf("%s: %s %.6f J of the host's %.6f J", name, res, x.EnergyJoules, x.HostEnergyJoules)
+			}
+			sum += x.EnergyJoules
+		}
+		if d := sum - r.EnergyJoules; d > 1e-5 || d < -1e-5 {
+			t.Errorf("%s: resources add up to %.6f J, energy %.6f J", name, sum, r.EnergyJoules)
+		}
+		if r.StorageBy != "bytes" {
+			t.Errorf("%s: storage_by %q, want bytes (this machine's disks are readable)", name, r.StorageBy)
+		}
+	}
+
+	w := wattlensRunResources(t, global, ioload(t), "-disk", filepath.Join(dir, "data"), "-for", "5s")
+	check("writer", w)
+	st := w.Resources["storage"]
+	if st.HostEnergyJoules <= 0 || w.HostDiskBytes == 0 {
+		t.Fatalf("writer: host storage %.3f J, disks %d bytes: the disks' activity was not seen", st.HostEnergyJoules, w.HostDiskBytes)
+	}
+	// Other processes of this machine (builds, tests) may write too.
+	if st.EnergyJoules < 0.5*st.HostEnergyJoules {
+		t.Errorf("writer got %.3f J of the host's %.3f J of storage energy (%d of %d bytes), want most",
+			st.EnergyJoules, st.HostEnergyJoules, w.StorageBytes, w.HostDiskBytes)
+	}
+
+	b := wattlensRunResources(t, global, burnerBin, "-duty", "1", "-for", "3s")
+	check("burner", b)
+	if got, host := b.Resources["storage"].EnergyJoules, b.Resources["storage"].HostEnergyJoules; got > 0.05*host || got > 0.05*st.EnergyJoules {
+		t.Errorf("burner got %.4f J of the host's %.4f J of storage energy (%d bytes of its own); it does no I/O", got, host, b.StorageBytes)
+	}
+	if b.Resources["cpu"].EnergyJoules <= 0 {
+		t.Errorf("burner: no cpu energy")
+	}
+}
+
+// TestRunOwnNetNSByBytes: a command in a network namespace of its own
+// (unshare -n) has its network energy priced by that namespace's bytes,
+// and says so; its traffic over its own lo moves no NIC, so it gets none.
+func TestRunOwnNetNSByBytes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("unshare -n needs root")
+	}
+	for _, tool := range []string{"unshare", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s", tool)
+		}
+	}
+	r := wattlensRunResources(t, []string{"-s", "estimate"}, "unshare", "-n", "sh", "-c",
+		"ip link set lo up && exec "+ioload(t)+" -loopback -for 3s")
+	if r.NetworkBy != "netns" {
+		t.Errorf("network_by %q, want netns (the command had a namespace of its own)", r.NetworkBy)
+	}
+	if got := r.Resources["network"].EnergyJoules; got != 0 {
+		t.Errorf("network %.6f J for traffic over the namespace's own lo, want 0", got)
+	}
+}
