@@ -96,7 +96,7 @@ func TestFaultBadInputExitsTwo(t *testing.T) {
 		{[]string{"stdout", "-p", "2.5"}, "-p/--processes"},
 		{[]string{"json", "--step", "1ns"}, "--step"},
 		{[]string{"json", "--step", "NaN"}, "--step"},
-		{[]string{"stdout", "-t=-5"}, "negative duration"},
+		{[]string{"json", "--step=-5"}, "--step"},
 		{[]string{"-s", "estimate,estimate", "info"}, "given twice"},
 		{[]string{"-s", "estimate", "run", "--carbon-intensity", "Inf", "--", "touch", marker}, "--carbon-intensity"},
 		{[]string{"-s", "estimate", "run", "--output", "/nonexistent/dir/x", "--", "touch", marker}, "--output"},

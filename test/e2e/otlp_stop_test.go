@@ -169,10 +169,15 @@ func TestOTLPSilentCollectorStop(t *testing.T) {
 					t.Fatalf("killed by %v: the stop hung\n%s", ws.Signal(), wl.out.String())
 				}
 			}
-			if err != nil {
-				t.Fatalf("exit %v, want 0\n%s", err, wl.out.String())
+			// Nothing ever reached the collector: the run says so and
+			// exits 1 (a stop that hung would have been killed above).
+			if exit == nil || exit.ExitCode() != 1 {
+				t.Fatalf("exit %v, want 1 (nothing delivered)\n%s", err, wl.out.String())
 			}
 			logs := wl.out.String()
+			if !strings.Contains(logs, "nothing was delivered") {
+				t.Errorf("no line says nothing was delivered:\n%s", logs)
+			}
 			if strings.Contains(logs, "a read is blocked") {
 				t.Errorf("the stop watchdog fired:\n%s", logs)
 			}
