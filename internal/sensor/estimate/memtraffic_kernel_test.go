@@ -81,3 +81,26 @@ func TestKernelPerCPUSoftwareEvent(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkKernelTrafficRead is one tick's read of a counter per online
+// CPU, on the running kernel, with the software cpu-clock event standing
+// in for the LLC-miss events (the same read(2) of a CPU-wide event).
+func BenchmarkKernelTrafficRead(b *testing.B) {
+	cpus, err := onlineCPUs("/sys")
+	if err != nil {
+		b.Skip(err)
+	}
+	tr := &traffic{cpus: len(cpus)}
+	n, err := tr.openOn(perfrapl.Kernel{}, perfEvent{"cpu-clock", unix.PERF_TYPE_SOFTWARE, unix.PERF_COUNT_SW_CPU_CLOCK}, cpus)
+	b.Cleanup(func() { _ = tr.close() })
+	if n != len(cpus) {
+		b.Skipf("opened on %d of %d CPUs: %v", n, len(cpus), err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := tr.read(); !ok && b.N > 1 {
+			b.Fatal("no figure")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(cpus)), "ns/cpu")
+}
