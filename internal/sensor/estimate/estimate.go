@@ -7,7 +7,10 @@
 // It reads, under the procfs root, cpuinfo (CPU model, sockets, threads,
 // the hypervisor flag), meminfo (MemTotal) and stat (CPU time), and under
 // the sysfs root class/dmi/id/sys_vendor and product_name (virtual
-// machine detection).
+// machine detection) and devices/system/cpu/online; where the kernel
+// lets it, it counts last-level-cache misses on every online CPU with
+// perf_event_open(2) to drive the memory term by traffic (memtraffic.go),
+// else the memory term follows CPU utilisation.
 //
 // Zones: estimate:cpu (KindPackage), estimate:dram (KindDRAM),
 // estimate:platform (power.KindPlatform: board, fans and power supply
