@@ -101,7 +101,7 @@ func NewWithClock(opts sensor.Options, now func() time.Time) (*Sensor, error) {
 }
 
 // newSensor is NewWithClock with the perf events opened through o.
-func newSensor(opts sensor.Options, now func() time.Time, o perfrapl.Opener) (*Sensor, error) {
+func newSensor(opts sensor.Options, now func() time.Time, o groupOpener) (*Sensor, error) {
 	procfs, sysfs := or(opts.ProcFS, "/proc"), or(opts.SysFS, "/sys")
 	log := opts.Logger
 	if log == nil {
@@ -213,7 +213,7 @@ func (s *Sensor) Read() (power.Reading, error) {
 // memoryDriver opens the memory-traffic counters and says what drives
 // memory's active part: the traffic where they open, else CPU
 // utilisation, with the reason. It never fails.
-func memoryDriver(o perfrapl.Opener, sysfs string, md model.Model, log *slog.Logger) (*traffic, string) {
+func memoryDriver(o groupOpener, sysfs string, md model.Model, log *slog.Logger) (*traffic, string) {
 	peak, peakHow := md.PeakMemoryBandwidth()
 	t, err := openTraffic(o, sysfs, peak)
 	if err != nil {

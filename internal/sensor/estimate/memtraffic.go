@@ -27,6 +27,14 @@ type perfEvent struct {
 	config uint64
 }
 
+// groupOpener opens the events of one CPU as one perf group, read with a
+// single read(2) that gives their sum; the first must open, the others
+// are added where they open (opened). perfrapl.Kernel is the kernel's;
+// tests use a fake.
+type groupOpener interface {
+	OpenGroup(events []perfrapl.GroupEvent, cpu int) (c perfrapl.Counter, opened []bool, err error)
+}
+
 // hwCacheLL is a PERF_TYPE_HW_CACHE config for the last-level cache
 // (perf_event_open(2): id | op << 8 | result << 16).
 func hwCacheLL(op uint64) uint64 {
@@ -35,10 +43,10 @@ func hwCacheLL(op uint64) uint64 {
 
 // trafficCandidates are the ways to count memory traffic, in order of
 // preference. The first event of a candidate must open on some CPU for
-// the candidate to be used; the others are added where they open.
+// the candidate to be used; the others join its group where they open.
 // LL read, write and prefetch misses are the kernel's generic cache
 // events (mapped to each PMU's own events, or refused with ENOENT where
-// it has none, as AMD Zen for LL); PERF_COUNT_HW_CACHE_MISSES is the
+// it has none, as AMD family 17h and later for LL: amd_hw_cache_event_ids_f17h); PERF_COUNT_HW_CACHE_MISSES is the
 // generic "cache misses" event, on Intel the architectural LLC-miss event.
 var trafficCandidates = [][]perfEvent{
 	{
@@ -54,14 +62,13 @@ var trafficCandidates = [][]perfEvent{
 // the unsigned subtraction, and is counted as no traffic.
 const implausible = 1 << 62
 
-// trafficCounter is one open event on one CPU.
+// trafficCounter is one CPU's group of events.
 type trafficCounter struct {
-	c     perfrapl.Counter
-	cpu   int
-	event string
-	last  uint64
-	seen  bool
-	dead  bool // its read failed (the CPU went offline): no longer read
+	c    perfrapl.Counter
+	cpu  int
+	last uint64
+	seen bool
+	dead bool // its read failed (the CPU went offline): no longer read
 }
 
 // traffic counts memory traffic as last-level-cache misses on every
@@ -77,9 +84,10 @@ type traffic struct {
 }
 
 // openTraffic opens the first candidate that opens on the CPUs listed by
-// <sysfs>/devices/system/cpu/online. It fails, with the reason, when none
-// does; the caller then drives memory by CPU utilisation.
-func openTraffic(o perfrapl.Opener, sysfs string, assumedPeak float64) (*traffic, error) {
+// <sysfs>/devices/system/cpu/online, one group per CPU. It fails, with
+// the reason, when none does; the caller then drives memory by CPU
+// utilisation.
+func openTraffic(o groupOpener, sysfs string, assumedPeak float64) (*traffic, error) {
 	cpus, err := onlineCPUs(sysfs)
 	if err != nil {
 		return nil, err
@@ -87,19 +95,11 @@ func openTraffic(o perfrapl.Opener, sysfs string, assumedPeak float64) (*traffic
 	var reasons []string
 	for _, cand := range trafficCandidates {
 		t := &traffic{cpus: len(cpus), assumed: assumedPeak, peak: assumedPeak}
-		for i, ev := range cand {
-			n, err := t.openOn(o, ev, cpus)
-			if n == 0 && i == 0 {
-				reasons = append(reasons, fmt.Sprintf("%s: %v", ev.name, err))
-				break
-			}
-			if n > 0 {
-				t.events = append(t.events, ev.name)
-			}
+		if n, err := t.openOn(o, cand, cpus); n == 0 {
+			reasons = append(reasons, fmt.Sprintf("%s: %v", cand[0].name, err))
+			continue
 		}
-		if len(t.counters) > 0 {
-			return t, nil
-		}
+		return t, nil
 	}
 	e := &trafficError{short: reasons[0], detail: strings.Join(reasons, "; ")}
 	if !hasCorePMU(sysfs) {
@@ -110,6 +110,35 @@ func openTraffic(o perfrapl.Opener, sysfs string, assumedPeak float64) (*traffic
 	return nil, e
 }
 
+// openOn opens the group evs on every CPU; it returns on how many CPUs
+// it opened and the first error. t.events lists the events that opened on
+// some CPU.
+func (t *traffic) openOn(o groupOpener, evs []perfEvent, cpus []int) (int, error) {
+	group := make([]perfrapl.GroupEvent, len(evs))
+	for i, ev := range evs {
+		group[i] = perfrapl.GroupEvent{Type: ev.typ, Config: ev.config}
+	}
+	seen := make([]bool, len(evs))
+	var first error
+	for _, cpu := range cpus {
+		c, opened, err := o.OpenGroup(group, cpu)
+		if err != nil {
+			first = cmpOr(first, err)
+			continue
+		}
+		t.counters = append(t.counters, &trafficCounter{c: c, cpu: cpu})
+		for i, ok := range opened {
+			seen[i] = seen[i] || ok
+		}
+	}
+	for i, ok := range seen {
+		if ok {
+			t.events = append(t.events, evs[i].name)
+		}
+	}
+	return len(t.counters), first
+}
+
 // trafficError says why no traffic counter opens: Error in full (every
 // candidate's error), Short the main reason (for info's one line).
 type trafficError struct{ short, detail string }
@@ -118,23 +147,6 @@ func (e *trafficError) Error() string { return e.detail }
 
 // Short is the main reason.
 func (e *trafficError) Short() string { return e.short }
-
-// openOn opens ev on every CPU; it returns how many opened and the first
-// error.
-func (t *traffic) openOn(o perfrapl.Opener, ev perfEvent, cpus []int) (int, error) {
-	var first error
-	n := 0
-	for _, cpu := range cpus {
-		c, err := o.Open(ev.typ, ev.config, cpu)
-		if err != nil {
-			first = cmpOr(first, err)
-			continue
-		}
-		t.counters = append(t.counters, &trafficCounter{c: c, cpu: cpu, event: ev.name})
-		n++
-	}
-	return n, first
-}
 
 func cmpOr(a, b error) error {
 	if a != nil {
@@ -198,7 +210,7 @@ func (t *traffic) close() error {
 
 // describe says what is counted, for Method.
 func (t *traffic) describe(peakHow string) string {
-	return fmt.Sprintf("memory's active part is driven by memory traffic: %s × %d B on %d CPUs (perf_event_open, one counter per CPU and event), "+
+	return fmt.Sprintf("memory's active part is driven by memory traffic: %s × %d B on %d CPUs (perf_event_open, one event group per CPU, one read each), "+
 		"as a fraction of the peak bandwidth %.1f GB/s (%s; raised to the highest traffic seen if that is more)",
 		strings.Join(t.events, " + "), cacheLine, t.cpus, t.assumed/1e9, peakHow)
 }

@@ -40,10 +40,11 @@ func TestKernelHardwareEventsFailWithoutPMU(t *testing.T) {
 	}
 }
 
-// TestKernelPerCPUSoftwareEvent checks the per-CPU open, read and sum on
-// the running kernel with the software cpu-clock event (nanoseconds each
-// CPU's clock ran), which needs no PMU: one counter per online CPU, each
-// non-decreasing, their sum over an interval near CPUs × the interval.
+// TestKernelPerCPUSoftwareEvent checks the per-CPU group open, read and
+// sum on the running kernel with the software cpu-clock event
+// (nanoseconds each CPU's clock ran), which needs no PMU: one group of
+// two cpu-clock events per online CPU, one read each, the sum of both
+// events on all CPUs over an interval near 2 × CPUs × the interval.
 // CPU-wide events need root or CAP_PERFMON (or perf_event_paranoid ≤ 0).
 func TestKernelPerCPUSoftwareEvent(t *testing.T) {
 	cpus, err := onlineCPUs("/sys")
@@ -51,7 +52,8 @@ func TestKernelPerCPUSoftwareEvent(t *testing.T) {
 		t.Skip(err)
 	}
 	tr := &traffic{cpus: len(cpus)}
-	n, err := tr.openOn(perfrapl.Kernel{}, perfEvent{"cpu-clock", unix.PERF_TYPE_SOFTWARE, unix.PERF_COUNT_SW_CPU_CLOCK}, cpus)
+	clock := perfEvent{"cpu-clock", unix.PERF_TYPE_SOFTWARE, unix.PERF_COUNT_SW_CPU_CLOCK}
+	n, err := tr.openOn(perfrapl.Kernel{}, []perfEvent{clock, clock}, cpus)
 	t.Cleanup(func() { _ = tr.close() })
 	if errors.Is(err, sensor.ErrPermission) && n == 0 {
 		t.Skipf("CPU-wide perf events refused to this user: %v", err)
@@ -70,10 +72,13 @@ func TestKernelPerCPUSoftwareEvent(t *testing.T) {
 		t.Fatal("second read gave no figure")
 	}
 	ns := sum / cacheLine // read() multiplies the summed counts by the line size
-	want := float64(len(cpus)) * float64(elapsed.Nanoseconds())
-	t.Logf("cpu-clock over %v on %d CPUs: %.0f ns (CPUs × interval = %.0f ns)", elapsed, len(cpus), ns, want)
+	want := 2 * float64(len(cpus)) * float64(elapsed.Nanoseconds())
+	t.Logf("2 cpu-clock events over %v on %d CPUs: %.0f ns (2 × CPUs × interval = %.0f ns)", elapsed, len(cpus), ns, want)
 	if ns < 0.5*want || ns > 1.1*want {
 		t.Errorf("summed cpu-clock %.0f ns, want between 0.5 and 1.1 × %.0f ns", ns, want)
+	}
+	if len(tr.counters) != len(cpus) || len(tr.events) != 2 {
+		t.Errorf("%d groups with events %v, want %d with both", len(tr.counters), tr.events, len(cpus))
 	}
 	for _, k := range tr.counters {
 		if k.dead || !k.seen {
@@ -82,16 +87,18 @@ func TestKernelPerCPUSoftwareEvent(t *testing.T) {
 	}
 }
 
-// BenchmarkKernelTrafficRead is one tick's read of a counter per online
-// CPU, on the running kernel, with the software cpu-clock event standing
-// in for the LLC-miss events (the same read(2) of a CPU-wide event).
+// BenchmarkKernelTrafficRead is one tick's read of a group of three
+// events per online CPU, on the running kernel, with the software
+// cpu-clock event standing in for the three LLC-miss events (the same
+// read(2) of a CPU-wide group).
 func BenchmarkKernelTrafficRead(b *testing.B) {
 	cpus, err := onlineCPUs("/sys")
 	if err != nil {
 		b.Skip(err)
 	}
 	tr := &traffic{cpus: len(cpus)}
-	n, err := tr.openOn(perfrapl.Kernel{}, perfEvent{"cpu-clock", unix.PERF_TYPE_SOFTWARE, unix.PERF_COUNT_SW_CPU_CLOCK}, cpus)
+	clock := perfEvent{"cpu-clock", unix.PERF_TYPE_SOFTWARE, unix.PERF_COUNT_SW_CPU_CLOCK}
+	n, err := tr.openOn(perfrapl.Kernel{}, []perfEvent{clock, clock, clock}, cpus)
 	b.Cleanup(func() { _ = tr.close() })
 	if n != len(cpus) {
 		b.Skipf("opened on %d of %d CPUs: %v", n, len(cpus), err)

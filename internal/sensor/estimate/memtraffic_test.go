@@ -41,25 +41,32 @@ func (c *fakeCounter) Read() (uint64, error) {
 
 func (c *fakeCounter) Close() error { c.closed = true; return nil }
 
-// fakeOpener opens the events of its counters map (keyed "type/config/cpu")
-// and refuses the rest with err.
+// fakeOpener opens a group whose leader is in its counters map (keyed
+// "type/config/cpu"; the counter stands for the group's summed read),
+// with the siblings whose keys are in counters or in siblings, and
+// refuses the rest with err.
 type fakeOpener struct {
 	counters map[string]*fakeCounter
+	siblings map[string]bool
 	err      error
-	opened   []string
 }
 
 func key(typ uint32, config uint64, cpu int) string {
 	return fmt.Sprintf("%d/%#x/%d", typ, config, cpu)
 }
 
-func (o *fakeOpener) Open(typ uint32, config uint64, cpu int) (perfrapl.Counter, error) {
-	k := key(typ, config, cpu)
-	if c, ok := o.counters[k]; ok {
-		o.opened = append(o.opened, k)
-		return c, nil
+func (o *fakeOpener) OpenGroup(evs []perfrapl.GroupEvent, cpu int) (perfrapl.Counter, []bool, error) {
+	c, ok := o.counters[key(evs[0].Type, evs[0].Config, cpu)]
+	if !ok {
+		return nil, nil, o.err
 	}
-	return nil, o.err
+	opened := []bool{true}
+	for _, ev := range evs[1:] {
+		k := key(ev.Type, ev.Config, cpu)
+		_, isCounter := o.counters[k]
+		opened = append(opened, isCounter || o.siblings[k])
+	}
+	return c, opened, nil
 }
 
 var (
@@ -152,18 +159,21 @@ func TestOpenTrafficPicksEvents(t *testing.T) {
 		name       string
 		open       []string // keys that open
 		wantEvents []string
+		wantGroups int // one per CPU where the group's leader opened
 		wantErr    string
 	}{
 		{"LL read and write misses", []string{key(3, llRead, 0), key(3, llRead, 1), key(3, llWrite, 0), key(3, llWrite, 1)},
-			[]string{"LLC-load-misses", "LLC-store-misses"}, ""},
+			[]string{"LLC-load-misses", "LLC-store-misses"}, 2, ""},
+		{"read misses on one CPU only: one group", []string{key(3, llRead, 1)}, []string{"LLC-load-misses"}, 1, ""},
 		{"no LL events: the generic cache-misses", []string{key(0, unix.PERF_COUNT_HW_CACHE_MISSES, 0), key(0, unix.PERF_COUNT_HW_CACHE_MISSES, 1)},
-			[]string{"cache-misses"}, ""},
-		{"write misses without read misses do not count", []string{key(3, llWrite, 0)}, nil, "LLC-load-misses"},
-		{"nothing opens", nil, nil, "permission denied"},
+			[]string{"cache-misses"}, 2, ""},
+		{"write misses without read misses do not count", nil, nil, 0, "LLC-load-misses"},
+		{"nothing opens", nil, nil, 0, "permission denied"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			o := &fakeOpener{counters: map[string]*fakeCounter{}, err: fmt.Errorf("%w: %w", sensor.ErrPermission, unix.EACCES)}
+			o := &fakeOpener{counters: map[string]*fakeCounter{}, siblings: map[string]bool{key(3, llWrite, 0): true},
+				err: fmt.Errorf("%w: %w", sensor.ErrPermission, unix.EACCES)}
 			for _, k := range tc.open {
 				o.counters[k] = &fakeCounter{script: []any{uint64(0)}}
 			}
@@ -185,8 +195,8 @@ func TestOpenTrafficPicksEvents(t *testing.T) {
 			if diff := cmp.Diff(tc.wantEvents, tr.events); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
-			if len(tr.counters) != len(tc.open) {
-				t.Errorf("%d counters, want %d (one per CPU and event)", len(tr.counters), len(tc.open))
+			if len(tr.counters) != tc.wantGroups {
+				t.Errorf("%d groups, want %d (one per CPU)", len(tr.counters), tc.wantGroups)
 			}
 		})
 	}
