@@ -210,9 +210,9 @@ func (t *traffic) close() error {
 
 // describe says what is counted, for Method.
 func (t *traffic) describe(peakHow string) string {
-	return fmt.Sprintf("memory's active part is driven by memory traffic: %s × %d B on %d CPUs (perf_event_open, one event group per CPU, one read each), "+
+	return fmt.Sprintf("memory's active part is driven by memory traffic: %s × %d B on %d of %d online CPUs (perf_event_open, one event group per CPU, one read each), "+
 		"as a fraction of the peak bandwidth %.1f GB/s (%s; raised to the highest traffic seen if that is more)",
-		strings.Join(t.events, " + "), cacheLine, t.cpus, t.assumed/1e9, peakHow)
+		strings.Join(t.events, " + "), cacheLine, len(t.counters), t.cpus, t.assumed/1e9, peakHow)
 }
 
 // hasCorePMU says whether <sysfs>/bus/event_source/devices holds a CPU
@@ -274,18 +274,25 @@ func parseCPUList(s string) ([]int, error) {
 // term on this machine (MemoryDriver), opening the traffic counters and
 // closing them again.
 func ProbeMemoryDriver(opts sensor.Options) string {
+	return probeMemoryDriver(opts, perfrapl.Kernel{ProcFS: or(opts.ProcFS, "/proc")})
+}
+
+func probeMemoryDriver(opts sensor.Options, o groupOpener) string {
 	procfs, sysfs := or(opts.ProcFS, "/proc"), or(opts.SysFS, "/sys")
 	log := slog.New(slog.DiscardHandler)
 	m, _ := describeMachine(procfs, sysfs, log)
 	peak, peakHow := model.For(m).PeakMemoryBandwidth()
-	t, err := openTraffic(perfrapl.Kernel{ProcFS: procfs}, sysfs, peak)
+	t, err := openTraffic(o, sysfs, peak)
 	if err != nil {
 		short := err.Error()
-		if te, ok := err.(*trafficError); ok {
+		var te *trafficError
+		if errors.As(err, &te) {
 			short = te.Short()
 		}
 		return "CPU utilisation (memory-traffic counters do not open: " + short + ")"
 	}
+	how := fmt.Sprintf("memory traffic, %s × %d B on %d of %d CPUs against %.1f GB/s (%s)",
+		strings.Join(t.events, " + "), cacheLine, len(t.counters), t.cpus, peak/1e9, peakHow)
 	_ = t.close() // nothing was read: nothing to lose
-	return fmt.Sprintf("memory traffic, %s × %d B on %d CPUs against %.1f GB/s (%s)", strings.Join(t.events, " + "), cacheLine, t.cpus, peak/1e9, peakHow)
+	return how
 }

@@ -219,7 +219,7 @@ func TestSensorMemoryFollowsTraffic(t *testing.T) {
 	peak, _ := s.Model().PeakMemoryBandwidth()
 	perSec := uint64(peak / cacheLine) // misses per second at the peak
 	c.script = []any{uint64(0), 10 * perSec, 10 * perSec, 10*perSec + 5*perSec/4}
-	if !strings.Contains(s.Method(), "driven by memory traffic: LLC-load-misses × 64 B on 1 CPUs") {
+	if !strings.Contains(s.Method(), "driven by memory traffic: LLC-load-misses × 64 B on 1 of 1 online CPUs") {
 		t.Errorf("Method = %q, want it to say memory follows the LLC misses", s.Method())
 	}
 	if _, err := s.Read(); err != nil {
@@ -315,5 +315,23 @@ func TestParseCPUList(t *testing.T) {
 		if diff := cmp.Diff(tc.want, got); diff != "" {
 			t.Errorf("parseCPUList(%q) (-want +got):\n%s", tc.in, diff)
 		}
+	}
+}
+
+func TestProbeMemoryDriver(t *testing.T) {
+	m := newMachine(t, "kvm-amd-epyc-genoa.txt")
+	writeOnline(t, m.sysfs, "0-1")
+	c := &fakeCounter{script: []any{uint64(0)}}
+	o := &fakeOpener{counters: map[string]*fakeCounter{key(3, llRead, 1): c}, err: unix.ENOENT}
+	got := probeMemoryDriver(sensor.Options{ProcFS: m.procfs, SysFS: m.sysfs}, o)
+	if want := "memory traffic, LLC-load-misses × 64 B on 1 of 2 CPUs against "; !strings.HasPrefix(got, want) {
+		t.Errorf("probe = %q, want it to start %q", got, want)
+	}
+	if !c.closed {
+		t.Error("the probe left its counter open")
+	}
+	got = probeMemoryDriver(sensor.Options{ProcFS: m.procfs, SysFS: m.sysfs}, &fakeOpener{err: unix.ENOENT})
+	if want := "CPU utilisation (memory-traffic counters do not open: no CPU PMU under " + filepath.Join(m.sysfs, "bus/event_source/devices"); !strings.HasPrefix(got, want) {
+		t.Errorf("probe = %q, want it to start %q", got, want)
 	}
 }
