@@ -77,6 +77,9 @@ type infoReport struct {
 	// HostFrom says which zones make the host figure when a wall meter
 	// sits beside other sensors; empty otherwise.
 	HostFrom string `json:"host_from,omitempty"`
+	// MemoryDriver says what drives the estimate sensor's memory term
+	// (memory traffic or CPU utilisation, and why); only when it is used.
+	MemoryDriver string `json:"memory_driver,omitempty"`
 	// Privileges: this process's, and what each source lacks.
 	Privileges privilegeInfo `json:"privileges"`
 	// Platform is the split of a meter's remainder the agent would learn
@@ -189,6 +192,9 @@ func (e *env) info() infoReport {
 	if slices.Contains(rep.Use, "redfish") && len(rep.Use) > 1 {
 		rep.HostFrom = "the BMC's wall meter (redfish) from its second reading on, the other sensors' zones as its parts; " +
 			"until then, the other sensors' zones (psys, else packages + dram + gpus); the switch is logged"
+	}
+	if slices.Contains(rep.Use, estimate.Name) {
+		rep.MemoryDriver = estimate.ProbeMemoryDriver(e.sensorOptions())
 	}
 	rep.Platform = e.platformInfo(rep.Use)
 	rep.Privileges = e.privileges(&rep)
@@ -348,6 +354,9 @@ func (r infoReport) write(w io.Writer) error {
 	zones(&b, used)
 	if r.HostFrom != "" {
 		fmt.Fprintf(&b, "  host figure: %s\n", r.HostFrom)
+	}
+	if r.MemoryDriver != "" {
+		fmt.Fprintf(&b, "  memory power: %s\n", r.MemoryDriver)
 	}
 
 	if p := r.Platform; p != nil {

@@ -171,6 +171,9 @@ func TestInfoCommand(t *testing.T) {
 			t.Errorf("no %q in\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "memory power:") {
+		t.Errorf("a memory power line without the estimate sensor in use:\n%s", out)
+	}
 
 	// With the sensor named, info says so; with --vm, the vm sensor.
 	code, out, _ = runWattlens(t, append([]string{"-s", "msr_rapl"}, append(args, "--json")...)...)
@@ -187,6 +190,11 @@ func TestInfoCommand(t *testing.T) {
 	}
 	if strings.Contains(out, "Platform split") {
 		t.Errorf("-s estimate: a platform fit:\n%s", out)
+	}
+	// The estimate's memory term says what drives it: here no CPU list in
+	// the fixture, so no traffic counter, so CPU utilisation.
+	if !strings.Contains(out, "\n  memory power: CPU utilisation (memory-traffic counters do not open: online CPUs unknown") {
+		t.Errorf("-s estimate: no memory power line:\n%s", out)
 	}
 	_, out, _ = runWattlens(t, append([]string{"--vm"}, append(args, "--json")...)...)
 	if !strings.Contains(out, `"use": [

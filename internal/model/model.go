@@ -132,16 +132,22 @@ func estimateTDP(m Machine, match Match, p Params) (float64, string) {
 	return tdp, how
 }
 
-// Power returns the estimate at utilisation u, clamped to 0..1.
-func (md Model) Power(u float64) Breakdown {
-	u = clamp01(u)
+// Power returns the estimate at utilisation u, clamped to 0..1, with the
+// memory's active part driven by the same utilisation.
+func (md Model) Power(u float64) Breakdown { return md.PowerMem(u, u) }
+
+// PowerMem returns the estimate at CPU utilisation u with the memory's
+// active part at m instead (both clamped to 0..1): m is the memory
+// traffic's fraction of PeakMemoryBandwidth where it is counted.
+func (md Model) PowerMem(u, m float64) Breakdown {
+	u, m = clamp01(u), clamp01(m)
 	p := md.params
 	i := p.idleFrac(md.match.Arch.Idle)
 	tdp := md.sockets * md.tdp
 	a := p.fullFrac(md.match.Arch.Idle)
 	cpu := tdp * (i + (a-i)*p.shape(md.match.Arch.Shape).At(u))
 	mc := p.MemoryFor(MemGroup(md.match.Arch))
-	mem := md.mem * (mc.IdleW + (mc.FullW-mc.IdleW)*u)
+	mem := md.mem * (mc.IdleW + (mc.FullW-mc.IdleW)*m)
 	wall := (cpu + mem + md.board) / p.PSUEfficiency
 	return Breakdown{CPU: cpu, Memory: mem, Platform: wall - cpu - mem, Wall: wall}
 }

@@ -7,7 +7,10 @@
 // It reads, under the procfs root, cpuinfo (CPU model, sockets, threads,
 // the hypervisor flag), meminfo (MemTotal) and stat (CPU time), and under
 // the sysfs root class/dmi/id/sys_vendor and product_name (virtual
-// machine detection).
+// machine detection) and devices/system/cpu/online; where the kernel
+// lets it, it counts last-level-cache misses on every online CPU with
+// perf_event_open(2) to drive the memory term by traffic (memtraffic.go),
+// else the memory term follows CPU utilisation.
 //
 // Zones: estimate:cpu (KindPackage), estimate:dram (KindDRAM),
 // estimate:platform (power.KindPlatform: board, fans and power supply
@@ -42,6 +45,7 @@ import (
 	"github.com/wattlens/wattlens/internal/procinfo"
 	"github.com/wattlens/wattlens/internal/procstat"
 	"github.com/wattlens/wattlens/internal/sensor"
+	"github.com/wattlens/wattlens/internal/sensor/perfrapl"
 	"github.com/wattlens/wattlens/internal/units"
 )
 
@@ -79,6 +83,10 @@ type Sensor struct {
 	extra   float64 // watts of the devices' idle beyond it
 	log     *slog.Logger
 	warned  bool
+
+	traffic *traffic // nil: memory follows CPU utilisation
+	memHow  string   // what drives memory's active part, and why
+	memFrac float64  // memory's active fraction of the last interval
 }
 
 // New builds the sensor from the machine it runs on.
@@ -89,6 +97,11 @@ func New(opts sensor.Options) (sensor.Sensor, error) {
 // NewWithClock is New with the clock injected; now must be monotonic
 // (time.Now is).
 func NewWithClock(opts sensor.Options, now func() time.Time) (*Sensor, error) {
+	return newSensor(opts, now, perfrapl.Kernel{ProcFS: or(opts.ProcFS, "/proc")})
+}
+
+// newSensor is NewWithClock with the perf events opened through o.
+func newSensor(opts sensor.Options, now func() time.Time, o groupOpener) (*Sensor, error) {
 	procfs, sysfs := or(opts.ProcFS, "/proc"), or(opts.SysFS, "/sys")
 	log := opts.Logger
 	if log == nil {
@@ -112,7 +125,8 @@ func NewWithClock(opts sensor.Options, now func() time.Time) (*Sensor, error) {
 	}
 	s.carve = min(idle, md.Idle().Platform)
 	s.extra = idle - s.carve
-	s.method = evidence + "; " + md.Method() + "; memory's active part is driven by CPU utilisation (no memory-traffic counter is read)" +
+	s.traffic, s.memHow = memoryDriver(o, sysfs, md, log)
+	s.method = evidence + "; " + md.Method() + "; " + s.memHow +
 		fmt.Sprintf("; %.2f W of the devices' idle taken out of the platform term; ", s.carve) + describeDevices(s.devices)
 	log.Info("estimate sensor ready", "vm", m.VM, "cpu", md.Match().CPU.Name, "idle_watts", math.Round((md.Idle().Wall+s.extra)*100)/100,
 		"devices", len(s.devices))
@@ -176,15 +190,54 @@ func (s *Sensor) Read() (power.Reading, error) {
 			if u, ok := t.UtilisationSince(s.prev); ok {
 				s.util = u // else the last utilisation holds
 			}
-			b := s.model.Power(s.util)
+			s.memFrac = s.util
+			if s.traffic != nil {
+				if bytes, ok := s.traffic.read(); ok {
+					s.memFrac = s.traffic.fraction(bytes, dt)
+				} // else no counter answered: CPU utilisation for this interval
+			}
+			b := s.model.PowerMem(s.util, s.memFrac)
 			s.energy[0] += b.CPU * dt
 			s.energy[1] += b.Memory * dt
 			s.energy[2] += max(b.Platform-s.carve, 0) * dt
 		}
 	}
+	if !s.started && s.traffic != nil {
+		s.traffic.read() // start the counts
+	}
 	s.readDevices(now.Sub(s.prevAt), s.started)
 	s.started, s.prev, s.prevAt = true, t, now
 	return s.reading(), nil
+}
+
+// memoryDriver opens the memory-traffic counters and says what drives
+// memory's active part: the traffic where they open, else CPU
+// utilisation, with the reason. It never fails.
+func memoryDriver(o groupOpener, sysfs string, md model.Model, log *slog.Logger) (*traffic, string) {
+	peak, peakHow := md.PeakMemoryBandwidth()
+	t, err := openTraffic(o, sysfs, peak)
+	if err != nil {
+		log.Info("memory traffic not counted, memory power follows CPU utilisation", "err", err)
+		return nil, "memory's active part is driven by CPU utilisation (memory-traffic counters do not open: " + err.Error() + ")"
+	}
+	return t, t.describe(peakHow)
+}
+
+// MemoryDriver says what drives memory's active part, and why: the
+// memory traffic counted by perf events, or CPU utilisation where they
+// cannot be opened.
+func (s *Sensor) MemoryDriver() string { return s.memHow }
+
+// Close implements sensor.Closer: it closes the memory-traffic counters.
+func (s *Sensor) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.traffic == nil {
+		return nil
+	}
+	err := s.traffic.close()
+	s.traffic = nil
+	return err
 }
 
 // findDevices lists the disks and network interfaces to model; what cannot

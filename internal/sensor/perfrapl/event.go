@@ -105,3 +105,82 @@ func (c *fdCounter) Read() (uint64, error) {
 }
 
 func (c *fdCounter) Close() error { return c.f.Close() }
+
+// GroupEvent is one event of a group (OpenGroup).
+type GroupEvent struct {
+	Type   uint32
+	Config uint64
+}
+
+// OpenGroup opens events as one perf group, system-wide on one CPU: the
+// first is the group leader and must open; the others are added where the
+// kernel accepts them (opened says which). The Counter reads the whole
+// group with one read(2) (read_format PERF_FORMAT_GROUP: nr, then one u64
+// value per event; perf_event_open(2), "Reading results") and returns the
+// sum of the values. The kernel schedules a group's events together, so
+// they count over the same time.
+func (k Kernel) OpenGroup(events []GroupEvent, cpu int) (c Counter, opened []bool, err error) {
+	if len(events) == 0 {
+		return nil, nil, fmt.Errorf("%w: an empty event group", sensor.ErrUnavailable)
+	}
+	open := func(ev GroupEvent, group int, format uint64) (int, error) {
+		attr := unix.PerfEventAttr{Type: ev.Type, Size: uint32(unsafe.Sizeof(unix.PerfEventAttr{})), Config: ev.Config, Read_format: format}
+		fd, err := unix.PerfEventOpen(&attr, -1, cpu, group, unix.PERF_FLAG_FD_CLOEXEC)
+		if err != nil {
+			return -1, k.openError(ev.Type, ev.Config, cpu, err)
+		}
+		return fd, nil
+	}
+	lfd, err := open(events[0], -1, unix.PERF_FORMAT_GROUP)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := &groupCounter{leader: os.NewFile(uintptr(lfd), fmt.Sprintf("perf_event group type %d config %#x cpu %d", events[0].Type, events[0].Config, cpu))}
+	opened = make([]bool, len(events))
+	opened[0] = true
+	for i, ev := range events[1:] {
+		fd, err := open(ev, lfd, 0)
+		if err != nil {
+			continue // not this PMU's: the group counts without it
+		}
+		g.siblings = append(g.siblings, os.NewFile(uintptr(fd), fmt.Sprintf("perf_event type %d config %#x cpu %d", ev.Type, ev.Config, cpu)))
+		opened[i+1] = true
+	}
+	g.buf = make([]byte, 8*(2+len(g.siblings)))
+	return g, opened, nil
+}
+
+// groupCounter reads a group leader's PERF_FORMAT_GROUP record and sums
+// its values.
+type groupCounter struct {
+	leader   *os.File
+	siblings []*os.File
+	buf      []byte
+}
+
+func (g *groupCounter) Read() (uint64, error) {
+	n, err := g.leader.Read(g.buf)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", g.leader.Name(), err)
+	}
+	if n < 8 || n%8 != 0 {
+		return 0, fmt.Errorf("read %s: %d bytes, want 8 × (1 + events)", g.leader.Name(), n)
+	}
+	nr := binary.NativeEndian.Uint64(g.buf)
+	if nr != uint64(n/8-1) {
+		return 0, fmt.Errorf("read %s: %d values in %d bytes", g.leader.Name(), nr, n)
+	}
+	var sum uint64
+	for i := 1; i <= int(nr); i++ {
+		sum += binary.NativeEndian.Uint64(g.buf[8*i:])
+	}
+	return sum, nil
+}
+
+func (g *groupCounter) Close() error {
+	var errs []error
+	for _, f := range g.siblings {
+		errs = append(errs, f.Close())
+	}
+	return errors.Join(append(errs, g.leader.Close())...)
+}
