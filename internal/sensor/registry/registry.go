@@ -45,7 +45,7 @@ func Entries() []Entry {
 		{Name: perfrapl.Name, Help: "RAPL energy counters through the kernel's power perf PMU (perf_event_open; CAP_PERFMON, no root)", New: perfrapl.New, Auto: "cpu", RAPL: true},
 		{Name: msr.Name, Help: "RAPL energy counters read from /dev/cpu/N/msr", New: msr.New, Auto: "cpu", RAPL: true},
 		{Name: hwmon.Name, Help: "hwmon energy counters and power meters", New: hwmon.New, Auto: "cpu"},
-		{Name: estimate.Name, Help: "a power model driven by CPU utilisation (estimated figures)", New: estimate.New, Auto: "cpu"},
+		{Name: estimate.Name, Help: "a power model driven by CPU utilisation, memory traffic and each disk's and NIC's activity (estimated figures)", New: estimate.New, Auto: "cpu"},
 		{Name: gpu.Name, Help: "NVIDIA GPUs through NVML", New: gpu.New, Auto: "add"},
 		{Name: redfish.Name, Help: "the server's power at the wall from its BMC over Redfish (--redfish.endpoint)", New: redfish.New, Auto: "add"},
 		{Name: vm.Name, Help: "a guest's share written by the host's wattlens qemu exporter (--vm)", New: vm.New},
