@@ -146,10 +146,11 @@ type limitConn struct {
 	once sync.Once
 }
 
+// Close counts the connection out before closing it, so that a client
+// that sees the connection end finds its slot free.
 func (c *limitConn) Close() error {
-	err := c.Conn.Close()
 	c.once.Do(c.c.closed)
-	return err
+	return c.Conn.Close()
 }
 
 // refusedConns closes a keep-alive connection as soon as it goes idle
