@@ -65,15 +65,7 @@ func TestRedfishWallPower(t *testing.T) {
 	sysfs, _ := fakeRAPL(t, watts, 0)
 	bmc := redfishtest.New(t, redfishtest.DMTFRackmount)
 	bmc.SetPower(wall)
-	dir := t.TempDir()
-	ca, err := bmc.WriteCA(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, err := redfishtest.WriteCredentials(dir, redfishtest.User, redfishtest.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, creds := bmc.Files(t)
 	args := []string{"--sensor", "powercap_rapl,redfish", "--path.sysfs", sysfs, "--idle-power", "100",
 		"--redfish.endpoint", bmc.URL, "--redfish.credentials-file", creds, "--redfish.ca-file", ca,
 		"--redfish.interval", "200ms", "--redfish.timeout", "1s",
@@ -160,15 +152,7 @@ func TestRedfishWallJoins(t *testing.T) {
 	bmc.SetMode(redfishtest.Unauthorized)
 	up := time.AfterFunc(6*time.Second, func() { bmc.SetMode(redfishtest.OK) })
 	t.Cleanup(func() { up.Stop() })
-	dir := t.TempDir()
-	ca, err := bmc.WriteCA(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, err := redfishtest.WriteCredentials(dir, redfishtest.User, redfishtest.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, creds := bmc.Files(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, wattlensBin, "--sensor", "powercap_rapl,redfish", "--path.sysfs", sysfs, "--idle-power", "10",

@@ -80,15 +80,7 @@ func flappingBMC(ctx context.Context, t *testing.T, bin, sysfs string, warm time
 	bmc := redfishtest.New(t, redfishtest.DMTFRackmount)
 	bmc.SetPower(bmcWatts)
 	bmc.Delay = 3 * time.Second // Slow: past the 1 s timeout
-	dir := t.TempDir()
-	ca, err := bmc.WriteCA(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, err := redfishtest.WriteCredentials(dir, redfishtest.User, redfishtest.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, creds := bmc.Files(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -153,15 +153,7 @@ func TestCredentialsTooOpen(t *testing.T) {
 	}{{0o644, true}, {0o640, true}, {0o604, true}, {0o600, false}, {0o400, false}} {
 		t.Run(fmt.Sprintf("%04o", uint32(tc.mode)), func(t *testing.T) {
 			bmc := redfishtest.New(t, redfishtest.DMTFRackmount)
-			dir := t.TempDir()
-			ca, err := bmc.WriteCA(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			creds, err := redfishtest.WriteCredentials(dir, redfishtest.User, redfishtest.Password)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ca, creds := bmc.Files(t)
 			if err := os.Chmod(creds, tc.mode); err != nil {
 				t.Fatal(err)
 			}
@@ -193,16 +185,8 @@ func TestCredentialsTooOpen(t *testing.T) {
 // refused at once, not waited on.
 func TestFIFOFiles(t *testing.T) {
 	bmc := redfishtest.New(t, redfishtest.DMTFRackmount)
-	dir := t.TempDir()
-	ca, err := bmc.WriteCA(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, err := redfishtest.WriteCredentials(dir, redfishtest.User, redfishtest.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fifo := filepath.Join(dir, "fifo")
+	ca, creds := bmc.Files(t)
+	fifo := filepath.Join(t.TempDir(), "fifo")
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}

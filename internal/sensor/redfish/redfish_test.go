@@ -20,15 +20,7 @@ import (
 // --redfish.ca-file does.
 func open(t *testing.T, bmc *redfishtest.BMC, mod func(*sensor.RedfishOptions)) *Sensor {
 	t.Helper()
-	dir := t.TempDir()
-	ca, err := bmc.WriteCA(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, err := redfishtest.WriteCredentials(dir, redfishtest.User, redfishtest.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, creds := bmc.Files(t)
 	o := sensor.RedfishOptions{Endpoint: bmc.URL, CredentialsFile: creds, CAFile: ca, Timeout: 2 * time.Second, Interval: 20 * time.Millisecond}
 	if mod != nil {
 		mod(&o)

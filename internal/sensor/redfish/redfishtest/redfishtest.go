@@ -188,6 +188,27 @@ func (b *BMC) WriteCA(dir string) (string, error) {
 	return p, os.WriteFile(p, data, 0o600)
 }
 
+// Files writes the BMC's CA and the credentials it accepts into a
+// temporary directory of t, as --redfish.ca-file and
+// --redfish.credentials-file name them, and returns their paths.
+func (b *BMC) Files(t interface {
+	Helper()
+	TempDir() string
+	Fatal(args ...any)
+}) (ca, creds string) {
+	t.Helper()
+	dir := t.TempDir()
+	ca, err := b.WriteCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err = WriteCredentials(dir, User, Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, creds
+}
+
 // WriteCredentials writes a credentials file with user and password and
 // returns its path.
 func WriteCredentials(dir, user, password string) (string, error) {
